@@ -1,0 +1,89 @@
+"""Who is logged in, and the decorators every view uses to check the role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import g, redirect, request, session, url_for
+
+from examsvc.accounts.models import User
+from examsvc.enums import Role
+from examsvc.extensions import db
+from examsvc.web.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        user = None
+        uid = session.get("uid")
+        if uid is not None:
+            user = db.session.get(User, uid)
+            # A password change or a deactivation ends every other session.
+            if user is None or not user.active or session.get("pw") != _pw_stamp(user):
+                user = None
+        g.user = user
+    return cast(User | None, g.user)
+
+
+def _pw_stamp(user: User) -> str:
+    return user.password_hash[-16:]
+
+
+def login_user(user: User) -> None:
+    session.clear()  # no session fixation: a fresh session at every login
+    session.permanent = True
+    session["uid"] = user.id
+    session["pw"] = _pw_stamp(user)
+    g.user = user
+
+
+def refresh_login(user: User) -> None:
+    """Keep this session valid after the user changed their own password."""
+    session["pw"] = _pw_stamp(user)
+    g.user = user
+
+
+def logout_user() -> None:
+    session.clear()
+    g.user = None
+
+
+def _deny(status: int) -> Any:
+    if request.path.startswith("/api/") or request.is_json:
+        raise ApiError(status, "unauthorized" if status == 401 else "forbidden",
+                       "请先登录" if status == 401 else "您没有权限访问此页面")
+    if status == 401:
+        return redirect(url_for("accounts.login", next=request.full_path))
+    raise ApiError(403, "forbidden", "您没有权限访问此页面")
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Only logged-in users of these roles; a forced password change comes first."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return _deny(401)
+            if user.must_change_password and request.endpoint != "accounts.change_password":
+                if request.path.startswith("/api/"):
+                    raise ApiError(403, "password_change_required", "首次登录请先修改密码")
+                return redirect(url_for("accounts.change_password"))
+            if roles and user.role not in roles:
+                return _deny(403)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator
+
+
+login_required = roles_required()
+physician_required = roles_required(Role.PHYSICIAN)
+staff_required = roles_required(Role.ADMIN, Role.INVIGILATOR, Role.VIEWER)
+admin_required = roles_required(Role.ADMIN)

@@ -1,0 +1,1 @@
+"""The agency's back office: dashboard and menu."""

@@ -1,0 +1,97 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from examsvc.clock import SystemClock
+from examsvc.config import demo_secret_key, load_settings
+from examsvc.extensions import csrf, db, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Each feature package exposes init_app(app): blueprints, socket events, commands.
+FEATURES = (
+    "web",
+    "accounts",
+    "roster",
+    "banks",
+    "papers",
+    "attempts",
+    "results",
+    "audit",
+    "admin",
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("EXAMSVC_INSTANCE_PATH", str(ROOT / "instance")),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_mapping(load_settings(os.environ, Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+    _finish_config(app)
+
+    app.extensions["examsvc.clock"] = app.config.pop("CLOCK", None) or SystemClock()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=[],  # same origin only
+        ping_interval=20,
+        ping_timeout=20,
+        max_http_buffer_size=2 * 1024 * 1024,
+        manage_session=False,
+    )
+    import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+
+    from examsvc import commands
+
+    commands.init_app(app)
+    for name in FEATURES:
+        module = importlib.import_module(f"examsvc.{name}")
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    config = app.config
+    if not config.get("SECRET_KEY"):
+        if not (config["DEMO_MODE"] or config.get("TESTING")):
+            raise RuntimeError("EXAMSVC_SECRET_KEY must be set (or EXAMSVC_DEMO_MODE=true)")
+        config["SECRET_KEY"] = demo_secret_key(Path(app.instance_path))
+    if config["DEMO_MODE"]:
+        config["SESSION_COOKIE_SECURE"] = False  # the demo runs on plain http://localhost
+    url = config["DATABASE_URL"]
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        # Several workers and the sweeper share the file: wait for locks, don't fail.
+        engine_options["connect_args"] = {"timeout": 30}
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    config["MAX_CONTENT_LENGTH"] = 20 * 1024 * 1024
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # an exam may run for hours
+    Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    logging.getLogger("examsvc").setLevel(logging.INFO)

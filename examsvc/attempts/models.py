@@ -1,0 +1,104 @@
+"""Attempts at papers, their fixed questions and the candidate's answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from examsvc.banks.models import Question
+from examsvc.db import UTCDateTime, enum_column
+from examsvc.enums import AttemptStatus, SubmitReason
+from examsvc.extensions import db
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.roster.models import Physician
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"), index=True)
+    paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"), index=True)
+    window_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_windows.id"))
+    number: Mapped[int]  # 1 for the first attempt at this paper
+    status: Mapped[AttemptStatus] = mapped_column(
+        enum_column(AttemptStatus, "attempt_status"), index=True
+    )
+    # "<physician_id>:<paper_id>" while in progress, NULL after: the unique constraint
+    # allows at most one open attempt per physician and paper, whatever races.
+    open_slot: Mapped[str | None] = mapped_column(sa.String(40), unique=True)
+    seed: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submit_reason: Mapped[SubmitReason | None] = mapped_column(
+        enum_column(SubmitReason, "submit_reason")
+    )
+    void_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    last_seq: Mapped[int] = mapped_column(default=0)
+    total_points: Mapped[float]
+    earned_points: Mapped[float | None]
+    score: Mapped[float | None]  # 0–100
+    passed: Mapped[bool | None]
+
+    physician: Mapped[Physician] = relationship()
+    paper: Mapped[Paper] = relationship()
+    window: Mapped[ExamWindow] = relationship()
+    items: Mapped[list[AttemptItem]] = relationship(
+        back_populates="attempt", order_by="AttemptItem.position"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("physician_id", "paper_id", "number"),
+        sa.CheckConstraint("number >= 1", name="number_positive"),
+        sa.CheckConstraint("deadline_at > started_at", name="deadline_after_start"),
+        sa.CheckConstraint(
+            "(status = 'in_progress') = (open_slot IS NOT NULL)", name="open_slot_iff_open"
+        ),
+        sa.CheckConstraint(
+            "(status = 'in_progress') OR submitted_at IS NOT NULL", name="closed_has_time"
+        ),
+    )
+
+
+class AttemptItem(db.Model):
+    """A question fixed in an attempt, in the candidate's order, with its option order."""
+
+    __tablename__ = "attempt_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempts.id"), index=True)
+    position: Mapped[int]
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
+    section_position: Mapped[int]
+    points_per_item: Mapped[float]
+    option_order: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    earned_points: Mapped[float | None]
+
+    attempt: Mapped[Attempt] = relationship(back_populates="items")
+    question: Mapped[Question] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "position"),)
+
+
+class Answer(db.Model):
+    """The latest saved response to one item; ``seq`` orders saves (older never wins)."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempts.id"), index=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt_items.id"))
+    response: Mapped[Any] = mapped_column(sa.JSON, nullable=True)
+    marked: Mapped[bool] = mapped_column(default=False)
+    seq: Mapped[int]
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    late: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        sa.UniqueConstraint("attempt_id", "item_id"),
+        sa.CheckConstraint("seq >= 1", name="seq_positive"),
+    )

@@ -1,0 +1,32 @@
+"""Service-level commands: serve, and the background jobs loop."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from examsvc.extensions import socketio
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-jobs", is_flag=True, help="Do not run the background jobs here.")
+@with_appcontext
+def serve(host: str, port: int, no_jobs: bool) -> None:
+    """Run the web and Socket.IO server on gevent."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from examsvc import jobs
+
+    if not no_jobs:
+        jobs.start(app)
+    click.echo(f"examsvc listening on http://{host}:{port}/")
+    try:
+        socketio.run(app, host=host, port=port, use_reloader=False, log_output=False)
+    finally:
+        jobs.stop(app)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(serve)

@@ -1,0 +1,87 @@
+"""Settings from ``EXAMSVC_*`` environment variables, with typed defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PREFIX = "EXAMSVC_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    kind: type
+    help: str
+
+
+# The README's configuration table is generated from this list (``examsvc config``).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", None, str, "Session signing key. Required unless demo mode is on."),
+    Setting("DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file in the instance folder."),
+    Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
+    Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
+    Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
+    Setting("ASYNC_MODE", "gevent", str, "Socket.IO async mode (gevent in production)."),
+    Setting("LANGUAGE", "zh", str, "Default UI language: zh or en."),
+    Setting("SESSION_COOKIE_SECURE", True, bool, "Send the session cookie over HTTPS only."),
+    Setting("LOGIN_MAX_FAILURES", 5, int, "Failed logins before an account is locked."),
+    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 30, int, "Failed logins before an address is locked."),
+    Setting("LOGIN_LOCKOUT_SECONDS", 900, int, "How long a lockout lasts."),
+    Setting("REGISTRY_BASE_URL", None, str, "Registration system base URL (registry API v1)."),
+    Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
+    Setting("REGISTRY_CYCLE", None, str, "Cycle code to pull, e.g. HN-2024."),
+    Setting("REGISTRY_TIMEOUT", 20, int, "Seconds per registry HTTP request."),
+    Setting("ROSTER_PULL_INTERVAL", 3600, int, "Seconds between scheduled roster pulls (0: off)."),
+    Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
+    Setting("FACES_DIR", None, str, "Shared face photos for tests and calibration."),
+    Setting("ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."),
+    Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    if setting.kind is bool:
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(f"{PREFIX}{setting.name}: expected true/false, got {raw!r}")
+    if setting.kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{PREFIX}{setting.name}: expected a whole number, got {raw!r}") from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Read every known setting from ``environ``; unknown ``EXAMSVC_`` names are left alone."""
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(PREFIX + setting.name)
+        config[setting.name] = setting.default if raw is None else _parse(setting, raw)
+    if config["DATABASE_URL"] is None:
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'examsvc.db'}"
+    if config["DATA_DIR"] is None:
+        config["DATA_DIR"] = str(instance_path / "data")
+    return config
+
+
+def demo_secret_key(instance_path: Path) -> str:
+    """A key kept in the instance folder, so demo sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()

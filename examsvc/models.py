@@ -1,0 +1,36 @@
+"""Every model, imported in one place for Alembic and the shell."""
+
+from examsvc.accounts.models import User
+from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.audit.models import AuditEvent
+from examsvc.banks.models import BankVersion, Question, QuestionBank
+from examsvc.papers.models import (
+    ExamSession,
+    ExamWindow,
+    Paper,
+    PaperSection,
+    Site,
+    session_candidates,
+    session_invigilators,
+)
+from examsvc.roster.models import Cycle, Physician
+
+__all__ = [
+    "Answer",
+    "Attempt",
+    "AttemptItem",
+    "AuditEvent",
+    "BankVersion",
+    "Cycle",
+    "ExamSession",
+    "ExamWindow",
+    "Paper",
+    "PaperSection",
+    "Physician",
+    "Question",
+    "QuestionBank",
+    "Site",
+    "User",
+    "session_candidates",
+    "session_invigilators",
+]

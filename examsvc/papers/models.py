@@ -1,0 +1,135 @@
+"""Papers, their blueprints, exam windows, test sites and sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from examsvc.db import UTCDateTime, enum_column
+from examsvc.enums import PaperKind, WindowRound
+from examsvc.extensions import db
+
+
+class Paper(db.Model):
+    """A paper of one cycle: what is drawn, for whom, for how long, how many times."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycles.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[PaperKind] = mapped_column(enum_column(PaperKind, "paper_kind"))
+    # Who sits it: lists of PracticeCategory / PhysicianLevel values; empty means all.
+    practice_categories: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    physician_levels: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    duration_minutes: Mapped[int]
+    pass_mark: Mapped[float]  # on the 0–100 score scale
+    shuffle_questions: Mapped[bool] = mapped_column(default=True)
+    shuffle_options: Mapped[bool] = mapped_column(default=True)
+    attempt_limit_simple: Mapped[int]
+    attempt_limit_general: Mapped[int]
+    prerequisite_id: Mapped[int | None] = mapped_column(sa.ForeignKey("papers.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    sections: Mapped[list[PaperSection]] = relationship(
+        back_populates="paper", order_by="PaperSection.position", cascade="all, delete-orphan"
+    )
+    windows: Mapped[list[ExamWindow]] = relationship(
+        back_populates="paper", order_by="ExamWindow.opens_at"
+    )
+    prerequisite: Mapped[Paper | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        sa.UniqueConstraint("cycle_id", "code"),
+        sa.CheckConstraint("duration_minutes BETWEEN 1 AND 600", name="duration_range"),
+        sa.CheckConstraint("pass_mark > 0 AND pass_mark <= 100", name="pass_mark_range"),
+        sa.CheckConstraint("attempt_limit_simple >= 1", name="limit_simple_positive"),
+        sa.CheckConstraint("attempt_limit_general >= 1", name="limit_general_positive"),
+        sa.CheckConstraint("prerequisite_id IS NULL OR prerequisite_id <> id", name="no_self_prereq"),
+    )
+
+
+class PaperSection(db.Model):
+    """A blueprint line: draw ``count`` questions of ``qtype`` with one of ``tags``."""
+
+    __tablename__ = "paper_sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"), index=True)
+    position: Mapped[int]
+    title: Mapped[str] = mapped_column(sa.String(100))
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("question_banks.id"))
+    qtype: Mapped[str] = mapped_column(sa.String(20))
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # empty: any tag
+    count: Mapped[int]
+    points_per_item: Mapped[float]
+
+    paper: Mapped[Paper] = relationship(back_populates="sections")
+
+    __table_args__ = (
+        sa.UniqueConstraint("paper_id", "position"),
+        sa.CheckConstraint("count >= 1", name="count_positive"),
+        sa.CheckConstraint("points_per_item > 0", name="points_positive"),
+    )
+
+
+class ExamWindow(db.Model):
+    """When a paper may be started: a regular window or a makeup (补考) window."""
+
+    __tablename__ = "exam_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"), index=True)
+    round: Mapped[WindowRound] = mapped_column(enum_column(WindowRound, "window_round"))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    paper: Mapped[Paper] = relationship(back_populates="windows")
+
+    __table_args__ = (sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
+
+
+class Site(db.Model):
+    """A test site (考点)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+session_candidates = sa.Table(
+    "session_candidates",
+    db.metadata,
+    sa.Column("session_id", sa.ForeignKey("exam_sessions.id"), primary_key=True),
+    sa.Column("physician_id", sa.ForeignKey("physicians.id"), primary_key=True),
+)
+
+session_invigilators = sa.Table(
+    "session_invigilators",
+    db.metadata,
+    sa.Column("session_id", sa.ForeignKey("exam_sessions.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+)
+
+
+class ExamSession(db.Model):
+    """A group of candidates in a window, watched by its invigilators."""
+
+    __tablename__ = "exam_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_windows.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    window: Mapped[ExamWindow] = relationship()
+    site: Mapped[Site | None] = relationship()

@@ -1,0 +1,84 @@
+"""The web shell: layout, language, errors, security headers, the home redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from examsvc.web import errors
+from examsvc.web.i18n import LANGUAGES, current_language, gettext
+
+bp = Blueprint("web", __name__)
+
+# Pages call nothing outside this origin (exam sites and hospital networks are locked down).
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+@bp.get("/")
+def index() -> Response:
+    from examsvc.accounts.auth import current_user
+    from examsvc.enums import Role
+
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    if user.role == Role.PHYSICIAN:
+        return redirect(url_for("attempts.home"))
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    target = request.args.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = redirect(target)
+    if code in LANGUAGES:
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def nav_url(endpoint: str, **values: Any) -> str | None:
+    """A URL for the menu, or None while that feature has no such page."""
+    from flask import current_app
+
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def init_app(app: Flask) -> None:
+    errors.init_app(app)
+    app.register_blueprint(bp)
+    app.jinja_env.globals["_"] = gettext
+    app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["nav_url"] = nav_url
+
+    @app.context_processor
+    def inject_user() -> dict[str, Any]:
+        from examsvc.accounts.auth import current_user
+
+        return {"current_user": current_user(), "demo_mode": app.config["DEMO_MODE"]}
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(self), microphone=(), geolocation=()"
+        )
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

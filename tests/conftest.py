@@ -1,0 +1,115 @@
+"""Shared fixtures: a migrated database (SQLite file, or PostgreSQL when
+EXAMSVC_TEST_DATABASE_URL is set), an app with a frozen clock, clients, factories."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from examsvc import create_app
+from examsvc.clock import FrozenClock
+from examsvc.extensions import db
+
+REPO = Path(__file__).resolve().parent.parent
+# 2026-05-12 09:00 Beijing time, inside a typical exam window.
+T0 = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("EXAMSVC_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    # A fresh PostgreSQL database for this run, dropped at the end.
+    name = f"examsvc_test_{uuid.uuid4().hex[:10]}"
+    admin_url = sa.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Build the schema by running the migrations, as a deployment does."""
+    from flask_migrate import upgrade
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        }
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def app(migrated_database: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": migrated_database,
+            "DATA_DIR": str(tmp_path / "data"),
+            "CLOCK": clock,
+            "WTF_CSRF_ENABLED": False,  # tests/accounts/test_csrf.py turns it back on
+            "SESSION_COOKIE_SECURE": False,
+            "ROSTER_PULL_INTERVAL": 0,
+        }
+    )
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _clear_tables()
+        db.engine.dispose()
+
+
+def _clear_tables() -> None:
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def faces_dir() -> Path:
+    """The shared face photos (never copied into the repository)."""
+    path = Path(os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces"))
+    if not (path / "pairs.csv").exists():
+        pytest.fail(f"face photos not found at {path}: set EXAMSVC_FACES_DIR")
+    return path
