@@ -25,6 +25,7 @@ FEATURES = (
     "papers",
     "attempts",
     "results",
+    "study",
     "audit",
     "admin",
 )

@@ -1,0 +1,1 @@
+"""Study mode (我要学习): mock papers, never counted."""
