@@ -58,7 +58,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         manage_session=False,
     )
     import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-
     from examsvc import commands
 
     commands.init_app(app)

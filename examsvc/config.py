@@ -23,7 +23,9 @@ class Setting:
 # The README's configuration table is generated from this list (``examsvc config``).
 SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None, str, "Session signing key. Required unless demo mode is on."),
-    Setting("DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file in the instance folder."),
+    Setting(
+        "DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file in the instance folder."
+    ),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
@@ -31,7 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANGUAGE", "zh", str, "Default UI language: zh or en."),
     Setting("SESSION_COOKIE_SECURE", True, bool, "Send the session cookie over HTTPS only."),
     Setting("LOGIN_MAX_FAILURES", 5, int, "Failed logins before an account is locked."),
-    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 30, int, "Failed logins before an address is locked."),
+    Setting(
+        "LOGIN_MAX_FAILURES_PER_ADDRESS", 30, int, "Failed logins before an address is locked."
+    ),
     Setting("LOGIN_LOCKOUT_SECONDS", 900, int, "How long a lockout lasts."),
     Setting("REGISTRY_BASE_URL", None, str, "Registration system base URL (registry API v1)."),
     Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
@@ -40,7 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROSTER_PULL_INTERVAL", 3600, int, "Seconds between scheduled roster pulls (0: off)."),
     Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
     Setting("FACES_DIR", None, str, "Shared face photos for tests and calibration."),
-    Setting("ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."),
+    Setting(
+        "ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."
+    ),
     Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
 )
 
@@ -60,7 +66,9 @@ def _parse(setting: Setting, raw: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"{PREFIX}{setting.name}: expected a whole number, got {raw!r}") from None
+            raise ValueError(
+                f"{PREFIX}{setting.name}: expected a whole number, got {raw!r}"
+            ) from None
     return raw
 
 

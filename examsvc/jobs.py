@@ -26,7 +26,9 @@ JOBS: list[Job] = []
 _RUNNING: dict[int, list[Any]] = {}
 
 
-def every(name: str, interval: Callable[[Flask], float]) -> Callable[[Callable[[Flask], Any]], Callable[[Flask], Any]]:
+def every(
+    name: str, interval: Callable[[Flask], float]
+) -> Callable[[Callable[[Flask], Any]], Callable[[Flask], Any]]:
     """Register ``fn(app)`` to run every ``interval(app)`` seconds in ``examsvc serve``."""
 
     def decorator(fn: Callable[[Flask], Any]) -> Callable[[Flask], Any]:

@@ -39,8 +39,13 @@ def resident_id(n: int, birth: str = "19800101") -> str:
     return body + check_digit(body)
 
 
-def create_user(role: Role = Role.ADMIN, login: str | None = None, password: str = "Passw0rd!x",
-                must_change_password: bool = False, **kw: Any) -> User:
+def create_user(
+    role: Role = Role.ADMIN,
+    login: str | None = None,
+    password: str = "Passw0rd!x",
+    must_change_password: bool = False,
+    **kw: Any,
+) -> User:
     n = next(_seq)
     user = User(
         role=role,
@@ -68,14 +73,17 @@ def create_cycle(code: str = "HN-2026", **kw: Any) -> Cycle:
     return cycle
 
 
-def create_physician(cycle: Cycle, procedure: Procedure = Procedure.SIMPLE,
-                     password: str = "Passw0rd!x", **kw: Any) -> Physician:
+def create_physician(
+    cycle: Cycle, procedure: Procedure = Procedure.SIMPLE, password: str = "Passw0rd!x", **kw: Any
+) -> Physician:
     from examsvc.accounts.ids import id_key
 
     n = next(_seq)
     number = kw.pop("id_number", resident_id(n))
     user = kw.pop("user", None) or create_user(
-        Role.PHYSICIAN, login=id_key(number), password=password,
+        Role.PHYSICIAN,
+        login=id_key(number),
+        password=password,
         display_name=kw.get("name", f"演示医师{n}号"),
     )
     physician = Physician(

@@ -54,8 +54,11 @@ def logout_user() -> None:
 
 def _deny(status: int) -> Any:
     if request.path.startswith("/api/") or request.is_json:
-        raise ApiError(status, "unauthorized" if status == 401 else "forbidden",
-                       "请先登录" if status == 401 else "您没有权限访问此页面")
+        raise ApiError(
+            status,
+            "unauthorized" if status == 401 else "forbidden",
+            "请先登录" if status == 401 else "您没有权限访问此页面",
+        )
     if status == 401:
         return redirect(url_for("accounts.login", next=request.full_path))
     raise ApiError(403, "forbidden", "您没有权限访问此页面")

@@ -50,7 +50,9 @@ class Paper(db.Model):
         sa.CheckConstraint("pass_mark > 0 AND pass_mark <= 100", name="pass_mark_range"),
         sa.CheckConstraint("attempt_limit_simple >= 1", name="limit_simple_positive"),
         sa.CheckConstraint("attempt_limit_general >= 1", name="limit_general_positive"),
-        sa.CheckConstraint("prerequisite_id IS NULL OR prerequisite_id <> id", name="no_self_prereq"),
+        sa.CheckConstraint(
+            "prerequisite_id IS NULL OR prerequisite_id <> id", name="no_self_prereq"
+        ),
     )
 
 

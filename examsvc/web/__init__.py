@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from examsvc.web import errors
@@ -64,6 +64,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["nav_url"] = nav_url
+
+    @app.before_request
+    def forget_request_caches() -> None:
+        # g lives as long as the app context, which may outlive one request.
+        g.pop("user", None)
+        g.pop("lang", None)
 
     @app.context_processor
     def inject_user() -> dict[str, Any]:

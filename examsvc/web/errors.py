@@ -86,6 +86,9 @@ def init_app(app: Flask) -> None:
         }
         status = exc.code or 500
         return handle_api_error(
-            ApiError(status, (exc.name or "error").lower().replace(" ", "_"),
-                     messages.get(status, "服务器繁忙，请稍后再试"))
+            ApiError(
+                status,
+                (exc.name or "error").lower().replace(" ", "_"),
+                messages.get(status, "服务器繁忙，请稍后再试"),
+            )
         )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 19:46:40.714842
+Create Date: 2026-11-24 20:29:57.674244
 
 """
 
@@ -36,6 +36,14 @@ def upgrade():
         sa.CheckConstraint("ends_on >= starts_on", name=op.f("ck_cycles_dates_ordered")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cycles")),
         sa.UniqueConstraint("code", name=op.f("uq_cycles_code")),
+    )
+    op.create_table(
+        "login_throttles",
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("locked_until", examsvc.db.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("address", name=op.f("pk_login_throttles")),
     )
     op.create_table(
         "question_banks",
@@ -675,5 +683,6 @@ def downgrade():
     op.drop_table("users")
     op.drop_table("sites")
     op.drop_table("question_banks")
+    op.drop_table("login_throttles")
     op.drop_table("cycles")
     # ### end Alembic commands ###
