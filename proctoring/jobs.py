@@ -1,0 +1,53 @@
+"""The face jobs a worker process runs: plain, picklable functions of bytes and config."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from proctoring import engine, faces
+from proctoring.config import FaceConfig
+from proctoring.frames import FrameError
+
+
+def warm_up() -> None:
+    """Initializer of a worker process: load the dlib models once."""
+    faces.warm_up()
+
+
+def run(kind: str, payload: dict[str, Any], config: FaceConfig | None = None) -> dict[str, Any]:
+    """Run one job; refused frames come back as ``{"ok": False, "error": code, ...}``."""
+    try:
+        if kind == "registration_photo":
+            check = engine.check_registration_photo(payload["image"], config)
+            return {
+                "ok": check.ok,
+                "reason_code": check.reason_code,
+                "reason_zh": check.reason_zh,
+                "reason_en": check.reason_en,
+                "encoding": check.encoding_bytes(),
+                "measurements": check.measurements,
+            }
+        if kind == "entry":
+            decision = engine.verify_entry(payload["frames"], payload["reference"], config)
+            return {
+                **decision.as_dict(),
+                "ok": decision.passed,
+                "enrolled": [faces.to_bytes(e) for e in decision.enrolled],
+            }
+        if kind == "snapshot":
+            return engine.check_snapshot(
+                payload["image"], payload.get("enrolled", []), config
+            ).as_dict()
+        if kind == "count":
+            return {"ok": True, **engine.count_faces(payload["image"], config).as_dict()}
+        if kind == "crash":  # for tests: a job that kills its worker process
+            os._exit(3)
+    except FrameError as exc:
+        return {
+            "ok": False,
+            "error": exc.code,
+            "message_zh": exc.message_zh,
+            "message_en": exc.message_en,
+        }
+    raise ValueError(f"unknown face job {kind!r}")

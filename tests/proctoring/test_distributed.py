@@ -1,0 +1,79 @@
+"""Face jobs through RQ on the real Redis, run by a real worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import redis as redis_lib
+
+from proctoring import distributed
+from tests.proctoring.conftest import jpeg, landscape
+
+REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+def redis():
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis_lib.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def _wait(redis, job_id: str, deadline: float):
+    while time.monotonic() < deadline:
+        result = distributed.result(redis, job_id)
+        if result is not None:
+            return result
+        time.sleep(0.1)  # polling another process for its answer, not waiting for time to pass
+    raise AssertionError(f"face job {job_id} not done in time")
+
+
+@pytest.mark.redis
+def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
+    marker = f"hook-{uuid.uuid4().hex}"
+    jobs = [
+        distributed.enqueue(
+            redis, "count", {"image": photo_bytes("face_recognition/two_people.jpg")}
+        ),
+        distributed.enqueue(redis, "count", {"image": jpeg(landscape())}),
+        distributed.enqueue(
+            redis,
+            "registration_photo",
+            {"image": photo_bytes("face_recognition/obama.jpg")},
+            entry=True,
+            on_result="tests.proctoring.hook:remember",
+            meta={"key": marker},
+        ),
+    ]
+    env = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL}
+    log = tmp_path / "worker.log"
+    with (
+        log.open("wb") as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "proctoring.worker", "--redis", REDIS_URL, "--burst"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as worker,
+    ):
+        try:
+            deadline = time.monotonic() + 120
+            results = [_wait(redis, job.id, deadline) for job in jobs]
+        except AssertionError:
+            worker.kill()
+            raise AssertionError(log.read_text()) from None
+        assert worker.wait(timeout=120) == 0
+    assert results[0]["count"] == 2 and results[1]["count"] == 0
+    assert results[2]["ok"] and len(results[2]["encoding"]) == 1024
+    # The on_result hook ran in the worker with the job's meta.
+    assert redis.get(marker) == jobs[2].id.encode()
