@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 socketio = SocketIO()
 csrf = CSRFProtect()
+
+if TYPE_CHECKING:  # mypy cannot see db.Model's dynamic base
+    Model = Base
+else:
+    Model = db.Model

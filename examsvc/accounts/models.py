@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from examsvc.db import UTCDateTime, enum_column, utcnow
 from examsvc.enums import Role
-from examsvc.extensions import db
+from examsvc.extensions import Model
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,7 +38,7 @@ class User(db.Model):
         return f"<User {self.id} {self.role}>"
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed logins from one client address, shared by every server process."""
 
     __tablename__ = "login_throttles"

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from examsvc.banks.models import Question
 from examsvc.db import UTCDateTime, enum_column
 from examsvc.enums import AttemptStatus, SubmitReason
-from examsvc.extensions import db
+from examsvc.extensions import Model
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster.models import Physician
 
 
-class Attempt(db.Model):
+class Attempt(Model):
     __tablename__ = "attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,7 @@ class Attempt(db.Model):
     )
 
 
-class AttemptItem(db.Model):
+class AttemptItem(Model):
     """A question fixed in an attempt, in the candidate's order, with its option order."""
 
     __tablename__ = "attempt_items"
@@ -84,7 +84,7 @@ class AttemptItem(db.Model):
     __table_args__ = (sa.UniqueConstraint("attempt_id", "position"),)
 
 
-class Answer(db.Model):
+class Answer(Model):
     """The latest saved response to one item; ``seq`` orders saves (older never wins)."""
 
     __tablename__ = "answers"

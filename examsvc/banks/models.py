@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.db import UTCDateTime, enum_column
 from examsvc.enums import PaperKind, PracticeCategory
-from examsvc.extensions import db
+from examsvc.extensions import Model
 
 
-class QuestionBank(db.Model):
+class QuestionBank(Model):
     __tablename__ = "question_banks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,7 +27,7 @@ class QuestionBank(db.Model):
     # The current version is the one with the highest number.
 
 
-class BankVersion(db.Model):
+class BankVersion(Model):
     __tablename__ = "bank_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class BankVersion(db.Model):
     )
 
 
-class Question(db.Model):
+class Question(Model):
     """One question of one bank version, in the JSON shape of docs/question-banks.md."""
 
     __tablename__ = "questions"

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.db import UTCDateTime, enum_column
 from examsvc.enums import PaperKind, WindowRound
-from examsvc.extensions import db
+from examsvc.extensions import Model, db
 
 
-class Paper(db.Model):
+class Paper(Model):
     """A paper of one cycle: what is drawn, for whom, for how long, how many times."""
 
     __tablename__ = "papers"
@@ -56,7 +56,7 @@ class Paper(db.Model):
     )
 
 
-class PaperSection(db.Model):
+class PaperSection(Model):
     """A blueprint line: draw ``count`` questions of ``qtype`` with one of ``tags``."""
 
     __tablename__ = "paper_sections"
@@ -80,7 +80,7 @@ class PaperSection(db.Model):
     )
 
 
-class ExamWindow(db.Model):
+class ExamWindow(Model):
     """When a paper may be started: a regular window or a makeup (补考) window."""
 
     __tablename__ = "exam_windows"
@@ -96,7 +96,7 @@ class ExamWindow(db.Model):
     __table_args__ = (sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
 
 
-class Site(db.Model):
+class Site(Model):
     """A test site (考点)."""
 
     __tablename__ = "sites"
@@ -122,7 +122,7 @@ session_invigilators = sa.Table(
 )
 
 
-class ExamSession(db.Model):
+class ExamSession(Model):
     """A group of candidates in a window, watched by its invigilators."""
 
     __tablename__ = "exam_sessions"

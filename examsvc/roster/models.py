@@ -17,10 +17,10 @@ from examsvc.enums import (
     Procedure,
     RegistrationStatus,
 )
-from examsvc.extensions import db
+from examsvc.extensions import Model
 
 
-class Cycle(db.Model):
+class Cycle(Model):
     """An assessment cycle (考核周期), e.g. HN-2024: 2022-01-01 ~ 2024-12-31."""
 
     __tablename__ = "cycles"
@@ -35,13 +35,19 @@ class Cycle(db.Model):
     synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resume_cursor: Mapped[str | None] = mapped_column(sa.String(200))
     resume_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The largest updated_at seen by the pull under way; becomes synced_until when it ends.
+    pull_high_water: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_pull_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_pull_ok: Mapped[bool | None]
+    last_pull_summary: Mapped[str | None] = mapped_column(sa.Text)
     last_pull_error: Mapped[str | None] = mapped_column(sa.Text)
+    # A lease so that two pulls never run at once (several processes, SQLite or PostgreSQL).
+    pull_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="dates_ordered"),)
 
 
-class Physician(db.Model):
+class Physician(Model):
     """One physician's registration in one cycle (registry: ``registration_id``)."""
 
     __tablename__ = "physicians"
@@ -99,3 +105,18 @@ class Physician(db.Model):
         sa.UniqueConstraint("cycle_id", "id_key"),
         sa.CheckConstraint("time_allowance_minutes >= 0", name="allowance_positive"),
     )
+
+
+class RosterProblem(Model):
+    """A registry item that could not be stored, shown to the agency until it is fixed."""
+
+    __tablename__ = "roster_problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycles.id"), index=True)
+    registration_id: Mapped[str] = mapped_column(sa.String(64))
+    field: Mapped[str] = mapped_column(sa.String(64))
+    message: Mapped[str] = mapped_column(sa.String(300))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "registration_id", "field"),)

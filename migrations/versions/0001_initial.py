@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 20:29:57.674244
+Create Date: 2026-11-24 20:40:02.516707
 
 """
 
@@ -31,8 +31,12 @@ def upgrade():
         sa.Column("synced_until", examsvc.db.UTCDateTime(), nullable=True),
         sa.Column("resume_cursor", sa.String(length=200), nullable=True),
         sa.Column("resume_since", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("pull_high_water", examsvc.db.UTCDateTime(), nullable=True),
         sa.Column("last_pull_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("last_pull_ok", sa.Boolean(), nullable=True),
+        sa.Column("last_pull_summary", sa.Text(), nullable=True),
         sa.Column("last_pull_error", sa.Text(), nullable=True),
+        sa.Column("pull_lease_until", examsvc.db.UTCDateTime(), nullable=True),
         sa.CheckConstraint("ends_on >= starts_on", name=op.f("ck_cycles_dates_ordered")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cycles")),
         sa.UniqueConstraint("code", name=op.f("uq_cycles_code")),
@@ -359,6 +363,28 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_physicians_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "roster_problems",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("registration_id", sa.String(length=64), nullable=False),
+        sa.Column("field", sa.String(length=64), nullable=False),
+        sa.Column("message", sa.String(length=300), nullable=False),
+        sa.Column("seen_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["cycles.id"], name=op.f("fk_roster_problems_cycle_id_cycles")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_roster_problems")),
+        sa.UniqueConstraint(
+            "cycle_id",
+            "registration_id",
+            "field",
+            name=op.f("uq_roster_problems_cycle_id_registration_id_field"),
+        ),
+    )
+    with op.batch_alter_table("roster_problems", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_roster_problems_cycle_id"), ["cycle_id"], unique=False)
+
+    op.create_table(
         "exam_windows",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("paper_id", sa.Integer(), nullable=False),
@@ -661,6 +687,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_exam_windows_paper_id"))
 
     op.drop_table("exam_windows")
+    with op.batch_alter_table("roster_problems", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_roster_problems_cycle_id"))
+
+    op.drop_table("roster_problems")
     with op.batch_alter_table("physicians", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_physicians_user_id"))
         batch_op.drop_index(batch_op.f("ix_physicians_id_key"))

@@ -1,0 +1,461 @@
+"""Storing the roster: one path for the HTTP and file adapters (flush; callers commit)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
+from examsvc.accounts.operations import ensure_physician_user
+from examsvc.enums import PhotoStatus, RegistrationStatus
+from examsvc.extensions import db
+from examsvc.roster import photos
+from examsvc.roster.models import Cycle, Physician, RosterProblem
+from examsvc.roster.schemas import CycleInfo, RosterItem, RosterPage, error_fields
+
+log = logging.getLogger("examsvc.roster")
+
+# A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None).
+PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | None]]
+
+
+def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
+    """The face engine's check, run in this process (the CLI; never the web loop)."""
+    from proctoring.engine import check_registration_photo
+
+    check = check_registration_photo(data)
+    return check.ok, check.reason_code, check.reason_zh, check.encoding_bytes()
+
+
+@dataclass
+class PullReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    photos_downloaded: int = 0
+    photos_skipped: int = 0
+    photos_failed: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (registration, field, why)
+    pages: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}，退出 {self.withdrawn}；"
+            f"照片下载 {self.photos_downloaded}，跳过 {self.photos_skipped}，不合格 {self.photos_failed}；"
+            f"数据问题 {len(self.problems)}"
+        )
+
+
+def account_key(id_type: str, id_number: str) -> str:
+    """The login key: 15/18-digit resident IDs share one; other documents are normalised."""
+    return id_key(id_number) if id_type == "resident_id" else normalise(id_number)
+
+
+def ensure_cycle(info: CycleInfo) -> Cycle:
+    cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == info.code)).first()
+    if cycle is None:
+        cycle = Cycle(
+            code=info.code, name=info.name, starts_on=info.starts_on, ends_on=info.ends_on
+        )
+        db.session.add(cycle)
+    else:
+        cycle.name, cycle.starts_on, cycle.ends_on = info.name, info.starts_on, info.ends_on
+    db.session.flush()
+    return cycle
+
+
+def _problem(
+    cycle: Cycle, registration_id: str, fld: str, message: str, now: datetime, report: PullReport
+) -> None:
+    report.problems.append((registration_id, fld, message))
+    existing = db.session.scalars(
+        sa.select(RosterProblem).where(
+            RosterProblem.cycle_id == cycle.id,
+            RosterProblem.registration_id == registration_id,
+            RosterProblem.field == fld,
+        )
+    ).first()
+    if existing is None:
+        db.session.add(
+            RosterProblem(
+                cycle_id=cycle.id,
+                registration_id=registration_id,
+                field=fld,
+                message=message[:300],
+                seen_at=now,
+            )
+        )
+    else:
+        existing.message, existing.seen_at = message[:300], now
+
+
+def validate_item(raw: dict[str, Any]) -> tuple[RosterItem | None, list[tuple[str, str]]]:
+    try:
+        item = RosterItem.model_validate(raw)
+    except ValidationError as exc:
+        return None, error_fields(exc)
+    try:
+        account_key(item.id_type, item.id_number)
+    except InvalidIdNumber as exc:
+        return None, [("id_number", exc.message)]
+    return item, []
+
+
+def upsert(
+    cycle: Cycle, item: RosterItem, *, initial_hash: str, now: datetime, report: PullReport
+) -> Physician:
+    """Create or update one physician (and their account); withdrawn ones are kept, marked."""
+    key = account_key(item.id_type, item.id_number)
+    physician = db.session.scalars(
+        sa.select(Physician).where(
+            Physician.cycle_id == cycle.id, Physician.registration_id == item.registration_id
+        )
+    ).first()
+    user = ensure_physician_user(key, item.name, initial_hash, now=now)
+    values = {
+        "user_id": user.id,
+        "status": item.status,
+        "id_type": item.id_type,
+        "id_number": normalise(item.id_number),
+        "id_key": key,
+        "name": item.name,
+        "gender": item.gender,
+        "birth_date": item.birth_date,
+        "phone": item.phone,
+        "institution_code": item.institution.code,
+        "institution_name": item.institution.name,
+        "department": item.department,
+        "practice_category": item.practice_category,
+        "physician_level": item.physician_level,
+        "procedure": item.procedure,
+        "exempt_humanities": "humanities" in item.exemptions,
+        "exempt_professional": "professional" in item.exemptions,
+        "eval_work_performance": item.evaluation.work_performance,
+        "eval_ethics": item.evaluation.ethics,
+        "photo_url": item.photo.url if item.photo else None,
+        "registry_updated_at": item.updated_at,
+    }
+    if physician is None:
+        physician = Physician(
+            cycle_id=cycle.id,
+            registration_id=item.registration_id,
+            photo_status=PhotoStatus.PENDING if item.photo else PhotoStatus.MISSING,
+            **values,
+        )
+        db.session.add(physician)
+        report.created += 1
+    else:
+        changed = any(getattr(physician, k) != v for k, v in values.items())
+        was_withdrawn = physician.status == RegistrationStatus.WITHDRAWN
+        for k, v in values.items():
+            setattr(physician, k, v)
+        if changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+        if item.status == RegistrationStatus.WITHDRAWN and not was_withdrawn:
+            report.withdrawn += 1
+    if item.status == RegistrationStatus.WITHDRAWN and physician.id is None:
+        report.withdrawn += 1
+    db.session.execute(
+        sa.delete(RosterProblem).where(
+            RosterProblem.cycle_id == cycle.id,
+            RosterProblem.registration_id == item.registration_id,
+        )
+    )
+    db.session.flush()
+    return physician
+
+
+def apply_photo(
+    physician: Physician,
+    data: bytes,
+    *,
+    data_dir: str,
+    checker: PhotoChecker,
+    expected_sha256: str | None,
+    report: PullReport,
+) -> None:
+    """Check and store a photo; a photo that fails is recorded with its reason, not accepted."""
+    digest = photos.sha256(data)
+    if expected_sha256 and digest != expected_sha256.lower():
+        physician.photo_status = PhotoStatus.FAILED
+        physician.photo_problem = "sha256_mismatch"
+        physician.photo_problem_text = "照片校验值与登记系统不符"
+        physician.face_encoding = None
+        report.photos_failed += 1
+        return
+    ok, code, text, encoding = checker(data)
+    physician.photo_sha256 = photos.store(data_dir, data)
+    physician.photo_status = PhotoStatus.OK if ok else PhotoStatus.FAILED
+    physician.photo_problem = None if ok else code
+    physician.photo_problem_text = None if ok else text
+    physician.face_encoding = encoding if ok else None
+    if not ok:
+        report.photos_failed += 1
+
+
+def photo_needed(physician: Physician, item: RosterItem) -> bool:
+    """Download only a new or changed photo (the registry's sha256 tells)."""
+    if item.photo is None:
+        return False
+    if physician.photo_status == PhotoStatus.PENDING:
+        return True
+    return (physician.photo_sha256 or "").lower() != item.photo.sha256.lower()
+
+
+class PullBusy(Exception):
+    """Another pull of this cycle holds the lease."""
+
+
+def take_lease(cycle_code: str, now: datetime, minutes: int = 30) -> bool:
+    """Claim the cycle's pull lease with one conditional UPDATE (atomic on every database)."""
+    result = db.session.execute(
+        sa.update(Cycle)
+        .where(
+            Cycle.code == cycle_code,
+            sa.or_(Cycle.pull_lease_until.is_(None), Cycle.pull_lease_until < now),
+        )
+        .values(pull_lease_until=now + timedelta(minutes=minutes))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def pull(
+    client: Any,
+    cycle_code: str,
+    *,
+    now: Callable[[], datetime],
+    data_dir: str,
+    checker: PhotoChecker,
+    page_size: int = 500,
+) -> PullReport:
+    """Pull the roster page by page, committing each page; resumable after a failure.
+
+    This function owns its transactions (one per page), because a failure half-way must
+    keep what was stored: it is called by the CLI and the scheduled job, never a view.
+    """
+    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
+
+    report = PullReport()
+    initial_hash = hash_password(INITIAL_PASSWORD)  # argon2 is slow on purpose: once per pull
+    cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
+    if cycle is not None:
+        if not take_lease(cycle_code, now()):
+            db.session.rollback()
+            raise PullBusy(f"a pull of {cycle_code} is already running")
+        db.session.commit()
+    cursor = cycle.resume_cursor if cycle else None
+    since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
+    try:
+        while True:
+            body = client.roster_page(
+                cycle_code, updated_since=since, cursor=cursor, limit=page_size
+            )
+            try:
+                page = RosterPage.model_validate(body)
+            except ValidationError as exc:
+                from examsvc.roster.registry import RegistryError
+
+                raise RegistryError(
+                    f"malformed roster page: {error_fields(exc)[0]}", retriable=True
+                ) from None
+            cycle = ensure_cycle(page.cycle)
+            _store_page(
+                cycle,
+                page.items,
+                client=client,
+                now=now(),
+                data_dir=data_dir,
+                checker=checker,
+                initial_hash=initial_hash,
+                report=report,
+            )
+            report.pages += 1
+            cursor = page.next_cursor
+            cycle.resume_cursor, cycle.resume_since = cursor, since
+            if cursor is None:
+                cycle.synced_until = max(
+                    filter(None, [cycle.synced_until, cycle.pull_high_water]), default=None
+                )
+                cycle.pull_high_water = None
+            cycle.last_pull_at, cycle.last_pull_ok = now(), cursor is None
+            cycle.last_pull_summary, cycle.last_pull_error = report.summary(), None
+            db.session.commit()
+            if cursor is None:
+                break
+    except Exception as exc:
+        db.session.rollback()
+        _record_failure(cycle_code, str(exc), report, now())
+        raise
+    finally:
+        db.session.execute(
+            sa.update(Cycle).where(Cycle.code == cycle_code).values(pull_lease_until=None)
+        )
+        db.session.commit()
+    return report
+
+
+def _record_failure(cycle_code: str, message: str, report: PullReport, at: datetime) -> None:
+    cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
+    if cycle is not None:
+        cycle.last_pull_at, cycle.last_pull_ok = at, False
+        cycle.last_pull_error = message[:2000]
+        cycle.last_pull_summary = report.summary()
+        db.session.commit()
+
+
+def _store_page(
+    cycle: Cycle,
+    items: Iterable[dict[str, Any]],
+    *,
+    client: Any,
+    now: datetime,
+    data_dir: str,
+    checker: PhotoChecker,
+    initial_hash: str,
+    report: PullReport,
+) -> None:
+    for raw in items:
+        registration_id = str(raw.get("registration_id") or "?") if isinstance(raw, dict) else "?"
+        item, problems = (
+            validate_item(raw) if isinstance(raw, dict) else (None, [("-", "not an object")])
+        )
+        if item is None:
+            for fld, why in problems:
+                _problem(cycle, registration_id, fld, why, now, report)
+            continue
+        duplicate = db.session.scalars(
+            sa.select(Physician).where(
+                Physician.cycle_id == cycle.id,
+                Physician.id_key == account_key(item.id_type, item.id_number),
+                Physician.registration_id != item.registration_id,
+            )
+        ).first()
+        if duplicate is not None:
+            _problem(
+                cycle,
+                item.registration_id,
+                "id_number",
+                f"证件号码与报名 {duplicate.registration_id} 重复",
+                now,
+                report,
+            )
+            continue
+        physician = upsert(cycle, item, initial_hash=initial_hash, now=now, report=report)
+        if item.updated_at and (
+            cycle.pull_high_water is None or item.updated_at > cycle.pull_high_water
+        ):
+            cycle.pull_high_water = item.updated_at
+        if item.photo is None:
+            continue
+        if not photo_needed(physician, item):
+            report.photos_skipped += 1
+            continue
+        try:
+            data = client.photo(item.photo.url)
+        except Exception as exc:  # one photo's failure must not stop the roster
+            from examsvc.roster.registry import RegistryError
+
+            if not isinstance(exc, RegistryError):
+                raise
+            physician.photo_status = PhotoStatus.FAILED
+            physician.photo_problem, physician.photo_problem_text = (
+                "download_failed",
+                "照片下载失败",
+            )
+            report.photos_failed += 1
+            continue
+        report.photos_downloaded += 1
+        apply_photo(
+            physician,
+            data,
+            data_dir=data_dir,
+            checker=checker,
+            expected_sha256=item.photo.sha256,
+            report=report,
+        )
+    db.session.flush()
+
+
+def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
+    """Store every item of a file, or none: a duplicate ID number rejects the file."""
+    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
+    from examsvc.roster.files import RosterFileError, RowProblem
+
+    keys: dict[str, int] = {}
+    problems = []
+    for row, item in enumerate(items, start=2):
+        key = account_key(item.id_type, item.id_number)
+        if key in keys:
+            problems.append(RowProblem(row, "证件号码", f"证件号码与第 {keys[key]} 行重复"))
+        keys.setdefault(key, row)
+        other = db.session.scalars(
+            sa.select(Physician.registration_id).where(
+                Physician.cycle_id == cycle.id,
+                Physician.id_key == key,
+                Physician.registration_id != item.registration_id,
+            )
+        ).first()
+        if other:
+            problems.append(RowProblem(row, "证件号码", f"证件号码与已有报名 {other} 重复"))
+    if problems:
+        raise RosterFileError(problems)
+    report = PullReport()
+    initial_hash = hash_password(INITIAL_PASSWORD)
+    for item in items:
+        upsert(cycle, item, initial_hash=initial_hash, now=now, report=report)
+    cycle.last_pull_at, cycle.last_pull_ok, cycle.last_pull_summary = (
+        now,
+        True,
+        "文件导入：" + report.summary(),
+    )
+    db.session.flush()
+    return report
+
+
+def import_photo_folder(
+    cycle: Cycle, folder: str, *, data_dir: str, checker: PhotoChecker
+) -> PullReport:
+    """Photos named by registration id or ID number (e.g. HN2026-0000001.jpg)."""
+    from pathlib import Path
+
+    report = PullReport()
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        stem = path.stem.strip()
+        physician = db.session.scalars(
+            sa.select(Physician).where(
+                Physician.cycle_id == cycle.id,
+                sa.or_(Physician.registration_id == stem, Physician.id_key == _key_or_stem(stem)),
+            )
+        ).first()
+        if physician is None:
+            report.problems.append((stem, "photo", "没有对应的报名记录"))
+            continue
+        report.photos_downloaded += 1
+        apply_photo(
+            physician,
+            path.read_bytes(),
+            data_dir=data_dir,
+            checker=checker,
+            expected_sha256=None,
+            report=report,
+        )
+    db.session.flush()
+    return report
+
+
+def _key_or_stem(stem: str) -> str:
+    try:
+        return id_key(stem)
+    except InvalidIdNumber:
+        return stem

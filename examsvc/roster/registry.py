@@ -1,0 +1,135 @@
+"""The HTTP adapter for registry API v1 (../shared/docs/registry-api.md): pages and photos,
+with retries for 429 (honouring Retry-After), 5xx, timeouts, broken connections and
+malformed JSON; 401/403/404 fail at once."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+log = logging.getLogger("examsvc.roster")
+
+
+class RegistryError(Exception):
+    """The registry refused or kept failing; ``retriable`` says whether a later pull may work."""
+
+    def __init__(self, message: str, *, retriable: bool) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 20,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        import time
+
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep or time.sleep
+        self.session = session or requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
+        self.requests_made = 0
+
+    def _get(self, url: str, params: dict[str, Any] | None = None, *, want_json: bool) -> Any:
+        last = "no attempt"
+        for attempt in range(1, self.policy.attempts + 1):
+            wait = self.policy.delay(attempt)
+            try:
+                self.requests_made += 1
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = f"connection failed: {type(exc).__name__}"
+            else:
+                status = response.status_code
+                if status in (401, 403):
+                    raise RegistryError(
+                        f"the registry refused the token (HTTP {status})", retriable=False
+                    )
+                if status == 404:
+                    raise RegistryError(
+                        f"not found at the registry: {url} (HTTP 404)", retriable=False
+                    )
+                if status == 429:
+                    last = "rate limited (HTTP 429)"
+                    wait = (
+                        _retry_after(response.headers.get("Retry-After"), datetime.now(UTC)) or wait
+                    )
+                elif status >= 500:
+                    last = f"registry error (HTTP {status})"
+                elif status >= 400:
+                    raise RegistryError(
+                        f"the registry rejected the request (HTTP {status})", retriable=False
+                    )
+                elif not want_json:
+                    return response.content
+                else:
+                    try:
+                        return response.json()
+                    except (json.JSONDecodeError, ValueError):
+                        last = "malformed JSON from the registry"
+            if attempt < self.policy.attempts:
+                log.warning("registry: %s; retry %d in %.1fs", last, attempt, wait)
+                self.sleep(wait)
+        raise RegistryError(f"{last}, after {self.policy.attempts} attempts", retriable=True)
+
+    def roster_page(
+        self, cycle: str, *, updated_since: datetime | None, cursor: str | None, limit: int = 500
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": min(limit, 1000)}
+        if updated_since is not None:
+            params["updated_since"] = updated_since.isoformat()
+        if cursor:
+            params["cursor"] = cursor
+        body = self._get(
+            urljoin(self.base_url, f"api/v1/cycles/{cycle}/roster"), params, want_json=True
+        )
+        if not isinstance(body, dict):
+            raise RegistryError("malformed roster page (not an object)", retriable=True)
+        return body
+
+    def photo(self, url: str) -> bytes:
+        data: bytes = self._get(
+            urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url, want_json=False
+        )
+        return data

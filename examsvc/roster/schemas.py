@@ -1,0 +1,85 @@
+"""A roster item as the registry API v1 sends it (the file adapter maps rows onto it)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from examsvc.enums import (
+    Evaluation,
+    PhysicianLevel,
+    PracticeCategory,
+    Procedure,
+    RegistrationStatus,
+)
+
+
+class Institution(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Evaluations(BaseModel):
+    work_performance: Evaluation
+    ethics: Evaluation
+
+
+class PhotoRef(BaseModel):
+    url: str = Field(min_length=1, max_length=500)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class RosterItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    registration_id: str = Field(min_length=1, max_length=64)
+    status: RegistrationStatus
+    id_type: Literal["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "other"]
+    id_number: str = Field(min_length=5, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    gender: Literal["M", "F"] | None = None
+    birth_date: date | None = None
+    phone: str | None = Field(default=None, max_length=20)
+    institution: Institution
+    department: str | None = Field(default=None, max_length=100)
+    practice_category: PracticeCategory
+    physician_level: PhysicianLevel
+    procedure: Procedure
+    exemptions: list[Literal["humanities", "professional"]] = Field(default_factory=list)
+    evaluation: Evaluations
+    photo: PhotoRef | None = None
+    updated_at: AwareDatetime | None = None
+
+    @field_validator("id_number")
+    @classmethod
+    def _no_spaces(cls, value: str) -> str:
+        return "".join(value.split())
+
+
+class CycleInfo(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    starts_on: date
+    ends_on: date
+
+
+class RosterPage(BaseModel):
+    """The page envelope; items stay raw so one bad item does not hide the others."""
+
+    cycle: CycleInfo
+    items: list[dict[str, object]]
+    next_cursor: str | None = None
+
+
+def error_fields(exc: Exception) -> list[tuple[str, str]]:
+    """(field, reason) pairs of a pydantic ValidationError, in plain words."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [("-", str(exc))]
+    return [
+        (".".join(str(p) for p in err["loc"]) or "-", err["msg"])
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

@@ -1,0 +1,296 @@
+"""The agency's roster pages and API (administrators; viewers read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from examsvc.accounts.auth import admin_required, current_user, roles_required
+from examsvc.accounts.ids import mask
+from examsvc.audit.operations import record
+from examsvc.clock import now
+from examsvc.enums import PhotoStatus, Role
+from examsvc.extensions import db
+from examsvc.roster import files, operations, photos
+from examsvc.roster.jobs import spawn_pull
+from examsvc.roster.models import Physician, RosterProblem
+from examsvc.roster.queries import current_cycle
+from examsvc.web.errors import ApiError
+from examsvc.web.i18n import gettext as _
+
+bp = Blueprint("roster", __name__)
+readers = roles_required(Role.ADMIN, Role.VIEWER)
+PAGE = 50
+
+
+def _filtered(args: Any) -> sa.Select[Any]:
+    cycle = current_cycle()
+    query = sa.select(Physician).where(Physician.cycle_id == (cycle.id if cycle else -1))
+    text = (args.get("q") or "").strip()
+    if text:
+        like = f"%{text}%"
+        query = query.where(
+            sa.or_(
+                Physician.name.like(like),
+                Physician.institution_name.like(like),
+                Physician.registration_id == text,
+                Physician.id_key == operations._key_or_stem(text),
+            )
+        )
+    for name, column in (
+        ("status", Physician.status),
+        ("procedure", Physician.procedure),
+        ("category", Physician.practice_category),
+        ("photo", Physician.photo_status),
+    ):
+        if args.get(name):
+            query = query.where(column == args[name])
+    return query
+
+
+def _row(p: Physician) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "registration_id": p.registration_id,
+        "name": p.name,
+        "masked_id": mask(p.id_number),
+        "institution": p.institution_name,
+        "department": p.department,
+        "status": p.status.value,
+        "procedure": p.procedure.value,
+        "practice_category": p.practice_category.value,
+        "physician_level": p.physician_level.value,
+        "photo_status": p.photo_status.value,
+        "photo_problem": p.photo_problem_text,
+        "exemptions": [
+            k
+            for k, v in (
+                ("humanities", p.exempt_humanities),
+                ("professional", p.exempt_professional),
+            )
+            if v
+        ],
+    }
+
+
+@bp.get("/admin/roster")
+@readers
+def index() -> str:
+    page = max(1, request.args.get("page", 1, type=int))
+    query = _filtered(request.args)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
+    )
+    cycle = current_cycle()
+    problems = db.session.scalars(
+        sa.select(RosterProblem)
+        .where(RosterProblem.cycle_id == (cycle.id if cycle else -1))
+        .order_by(RosterProblem.registration_id)
+    ).all()
+    photo_failed = db.session.scalars(
+        sa.select(Physician)
+        .where(
+            Physician.cycle_id == (cycle.id if cycle else -1),
+            Physician.photo_status.in_([PhotoStatus.FAILED, PhotoStatus.MISSING]),
+        )
+        .order_by(Physician.registration_id)
+        .limit(200)
+    ).all()
+    return render_template(
+        "roster/index.html",
+        rows=[_row(p) for p in rows],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        cycle=cycle,
+        problems=problems,
+        photo_failed=[_row(p) for p in photo_failed],
+        args=request.args,
+        can_pull=bool(current_app.config["REGISTRY_BASE_URL"]),
+    )
+
+
+@bp.post("/admin/roster/pull")
+@admin_required
+def pull_now() -> BaseResponse:
+    if not current_app.config["REGISTRY_BASE_URL"]:
+        flash(_("未配置登记系统接口，请使用名单文件导入"), "error")
+    else:
+        spawn_pull(current_app._get_current_object())  # type: ignore[attr-defined]
+        flash(_("已开始同步，稍后刷新本页查看结果"), "success")
+    return redirect(url_for("roster.index"))
+
+
+@bp.post("/admin/roster/import")
+@admin_required
+def import_file() -> Any:
+    upload = request.files.get("file")
+    cycle = current_cycle()
+    if cycle is None:
+        flash(_("请先创建考核周期"), "error")
+        return redirect(url_for("roster.index"))
+    if upload is None or not upload.filename:
+        flash(_("请选择名单文件"), "error")
+        return redirect(url_for("roster.index"))
+    data = upload.read()
+    try:
+        items = files.parse(data, upload.filename)
+        report = operations.import_items(cycle, items, now=now())
+    except files.RosterFileError as exc:
+        db.session.rollback()
+        return render_template(
+            "roster/import_errors.html", problems=exc.problems, filename=upload.filename
+        ), 422
+    user = current_user()
+    record(
+        "roster.import",
+        "cycle",
+        cycle.id,
+        actor_id=user.id if user else None,
+        now=now(),
+        filename=upload.filename,
+        rows=len(items),
+    )
+    db.session.commit()
+    flash(_("导入成功：") + report.summary(), "success")
+    return redirect(url_for("roster.index"))
+
+
+@bp.get("/admin/roster/template.xlsx")
+@readers
+def template() -> Response:
+    return Response(
+        files.template(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=roster-template.xlsx"},
+    )
+
+
+@bp.get("/admin/roster/<int:physician_id>")
+@admin_required
+def detail(physician_id: int) -> str:
+    physician = db.get_or_404(Physician, physician_id)
+    return render_template("roster/detail.html", p=physician, row=_row(physician))
+
+
+@bp.get("/admin/roster/<int:physician_id>/photo")
+@admin_required
+def photo(physician_id: int) -> Response:
+    physician = db.get_or_404(Physician, physician_id)
+    data = (
+        photos.load(current_app.config["DATA_DIR"], physician.photo_sha256 or "")
+        if physician.photo_sha256
+        else None
+    )
+    if data is None:
+        raise ApiError(404, "no_photo", "没有照片")
+    response = Response(data, mimetype="image/png" if data.startswith(b"\x89PNG") else "image/jpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/admin/roster/<int:physician_id>/allowance")
+@admin_required
+def allowance(physician_id: int) -> BaseResponse:
+    physician = db.get_or_404(Physician, physician_id)
+    minutes = request.form.get("minutes", type=int)
+    if minutes is None or not 0 <= minutes <= 240:
+        flash(_("延长时间须为 0–240 分钟"), "error")
+    else:
+        user = current_user()
+        physician.time_allowance_minutes = minutes
+        record(
+            "roster.allowance",
+            "physician",
+            physician.id,
+            actor_id=user.id if user else None,
+            now=now(),
+            minutes=minutes,
+        )
+        db.session.commit()
+        flash(_("已保存"), "success")
+    return redirect(url_for("roster.detail", physician_id=physician_id))
+
+
+# --- JSON API -------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/admin/roster")
+@readers
+def api_list() -> dict[str, Any]:
+    page = max(1, request.args.get("page", 1, type=int))
+    query = _filtered(request.args)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
+    )
+    cycle = current_cycle()
+    return {
+        "cycle": None
+        if cycle is None
+        else {
+            "code": cycle.code,
+            "name": cycle.name,
+            "last_pull_at": cycle.last_pull_at,
+            "last_pull_ok": cycle.last_pull_ok,
+            "last_pull_summary": cycle.last_pull_summary,
+            "last_pull_error": cycle.last_pull_error,
+        },
+        "total": total,
+        "page": page,
+        "items": [_row(p) for p in rows],
+    }
+
+
+@bp.post("/api/v1/admin/roster/pull")
+@admin_required
+def api_pull() -> tuple[dict[str, Any], int]:
+    if not current_app.config["REGISTRY_BASE_URL"]:
+        raise ApiError(409, "no_registry", "未配置登记系统接口，请使用名单文件导入")
+    process = spawn_pull(current_app._get_current_object())  # type: ignore[attr-defined]
+    return {"started": True, "pid": process.pid}, 202
+
+
+@bp.post("/api/v1/admin/roster/import")
+@admin_required
+def api_import() -> tuple[dict[str, Any], int]:
+    upload = request.files.get("file")
+    cycle = current_cycle()
+    if cycle is None or upload is None:
+        raise ApiError(400, "missing", "请先创建考核周期并选择名单文件")
+    try:
+        items = files.parse(upload.read(), upload.filename or "upload")
+        report = operations.import_items(cycle, items, now=now())
+    except files.RosterFileError as exc:
+        db.session.rollback()
+        raise ApiError(
+            422,
+            "invalid_file",
+            "名单文件有错误，未导入任何数据",
+            [p.as_dict() for p in exc.problems],
+        ) from None
+    user = current_user()
+    record(
+        "roster.import",
+        "cycle",
+        cycle.id,
+        actor_id=user.id if user else None,
+        now=now(),
+        filename=upload.filename,
+        rows=len(items),
+    )
+    db.session.commit()
+    return {"imported": len(items), "summary": report.summary()}, 200

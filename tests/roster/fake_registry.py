@@ -1,0 +1,142 @@
+"""A fake provincial registration system speaking registry API v1 over real HTTP.
+
+Started by the tests in a thread; knobs inject the failures the contract names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+CYCLE = {
+    "code": "HN-2026",
+    "name": "2024-2026 周期",
+    "starts_on": "2024-01-01",
+    "ends_on": "2026-12-31",
+}
+TOKEN = "test-token"
+
+
+def item(
+    n: int, *, id_number: str, updated_at: str, photo: bytes | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """A valid roster item; ``photo`` bytes are served at /api/v1/photos/<id>.jpg."""
+    registration_id = f"HN2026-{n:07d}"
+    data: dict[str, Any] = {
+        "registration_id": registration_id,
+        "status": "approved",
+        "id_type": "resident_id",
+        "id_number": id_number,
+        "name": f"测试医师{n}号",
+        "gender": "F",
+        "birth_date": "1980-01-01",
+        "phone": "13800000000",
+        "institution": {"code": "HN-430102-001", "name": "测试市人民医院"},
+        "department": "内科",
+        "practice_category": "clinical",
+        "physician_level": "physician",
+        "procedure": "simple",
+        "exemptions": [],
+        "evaluation": {"work_performance": "pass", "ethics": "pass"},
+        "photo": None,
+        "updated_at": updated_at,
+    }
+    if photo is not None:
+        data["photo"] = {
+            "url": f"/api/v1/photos/{registration_id}.jpg",
+            "sha256": hashlib.sha256(photo).hexdigest(),
+        }
+    data.update(overrides)
+    return data
+
+
+class FakeRegistry:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.photos: dict[str, bytes] = {}
+        # page index -> statuses to answer before answering properly (e.g. [500, 500])
+        self.fail_page: dict[int, list[int]] = defaultdict(list)
+        self.malformed_page: dict[int, int] = defaultdict(
+            int
+        )  # page index -> times to send bad JSON
+        self.retry_after = "7"
+        self.log: list[str] = []
+        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/"
+
+    def add(self, data: dict[str, Any], photo: bytes | None = None) -> None:
+        self.items = [i for i in self.items if i["registration_id"] != data["registration_id"]] + [
+            data
+        ]
+        if photo is not None:
+            self.photos[data["photo"]["url"]] = photo
+
+    def start(self) -> FakeRegistry:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def photo_requests(self) -> int:
+        return sum("/photos/" in line for line in self.log)
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        self.log.append(request.full_path)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return Response(json.dumps({"error": "bad token"}), 401)(environ, start_response)
+        if request.path.startswith("/api/v1/photos/"):
+            data = self.photos.get(request.path)
+            response = (
+                Response(data, mimetype="image/jpeg") if data is not None else Response("", 404)
+            )
+            return response(environ, start_response)
+        if request.path != f"/api/v1/cycles/{CYCLE['code']}/roster":
+            return Response("{}", 404)(environ, start_response)
+        return self._roster(request)(environ, start_response)
+
+    def _roster(self, request: Request) -> Response:
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        cursor = request.args.get("cursor")
+        offset = json.loads(base64.urlsafe_b64decode(cursor))["o"] if cursor else 0
+        page_index = offset // limit
+        if self.fail_page[page_index]:
+            status = self.fail_page[page_index].pop(0)
+            headers = {"Retry-After": self.retry_after} if status == 429 else {}
+            return Response(json.dumps({"error": "busy"}), status, headers=headers)
+        if self.malformed_page[page_index] > 0:
+            self.malformed_page[page_index] -= 1
+            return Response(
+                '{"cycle": {"code": "HN-2026", "items": [', 200, mimetype="application/json"
+            )
+        since = request.args.get("updated_since")
+        items = sorted(self.items, key=lambda i: (i["updated_at"] or "", i["registration_id"]))
+        if since:
+            items = [
+                i
+                for i in items
+                if datetime.fromisoformat(i["updated_at"]) >= datetime.fromisoformat(since)
+            ]
+        chunk = items[offset : offset + limit]
+        more = offset + limit < len(items)
+        next_cursor = (
+            base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
+            if more
+            else None
+        )
+        body = {"cycle": CYCLE, "items": chunk, "next_cursor": next_cursor}
+        return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
