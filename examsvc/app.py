@@ -28,6 +28,7 @@ FEATURES = (
     "study",
     "audit",
     "admin",
+    "demo",
 )
 
 

@@ -113,3 +113,26 @@ def faces_dir() -> Path:
     if not (path / "pairs.csv").exists():
         pytest.fail(f"face photos not found at {path}: set EXAMSVC_FACES_DIR")
     return path
+
+
+@pytest.fixture(scope="session")
+def faces_photos() -> dict[str, bytes]:
+    """Registration-photo-sized JPEGs from the shared faces: one face, two, none."""
+    from proctoring import frames
+    from proctoring.config import FaceConfig
+    from tests.proctoring.conftest import jpeg, landscape
+
+    root = Path(os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces"))
+    if not (root / "pairs.csv").exists():
+        pytest.fail(f"face photos not found at {root}: set EXAMSVC_FACES_DIR")
+
+    def load(name: str) -> bytes:
+        return jpeg(frames.decode((root / name).read_bytes(), FaceConfig(max_bytes=10**8)))
+
+    return {
+        "obama": load("face_recognition/obama.jpg"),
+        "biden": load("face_recognition/biden.jpg"),
+        "two": load("face_recognition/two_people.jpg"),
+        "none": jpeg(landscape()),
+        "broken": b"\xff\xd8\xff\xe0 this is not a whole jpeg",
+    }

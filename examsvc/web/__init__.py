@@ -45,8 +45,14 @@ def set_language(code: str) -> Response:
 
 
 @bp.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> dict[str, Any]:
+    """Liveness, with the face pool's queue depth and latency when it runs."""
+    from examsvc import faces
+
+    body: dict[str, Any] = {"status": "ok"}
+    if (metrics := faces.metrics()) is not None:
+        body["faces"] = metrics
+    return body
 
 
 def nav_url(endpoint: str, **values: Any) -> str | None:

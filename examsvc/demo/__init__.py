@@ -1,0 +1,63 @@
+"""Demo mode: demo data, and (demo only) enrolling a registration photo from the camera."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from examsvc.web.i18n import register
+
+EN = {
+    "演示：用摄像头采集报名照片": "Demo: take your registration photo with the camera",
+    "仅限演示模式": "Demo mode only",
+    "正式考核中，报名照片来自登记系统，考生不能自行上传。": "In a real assessment the registration photo comes from the registration system; candidates cannot upload it.",
+    "拍照": "Take photo",
+    "使用此照片": "Use this photo",
+    "照片已保存，可用于人脸验证": "Photo saved: it will be used for face verification",
+    "无法打开摄像头": "The camera could not be opened",
+}
+
+
+@click.command("demo")
+@click.argument("action", type=click.Choice(["load"]))
+@click.option(
+    "--photos",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of registration photos named by registration id (e.g. DEMO-0001.jpg).",
+)
+@with_appcontext
+def demo_command(action: str, photos: str | None) -> None:
+    """Load the demo data (a cycle, staff and physicians); prints the accounts."""
+    from examsvc.clock import now
+    from examsvc.demo import data
+    from examsvc.extensions import db
+    from examsvc.roster import operations
+
+    accounts = data.load(now=now())
+    if photos:
+        cycle = data.demo_cycle()
+        assert cycle is not None
+        report = operations.import_photo_folder(
+            cycle,
+            photos,
+            data_dir=current_app.config["DATA_DIR"],
+            checker=operations.engine_photo_checker,
+        )
+        click.echo("照片：" + report.summary())
+    db.session.commit()
+    click.echo("\n演示账号（demo accounts）:")
+    for account in accounts:
+        click.echo(
+            f"  {account.who:<14} 登录名 {account.login:<38} 密码 {account.password:<18} {account.note}"
+        )
+    click.echo("医师首次登录须修改密码；没有照片的演示医师可在首页用摄像头采集照片（仅演示模式）。")
+
+
+def init_app(app: Flask) -> None:
+    register(EN)
+    app.cli.add_command(demo_command)
+    if app.config["DEMO_MODE"]:
+        from examsvc.demo import views
+
+        app.register_blueprint(views.bp)
