@@ -24,12 +24,17 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=".venv/.examsvc-$(cat pyproject.toml | sha256sum | cut -c1-16)-$dev"
 if [ ! -e "$stamp" ]; then
-  echo "bootstrap: installing Python packages"
-  .venv/bin/pip install -q --upgrade pip
-  if $dev; then .venv/bin/pip install -q -e ".[dev]"; else .venv/bin/pip install -q -e .; fi
+  echo "bootstrap: installing Python packages (log: .venv/pip.log)"
+  extras=""; $dev && extras="[dev]"
   # face_recognition 1.3 declares the `dlib` sdist (a 6-minute compile); the prebuilt
   # dlib-bin wheel in pyproject.toml provides the same `dlib` module.
-  .venv/bin/pip install -q --no-deps "face_recognition==1.3.0"
+  if ! { .venv/bin/pip install --upgrade pip \
+         && .venv/bin/pip install -e ".${extras}" \
+         && .venv/bin/pip install --no-deps "face_recognition==1.3.0"; } >.venv/pip.log 2>&1; then
+    tail -40 .venv/pip.log
+    echo "bootstrap: pip failed (see .venv/pip.log)" >&2
+    exit 1
+  fi
   rm -f .venv/.examsvc-*
   touch "$stamp"
 fi
