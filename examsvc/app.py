@@ -48,6 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    # The extension object outlives an app: drop the previous app's message queue.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],

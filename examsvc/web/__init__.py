@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import Blueprint, Flask, g, redirect, request, url_for
@@ -55,6 +56,14 @@ def healthz() -> dict[str, Any]:
     return body
 
 
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in Beijing time, as the manuals write them."""
+    return "" if value is None else value.astimezone(BEIJING).strftime(fmt)
+
+
 def nav_url(endpoint: str, **values: Any) -> str | None:
     """A URL for the menu, or None while that feature has no such page."""
     from flask import current_app
@@ -70,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["nav_url"] = nav_url
+    app.jinja_env.filters["beijing"] = beijing_time
 
     @app.before_request
     def forget_request_caches() -> None:

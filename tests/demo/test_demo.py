@@ -83,6 +83,7 @@ def demo_client(migrated_database, clock, tmp_path):
         from tests.conftest import _clear_tables
 
         _clear_tables()
+        db.engine.dispose()
 
 
 def test_demo_enrolment_stores_a_checked_photo(demo_client, faces_photos):
