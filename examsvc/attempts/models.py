@@ -75,7 +75,8 @@ class AttemptItem(Model):
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
     section_position: Mapped[int]
     points_per_item: Mapped[float]
-    option_order: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    # Option keys in the candidate's order, by slot ("" or a case sub-question's id).
+    option_order: Mapped[dict[str, list[str]] | None] = mapped_column(sa.JSON)
     earned_points: Mapped[float | None]
 
     attempt: Mapped[Attempt] = relationship(back_populates="items")

@@ -1,1 +1,12 @@
-"""banks."""
+"""Question banks in the database: versioned imports, browsing, export."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from examsvc.banks import cli, views
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.banks)

@@ -1,1 +1,13 @@
-"""papers."""
+"""Papers, blueprints, exam windows, test sites and sessions."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from examsvc.papers import cli, views
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.papers)
+    app.cli.add_command(cli.windows)

@@ -1,0 +1,146 @@
+"""Storing banks: every import is a new version; question rows never change afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from examsvc.banks.models import BankVersion, Question, QuestionBank
+from examsvc.enums import PaperKind, PracticeCategory
+from examsvc.extensions import db
+from question_banks import ParsedBank
+from question_banks.types import QUESTION_TYPES
+
+
+class BankConflict(ValueError):
+    """The import names an existing bank with a different kind or category."""
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    code: str
+    name: str
+    kind: PaperKind
+    practice_category: PracticeCategory | None
+
+
+def import_bank(
+    parsed: ParsedBank,
+    info: BankInfo,
+    *,
+    filename: str,
+    data: bytes,
+    actor_id: int | None,
+    now: datetime,
+) -> BankVersion:
+    """Store a parsed (already valid) bank as its next version, in the caller's transaction."""
+    bank = db.session.scalars(sa.select(QuestionBank).where(QuestionBank.code == info.code)).first()
+    if bank is None:
+        bank = QuestionBank(
+            code=info.code,
+            name=info.name,
+            kind=info.kind,
+            practice_category=info.practice_category,
+            created_at=now,
+        )
+        db.session.add(bank)
+        db.session.flush()
+    elif bank.kind != info.kind or bank.practice_category != info.practice_category:
+        raise BankConflict(f"题库 {info.code} 已存在，且类型或执业类别不同")
+    else:
+        bank.name = info.name
+    number = (
+        db.session.scalar(
+            sa.select(sa.func.max(BankVersion.number)).where(BankVersion.bank_id == bank.id)
+        )
+        or 0
+    ) + 1
+    version = BankVersion(
+        bank_id=bank.id,
+        number=number,
+        imported_at=now,
+        imported_by_id=actor_id,
+        source_filename=filename[:255],
+        source_sha256=hashlib.sha256(data).hexdigest(),
+        question_count=len(parsed.questions),
+        item_count=parsed.item_count,
+    )
+    db.session.add(version)
+    db.session.flush()
+    db.session.execute(sa.insert(Question), [_row(version.id, q) for q in parsed.questions])
+    return version
+
+
+def _row(version_id: int, q: dict[str, Any]) -> dict[str, Any]:
+    kind = QUESTION_TYPES[q["type"]]
+    stem = q.get("stem") or ""
+    if kind.grouped:
+        stem = " / ".join([stem, *(s["stem"] for s in q["sub_questions"])]).strip(" /")
+    return {
+        "version_id": version_id,
+        "external_id": q["external_id"],
+        "qtype": q["type"],
+        "tag": q["tag"],
+        "difficulty": q["difficulty"],
+        "stem": stem,
+        "scoring_items": kind.scoring_items(q),
+        "data": q,
+    }
+
+
+def current_version(bank_id: int) -> BankVersion | None:
+    return db.session.scalars(
+        sa.select(BankVersion)
+        .where(BankVersion.bank_id == bank_id)
+        .order_by(BankVersion.number.desc())
+        .limit(1)
+    ).first()
+
+
+def search(
+    version_id: int,
+    *,
+    text: str = "",
+    qtype: str = "",
+    tag: str = "",
+    difficulty: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[int, list[Question]]:
+    query = sa.select(Question).where(Question.version_id == version_id)
+    if text:
+        query = query.where(sa.or_(Question.stem.contains(text), Question.external_id == text))
+    if qtype:
+        query = query.where(Question.qtype == qtype)
+    if tag:
+        query = query.where(Question.tag == tag)
+    if difficulty:
+        query = query.where(Question.difficulty == difficulty)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Question.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return total, list(rows)
+
+
+def version_questions(version_id: int) -> list[dict[str, Any]]:
+    return [
+        q.data
+        for q in db.session.scalars(
+            sa.select(Question).where(Question.version_id == version_id).order_by(Question.id)
+        )
+    ]
+
+
+def counts(version_id: int) -> dict[tuple[str, str], int]:
+    """How many questions of each (type, tag) a version holds: what blueprints draw from."""
+    rows = db.session.execute(
+        sa.select(Question.qtype, Question.tag, sa.func.count())
+        .where(Question.version_id == version_id)
+        .group_by(Question.qtype, Question.tag)
+    ).all()
+    return {(qtype, tag): int(n) for qtype, tag, n in rows}

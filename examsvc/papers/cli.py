@@ -1,0 +1,138 @@
+"""``examsvc papers …`` and ``examsvc windows …``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+from pydantic import ValidationError
+
+from examsvc.audit.operations import record
+from examsvc.clock import now
+from examsvc.enums import WindowRound
+from examsvc.extensions import db
+from examsvc.papers import operations as ops
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.schemas import PaperSpec
+from examsvc.roster.queries import current_cycle
+
+papers = AppGroup("papers", help="Papers and their blueprints.")
+windows = AppGroup("windows", help="Exam windows (regular and makeup).")
+BEIJING = timezone(timedelta(hours=8))
+
+
+def _cycle_id() -> int:
+    cycle = current_cycle()
+    if cycle is None:
+        raise click.ClickException("no cycle yet: pull or import the roster first")
+    return cycle.id
+
+
+@papers.command("create")
+@click.option(
+    "--from-json",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+)
+def create(path: Path) -> None:
+    """Create or update papers from a JSON file (one paper, or a list)."""
+    body = json.loads(path.read_text(encoding="utf-8"))
+    for raw in body if isinstance(body, list) else [body]:
+        try:
+            spec = PaperSpec.model_validate(raw)
+            paper = ops.save_paper(_cycle_id(), spec, now=now())
+        except ValidationError as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{raw.get('code', '?')}: {exc}") from None
+        except ops.PaperRefused as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{spec.code}: " + "；".join(exc.problems)) from None
+        record(
+            "paper.save", "paper", paper.id, actor_id=None, now=now(), code=paper.code, via="cli"
+        )
+        click.echo(f"saved {paper.code}: {len(paper.sections)} sections")
+    db.session.commit()
+
+
+def _paper(code: str) -> Paper:
+    paper = db.session.scalars(
+        sa.select(Paper).where(Paper.cycle_id == _cycle_id(), Paper.code == code)
+    ).first()
+    if paper is None:
+        raise click.ClickException(f"no paper {code}")
+    return paper
+
+
+@papers.command("preview")
+@click.argument("code")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--answers", is_flag=True, help="Show the keys too.")
+def preview_command(code: str, seed: int, answers: bool) -> None:
+    """Print a generated sample of a paper as a candidate would see it."""
+    for q in ops.preview(_paper(code), seed, with_answers=answers):
+        click.echo(f"{q['number']}. [{q['label']}] {q['stem']}")
+        for i, option in enumerate(q.get("options") or []):
+            click.echo(f"    {'ABCDEFGH'[i]}. {option['text']}")
+        for sub in q.get("sub_questions") or []:
+            click.echo(f"    - {sub['stem']}")
+        if answers:
+            click.echo(f"    答案：{q['key']}")
+
+
+@papers.command("list")
+def list_command() -> None:
+    for paper in db.session.scalars(
+        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+    ):
+        click.echo(
+            f"{paper.code:20} {paper.kind.value:12} {paper.duration_minutes} 分钟 合格 {paper.pass_mark}  {paper.name}"
+        )
+
+
+def _when(text: str) -> datetime:
+    """Beijing time as agencies write it: 2026-05-11 09:00."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=BEIJING)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD HH:MM (Beijing time)") from None
+
+
+@windows.command("add")
+@click.argument("paper_code")
+@click.option("--opens", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
+@click.option("--closes", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
+@click.option("--makeup", is_flag=True, help="A makeup window (补考), for those who failed.")
+def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
+    """Add an exam window to a paper."""
+    try:
+        window = ops.add_window(
+            _paper(paper_code),
+            round=WindowRound.MAKEUP if makeup else WindowRound.REGULAR,
+            opens_at=_when(opens),
+            closes_at=_when(closes),
+        )
+    except ops.WindowChangeRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    record("window.add", "window", window.id, actor_id=None, now=now(), paper=paper_code, via="cli")
+    db.session.commit()
+    click.echo(f"window {window.id}: {opens} – {closes} ({window.round.value})")
+
+
+@windows.command("list")
+def list_windows() -> None:
+    query = (
+        sa.select(ExamWindow)
+        .join(Paper)
+        .where(Paper.cycle_id == _cycle_id())
+        .order_by(ExamWindow.opens_at)
+    )
+    for window in db.session.scalars(query):
+        click.echo(
+            f"{window.id:4} {window.paper.code:16} {window.round.value:8} "
+            f"{window.opens_at.astimezone(BEIJING):%Y-%m-%d %H:%M} – {window.closes_at.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+        )

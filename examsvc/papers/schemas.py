@@ -1,0 +1,40 @@
+"""A paper definition, as the JSON API, the editor and ``examsvc papers create`` give it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
+
+
+class SectionSpec(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=100)
+    bank: str = Field(min_length=1, max_length=64, description="the bank's code")
+    qtype: Literal["single", "multiple", "true_false", "case", "matching"]
+    tags: list[str] = Field(default_factory=list)
+    count: int = Field(ge=1, le=500)
+    points_per_item: float = Field(gt=0, le=100)
+
+
+class PaperSpec(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: PaperKind
+    practice_categories: list[PracticeCategory] = Field(default_factory=list)
+    physician_levels: list[PhysicianLevel] = Field(default_factory=list)
+    duration_minutes: int = Field(ge=1, le=600)
+    pass_mark: float = Field(gt=0, le=100)
+    shuffle_questions: bool = True
+    shuffle_options: bool = True
+    attempt_limit_simple: int = Field(ge=1, le=100)
+    attempt_limit_general: int = Field(ge=1, le=100)
+    prerequisite: str | None = Field(
+        default=None, description="code of the paper that must be passed first"
+    )
+    sections: list[SectionSpec] = Field(min_length=1, max_length=30)

@@ -1,0 +1,340 @@
+"""The agency's paper editor, preview and exam windows, with their JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from pydantic import ValidationError
+from werkzeug.wrappers import Response as BaseResponse
+
+from examsvc.accounts.auth import admin_required, current_user, roles_required
+from examsvc.audit.operations import record
+from examsvc.banks.models import QuestionBank
+from examsvc.clock import now
+from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
+from examsvc.extensions import db
+from examsvc.papers import operations as ops
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.schemas import PaperSpec
+from examsvc.roster.queries import current_cycle
+from examsvc.web.errors import ApiError, parse_json
+from examsvc.web.i18n import gettext as _
+from question_banks.types import QUESTION_TYPES
+
+bp = Blueprint("papers", __name__)
+readers = roles_required(Role.ADMIN, Role.VIEWER)
+BEIJING = timezone(timedelta(hours=8))
+SECTION_ROWS = 8
+
+
+def _cycle_id() -> int:
+    cycle = current_cycle()
+    if cycle is None:
+        raise ApiError(409, "no_cycle", "尚无考核周期：请先同步名单或导入名单文件")
+    return cycle.id
+
+
+def _actor() -> int | None:
+    user = current_user()
+    return user.id if user else None
+
+
+def _spec_from_form(form: Any) -> dict[str, Any]:
+    sections = []
+    for i in range(SECTION_ROWS):
+        if not form.get(f"s{i}_bank"):
+            continue
+        sections.append(
+            {
+                "title": form.get(f"s{i}_title")
+                or QUESTION_TYPES.get(
+                    form.get(f"s{i}_qtype", ""), QUESTION_TYPES["single"]
+                ).label_zh,
+                "bank": form.get(f"s{i}_bank"),
+                "qtype": form.get(f"s{i}_qtype"),
+                "tags": [
+                    t.strip()
+                    for t in (form.get(f"s{i}_tags") or "").replace("，", ",").split(",")
+                    if t.strip()
+                ],
+                "count": form.get(f"s{i}_count") or 0,
+                "points_per_item": form.get(f"s{i}_points") or 0,
+            }
+        )
+    return {
+        "code": form.get("code", ""),
+        "name": form.get("name", ""),
+        "kind": form.get("kind", ""),
+        "practice_categories": form.getlist("practice_categories"),
+        "physician_levels": form.getlist("physician_levels"),
+        "duration_minutes": form.get("duration_minutes") or 0,
+        "pass_mark": form.get("pass_mark") or 0,
+        "shuffle_questions": form.get("shuffle_questions") == "on",
+        "shuffle_options": form.get("shuffle_options") == "on",
+        "attempt_limit_simple": form.get("attempt_limit_simple") or 0,
+        "attempt_limit_general": form.get("attempt_limit_general") or 0,
+        "prerequisite": form.get("prerequisite") or None,
+        "sections": sections,
+    }
+
+
+def _spec_of(paper: Paper) -> dict[str, Any]:
+    banks = {b.id: b.code for b in db.session.scalars(sa.select(QuestionBank))}
+    return {
+        "code": paper.code,
+        "name": paper.name,
+        "kind": paper.kind.value,
+        "practice_categories": paper.practice_categories,
+        "physician_levels": paper.physician_levels,
+        "duration_minutes": paper.duration_minutes,
+        "pass_mark": paper.pass_mark,
+        "shuffle_questions": paper.shuffle_questions,
+        "shuffle_options": paper.shuffle_options,
+        "attempt_limit_simple": paper.attempt_limit_simple,
+        "attempt_limit_general": paper.attempt_limit_general,
+        "prerequisite": paper.prerequisite.code if paper.prerequisite else None,
+        "sections": [
+            {
+                "title": s.title,
+                "bank": banks.get(s.bank_id),
+                "qtype": s.qtype,
+                "tags": s.tags,
+                "count": s.count,
+                "points_per_item": s.points_per_item,
+            }
+            for s in paper.sections
+        ],
+    }
+
+
+def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
+    try:
+        spec = PaperSpec.model_validate(raw)
+    except ValidationError as exc:
+        return None, [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        ]
+    try:
+        paper = ops.save_paper(_cycle_id(), spec, now=now())
+    except ops.PaperRefused as exc:
+        db.session.rollback()
+        return None, exc.problems
+    record("paper.save", "paper", paper.id, actor_id=_actor(), now=now(), code=paper.code)
+    return paper, []
+
+
+def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) -> tuple[str, int]:
+    papers = db.session.scalars(
+        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+    ).all()
+    banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.code)).all()
+    return render_template(
+        "papers/index.html",
+        papers=papers,
+        banks=banks,
+        types=QUESTION_TYPES,
+        raw=raw or {},
+        problems=problems,
+        rows=SECTION_ROWS,
+        categories=list(PracticeCategory),
+        levels=list(PhysicianLevel),
+    ), status
+
+
+@bp.get("/admin/papers")
+@readers
+def index() -> tuple[str, int]:
+    paper_id = request.args.get("edit", type=int)
+    paper = db.session.get(Paper, paper_id) if paper_id else None
+    return _editor(_spec_of(paper) if paper else None, [])
+
+
+@bp.post("/admin/papers")
+@admin_required
+def save() -> Any:
+    raw = _spec_from_form(request.form)
+    paper, problems = _save(raw)
+    if problems:
+        return _editor(raw, problems, 422)
+    db.session.commit()
+    flash(_("试卷已保存"), "success")
+    return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
+
+
+@bp.get("/admin/papers/<int:paper_id>/preview")
+@readers
+def preview_page(paper_id: int) -> str:
+    paper = db.get_or_404(Paper, paper_id)
+    user = current_user()
+    answers = request.args.get("answers") == "1" and user is not None and user.role == Role.ADMIN
+    seed = request.args.get("seed", 1, type=int)
+    return render_template(
+        "papers/preview.html",
+        paper=paper,
+        questions=ops.preview(paper, seed, with_answers=answers),
+        answers=answers,
+        seed=seed,
+    )
+
+
+def _when(text: str) -> datetime:
+    """A form's date and time, in Beijing time unless it names its own offset."""
+    value = datetime.fromisoformat(text.strip())
+    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+
+
+@bp.get("/admin/windows")
+@readers
+def windows() -> str:
+    rows = db.session.scalars(
+        sa.select(ExamWindow)
+        .join(Paper)
+        .where(Paper.cycle_id == _cycle_id())
+        .order_by(ExamWindow.opens_at)
+    ).all()
+    running = {w.id: ops.running_attempts(w) for w in rows}
+    papers = db.session.scalars(
+        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+    ).all()
+    return render_template("papers/windows.html", windows=rows, running=running, papers=papers)
+
+
+@bp.post("/admin/windows")
+@admin_required
+def add_window() -> BaseResponse:
+    paper = db.get_or_404(Paper, request.form.get("paper_id", type=int))
+    try:
+        window = ops.add_window(
+            paper,
+            round=WindowRound(request.form.get("round", "regular")),
+            opens_at=_when(request.form["opens_at"]),
+            closes_at=_when(request.form["closes_at"]),
+        )
+    except (ops.WindowChangeRefused, ValueError, KeyError) as exc:
+        flash(
+            str(exc)
+            if isinstance(exc, ops.WindowChangeRefused)
+            else _("请填写正确的开始和结束时间"),
+            "error",
+        )
+        return redirect(url_for("papers.windows"))
+    record(
+        "window.add",
+        "window",
+        window.id,
+        actor_id=_actor(),
+        now=now(),
+        paper=paper.code,
+        round=window.round.value,
+    )
+    db.session.commit()
+    flash(_("考试时间已添加"), "success")
+    return redirect(url_for("papers.windows"))
+
+
+@bp.post("/admin/windows/<int:window_id>")
+@admin_required
+def change_window(window_id: int) -> BaseResponse:
+    window = db.get_or_404(ExamWindow, window_id)
+    try:
+        ops.change_window(
+            window,
+            opens_at=_when(request.form["opens_at"]),
+            closes_at=_when(request.form["closes_at"]),
+            let_running_finish=request.form.get("let_running_finish") == "on",
+            now=now(),
+        )
+    except (ops.WindowChangeRefused, ValueError, KeyError) as exc:
+        db.session.rollback()
+        flash(
+            str(exc)
+            if isinstance(exc, ops.WindowChangeRefused)
+            else _("请填写正确的开始和结束时间"),
+            "error",
+        )
+        return redirect(url_for("papers.windows"))
+    record(
+        "window.change",
+        "window",
+        window.id,
+        actor_id=_actor(),
+        now=now(),
+        closes_at=window.closes_at.isoformat(),
+        let_running_finish=request.form.get("let_running_finish") == "on",
+    )
+    db.session.commit()
+    flash(_("考试时间已修改"), "success")
+    return redirect(url_for("papers.windows"))
+
+
+# --- JSON API -------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/admin/papers")
+@readers
+def api_papers() -> dict[str, Any]:
+    papers = db.session.scalars(
+        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+    )
+    return {"papers": [{"id": p.id, **_spec_of(p)} for p in papers]}
+
+
+@bp.post("/api/v1/admin/papers")
+@admin_required
+def api_save_paper() -> tuple[dict[str, Any], int]:
+    raw = parse_json(PaperSpec).model_dump(mode="json")
+    paper, problems = _save(raw)
+    if problems or paper is None:
+        raise ApiError(422, "paper_refused", "试卷未保存", [{"message": p} for p in problems])
+    db.session.commit()
+    return {"id": paper.id, **_spec_of(paper)}, 201
+
+
+@bp.get("/api/v1/admin/papers/<int:paper_id>/preview")
+@readers
+def api_preview(paper_id: int) -> dict[str, Any]:
+    paper = db.get_or_404(Paper, paper_id)
+    return {"questions": ops.preview(paper, request.args.get("seed", 1, type=int))}
+
+
+@bp.patch("/api/v1/admin/windows/<int:window_id>")
+@admin_required
+def api_change_window(window_id: int) -> dict[str, Any]:
+    window = db.get_or_404(ExamWindow, window_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        opens = datetime.fromisoformat(body.get("opens_at", window.opens_at.isoformat()))
+        closes = datetime.fromisoformat(body["closes_at"])
+        if opens.tzinfo is None or closes.tzinfo is None:
+            raise ValueError
+    except (KeyError, ValueError):
+        raise ApiError(422, "invalid", "opens_at/closes_at 须为带时区的 ISO 8601 时间") from None
+    try:
+        ops.change_window(
+            window,
+            opens_at=opens,
+            closes_at=closes,
+            let_running_finish=bool(body.get("let_running_finish")),
+            now=now(),
+        )
+    except ops.WindowChangeRefused as exc:
+        db.session.rollback()
+        raise ApiError(409, "window_change_refused", str(exc)) from None
+    record(
+        "window.change",
+        "window",
+        window.id,
+        actor_id=_actor(),
+        now=now(),
+        closes_at=closes.isoformat(),
+    )
+    db.session.commit()
+    return {
+        "id": window.id,
+        "opens_at": window.opens_at.isoformat(),
+        "closes_at": window.closes_at.isoformat(),
+    }

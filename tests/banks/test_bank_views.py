@@ -1,0 +1,123 @@
+"""Importing banks through the pages, the API and the command line: all or nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from examsvc.audit.models import AuditEvent
+from examsvc.banks.models import BankVersion, Question, QuestionBank
+from examsvc.enums import Role
+from examsvc.extensions import db
+from question_banks.template import build_template
+from tests.factories import create_user
+from tests.factories_exam import make_parsed
+from tests.question_banks.test_parsing import row, xlsx
+
+
+def login(client, role: Role = Role.ADMIN):
+    user = create_user(role, password="Right-Pass1")
+    db.session.commit()
+    client.post("/login", data={"login": user.login, "password": "Right-Pass1"})
+    return user
+
+
+def upload(client, data: bytes, name: str, url: str = "/admin/banks/import", **form: str):
+    fields = {
+        "file": (io.BytesIO(data), name),
+        "code": "humanities",
+        "name": "医学人文题库",
+        "kind": "humanities",
+    }
+    return client.post(url, data=fields | form, content_type="multipart/form-data")
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_template_downloads_and_imports(client):
+    login(client)
+    template = client.get("/admin/banks/template.xlsx")
+    assert template.status_code == 200 and template.data[:2] == b"PK"
+    response = upload(client, template.data, "模板.xlsx")
+    assert response.status_code == 302
+    assert count(Question) == 5 and count(BankVersion) == 1
+    assert db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "bank.import")
+    ).first()
+
+
+def test_broken_file_shows_every_problem_and_stores_nothing(client):
+    login(client)
+    data = xlsx(
+        [row(), row(题目编号="Q2", 答案="F", 题干="二"), row(题目编号="Q3", 题型="论述", 题干="三")]
+    )
+    response = upload(client, data, "题库.xlsx")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "未导入任何题目" in html and "不在选项" in html and "未知题型" in html
+    assert "<td>3</td><td>答案</td>" in html
+    assert count(Question) == 0 and count(QuestionBank) == 0
+    api = upload(client, data, "题库.xlsx", url="/api/v1/admin/banks/import")
+    details = api.get_json()["error"]["details"]
+    assert api.status_code == 422 and [(d["row"], d["column"]) for d in details] == [
+        (3, "答案"),
+        (4, "题型"),
+    ]
+    assert count(Question) == 0
+
+
+def test_reimport_makes_a_new_version_and_browse_searches_it(client):
+    login(client)
+    upload(client, build_template(), "v1.xlsx")
+    upload(client, build_template(), "v2.xlsx")
+    bank = db.session.scalars(sa.select(QuestionBank)).one()
+    assert [
+        v.number for v in db.session.scalars(sa.select(BankVersion).order_by(BankVersion.number))
+    ] == [1, 2]
+    page = client.get(f"/admin/banks/{bank.id}?q=知情同意").get_data(as_text=True)
+    assert "第 2 版" in page and "EX-0100" in page and "EX-0001" not in page
+    exported = client.get(f"/admin/banks/{bank.id}/export.xlsx")
+    assert exported.status_code == 200 and exported.data[:2] == b"PK"
+
+
+@pytest.mark.parametrize("role", [Role.INVIGILATOR, Role.VIEWER])
+def test_only_admins_import(client, role):
+    login(client, role)
+    assert upload(client, build_template(), "t.xlsx").status_code == 403
+    assert client.get("/admin/banks").status_code == (200 if role == Role.VIEWER else 403)
+
+
+def test_cli_import_reports_rows_and_stores_nothing_on_error(runner, tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(xlsx([row(答案="F")]))
+    result = runner.invoke(
+        args=["banks", "import", str(bad), "--code", "h", "--name", "人文", "--kind", "humanities"]
+    )
+    assert result.exit_code != 0 and "第 2 行「答案」列" in result.output and count(Question) == 0
+    good = tmp_path / "bank.json"
+    parsed = make_parsed("cli", ["医学伦理"], per_type=2)
+    good.write_text(
+        json.dumps(
+            {
+                "bank": {
+                    "code": "cli",
+                    "name": "命令行题库",
+                    "kind": "humanities",
+                    "practice_category": None,
+                },
+                "questions": parsed.questions,
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["banks", "import", str(good)])
+    assert result.exit_code == 0, result.output
+    assert count(Question) == 10
+    listing = runner.invoke(args=["banks", "list"])
+    assert "cli" in listing.output and "v1" in listing.output

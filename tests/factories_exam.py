@@ -1,0 +1,164 @@
+"""Factories for banks, papers and windows (generated test questions, flush only)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from examsvc.banks.operations import BankInfo, import_bank
+from examsvc.enums import PaperKind, PracticeCategory, WindowRound
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.operations import add_window, save_paper
+from examsvc.papers.schemas import PaperSpec
+from question_banks import ParsedBank
+from question_banks.types import QUESTION_TYPES
+
+OPTIONS = {"A": "甲", "B": "乙", "C": "丙", "D": "丁", "E": "戊"}
+
+
+def make_question(
+    prefix: str, n: int, qtype: str, tag: str, answer_seed: int = 0
+) -> dict[str, Any]:
+    key = "ABCDE"[(n + answer_seed) % 5]
+    base: dict[str, Any] = {
+        "external_id": f"{prefix}-{qtype}-{n:04d}",
+        "type": qtype,
+        "tag": tag,
+        "difficulty": 2,
+        "stem": f"{prefix}{tag}{qtype}第{n}题",
+    }
+    if qtype == "single":
+        return base | {"options": dict(OPTIONS), "answer": key, "explanation": "解析"}
+    if qtype == "multiple":
+        return base | {
+            "options": dict(OPTIONS),
+            "answer": sorted({key, "ABCDE"[(n + 2) % 5]}),
+            "explanation": "解析",
+        }
+    if qtype == "true_false":
+        return base | {"answer": n % 2 == 0, "explanation": "解析"}
+    subs = [
+        {
+            "external_id": f"{base['external_id']}-{i}",
+            "stem": f"小题{i}",
+            "answer": "ABCDE"[(n + i) % 5],
+            "explanation": "解析",
+        }
+        for i in (1, 2)
+    ]
+    if qtype == "case":
+        return base | {
+            "explanation": "",
+            "sub_questions": [s | {"options": dict(OPTIONS)} for s in subs],
+        }
+    return base | {"options": dict(OPTIONS), "explanation": "", "sub_questions": subs}
+
+
+def make_parsed(
+    prefix: str, tags: list[str], per_type: int = 6, answer_seed: int = 0
+) -> ParsedBank:
+    questions = [
+        make_question(prefix, n, qtype, tag, answer_seed)
+        for tag in tags
+        for qtype in QUESTION_TYPES
+        for n in range(per_type)
+    ]
+    for i, q in enumerate(questions):  # unique ids and stems across tags
+        q["external_id"] = f"{q['external_id']}-{i}"
+        q["stem"] = f"{q['stem']}（{i}）"
+        for sub in q.get("sub_questions") or []:
+            sub["external_id"] = f"{q['external_id']}-{sub['external_id'][-1]}"
+    return ParsedBank(None, questions)
+
+
+def create_bank(
+    code: str = "humanities",
+    kind: PaperKind = PaperKind.HUMANITIES,
+    category: PracticeCategory | None = None,
+    tags: list[str] | None = None,
+    per_type: int = 6,
+    answer_seed: int = 0,
+    now: datetime | None = None,
+):
+    parsed = make_parsed(code, tags or ["医学伦理", "卫生法规"], per_type, answer_seed)
+    return import_bank(
+        parsed,
+        BankInfo(code, f"{code} 题库", kind, category),
+        filename=f"{code}.json",
+        data=repr(parsed.questions).encode(),
+        actor_id=None,
+        now=now or datetime.now().astimezone(),
+    )
+
+
+def paper_spec(
+    code: str = "HUM", kind: str = "humanities", bank: str = "humanities", **overrides: Any
+) -> PaperSpec:
+    data: dict[str, Any] = {
+        "code": code,
+        "name": f"{code} 测评试卷",
+        "kind": kind,
+        "duration_minutes": 60,
+        "pass_mark": 60,
+        "attempt_limit_simple": 20,
+        "attempt_limit_general": 1,
+        "sections": [
+            {
+                "title": "单选题",
+                "bank": bank,
+                "qtype": "single",
+                "tags": [],
+                "count": 5,
+                "points_per_item": 2,
+            },
+            {
+                "title": "多选题",
+                "bank": bank,
+                "qtype": "multiple",
+                "tags": [],
+                "count": 2,
+                "points_per_item": 2,
+            },
+            {
+                "title": "判断题",
+                "bank": bank,
+                "qtype": "true_false",
+                "tags": [],
+                "count": 2,
+                "points_per_item": 1,
+            },
+            {
+                "title": "病例组型题",
+                "bank": bank,
+                "qtype": "case",
+                "tags": [],
+                "count": 1,
+                "points_per_item": 2,
+            },
+            {
+                "title": "配伍题",
+                "bank": bank,
+                "qtype": "matching",
+                "tags": [],
+                "count": 1,
+                "points_per_item": 2,
+            },
+        ],
+    }
+    data.update(overrides)
+    return PaperSpec.model_validate(data)
+
+
+def create_paper(cycle_id: int, now: datetime, **overrides: Any) -> Paper:
+    return save_paper(cycle_id, paper_spec(**overrides), now=now)
+
+
+def create_window(
+    paper: Paper,
+    opens_at: datetime,
+    hours: float = 24 * 10,
+    round: WindowRound = WindowRound.REGULAR,
+) -> ExamWindow:
+    return add_window(
+        paper, round=round, opens_at=opens_at, closes_at=opens_at + timedelta(hours=hours)
+    )

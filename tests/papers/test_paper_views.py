@@ -1,0 +1,175 @@
+"""The paper editor, preview and windows through HTTP and the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from examsvc.enums import Role
+from examsvc.extensions import db
+from examsvc.papers.models import ExamWindow, Paper
+from tests.banks.test_bank_views import login
+from tests.factories import create_cycle
+from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+
+
+def _form(spec) -> dict[str, str]:
+    data = {
+        "code": spec.code,
+        "name": spec.name,
+        "kind": spec.kind.value,
+        "duration_minutes": str(spec.duration_minutes),
+        "pass_mark": str(spec.pass_mark),
+        "attempt_limit_simple": "20",
+        "attempt_limit_general": "1",
+        "shuffle_questions": "on",
+        "shuffle_options": "on",
+    }
+    for i, s in enumerate(spec.sections):
+        data |= {
+            f"s{i}_title": s.title,
+            f"s{i}_bank": s.bank,
+            f"s{i}_qtype": s.qtype,
+            f"s{i}_tags": ",".join(s.tags),
+            f"s{i}_count": str(s.count),
+            f"s{i}_points": str(s.points_per_item),
+        }
+    return data
+
+
+def test_editor_saves_a_paper_and_previews_it_without_keys(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login(client)
+    response = client.post("/admin/papers", data=_form(paper_spec()))
+    assert response.status_code == 302
+    paper = db.session.scalars(sa.select(Paper)).one()
+    preview = client.get(f"/admin/papers/{paper.id}/preview").get_data(as_text=True)
+    assert "单选题" in preview and "答案：" not in preview
+    with_keys = client.get(f"/admin/papers/{paper.id}/preview?answers=1").get_data(as_text=True)
+    assert "答案：" in with_keys
+
+
+def test_editor_shows_the_shortfall(client, clock):
+    create_cycle()
+    create_bank(now=clock.now(), per_type=2)
+    login(client)
+    response = client.post("/admin/papers", data=_form(paper_spec()))
+    assert response.status_code == 422
+    assert "只有 4 道，本节需要 5 道" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Paper)) == 0
+
+
+def test_api_saves_papers_and_refuses_with_reasons(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login(client)
+    good = client.post("/api/v1/admin/papers", json=paper_spec().model_dump(mode="json"))
+    assert good.status_code == 201 and good.get_json()["sections"][0]["bank"] == "humanities"
+    bad = client.post(
+        "/api/v1/admin/papers", json={**paper_spec().model_dump(mode="json"), "pass_mark": 120}
+    )
+    assert bad.status_code == 422 and bad.get_json()["error"]["details"][0]["field"] == "pass_mark"
+
+
+def test_windows_page_refuses_to_cut_running_attempts_short(client, clock):
+    from tests.factories import create_physician
+    from tests.papers.test_papers import _running_attempt
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    paper = create_paper(cycle.id, clock.now())
+    window = create_window(paper, clock.now() - timedelta(hours=1))
+    _running_attempt(paper, window, create_physician(cycle), clock.now())
+    db.session.commit()
+    login(client)
+    early = (clock.now() + timedelta(minutes=10)).astimezone().isoformat()
+    refused = client.patch(f"/api/v1/admin/windows/{window.id}", json={"closes_at": early})
+    assert refused.status_code == 409 and "正在进行" in refused.get_json()["error"]["message"]
+    allowed = client.patch(
+        f"/api/v1/admin/windows/{window.id}", json={"closes_at": early, "let_running_finish": True}
+    )
+    assert allowed.status_code == 200
+    page = client.get("/admin/windows").get_data(as_text=True)
+    assert "1 场测评进行中" in page
+
+
+def test_windows_added_from_the_page_are_beijing_time(client, clock):
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    paper = create_paper(cycle.id, clock.now())
+    db.session.commit()
+    login(client)
+    client.post(
+        "/admin/windows",
+        data={
+            "paper_id": str(paper.id),
+            "round": "makeup",
+            "opens_at": "2026-06-01T09:00",
+            "closes_at": "2026-06-10T12:00",
+        },
+    )
+    window = db.session.scalars(sa.select(ExamWindow)).one()
+    assert window.round.value == "makeup" and window.opens_at.hour == 1  # 09:00 Beijing = 01:00 UTC
+
+
+def test_cli_papers_and_windows(runner, clock, tmp_path):
+    create_cycle()
+    create_bank(now=clock.now())
+    db.session.commit()
+    spec = tmp_path / "papers.json"
+    spec.write_text(
+        json.dumps(
+            [
+                paper_spec().model_dump(mode="json"),
+                paper_spec(code="PRO", prerequisite="HUM").model_dump(mode="json"),
+            ]
+        )
+    )
+    result = runner.invoke(args=["papers", "create", "--from-json", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert (
+        db.session.scalars(sa.select(Paper).where(Paper.code == "PRO")).one().prerequisite.code
+        == "HUM"
+    )
+    preview = runner.invoke(args=["papers", "preview", "HUM", "--answers"])
+    assert preview.exit_code == 0 and "答案" in preview.output
+    added = runner.invoke(
+        args=[
+            "windows",
+            "add",
+            "HUM",
+            "--opens",
+            "2026-05-11 09:00",
+            "--closes",
+            "2026-05-20 17:00",
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    assert "2026-05-11 09:00" in runner.invoke(args=["windows", "list"]).output
+    refused = runner.invoke(
+        args=[
+            "windows",
+            "add",
+            "HUM",
+            "--opens",
+            "2026-05-11 09:00",
+            "--closes",
+            "2026-05-10 17:00",
+        ]
+    )
+    assert refused.exit_code != 0 and "结束时间须晚于开始时间" in refused.output
+
+
+def test_audit_log_lists_changes_for_admins_only(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login(client)
+    client.post("/api/v1/admin/papers", json=paper_spec().model_dump(mode="json"))
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "paper.save" in page
+    other = client.application.test_client()
+    login(other, Role.VIEWER)
+    assert other.get("/admin/audit").status_code == 403
