@@ -36,15 +36,31 @@ def questions(n: int) -> list[dict[str, object]]:
     while len(out) < n:
         i += 1
         kind = ("single", "single", "single", "multiple", "true_false", "case", "matching")[i % 7]
-        base = {"external_id": f"Q{i:05d}", "type": kind, "tag": TAGS[i % 4], "difficulty": 1 + i % 5,
-                "stem": f"第{i}题 {TEXT}下列说法正确的是"}
+        base = {
+            "external_id": f"Q{i:05d}",
+            "type": kind,
+            "tag": TAGS[i % 4],
+            "difficulty": 1 + i % 5,
+            "stem": f"第{i}题 {TEXT}下列说法正确的是",
+        }
         if kind in ("single", "multiple"):
-            base |= {"options": options, "answer": "C" if kind == "single" else ["A", "C"], "explanation": TEXT}
+            base |= {
+                "options": options,
+                "answer": "C" if kind == "single" else ["A", "C"],
+                "explanation": TEXT,
+            }
         elif kind == "true_false":
             base |= {"answer": i % 2 == 0, "explanation": TEXT}
         else:
-            subs = [{"external_id": f"Q{i:05d}-{j}", "stem": f"小题{j} {TEXT[:20]}", "answer": "B", "explanation": TEXT}
-                    for j in (1, 2, 3)]
+            subs = [
+                {
+                    "external_id": f"Q{i:05d}-{j}",
+                    "stem": f"小题{j} {TEXT[:20]}",
+                    "answer": "B",
+                    "explanation": TEXT,
+                }
+                for j in (1, 2, 3)
+            ]
             if kind == "case":
                 subs = [s | {"options": options} for s in subs]
                 base |= {"explanation": "", "sub_questions": subs}
@@ -61,7 +77,14 @@ def xlsx(qs: list[dict[str, object]]) -> bytes:
     sheet.title = "题目"
     sheet.append(HEADER)
     for row in rows(qs):  # type: ignore[arg-type]
-        sheet.append(["".join(v) if isinstance(v, list) else ("对" if v is True else "错" if v is False else v) for v in row])
+        sheet.append(
+            [
+                "".join(v)
+                if isinstance(v, list)
+                else ("对" if v is True else "错" if v is False else v)
+                for v in row
+            ]
+        )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -79,8 +102,12 @@ def main() -> None:
         started = time.perf_counter()
         bank = parse_bank(data, "bench.xlsx")
         parse_times.append(time.perf_counter() - started)
-    print(f"{len(bank.questions)} questions, {bank.item_count} scoring rows, {len(data) / 1e6:.1f} MB XLSX")
-    print(f"parse + validate: median {statistics.median(parse_times):.2f} s over {args.rounds} runs")
+    print(
+        f"{len(bank.questions)} questions, {bank.item_count} scoring rows, {len(data) / 1e6:.1f} MB XLSX"
+    )
+    print(
+        f"parse + validate: median {statistics.median(parse_times):.2f} s over {args.rounds} runs"
+    )
 
     from examsvc import create_app
     from examsvc.banks.operations import BankInfo, import_bank
@@ -99,12 +126,20 @@ def main() -> None:
             for n in range(args.rounds):
                 started = time.perf_counter()
                 parsed = parse_bank(data, "bench.xlsx")
-                import_bank(parsed, BankInfo(f"bench{n}", "基准题库", PaperKind.HUMANITIES, None),
-                            filename="bench.xlsx", data=data, actor_id=None, now=now())
+                import_bank(
+                    parsed,
+                    BankInfo(f"bench{n}", "基准题库", PaperKind.HUMANITIES, None),
+                    filename="bench.xlsx",
+                    data=data,
+                    actor_id=None,
+                    now=now(),
+                )
                 db.session.commit()
                 times.append(time.perf_counter() - started)
-            print(f"whole import (parse + store, one transaction) on {db.engine.dialect.name}: "
-                  f"median {statistics.median(times):.2f} s over {args.rounds} runs")
+            print(
+                f"whole import (parse + store, one transaction) on {db.engine.dialect.name}: "
+                f"median {statistics.median(times):.2f} s over {args.rounds} runs"
+            )
             if args.database_url:
                 db.drop_all()
                 from sqlalchemy import text

@@ -12,6 +12,7 @@ from examsvc.accounts.ids import mask
 from examsvc.enums import PaperKind, Procedure, RegistrationStatus
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
+from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 
 bp = Blueprint("attempts", __name__)
@@ -22,6 +23,13 @@ def required_kinds(procedure: Procedure) -> list[PaperKind]:
     if procedure == Procedure.SIMPLE:
         return [PaperKind.HUMANITIES]
     return [PaperKind.HUMANITIES, PaperKind.PROFESSIONAL]
+
+
+def _serves(paper: Paper, physician: Physician) -> bool:
+    return (
+        not paper.practice_categories
+        or physician.practice_category.value in paper.practice_categories
+    ) and (not paper.physician_levels or physician.physician_level.value in paper.physician_levels)
 
 
 @bp.get("/home")

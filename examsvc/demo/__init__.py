@@ -35,9 +35,11 @@ def demo_command(action: str, photos: str | None) -> None:
     from examsvc.roster import operations
 
     accounts = data.load(now=now())
+    cycle = data.demo_cycle()
+    assert cycle is not None
+    for line in data.load_exam_setup(cycle, now=now()):
+        click.echo(line)
     if photos:
-        cycle = data.demo_cycle()
-        assert cycle is not None
         report = operations.import_photo_folder(
             cycle,
             photos,

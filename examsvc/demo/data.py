@@ -109,3 +109,157 @@ def load(*, now: datetime) -> list[DemoAccount]:
 
 def demo_cycle() -> Cycle | None:
     return db.session.scalars(sa.select(Cycle).where(Cycle.code == CYCLE.code)).first()
+
+
+def demo_papers(cycle_id: int) -> list[dict[str, Any]]:
+    """The humanities paper, and one professional paper per category (humanities first)."""
+    humanities = {
+        "code": "HUM-2026",
+        "name": "2026 医学人文测评试卷",
+        "kind": "humanities",
+        "duration_minutes": 60,
+        "pass_mark": 60,
+        "attempt_limit_simple": 20,
+        "attempt_limit_general": 1,
+        "sections": [
+            {
+                "title": "一、单选题",
+                "bank": "humanities",
+                "qtype": "single",
+                "count": 30,
+                "points_per_item": 2,
+            },
+            {
+                "title": "二、多选题",
+                "bank": "humanities",
+                "qtype": "multiple",
+                "count": 10,
+                "points_per_item": 2,
+            },
+            {
+                "title": "三、判断题",
+                "bank": "humanities",
+                "qtype": "true_false",
+                "count": 10,
+                "points_per_item": 1,
+            },
+            {
+                "title": "四、病例组型题",
+                "bank": "humanities",
+                "qtype": "case",
+                "count": 2,
+                "points_per_item": 2,
+            },
+            {
+                "title": "五、配伍题",
+                "bank": "humanities",
+                "qtype": "matching",
+                "count": 2,
+                "points_per_item": 2,
+            },
+        ],
+    }
+    names = {"clinical": "临床", "dental": "口腔", "public_health": "公共卫生", "tcm": "中医"}
+    papers = [humanities]
+    for category, zh in names.items():
+        bank = f"professional-{category.replace('_', '-')}"
+        papers.append(
+            {
+                "code": f"PRO-{category.upper().replace('_', '-')}-2026",
+                "name": f"2026 专业知识业务水平{zh}测评试卷",
+                "kind": "professional",
+                "practice_categories": [category],
+                "duration_minutes": 60,
+                "pass_mark": 60,
+                "attempt_limit_simple": 1,
+                "attempt_limit_general": 1,
+                "prerequisite": "HUM-2026",
+                "sections": [
+                    {
+                        "title": "一、单选题",
+                        "bank": bank,
+                        "qtype": "single",
+                        "count": 15,
+                        "points_per_item": 2,
+                    },
+                    {
+                        "title": "二、多选题",
+                        "bank": bank,
+                        "qtype": "multiple",
+                        "count": 4,
+                        "points_per_item": 2,
+                    },
+                    {
+                        "title": "三、判断题",
+                        "bank": bank,
+                        "qtype": "true_false",
+                        "count": 5,
+                        "points_per_item": 1,
+                    },
+                    {
+                        "title": "四、病例组型题",
+                        "bank": bank,
+                        "qtype": "case",
+                        "count": 2,
+                        "points_per_item": 2,
+                    },
+                    {
+                        "title": "五、配伍题",
+                        "bank": bank,
+                        "qtype": "matching",
+                        "count": 1,
+                        "points_per_item": 2,
+                    },
+                ],
+            }
+        )
+    return papers
+
+
+def load_exam_setup(cycle: Cycle, *, now: datetime) -> list[str]:
+    """Sample banks (once), the demo papers, a regular window open now and a makeup window."""
+    from datetime import timedelta
+
+    from examsvc.banks.models import QuestionBank
+    from examsvc.banks.operations import BankInfo, import_bank
+    from examsvc.enums import PaperKind, PracticeCategory, WindowRound
+    from examsvc.papers.models import Paper
+    from examsvc.papers.operations import add_window, save_paper
+    from examsvc.papers.schemas import PaperSpec
+    from question_banks.samples import SAMPLE_BANKS, load_sample, sample_bytes
+
+    lines = []
+    for filename, code, name, kind, category in SAMPLE_BANKS:
+        if db.session.scalars(sa.select(QuestionBank).where(QuestionBank.code == code)).first():
+            continue
+        _, data = sample_bytes(code)
+        version = import_bank(
+            load_sample(code),
+            BankInfo(code, name, PaperKind(kind), PracticeCategory(category) if category else None),
+            filename=filename,
+            data=data,
+            actor_id=None,
+            now=now,
+        )
+        lines.append(f"题库 {name}：{version.question_count} 题")
+    for raw in demo_papers(cycle.id):
+        existing = db.session.scalars(
+            sa.select(Paper).where(Paper.cycle_id == cycle.id, Paper.code == raw["code"])
+        ).first()
+        if existing is not None:
+            continue
+        paper = save_paper(cycle.id, PaperSpec.model_validate(raw), now=now)
+        add_window(
+            paper,
+            round=WindowRound.REGULAR,
+            opens_at=now - timedelta(hours=1),
+            closes_at=now + timedelta(days=10),
+        )
+        add_window(
+            paper,
+            round=WindowRound.MAKEUP,
+            opens_at=now + timedelta(days=20),
+            closes_at=now + timedelta(days=25),
+        )
+        lines.append(f"试卷 {paper.name}：考试时间即日起10天，补考在20天后")
+    return lines

@@ -13,7 +13,15 @@ from examsvc.banks.models import Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
 from examsvc.enums import AttemptStatus, WindowRound
 from examsvc.extensions import db
-from examsvc.papers.models import ExamWindow, Paper, PaperSection
+from examsvc.papers.models import (
+    ExamSession,
+    ExamWindow,
+    Paper,
+    PaperSection,
+    Site,
+    session_candidates,
+    session_invigilators,
+)
 from examsvc.papers.schemas import PaperSpec
 from question_banks.types import QUESTION_TYPES
 
@@ -286,3 +294,94 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
             view["key"] = kind.answer_view(question.data)
         out.append(view)
     return out
+
+
+# --- test sites and sessions ---------------------------------------------------------
+
+
+def create_site(code: str, name: str, address: str | None) -> Site:
+    if db.session.scalars(sa.select(Site).where(Site.code == code)).first():
+        raise ValueError(f"考点编号 {code} 已存在")
+    site = Site(code=code, name=name, address=address or None)
+    db.session.add(site)
+    db.session.flush()
+    return site
+
+
+def create_session(window: ExamWindow, name: str, site: Site | None) -> ExamSession:
+    session = ExamSession(
+        window_id=window.id, site_id=site.id if site else None, name=name, settings={}
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
+    """Replace the session's invigilators; only invigilator accounts may be assigned."""
+    from examsvc.accounts.models import User
+    from examsvc.enums import Role
+
+    users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
+    wrong = [u.display_name for u in users if u.role != Role.INVIGILATOR or not u.active]
+    if wrong or len(users) != len(set(user_ids)):
+        raise ValueError("只能指派有效的监考人员账号：" + "、".join(wrong))
+    db.session.execute(
+        session_invigilators.delete().where(session_invigilators.c.session_id == session.id)
+    )
+    if users:
+        db.session.execute(
+            session_invigilators.insert(),
+            [{"session_id": session.id, "user_id": u.id} for u in users],
+        )
+
+
+def assign_candidates(session: ExamSession, registration_ids: list[str]) -> int:
+    """Add candidates by registration id: all of them, or none when one is unknown."""
+    from examsvc.roster.models import Physician
+
+    wanted = sorted({r.strip() for r in registration_ids if r.strip()})
+    paper = db.session.get(Paper, session.window.paper_id)
+    assert paper is not None
+    found = {
+        p.registration_id: p
+        for p in db.session.scalars(
+            sa.select(Physician).where(
+                Physician.cycle_id == paper.cycle_id, Physician.registration_id.in_(wanted)
+            )
+        )
+    }
+    missing = [r for r in wanted if r not in found]
+    if missing:
+        raise ValueError(
+            "以下报名编号不在本周期名单中："
+            + "、".join(missing[:20])
+            + ("……" if len(missing) > 20 else "")
+        )
+    present = set(
+        db.session.scalars(
+            sa.select(session_candidates.c.physician_id).where(
+                session_candidates.c.session_id == session.id
+            )
+        )
+    )
+    rows = [
+        {"session_id": session.id, "physician_id": p.id}
+        for p in found.values()
+        if p.id not in present
+    ]
+    if rows:
+        db.session.execute(session_candidates.insert(), rows)
+    return len(rows)
+
+
+def sessions_of(user_id: int) -> list[ExamSession]:
+    """The sessions an invigilator is assigned to."""
+    return list(
+        db.session.scalars(
+            sa.select(ExamSession)
+            .join(session_invigilators, session_invigilators.c.session_id == ExamSession.id)
+            .where(session_invigilators.c.user_id == user_id)
+            .order_by(ExamSession.id)
+        )
+    )

@@ -338,3 +338,120 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         "opens_at": window.opens_at.isoformat(),
         "closes_at": window.closes_at.isoformat(),
     }
+
+
+# --- test sites and sessions -----------------------------------------------------------
+
+
+@bp.get("/admin/sessions")
+@readers
+def sessions() -> str:
+    from examsvc.accounts.models import User
+    from examsvc.papers.models import ExamSession, Site, session_candidates, session_invigilators
+
+    rows = db.session.scalars(
+        sa.select(ExamSession)
+        .join(ExamWindow)
+        .join(Paper)
+        .where(Paper.cycle_id == _cycle_id())
+        .order_by(ExamSession.id)
+    ).all()
+    invigilators = {
+        s.id: db.session.scalars(
+            sa.select(User.display_name)
+            .join(session_invigilators, session_invigilators.c.user_id == User.id)
+            .where(session_invigilators.c.session_id == s.id)
+        ).all()
+        for s in rows
+    }
+    candidates = {
+        s.id: db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(session_candidates)
+            .where(session_candidates.c.session_id == s.id)
+        )
+        for s in rows
+    }
+    windows = db.session.scalars(
+        sa.select(ExamWindow)
+        .join(Paper)
+        .where(Paper.cycle_id == _cycle_id())
+        .order_by(ExamWindow.opens_at)
+    ).all()
+    staff = db.session.scalars(
+        sa.select(User)
+        .where(User.role == Role.INVIGILATOR, User.active)
+        .order_by(User.display_name)
+    ).all()
+    return render_template(
+        "papers/sessions.html",
+        sessions=rows,
+        invigilators=invigilators,
+        candidates=candidates,
+        sites=db.session.scalars(sa.select(Site).order_by(Site.code)).all(),
+        windows=windows,
+        staff=staff,
+    )
+
+
+@bp.post("/admin/sites")
+@admin_required
+def add_site() -> BaseResponse:
+    try:
+        site = ops.create_site(
+            request.form.get("code", "").strip(),
+            request.form.get("name", "").strip(),
+            request.form.get("address", "").strip(),
+        )
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("papers.sessions"))
+    record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
+    db.session.commit()
+    return redirect(url_for("papers.sessions"))
+
+
+@bp.post("/admin/sessions")
+@admin_required
+def add_session() -> BaseResponse:
+    from examsvc.papers.models import Site
+
+    window = db.get_or_404(ExamWindow, request.form.get("window_id", type=int))
+    site_id = request.form.get("site_id", type=int)
+    name = request.form.get("name", "").strip()
+    if not name:
+        flash(_("请填写场次名称"), "error")
+        return redirect(url_for("papers.sessions"))
+    session = ops.create_session(window, name, db.session.get(Site, site_id) if site_id else None)
+    record("session.create", "session", session.id, actor_id=_actor(), now=now(), window=window.id)
+    db.session.commit()
+    return redirect(url_for("papers.sessions"))
+
+
+@bp.post("/admin/sessions/<int:session_id>")
+@admin_required
+def update_session(session_id: int) -> BaseResponse:
+    from examsvc.papers.models import ExamSession
+
+    session = db.get_or_404(ExamSession, session_id)
+    try:
+        ops.assign_invigilators(session, [int(v) for v in request.form.getlist("invigilators")])
+        added = ops.assign_candidates(
+            session,
+            request.form.get("candidates", "").replace("，", ",").replace(",", "\n").splitlines(),
+        )
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("papers.sessions"))
+    record(
+        "session.assign",
+        "session",
+        session.id,
+        actor_id=_actor(),
+        now=now(),
+        added_candidates=added,
+    )
+    db.session.commit()
+    flash(_("已保存，新增考生 {n} 人", n=added), "success")
+    return redirect(url_for("papers.sessions"))

@@ -108,3 +108,18 @@ def test_demo_enrolment_stores_a_checked_photo(demo_client, faces_photos):
 
 def test_enrolment_does_not_exist_outside_demo_mode(client):
     assert client.get("/demo/photo").status_code == 404
+
+
+def test_demo_has_sample_banks_papers_and_windows(runner):
+    from examsvc.banks.models import QuestionBank
+    from examsvc.papers.models import ExamWindow, Paper
+
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0  # again: nothing doubled
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionBank)) == 5
+    papers = db.session.scalars(sa.select(Paper).order_by(Paper.code)).all()
+    assert len(papers) == 5
+    professional = [p for p in papers if p.kind.value == "professional"]
+    assert all(p.prerequisite and p.prerequisite.code == "HUM-2026" for p in professional)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExamWindow)) == 10

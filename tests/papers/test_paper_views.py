@@ -173,3 +173,48 @@ def test_audit_log_lists_changes_for_admins_only(client, clock):
     other = client.application.test_client()
     login(other, Role.VIEWER)
     assert other.get("/admin/audit").status_code == 403
+
+
+def test_sites_and_sessions_with_invigilators_and_candidates(client, clock):
+    from examsvc.papers.models import ExamSession, session_candidates, session_invigilators
+    from tests.factories import create_physician, create_user
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    paper = create_paper(cycle.id, clock.now())
+    window = create_window(paper, clock.now())
+    physicians = [create_physician(cycle) for _ in range(2)]
+    invigilator = create_user(Role.INVIGILATOR, display_name="监考甲")
+    viewer = create_user(Role.VIEWER)
+    db.session.commit()
+    login(client)
+    client.post("/admin/sites", data={"code": "S1", "name": "第一考点", "address": "长沙"})
+    from examsvc.papers.models import Site
+
+    site = db.session.scalars(sa.select(Site)).one()
+    client.post(
+        "/admin/sessions",
+        data={"window_id": str(window.id), "site_id": str(site.id), "name": "第一场"},
+    )
+    session = db.session.scalars(sa.select(ExamSession)).one()
+    # An unknown registration id rejects the whole list; a viewer cannot invigilate.
+    client.post(
+        f"/admin/sessions/{session.id}",
+        data={
+            "invigilators": [str(invigilator.id)],
+            "candidates": f"{physicians[0].registration_id}\nNOPE",
+        },
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(session_candidates)) == 0
+    client.post(
+        f"/admin/sessions/{session.id}", data={"invigilators": [str(viewer.id)], "candidates": ""}
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(session_invigilators)) == 0
+    ids = "，".join(p.registration_id for p in physicians)
+    client.post(
+        f"/admin/sessions/{session.id}",
+        data={"invigilators": [str(invigilator.id)], "candidates": ids},
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(session_candidates)) == 2
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "第一考点" in page and "监考甲" in page and "考生 2 人" in page
