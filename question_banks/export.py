@@ -103,7 +103,7 @@ def export_xlsx(meta: BankMeta | None, questions: list[dict[str, Any]]) -> bytes
     sheet.title = "题目"
     sheet.append(HEADER)
     for row in rows(questions):
-        sheet.append([_answer_text("x", v) if isinstance(v, list) else v for v in row])
+        sheet.append(row)
     style_sheet(sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -143,14 +143,7 @@ def build_template() -> bytes:
     sheet.title = "题目"
     sheet.append(HEADER)
     for row in rows(EXAMPLES):
-        sheet.append(
-            [
-                "".join(v)
-                if isinstance(v, list)
-                else ("对" if v is True else "错" if v is False else v)
-                for v in row
-            ]
-        )
+        sheet.append(row)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     style_sheet(sheet)

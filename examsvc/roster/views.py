@@ -134,26 +134,18 @@ def pull_now() -> BaseResponse:
     return redirect(url_for("roster.index"))
 
 
-@bp.post("/admin/roster/import")
-@admin_required
-def import_file() -> Any:
-    upload = request.files.get("file")
+def _import_upload(upload: Any) -> tuple[int, operations.PullReport]:
+    """Store an uploaded roster file (all rows or none) and audit it; the caller commits.
+
+    Raises ApiError when there is no cycle or file, and RosterFileError for a bad file.
+    """
     cycle = current_cycle()
     if cycle is None:
-        flash(_("请先创建考核周期"), "error")
-        return redirect(url_for("roster.index"))
+        raise ApiError(409, "no_cycle", "请先创建考核周期")
     if upload is None or not upload.filename:
-        flash(_("请选择名单文件"), "error")
-        return redirect(url_for("roster.index"))
-    data = upload.read()
-    try:
-        items = files.parse(data, upload.filename)
-        report = operations.import_items(cycle, items, now=now())
-    except files.RosterFileError as exc:
-        db.session.rollback()
-        return render_template(
-            "roster/import_errors.html", problems=exc.problems, filename=upload.filename
-        ), 422
+        raise ApiError(400, "missing_file", "请选择名单文件")
+    items = files.parse(upload.read(), upload.filename)
+    report = operations.import_items(cycle, items, now=now())
     user = current_user()
     record(
         "roster.import",
@@ -164,6 +156,25 @@ def import_file() -> Any:
         filename=upload.filename,
         rows=len(items),
     )
+    return len(items), report
+
+
+@bp.post("/admin/roster/import")
+@admin_required
+def import_file() -> Any:
+    upload = request.files.get("file")
+    try:
+        report = _import_upload(upload)[1]
+    except files.RosterFileError as exc:
+        db.session.rollback()
+        return render_template(
+            "roster/import_errors.html",
+            problems=exc.problems,
+            filename=upload.filename if upload else "",
+        ), 422
+    except ApiError as exc:
+        flash(_(exc.message), "error")
+        return redirect(url_for("roster.index"))
     db.session.commit()
     flash(_("导入成功：") + report.summary(), "success")
     return redirect(url_for("roster.index"))
@@ -267,13 +278,8 @@ def api_pull() -> tuple[dict[str, Any], int]:
 @bp.post("/api/v1/admin/roster/import")
 @admin_required
 def api_import() -> tuple[dict[str, Any], int]:
-    upload = request.files.get("file")
-    cycle = current_cycle()
-    if cycle is None or upload is None:
-        raise ApiError(400, "missing", "请先创建考核周期并选择名单文件")
     try:
-        items = files.parse(upload.read(), upload.filename or "upload")
-        report = operations.import_items(cycle, items, now=now())
+        imported, report = _import_upload(request.files.get("file"))
     except files.RosterFileError as exc:
         db.session.rollback()
         raise ApiError(
@@ -282,15 +288,5 @@ def api_import() -> tuple[dict[str, Any], int]:
             "名单文件有错误，未导入任何数据",
             [p.as_dict() for p in exc.problems],
         ) from None
-    user = current_user()
-    record(
-        "roster.import",
-        "cycle",
-        cycle.id,
-        actor_id=user.id if user else None,
-        now=now(),
-        filename=upload.filename,
-        rows=len(items),
-    )
     db.session.commit()
-    return {"imported": len(items), "summary": report.summary()}, 200
+    return {"imported": imported, "summary": report.summary()}, 200
