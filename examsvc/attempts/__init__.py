@@ -6,6 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from examsvc.attempts import pages
+    from examsvc import jobs
+    from examsvc.attempts import api, events, pages  # noqa: F401  (events registers on import)
+    from examsvc.attempts.sweeper import sweep, sweep_command
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.cli.add_command(sweep_command, "attempts-sweep")
+    if not any(job.name == "attempt-sweeper" for job in jobs.JOBS):
+        jobs.every("attempt-sweeper", lambda app: 5)(sweep)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 20:56:41.418965
+Create Date: 2026-11-24 21:10:26.441606
 
 """
 

@@ -1,0 +1,197 @@
+"""The physician's exam API: overview, consent, start, state, answers, submit.
+
+Thin: parse, check ownership, call one operation, commit. Starting and saving retry once
+after losing a race to the database's unique constraints (another device or a double tap).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from examsvc.accounts.auth import current_user, physician_required
+from examsvc.attempts import operations as ops
+from examsvc.attempts.models import Attempt
+from examsvc.clock import now
+from examsvc.enums import SubmitReason
+from examsvc.extensions import db
+from examsvc.roster.models import Physician
+from examsvc.roster.queries import current_physician
+from examsvc.web.errors import ApiError, parse_json
+
+bp = Blueprint("attempts_api", __name__, url_prefix="/api/v1/exam")
+
+
+def me() -> Physician:
+    user = current_user()
+    physician = current_physician(user.id) if user else None
+    if physician is None:
+        raise ApiError(404, "not_registered", "本周期没有您的报名记录")
+    return physician
+
+
+def my_attempt(attempt_id: int) -> Attempt:
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.physician_id != me().id:
+        raise ApiError(404, "not_found", "没有这次测评")
+    return attempt
+
+
+def _refused(exc: ops.Refused) -> ApiError:
+    return ApiError(409, exc.code, exc.message)
+
+
+def state_json(state: Any) -> dict[str, Any]:
+    window = state.window
+    return {
+        "paper_id": state.paper.id,
+        "paper": state.paper.name,
+        "kind": state.paper.kind.value,
+        "state": state.code,
+        "label": state.label,
+        "remaining_attempts": state.remaining,
+        "can_start": state.can_start,
+        "reason": state.reason,
+        "best_score": state.best_score,
+        "window": None
+        if window is None
+        else {
+            "round": window.round.value,
+            "opens_at": window.opens_at.isoformat(),
+            "closes_at": window.closes_at.isoformat(),
+        },
+    }
+
+
+@bp.get("")
+@physician_required
+def overview() -> dict[str, Any]:
+    physician = me()
+    result = ops.overview(physician, now())
+    return {
+        "cycle": physician.cycle.name,
+        "procedure": physician.procedure.value,
+        "consent_given": physician.user.face_consent_at is not None,
+        "papers": [state_json(s) for s in result.states],
+        "verdict": {
+            "result": result.verdict.result,
+            "label": result.verdict.label,
+            "reasons": result.verdict.reasons,
+        },
+    }
+
+
+@bp.post("/consent")
+@physician_required
+def consent() -> dict[str, Any]:
+    user = current_user()
+    assert user is not None
+    ops.give_consent(user, now())
+    db.session.commit()
+    return {"consent_given": True, "version": ops.CONSENT_VERSION}
+
+
+class StartBody(BaseModel):
+    rules_acknowledged: bool = False
+
+
+def start_and_commit(physician_id: int, paper_id: int, at: datetime, acknowledged: bool) -> Attempt:
+    """Start (or resume) and commit; a lost race is rolled back and settled by a second try."""
+    for attempt_number in range(3):
+        physician = db.session.get(Physician, physician_id)
+        assert physician is not None
+        try:
+            attempt = ops.start_attempt(
+                physician, paper_id, now=at, rules_acknowledged=acknowledged
+            )
+            db.session.commit()
+            return attempt
+        except IntegrityError:
+            db.session.rollback()
+            if attempt_number == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@bp.post("/papers/<int:paper_id>/attempts")
+@physician_required
+def start(paper_id: int) -> tuple[dict[str, Any], int]:
+    body = parse_json(StartBody)
+    try:
+        attempt = start_and_commit(me().id, paper_id, now(), body.rules_acknowledged)
+    except ops.Refused as exc:
+        db.session.rollback()
+        raise _refused(exc) from None
+    return ops.attempt_view(attempt, now()), 201
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@physician_required
+def state(attempt_id: int) -> dict[str, Any]:
+    return ops.attempt_view(my_attempt(attempt_id), now())
+
+
+class AnswerBody(BaseModel):
+    response: Any = None
+    marked: bool = False
+    seq: int = Field(ge=1)
+    journaled_at: AwareDatetime | None = None
+
+
+def save(attempt_id: int, position: int, body: AnswerBody) -> dict[str, Any]:
+    """Save one answer and commit; shared by the HTTP fallback and the socket channel."""
+    grace = timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"])
+    for attempt_number in range(2):
+        attempt = my_attempt(attempt_id)
+        try:
+            result = ops.save_answer(
+                attempt,
+                position,
+                body.response,
+                marked=body.marked,
+                seq=body.seq,
+                now=now(),
+                journaled_at=body.journaled_at,
+                grace=grace,
+            )
+            db.session.commit()
+            return {
+                "ok": True,
+                "code": result.code,
+                "seq": result.seq,
+                "saved_at": now().isoformat(),
+            }
+        except ops.Refused as exc:
+            db.session.rollback()
+            raise _refused(exc) from None
+        except IntegrityError:  # two first saves of one question at once: the retry sees the winner
+            db.session.rollback()
+            if attempt_number == 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
+@physician_required
+def save_http(attempt_id: int, position: int) -> dict[str, Any]:
+    return save(attempt_id, position, parse_json(AnswerBody))
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+@physician_required
+def submit(attempt_id: int) -> dict[str, Any]:
+    attempt = my_attempt(attempt_id)
+    attempt = ops.submit_attempt(attempt.id, now=now(), reason=SubmitReason.CANDIDATE)
+    db.session.commit()
+    view = ops.attempt_view(attempt, now())
+    paper_state = next(
+        (s for s in ops.overview(me(), now()).states if s.paper.id == attempt.paper_id), None
+    )
+    view["can_retry"] = bool(paper_state and paper_state.can_start)
+    if not view["can_retry"] and not attempt.passed:
+        view["result"]["message"] = "交卷成功，您本次未达到分数线"
+    return view

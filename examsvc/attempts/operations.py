@@ -1,0 +1,403 @@
+"""Attempts: start, save answers, submit, sweep (flush only; the caller owns the transaction).
+
+Races are settled by the database: ``attempts.open_slot`` is unique (one open attempt per
+physician and paper) and ``(physician, paper, number)`` is unique (no attempt beyond the
+limit); saves only overwrite a lower ``seq``; submitting is a conditional UPDATE that only
+one caller can win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from examsvc.accounts.models import User
+from examsvc.attempts import rules
+from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.banks.models import Question
+from examsvc.enums import AttemptStatus, SubmitReason
+from examsvc.extensions import db
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.operations import draw_questions
+from examsvc.roster.models import Physician
+from question_banks.types import QUESTION_TYPES
+
+CONSENT_VERSION = "2026-1"
+
+
+class Refused(Exception):
+    """An operation the rules do not allow; ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- facts for the rules ----------------------------------------------------------------
+
+
+def physician_facts(p: Physician) -> rules.PhysicianFacts:
+    return rules.PhysicianFacts(
+        p.status,
+        p.procedure,
+        p.practice_category.value,
+        p.physician_level.value,
+        p.exempt_humanities,
+        p.exempt_professional,
+        p.eval_work_performance,
+        p.eval_ethics,
+    )
+
+
+def paper_facts(paper: Paper) -> rules.PaperFacts:
+    windows = tuple(
+        rules.WindowFacts(w.id, w.round, w.opens_at, w.closes_at) for w in paper.windows
+    )
+    return rules.PaperFacts(
+        paper.id,
+        paper.kind,
+        paper.name,
+        tuple(paper.practice_categories),
+        tuple(paper.physician_levels),
+        paper.attempt_limit_simple,
+        paper.attempt_limit_general,
+        paper.prerequisite_id,
+        windows,
+    )
+
+
+def attempt_facts(physician_id: int) -> list[rules.AttemptFacts]:
+    rows = db.session.execute(
+        sa.select(Attempt, ExamWindow.round)
+        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
+        .where(Attempt.physician_id == physician_id)
+    ).all()
+    return [
+        rules.AttemptFacts(
+            a.paper_id,
+            round,
+            a.status == AttemptStatus.IN_PROGRESS,
+            a.passed,
+            a.status == AttemptStatus.VOIDED,
+            a.score,
+        )
+        for a, round in rows
+    ]
+
+
+@dataclass
+class Overview:
+    states: list[rules.PaperState]
+    verdict: rules.Verdict
+
+
+def overview(physician: Physician, now: datetime) -> Overview:
+    papers = [
+        paper_facts(p)
+        for p in db.session.scalars(
+            sa.select(Paper)
+            .where(Paper.cycle_id == physician.cycle_id, Paper.active)
+            .order_by(Paper.id)
+        )
+    ]
+    facts = physician_facts(physician)
+    attempts = attempt_facts(physician.id)
+    passed = {a.paper_id for a in attempts if a.passed}
+    states = [
+        rules.paper_state(facts, p, attempts, passed, now)
+        for p in rules.required_papers(facts, papers)
+    ]
+    return Overview(states, rules.verdict(facts, states))
+
+
+# --- starting ---------------------------------------------------------------------------
+
+
+def give_consent(user: User, now: datetime) -> None:
+    """人脸信息采集授权: recorded once, with the version of the text agreed to."""
+    user.face_consent_at, user.face_consent_version = now, CONSENT_VERSION
+    db.session.flush()
+
+
+def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState:
+    state = next((s for s in overview(physician, now).states if s.paper.id == paper_id), None)
+    if state is None:
+        raise Refused("not_required", "您无需参加此试卷的测评")
+    return state
+
+
+def time_available(
+    physician: Physician, paper: Paper, window: rules.WindowFacts, now: datetime
+) -> timedelta:
+    full = timedelta(minutes=paper.duration_minutes + physician.time_allowance_minutes)
+    return min(full, window.closes_at - now)
+
+
+def start_attempt(
+    physician: Physician,
+    paper_id: int,
+    *,
+    now: datetime,
+    rules_acknowledged: bool,
+    seed: int | None = None,
+) -> Attempt:
+    """Open an attempt, or return the one already open. May raise IntegrityError under a race:
+    the caller rolls back and calls again, and then finds the winner's attempt."""
+    open_attempt = db.session.scalars(
+        sa.select(Attempt).where(
+            Attempt.physician_id == physician.id,
+            Attempt.paper_id == paper_id,
+            Attempt.status == AttemptStatus.IN_PROGRESS,
+        )
+    ).first()
+    if open_attempt is not None:
+        return open_attempt
+    state = _state_for(physician, paper_id, now)
+    if not state.can_start or state.window is None:
+        raise Refused(state.code, state.reason or state.label)
+    # The proctoring seam: consent to face data and the exam rules come first; entry face
+    # verification against the registration photo will be checked here too.
+    if physician.user.face_consent_at is None:
+        raise Refused("consent_required", "初次进入测评须进行人脸信息采集授权")
+    if not rules_acknowledged:
+        raise Refused("rules_not_acknowledged", "请阅读考前须知并勾选“我已阅读并同意遵守上述规定”")
+    paper = db.session.get(Paper, paper_id)
+    assert paper is not None
+    used = (
+        db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Attempt.physician_id == physician.id, Attempt.paper_id == paper_id
+            )
+        )
+        or 0
+    )
+    seed = seed if seed is not None else secrets.randbelow(2**31)
+    drawn = draw_questions(paper, seed)
+    scoring = {
+        qid: n
+        for qid, n in db.session.execute(
+            sa.select(Question.id, Question.scoring_items).where(
+                Question.id.in_([d.question_id for d in drawn])
+            )
+        )
+    }
+    attempt = Attempt(
+        physician_id=physician.id,
+        paper_id=paper_id,
+        window_id=state.window.id,
+        number=used + 1,
+        status=AttemptStatus.IN_PROGRESS,
+        open_slot=f"{physician.id}:{paper_id}",
+        seed=seed,
+        started_at=now,
+        deadline_at=now + time_available(physician, paper, state.window, now),
+        total_points=sum(d.points_per_item * scoring[d.question_id] for d in drawn),
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    db.session.add_all(
+        AttemptItem(
+            attempt_id=attempt.id,
+            position=i,
+            question_id=d.question_id,
+            section_position=d.section_position,
+            points_per_item=d.points_per_item,
+            option_order=d.option_order,
+        )
+        for i, d in enumerate(drawn, start=1)
+    )
+    db.session.flush()
+    return attempt
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+@dataclass
+class SaveResult:
+    ok: bool
+    code: str  # saved | late | stale | refused codes
+    seq: int
+    message: str = ""
+
+
+def save_answer(
+    attempt: Attempt,
+    position: int,
+    response: Any,
+    *,
+    marked: bool,
+    seq: int,
+    now: datetime,
+    journaled_at: datetime | None,
+    grace: timedelta,
+) -> SaveResult:
+    """Save one answer if ``seq`` is newer than what is stored; idempotent for a repeated seq."""
+    if seq < 1:
+        raise Refused("bad_seq", "保存序号无效")
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise Refused("attempt_closed", "本次测评已交卷，答案不能再修改")
+    late = now > attempt.deadline_at
+    if late:
+        in_time = journaled_at is not None and journaled_at <= attempt.deadline_at
+        if not (in_time and now <= attempt.deadline_at + grace):
+            raise Refused("deadline_passed", "考试时间已到，答案不能再保存")
+    item = db.session.scalars(
+        sa.select(AttemptItem).where(
+            AttemptItem.attempt_id == attempt.id, AttemptItem.position == position
+        )
+    ).first()
+    if item is None:
+        raise Refused("no_such_question", "没有这道题")
+    kind = QUESTION_TYPES[item.question.qtype]
+    problem = kind.validate_response(item.question.data, response)
+    if problem:
+        raise Refused("bad_response", problem)
+    values = {"response": response, "marked": marked, "seq": seq, "saved_at": now, "late": late}
+    updated = db.session.execute(
+        sa.update(Answer)
+        .where(Answer.attempt_id == attempt.id, Answer.item_id == item.id, Answer.seq < seq)
+        .values(**values)
+    )
+    if not getattr(updated, "rowcount", 0):
+        exists = db.session.scalar(
+            sa.select(Answer.seq).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id)
+        )
+        if exists is not None:  # an equal or newer save is already stored
+            return SaveResult(True, "stale", exists)
+        db.session.execute(
+            sa.insert(Answer).values(attempt_id=attempt.id, item_id=item.id, **values)
+        )
+    db.session.execute(
+        sa.update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.last_seq < seq)
+        .values(last_seq=seq)
+    )
+    return SaveResult(True, "late" if late else "saved", seq)
+
+
+# --- submitting and grading -------------------------------------------------------------
+
+
+def grade(attempt: Attempt) -> None:
+    answers = {
+        a.item_id: a.response
+        for a in db.session.scalars(sa.select(Answer).where(Answer.attempt_id == attempt.id))
+    }
+    earned = 0.0
+    for item in attempt.items:
+        correct = QUESTION_TYPES[item.question.qtype].grade(
+            item.question.data, answers.get(item.id)
+        )
+        item.earned_points = item.points_per_item * sum(correct)
+        earned += item.earned_points
+    attempt.earned_points = earned
+    attempt.score = round(earned / attempt.total_points * 100, 1) if attempt.total_points else 0.0
+    attempt.passed = attempt.score >= attempt.paper.pass_mark
+
+
+def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> Attempt:
+    """Close and grade the attempt once; later calls return it unchanged."""
+    claimed = db.session.execute(
+        sa.update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.IN_PROGRESS)
+        .values(
+            status=AttemptStatus.SUBMITTED, open_slot=None, submitted_at=now, submit_reason=reason
+        )
+    )
+    attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
+    assert attempt is not None
+    if getattr(claimed, "rowcount", 0):
+        grade(attempt)
+        db.session.flush()
+    return attempt
+
+
+def due_attempts(now: datetime, grace: timedelta) -> list[int]:
+    """Open attempts whose deadline (plus the late-save grace) has passed."""
+    return list(
+        db.session.scalars(
+            sa.select(Attempt.id).where(
+                Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at <= now - grace
+            )
+        )
+    )
+
+
+def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
+    """End an attempt for a violation (invigilators); it counts as used and is not graded."""
+    db.session.execute(
+        sa.update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.IN_PROGRESS)
+        .values(
+            status=AttemptStatus.VOIDED,
+            open_slot=None,
+            submitted_at=now,
+            submit_reason=SubmitReason.INVIGILATOR,
+            void_reason=reason[:300],
+            passed=False,
+        )
+    )
+    attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
+    assert attempt is not None
+    return attempt
+
+
+# --- what the candidate's page gets (never a key) ---------------------------------------
+
+
+def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
+    answers = {
+        a.item_id: a
+        for a in db.session.scalars(sa.select(Answer).where(Answer.attempt_id == attempt.id))
+    }
+    items = []
+    for item in attempt.items:
+        kind = QUESTION_TYPES[item.question.qtype]
+        answer = answers.get(item.id)
+        items.append(
+            {
+                "position": item.position,
+                "section": item.section_position,
+                "points": item.points_per_item,
+                "label": kind.label_zh,
+                **kind.public_view(item.question.data, item.option_order),
+                "response": answer.response if answer else None,
+                "marked": answer.marked if answer else False,
+                "seq": answer.seq if answer else 0,
+            }
+        )
+    body: dict[str, Any] = {
+        "id": attempt.id,
+        "paper": attempt.paper.name,
+        "status": attempt.status.value,
+        "number": attempt.number,
+        "server_time": now.isoformat(),
+        "deadline": attempt.deadline_at.isoformat(),
+        "remaining_seconds": max(0, int((attempt.deadline_at - now).total_seconds())),
+        "last_seq": attempt.last_seq,
+        "items": items,
+    }
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        body["result"] = result_view(attempt)
+    return body
+
+
+def result_view(attempt: Attempt) -> dict[str, Any]:
+    if attempt.status == AttemptStatus.VOIDED:
+        return {"passed": False, "score": None, "message": "本次测评因违纪被终止"}
+    message = (
+        "交卷成功，合格" if attempt.passed else "交卷成功，您本次未达到分数线，您可以继续参加测评"
+    )
+    return {
+        "passed": attempt.passed,
+        "score": attempt.score,
+        "pass_mark": attempt.paper.pass_mark,
+        "message": message,
+        "submitted_at": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
+    }

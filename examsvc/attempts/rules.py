@@ -1,0 +1,207 @@
+"""The manuals' rules for sitting papers, as plain functions on plain data (``now`` passed in).
+
+Which papers a physician must sit, what state each is in (the home page's words), whether
+one may be started, and the cycle's verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
+
+
+@dataclass(frozen=True)
+class WindowFacts:
+    id: int
+    round: WindowRound
+    opens_at: datetime
+    closes_at: datetime
+
+
+@dataclass(frozen=True)
+class PaperFacts:
+    id: int
+    kind: PaperKind
+    name: str
+    practice_categories: tuple[str, ...]
+    physician_levels: tuple[str, ...]
+    attempt_limit_simple: int
+    attempt_limit_general: int
+    prerequisite_id: int | None
+    windows: tuple[WindowFacts, ...]
+
+    def limit(self, procedure: Procedure) -> int:
+        return (
+            self.attempt_limit_simple
+            if procedure == Procedure.SIMPLE
+            else self.attempt_limit_general
+        )
+
+
+@dataclass(frozen=True)
+class PhysicianFacts:
+    status: RegistrationStatus
+    procedure: Procedure
+    practice_category: str
+    physician_level: str
+    exempt_humanities: bool
+    exempt_professional: bool
+    eval_work_performance: Evaluation
+    eval_ethics: Evaluation
+
+
+@dataclass(frozen=True)
+class AttemptFacts:
+    paper_id: int
+    window_round: WindowRound
+    in_progress: bool
+    passed: bool | None  # None while in progress
+    voided: bool = False
+    score: float | None = None
+
+
+@dataclass
+class PaperState:
+    paper: PaperFacts
+    code: str  # exempt | passed | in_progress | open | waiting | locked | failed | makeup_waiting | closed
+    label: str  # the manuals' words
+    remaining: int
+    window: WindowFacts | None = None
+    reason: str | None = None
+    best_score: float | None = None
+
+    @property
+    def can_start(self) -> bool:
+        return self.code in ("open", "in_progress")
+
+
+def serves(paper: PaperFacts, physician: PhysicianFacts) -> bool:
+    return (
+        not paper.practice_categories or physician.practice_category in paper.practice_categories
+    ) and (not paper.physician_levels or physician.physician_level in paper.physician_levels)
+
+
+def required_papers(physician: PhysicianFacts, papers: list[PaperFacts]) -> list[PaperFacts]:
+    """Simple procedure: the humanities paper; general: humanities, then the professional paper
+    of the physician's category and level."""
+    kinds = (
+        [PaperKind.HUMANITIES]
+        if physician.procedure == Procedure.SIMPLE
+        else [PaperKind.HUMANITIES, PaperKind.PROFESSIONAL]
+    )
+    out = []
+    for kind in kinds:
+        match = next((p for p in papers if p.kind == kind and serves(p, physician)), None)
+        if match is not None:
+            out.append(match)
+    return out
+
+
+def is_exempt(physician: PhysicianFacts, paper: PaperFacts) -> bool:
+    """Simple procedure exempts only the humanities paper; general, only the professional one."""
+    if physician.procedure == Procedure.SIMPLE:
+        return paper.kind == PaperKind.HUMANITIES and physician.exempt_humanities
+    return paper.kind == PaperKind.PROFESSIONAL and physician.exempt_professional
+
+
+def _window(
+    paper: PaperFacts, round: WindowRound, now: datetime
+) -> tuple[WindowFacts | None, WindowFacts | None]:
+    """The window of this round open now, and the next one to open."""
+    current = next(
+        (w for w in paper.windows if w.round == round and w.opens_at <= now < w.closes_at), None
+    )
+    upcoming = sorted(
+        (w for w in paper.windows if w.round == round and w.opens_at > now),
+        key=lambda w: w.opens_at,
+    )
+    return current, (upcoming[0] if upcoming else None)
+
+
+def paper_state(
+    physician: PhysicianFacts,
+    paper: PaperFacts,
+    attempts: list[AttemptFacts],
+    passed_papers: set[int],
+    now: datetime,
+) -> PaperState:
+    mine = [a for a in attempts if a.paper_id == paper.id]
+    scores = [a.score for a in mine if a.score is not None]
+    best = max(scores) if scores else None
+    regular = [a for a in mine if a.window_round == WindowRound.REGULAR]
+    makeup = [a for a in mine if a.window_round == WindowRound.MAKEUP]
+    limit = paper.limit(physician.procedure)
+    if is_exempt(physician, paper):
+        return PaperState(paper, "exempt", "免考通过", 0)
+    if any(a.passed for a in mine):
+        return PaperState(paper, "passed", "合格", 0, best_score=best)
+    if physician.status != RegistrationStatus.APPROVED:
+        return PaperState(
+            paper, "closed", "已退出本周期考核", 0, reason="已退出本周期考核，不能参加测评"
+        )
+    open_attempt = next((a for a in mine if a.in_progress), None)
+    if open_attempt is not None:
+        window = _window(paper, open_attempt.window_round, now)[0]
+        return PaperState(paper, "in_progress", "测评进行中", 0, window, best_score=best)
+    if paper.prerequisite_id is not None and paper.prerequisite_id not in passed_papers:
+        return PaperState(
+            paper,
+            "locked",
+            "等待考试开始",
+            limit,
+            None,
+            reason="医学人文测评试卷合格后才可以进行业务水平测评",
+        )
+    current, upcoming = _window(paper, WindowRound.REGULAR, now)
+    used = len(regular)
+    failed_regular = used >= limit or (used > 0 and current is None and upcoming is None)
+    if not failed_regular:
+        if current is not None:
+            return PaperState(paper, "open", "进入测评", limit - used, current, best_score=best)
+        if upcoming is not None:
+            return PaperState(
+                paper, "waiting", "等待考试开始", limit - used, upcoming, best_score=best
+            )
+        if used == 0 and not any(w.round == WindowRound.MAKEUP for w in paper.windows):
+            return PaperState(paper, "closed", "考试已结束", 0, reason="测评时间已结束")
+    # Regular round over without a pass (attempts used up, or the window closed): makeup.
+    m_current, m_upcoming = _window(paper, WindowRound.MAKEUP, now)
+    m_left = limit - len(makeup)
+    if m_current is not None and m_left > 0:
+        return PaperState(paper, "open", "进入测评（补考）", m_left, m_current, best_score=best)
+    if m_upcoming is not None and m_left > 0:
+        return PaperState(
+            paper, "makeup_waiting", "不合格-等待补考", m_left, m_upcoming, best_score=best
+        )
+    return PaperState(paper, "failed", "不合格", 0, best_score=best)
+
+
+@dataclass
+class Verdict:
+    result: str  # pass | fail | pending
+    label: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
+    """Pass only if both evaluations pass and every required paper is passed or exempt."""
+    reasons = []
+    for name, value in (
+        ("工作成绩", physician.eval_work_performance),
+        ("职业道德", physician.eval_ethics),
+    ):
+        if value == Evaluation.FAIL:
+            reasons.append(f"{name}评定不合格")
+    for state in states:
+        if state.code == "failed":
+            reasons.append(f"{state.paper.name}不合格")
+        elif state.code == "closed" and physician.status == RegistrationStatus.APPROVED:
+            reasons.append(f"{state.paper.name}缺考")
+    if reasons:
+        return Verdict("fail", "不合格", reasons)
+    undecided = Evaluation.PENDING in (physician.eval_work_performance, physician.eval_ethics)
+    if undecided or any(s.code not in ("passed", "exempt") for s in states):
+        return Verdict("pending", "报名完成-等待测评")
+    return Verdict("pass", "合格")

@@ -1,0 +1,139 @@
+"""The manuals' rules, tested as plain functions with time passed in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from examsvc.attempts import rules
+from examsvc.attempts.rules import AttemptFacts, PaperFacts, PhysicianFacts, WindowFacts
+from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
+
+NOW = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
+REGULAR = WindowFacts(1, WindowRound.REGULAR, NOW - timedelta(days=1), NOW + timedelta(days=9))
+MAKEUP = WindowFacts(2, WindowRound.MAKEUP, NOW + timedelta(days=20), NOW + timedelta(days=25))
+HUM = PaperFacts(
+    1, PaperKind.HUMANITIES, "医学人文测评试卷", (), (), 20, 1, None, (REGULAR, MAKEUP)
+)
+PRO = PaperFacts(
+    2,
+    PaperKind.PROFESSIONAL,
+    "业务水平临床测评试卷",
+    ("clinical",),
+    (),
+    1,
+    1,
+    1,
+    (replace(REGULAR, id=3), replace(MAKEUP, id=4)),
+)
+PRO_DENTAL = replace(PRO, id=5, practice_categories=("dental",), name="业务水平口腔测评试卷")
+DOCTOR = PhysicianFacts(
+    RegistrationStatus.APPROVED,
+    Procedure.GENERAL,
+    "clinical",
+    "physician",
+    False,
+    False,
+    Evaluation.PASS,
+    Evaluation.PASS,
+)
+SIMPLE = replace(DOCTOR, procedure=Procedure.SIMPLE)
+
+
+def attempt(
+    paper: PaperFacts,
+    passed: bool | None,
+    round: WindowRound = WindowRound.REGULAR,
+    score: float = 50,
+):
+    return AttemptFacts(
+        paper.id, round, passed is None, passed, score=None if passed is None else score
+    )
+
+
+def state(physician, paper, attempts=(), passed=frozenset(), now=NOW):
+    return rules.paper_state(physician, paper, list(attempts), set(passed), now)
+
+
+def test_required_papers_by_procedure_and_category():
+    assert rules.required_papers(SIMPLE, [HUM, PRO, PRO_DENTAL]) == [HUM]
+    assert rules.required_papers(DOCTOR, [HUM, PRO, PRO_DENTAL]) == [HUM, PRO]
+    dentist = replace(DOCTOR, practice_category="dental")
+    assert rules.required_papers(dentist, [HUM, PRO, PRO_DENTAL]) == [HUM, PRO_DENTAL]
+
+
+def test_exemptions_follow_the_procedure():
+    assert state(replace(SIMPLE, exempt_humanities=True), HUM).label == "免考通过"
+    # General procedure: only the professional paper can be exempt.
+    assert state(replace(DOCTOR, exempt_humanities=True), HUM).code == "open"
+    assert state(replace(DOCTOR, exempt_professional=True), PRO).label == "免考通过"
+
+
+def test_professional_opens_only_after_humanities_is_passed():
+    locked = state(DOCTOR, PRO)
+    assert (
+        locked.code == "locked" and locked.reason == "医学人文测评试卷合格后才可以进行业务水平测评"
+    )
+    assert state(DOCTOR, PRO, passed={HUM.id}).code == "open"
+
+
+def test_attempt_limits_by_procedure():
+    simple = state(SIMPLE, HUM, [attempt(HUM, False)] * 3)
+    assert simple.code == "open" and simple.remaining == 17 and simple.label == "进入测评"
+    general = state(DOCTOR, HUM, [attempt(HUM, False)])
+    assert general.code == "makeup_waiting" and general.label == "不合格-等待补考"
+
+
+def test_a_pass_ends_the_paper():
+    assert state(SIMPLE, HUM, [attempt(HUM, False), attempt(HUM, True, score=80)]).code == "passed"
+
+
+def test_windows_before_and_after():
+    before = state(SIMPLE, HUM, now=REGULAR.opens_at - timedelta(minutes=1))
+    assert before.code == "waiting" and before.label == "等待考试开始" and before.window == REGULAR
+    after_makeup = state(
+        SIMPLE, HUM, [attempt(HUM, False)], now=MAKEUP.closes_at + timedelta(minutes=1)
+    )
+    assert after_makeup.code == "failed"
+
+
+def test_makeup_window_only_for_those_who_failed():
+    in_makeup = MAKEUP.opens_at + timedelta(hours=1)
+    assert state(DOCTOR, HUM, [attempt(HUM, False)], now=in_makeup).code == "open"
+    assert state(DOCTOR, HUM, [attempt(HUM, True, score=90)], now=in_makeup).code == "passed"
+    # Absent from the regular window: it closed without a pass, so the makeup is open too.
+    assert state(DOCTOR, HUM, [], now=in_makeup).label == "进入测评（补考）"
+    used = state(
+        DOCTOR, HUM, [attempt(HUM, False), attempt(HUM, False, WindowRound.MAKEUP)], now=in_makeup
+    )
+    assert used.code == "failed"
+
+
+def test_withdrawn_physicians_start_nothing():
+    withdrawn = replace(SIMPLE, status=RegistrationStatus.WITHDRAWN)
+    assert not state(withdrawn, HUM).can_start
+
+
+def test_an_open_attempt_is_resumed_not_duplicated():
+    resumed = state(SIMPLE, HUM, [attempt(HUM, None)])
+    assert resumed.code == "in_progress" and resumed.can_start
+
+
+def test_verdict_pass_fail_pending_with_reasons_in_order():
+    passed = [
+        state(DOCTOR, HUM, [attempt(HUM, True, score=80)]),
+        state(DOCTOR, PRO, [attempt(PRO, True)], {1}),
+    ]
+    assert rules.verdict(DOCTOR, passed).result == "pass"
+    failing = replace(DOCTOR, eval_ethics=Evaluation.FAIL)
+    failed_paper = state(
+        DOCTOR, PRO, [attempt(PRO, False)], {1}, now=MAKEUP.closes_at + timedelta(hours=1)
+    )
+    result = rules.verdict(failing, [passed[0], failed_paper])
+    assert result.result == "fail" and result.reasons == [
+        "职业道德评定不合格",
+        "业务水平临床测评试卷不合格",
+    ]
+    pending = rules.verdict(replace(DOCTOR, eval_work_performance=Evaluation.PENDING), passed)
+    assert pending.result == "pending"
+    assert rules.verdict(DOCTOR, [passed[0], state(DOCTOR, PRO, [], {1})]).result == "pending"
