@@ -1,15 +1,19 @@
-"""The candidate's pages."""
+"""The candidate's pages: 考核安排, the steps before starting, the exam page, 考核结果."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
-from examsvc.enums import PaperKind, Procedure, RegistrationStatus
+from examsvc.attempts import operations as ops
+from examsvc.attempts.api import start_and_commit
+from examsvc.attempts.models import Attempt
+from examsvc.clock import now
+from examsvc.enums import AttemptStatus
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
@@ -18,52 +22,100 @@ from examsvc.roster.queries import current_physician
 bp = Blueprint("attempts", __name__)
 
 
-def required_kinds(procedure: Procedure) -> list[PaperKind]:
-    """Simple procedure: the humanities paper; general: humanities, then professional."""
-    if procedure == Procedure.SIMPLE:
-        return [PaperKind.HUMANITIES]
-    return [PaperKind.HUMANITIES, PaperKind.PROFESSIONAL]
-
-
-def _serves(paper: Paper, physician: Physician) -> bool:
-    return (
-        not paper.practice_categories
-        or physician.practice_category.value in paper.practice_categories
-    ) and (not paper.physician_levels or physician.physician_level.value in paper.physician_levels)
+def _me() -> Physician | None:
+    user = current_user()
+    return current_physician(user.id) if user else None
 
 
 @bp.get("/home")
 @physician_required
 def home() -> str:
-    user = current_user()
-    physician = current_physician(user.id) if user else None
+    physician = _me()
     if physician is None:
         return render_template("attempts/home.html", physician=None)
-    papers: list[dict[str, Any]] = []
-    for kind in required_kinds(physician.procedure):
-        exempt = (
-            physician.exempt_humanities
-            if kind == PaperKind.HUMANITIES
-            else physician.exempt_professional
-        )
-        allowed = (kind == PaperKind.HUMANITIES and physician.procedure == Procedure.SIMPLE) or (
-            kind == PaperKind.PROFESSIONAL and physician.procedure == Procedure.GENERAL
-        )
-        paper = db.session.scalars(
-            sa.select(Paper).where(
-                Paper.cycle_id == physician.cycle_id, Paper.kind == kind, Paper.active
+    result = ops.overview(physician, now())
+    open_attempts = {
+        a.paper_id: a.id
+        for a in db.session.scalars(
+            sa.select(Attempt).where(
+                Attempt.physician_id == physician.id, Attempt.status == AttemptStatus.IN_PROGRESS
             )
-        ).first()
-        papers.append({"kind": kind.value, "paper": paper, "exempt": exempt and allowed})
-    task = (
-        "报名完成-等待测评"
-        if physician.status == RegistrationStatus.APPROVED
-        else "已退出本周期考核"
-    )
+        )
+    }
     return render_template(
         "attempts/home.html",
         physician=physician,
-        papers=papers,
-        task=task,
+        states=result.states,
+        verdict=result.verdict,
         masked_id=mask(physician.id_number),
+        open_attempts=open_attempts,
+    )
+
+
+@bp.route("/exam/paper/<int:paper_id>", methods=["GET", "POST"])
+@physician_required
+def prepare(paper_id: int) -> Any:
+    """进入测评: consent (first time), 考前须知, the time available, then 开始考试."""
+    physician = _me()
+    paper = db.session.get(Paper, paper_id)
+    if physician is None or paper is None:
+        abort(404)
+    if request.method == "POST":
+        if request.form.get("consent") == "yes" and physician.user.face_consent_at is None:
+            ops.give_consent(physician.user, now())
+            db.session.commit()
+            return redirect(url_for("attempts.prepare", paper_id=paper_id))
+        try:
+            attempt = start_and_commit(
+                physician.id, paper_id, now(), request.form.get("rules") == "on"
+            )
+        except ops.Refused as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("attempts.prepare", paper_id=paper_id))
+        return redirect(url_for("attempts.exam", attempt_id=attempt.id))
+    state = next((s for s in ops.overview(physician, now()).states if s.paper.id == paper_id), None)
+    minutes = None
+    if state is not None and state.window is not None:
+        minutes = int(
+            ops.time_available(physician, paper, state.window, now()).total_seconds() // 60
+        )
+    return render_template(
+        "attempts/prepare.html",
+        paper=paper,
+        state=state,
+        minutes=minutes,
+        consent_given=physician.user.face_consent_at is not None,
+        full_minutes=paper.duration_minutes + physician.time_allowance_minutes,
+    )
+
+
+@bp.get("/exam/<int:attempt_id>")
+@physician_required
+def exam(attempt_id: int) -> str:
+    physician = _me()
+    attempt = db.session.get(Attempt, attempt_id)
+    if physician is None or attempt is None or attempt.physician_id != physician.id:
+        abort(404)
+    return render_template("attempts/exam.html", attempt=attempt)
+
+
+@bp.get("/results")
+@physician_required
+def results() -> str:
+    physician = _me()
+    if physician is None:
+        return render_template("attempts/results.html", physician=None)
+    attempts = db.session.scalars(
+        sa.select(Attempt)
+        .where(Attempt.physician_id == physician.id)
+        .order_by(Attempt.paper_id, Attempt.number)
+    ).all()
+    result = ops.overview(physician, now())
+    return render_template(
+        "attempts/results.html",
+        physician=physician,
+        attempts=attempts,
+        states=result.states,
+        verdict=result.verdict,
     )
