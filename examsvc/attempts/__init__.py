@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.add_url_rule("/api/v1/openapi.json", "openapi", api.openapi_json)
     app.cli.add_command(sweep_command, "attempts-sweep")
     if not any(job.name == "attempt-sweeper" for job in jobs.JOBS):
         jobs.every("attempt-sweeper", lambda app: 5)(sweep)

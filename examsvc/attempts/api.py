@@ -195,3 +195,10 @@ def submit(attempt_id: int) -> dict[str, Any]:
     if not view["can_retry"] and not attempt.passed:
         view["result"]["message"] = "交卷成功，您本次未达到分数线"
     return view
+
+
+def openapi_json() -> dict[str, Any]:
+    """GET /api/v1/openapi.json (registered by the feature's init_app)."""
+    from examsvc.attempts.openapi import spec
+
+    return spec()

@@ -1,0 +1,118 @@
+"""Real HTTP and a real Socket.IO client against ``examsvc serve``; the server is killed with
+SIGKILL in the middle of an attempt, started again, and nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+import requests
+import socketio
+
+from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import Server, _free_port
+
+
+def _serve(server: Server, port: int, log) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examsvc.cli", "serve", "--port", str(port), "--no-jobs"],
+        env=server.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return process
+        except requests.ConnectionError:
+            time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
+    process.kill()
+    raise AssertionError("server did not start")
+
+
+def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
+    port = _free_port()
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = _serve(demo_server, port, log)
+        base = f"http://127.0.0.1:{port}"
+        http = requests.Session()
+        token = http.get(base + "/api/v1/session").json()["csrf_token"]
+        headers = {"X-CSRFToken": token}
+        number = demo_id(PHYSICIANS[4][0], PHYSICIANS[4][8])
+        assert http.post(
+            base + "/api/v1/session", json={"login": number, "password": "666666"}, headers=headers
+        ).ok
+        token = http.get(base + "/api/v1/session").json()["csrf_token"]
+        headers = {"X-CSRFToken": token}
+        # First login: change the password over the form, then consent and start.
+        form = {
+            "old": "666666",
+            "new": "Sock-Doc-2026",
+            "repeat": "Sock-Doc-2026",
+            "csrf_token": token,
+        }
+        assert (
+            http.post(base + "/account/password", data=form, allow_redirects=False).status_code
+            == 302
+        )
+        assert http.post(base + "/api/v1/exam/consent", headers=headers).ok
+        papers = http.get(base + "/api/v1/exam").json()["papers"]
+        started = http.post(
+            f"{base}/api/v1/exam/papers/{papers[0]['paper_id']}/attempts",
+            json={"rules_acknowledged": True},
+            headers=headers,
+        ).json()
+        attempt_id, deadline = started["id"], datetime.fromisoformat(started["deadline"])
+
+        client = socketio.Client(reconnection=False)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+        client.connect(
+            base, namespaces=["/exam"], headers={"Cookie": cookie}, transports=["websocket"]
+        )
+        acks = []
+        for seq, item in enumerate(started["items"][:5], start=1):
+            response = True if item["type"] == "true_false" else None
+            if item["type"] == "single":
+                response = item["options"][0]["key"]
+            ack = client.call(
+                "answer",
+                {
+                    "attempt_id": attempt_id,
+                    "position": item["position"],
+                    "response": response,
+                    "marked": seq == 3,
+                    "seq": seq,
+                },
+                namespace="/exam",
+                timeout=10,
+            )
+            acks.append(ack)
+        assert all(a["ok"] for a in acks), acks
+        client.disconnect()
+
+        os.kill(process.pid, signal.SIGKILL)  # no shutdown, no flush: the process just dies
+        process.wait(timeout=10)
+        process = _serve(demo_server, port, log)
+        try:
+            state = http.get(f"{base}/api/v1/exam/attempts/{attempt_id}").json()
+            saved = {i["position"]: (i["seq"], i["marked"]) for i in state["items"] if i["seq"]}
+            assert saved == {
+                i["position"]: (n, n == 3) for n, i in enumerate(started["items"][:5], start=1)
+            }
+            # The clock kept running while the server was down; the deadline did not move.
+            assert datetime.fromisoformat(state["deadline"]) == deadline
+            remaining = (deadline - datetime.fromisoformat(state["server_time"])).total_seconds()
+            assert abs(state["remaining_seconds"] - remaining) <= 1
+            # An unauthenticated socket is refused.
+            stranger = socketio.Client(reconnection=False)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                stranger.connect(base, namespaces=["/exam"], transports=["websocket"])
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
