@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
         "ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."
     ),
     Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
+    Setting(
+        "CJK_FONT",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        str,
+        "Chinese font for PDF notices.",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -119,3 +119,48 @@ def results() -> str:
         states=result.states,
         verdict=result.verdict,
     )
+
+
+@bp.get("/results/notice.pdf")
+@physician_required
+def notice() -> Any:
+    """考核结果通知书 (only once the cycle's result is 合格)."""
+    from flask import Response, current_app
+
+    from examsvc.results.notice import Notice, NoticePaper, render
+    from examsvc.roster import photos
+
+    physician = _me()
+    if physician is None:
+        abort(404)
+    result = ops.overview(physician, now())
+    if result.verdict.result != "pass":
+        abort(403)
+    papers = [
+        NoticePaper(s.paper.name, "免考通过" if s.code == "exempt" else f"合格（{s.best_score}分）")
+        for s in result.states
+    ]
+    photo = (
+        photos.load(current_app.config["DATA_DIR"], physician.photo_sha256)
+        if physician.photo_sha256
+        else None
+    )
+    procedure = {"simple": "简易程序", "general": "一般程序"}[physician.procedure.value]
+    pdf = render(
+        Notice(
+            physician.name,
+            mask(physician.id_number),
+            physician.institution_name,
+            physician.cycle.name,
+            procedure,
+            papers,
+            "合格",
+            now(),
+            photo,
+        ),
+        current_app.config["CJK_FONT"],
+    )
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = "inline; filename=result-notice.pdf"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -262,3 +262,39 @@ def test_openapi_describes_only_real_endpoints(client, app):
         flask_path = path.replace("{", "<int:").replace("}", ">")
         for method in operations:
             assert (flask_path, method.upper()) in rules, (path, method)
+
+
+def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos, tmp_path):
+    import shutil
+    import subprocess
+
+    from examsvc.roster import photos
+
+    assert candidate.get("/results/notice.pdf").status_code == 403
+    physician = exam["physician"]
+    physician.photo_sha256 = photos.store(app.config["DATA_DIR"], faces_photos["obama"])
+    db.session.commit()
+    attempt_id = start(candidate, exam["paper"].id).get_json()["id"]
+    items = db.session.scalars(
+        sa.select(AttemptItem).where(AttemptItem.attempt_id == attempt_id)
+    ).all()
+    for seq, item in enumerate(items, start=1):
+        candidate.put(
+            f"/api/v1/exam/attempts/{attempt_id}/answers/{item.position}",
+            json={"response": correct_response(item), "seq": seq},
+        )
+    candidate.post(f"/api/v1/exam/attempts/{attempt_id}/submit")
+    page = candidate.get("/results").get_data(as_text=True)
+    assert "打印考核结果通知书" in page
+    response = candidate.get("/results/notice.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert response.headers["Cache-Control"] == "private, no-store"
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(response.data)
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext missing: scripts/bootstrap.sh --dev installs poppler-utils")
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert physician.name in text and "考核结果：合格" in text and physician.id_number not in text
+    assert physician.id_number[:3] + "*****" in text
