@@ -298,3 +298,36 @@ def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos,
     ).stdout
     assert physician.name in text and "考核结果：合格" in text and physician.id_number not in text
     assert physician.id_number[:3] + "*****" in text
+
+
+def test_study_mode_is_never_counted(candidate, exam):
+    import re
+
+    page = candidate.get("/study").get_data(as_text=True)
+    assert exam["paper"].name in page
+    memorise = candidate.get(f"/study/{exam['paper'].id}?mode=memorise&seed=5").get_data(
+        as_text=True
+    )
+    assert "答案：" in memorise and "解析" in memorise
+    practice = candidate.get(f"/study/{exam['paper'].id}?seed=5").get_data(as_text=True)
+    assert "答案：" not in practice
+    # Submit the mock with every answer right: 100, nothing stored.
+    from examsvc.papers.operations import draw_questions
+
+    form = {"seed": "5"}
+    for number, item in enumerate(draw_questions(exam["paper"], 5), start=1):
+        from examsvc.banks.models import Question
+
+        q = db.session.get(Question, item.question_id)
+        answer = (
+            {s["external_id"]: s["answer"] for s in q.data["sub_questions"]}
+            if q.qtype in ("case", "matching")
+            else q.data["answer"]
+        )
+        import json
+
+        form[f"q{number}"] = json.dumps(answer)
+    result = candidate.post(f"/study/{exam['paper'].id}", data=form).get_data(as_text=True)
+    assert re.search(r"模拟成绩：100\.0", result)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
+    assert candidate.get("/api/v1/exam").get_json()["papers"][0]["remaining_attempts"] == 20
