@@ -34,9 +34,7 @@ def render(notice: Notice, font_path: str) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title("考核结果通知书")
     pdf.add_page()
-    pdf.add_font(
-        "cjk", fname=font_path, collection_font_number=0 if font_path.endswith(".ttc") else None
-    )
+    pdf.add_font("cjk", fname=font_path, collection_font_number=0)  # the first face of a .ttc
     pdf.set_font("cjk", size=20)
     pdf.cell(0, 16, "医师定期考核结果通知书", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
