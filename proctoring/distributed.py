@@ -22,6 +22,11 @@ from proctoring.config import FaceConfig
 QUEUES = {"entry": "faces-entry", "routine": "faces"}  # workers listen in this order
 
 
+def queue_names(namespace: str = "") -> list[str]:
+    """The queues a worker serves, entry checks first (a namespace keeps deployments apart)."""
+    return [namespace + QUEUES["entry"], namespace + QUEUES["routine"]]
+
+
 def connect(url: str) -> Redis:
     return Redis.from_url(url)
 
@@ -38,7 +43,7 @@ def enqueue(
     ttl: int = 120,
 ) -> Job:
     """Queue a face job; entry checks go to their own queue, which workers serve first."""
-    queue = Queue(QUEUES["entry" if entry else "routine"], connection=redis)
+    queue = Queue(namespace + QUEUES["entry" if entry else "routine"], connection=redis)
     return queue.enqueue(
         run_job,
         kind,

@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--redis", required=True)
     parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    parser.add_argument("--namespace", default="", help="prefix of the queue names")
     args = parser.parse_args(argv)
     jobs.warm_up()  # once per worker, not per job
     redis = distributed.connect(args.redis)

@@ -24,9 +24,7 @@ def redis():
         client.ping()
     except redis_lib.ConnectionError:
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    client.flushdb()
     yield client
-    client.flushdb()
 
 
 def _wait(redis, job_id: str, deadline: float):
@@ -60,7 +58,16 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
     with (
         log.open("wb") as out,
         subprocess.Popen(
-            [sys.executable, "-m", "proctoring.worker", "--redis", REDIS_URL, "--burst"],
+            [
+                sys.executable,
+                "-m",
+                "proctoring.worker",
+                "--redis",
+                REDIS_URL,
+                "--burst",
+                "--namespace",
+                space,
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -77,3 +84,4 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
     assert results[2]["ok"] and len(results[2]["encoding"]) == 1024
     # The on_result hook ran in the worker with the job's meta.
     assert redis.get(marker) == jobs[2].id.encode()
+    redis.delete(marker)
