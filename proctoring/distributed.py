@@ -41,6 +41,7 @@ def enqueue(
     on_result: str | None = None,
     meta: dict[str, Any] | None = None,
     ttl: int = 120,
+    namespace: str = "",
 ) -> Job:
     """Queue a face job; entry checks go to their own queue, which workers serve first."""
     queue = Queue(namespace + QUEUES["entry" if entry else "routine"], connection=redis)

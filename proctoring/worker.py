@@ -17,10 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     jobs.warm_up()  # once per worker, not per job
     redis = distributed.connect(args.redis)
-    queues = [
-        Queue(name, connection=redis)
-        for name in (distributed.QUEUES["entry"], distributed.QUEUES["routine"])
-    ]
+    queues = [Queue(name, connection=redis) for name in distributed.queue_names(args.namespace)]
     SimpleWorker(queues, connection=redis).work(burst=args.burst, with_scheduler=False)
 
 

@@ -38,12 +38,13 @@ def _wait(redis, job_id: str, deadline: float):
 
 @pytest.mark.redis
 def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
-    marker = f"hook-{uuid.uuid4().hex}"
+    # A namespace of our own: other runs on the same Redis (another checkout, CI) are untouched.
+    space = f"test-{uuid.uuid4().hex[:12]}-"
+    marker = f"{space}hook"
+    two = photo_bytes("face_recognition/two_people.jpg")
     jobs = [
-        distributed.enqueue(
-            redis, "count", {"image": photo_bytes("face_recognition/two_people.jpg")}
-        ),
-        distributed.enqueue(redis, "count", {"image": jpeg(landscape())}),
+        distributed.enqueue(redis, "count", {"image": two}, namespace=space),
+        distributed.enqueue(redis, "count", {"image": jpeg(landscape())}, namespace=space),
         distributed.enqueue(
             redis,
             "registration_photo",
@@ -51,6 +52,7 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
             entry=True,
             on_result="tests.proctoring.hook:remember",
             meta={"key": marker},
+            namespace=space,
         ),
     ]
     env = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL}
