@@ -201,6 +201,8 @@ def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
             reasons.append(f"{state.paper.name}缺考")
     if reasons:
         return Verdict("fail", "不合格", reasons)
+    if any(s.code == "makeup_waiting" for s in states):
+        return Verdict("pending", "不合格-等待补考")
     undecided = Evaluation.PENDING in (physician.eval_work_performance, physician.eval_ethics)
     if undecided or any(s.code not in ("passed", "exempt") for s in states):
         return Verdict("pending", "报名完成-等待测评")

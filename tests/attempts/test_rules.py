@@ -137,3 +137,8 @@ def test_verdict_pass_fail_pending_with_reasons_in_order():
     pending = rules.verdict(replace(DOCTOR, eval_work_performance=Evaluation.PENDING), passed)
     assert pending.result == "pending"
     assert rules.verdict(DOCTOR, [passed[0], state(DOCTOR, PRO, [], {1})]).result == "pending"
+
+
+def test_current_task_while_waiting_for_a_makeup():
+    waiting = state(DOCTOR, HUM, [attempt(HUM, False)])
+    assert rules.verdict(DOCTOR, [waiting]).label == "不合格-等待补考"
