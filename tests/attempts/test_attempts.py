@@ -331,3 +331,13 @@ def test_study_mode_is_never_counted(candidate, exam):
     assert re.search(r"模拟成绩：100\.0", result)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
     assert candidate.get("/api/v1/exam").get_json()["papers"][0]["remaining_attempts"] == 20
+
+
+def test_the_candidate_is_told_before_starting_when_time_is_short(candidate, exam, clock):
+    page = candidate.get(f"/exam/paper/{exam['paper'].id}").get_data(as_text=True)
+    assert "考前须知" in page and "我已阅读并同意遵守上述规定" in page and "仅剩" not in page
+    clock.set(exam["window"].closes_at - timedelta(minutes=25))
+    short = candidate.get(f"/exam/paper/{exam['paper'].id}").get_data(as_text=True)
+    assert "距考试结束仅剩25分钟" in short
+    started = candidate.post(f"/exam/paper/{exam['paper'].id}", data={"rules": "on"})
+    assert started.status_code == 302 and "/exam/" in started.headers["Location"]
