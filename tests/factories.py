@@ -108,3 +108,11 @@ def create_physician(
     db.session.add(physician)
     db.session.flush()
     return physician
+
+
+def login_as(client: Any, role: Role = Role.ADMIN, password: str = "Right-Pass1") -> User:
+    """A new staff user of ``role``, committed and logged in on ``client``."""
+    user = create_user(role, password=password)
+    db.session.commit()
+    client.post("/login", data={"login": user.login, "password": password})
+    return user

@@ -203,72 +203,60 @@ def windows() -> str:
     return render_template("papers/windows.html", windows=rows, running=running, papers=papers)
 
 
-@bp.post("/admin/windows")
-@admin_required
-def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, request.form.get("paper_id", type=int))
+def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResponse:
+    """Run a window change from the form, audit it and say what happened; the one owner of the
+    transaction for both window forms."""
     try:
-        window = ops.add_window(
-            paper,
-            round=WindowRound(request.form.get("round", "regular")),
-            opens_at=_when(request.form["opens_at"]),
-            closes_at=_when(request.form["closes_at"]),
+        window = change(
+            opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
         )
-    except (ops.WindowChangeRefused, ValueError, KeyError) as exc:
-        flash(
-            str(exc)
-            if isinstance(exc, ops.WindowChangeRefused)
-            else _("请填写正确的开始和结束时间"),
-            "error",
-        )
+    except ops.WindowChangeRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("papers.windows"))
+    except (ValueError, KeyError):
+        db.session.rollback()
+        flash(_("请填写正确的开始和结束时间"), "error")
         return redirect(url_for("papers.windows"))
     record(
-        "window.add",
+        action,
         "window",
         window.id,
         actor_id=_actor(),
         now=now(),
-        paper=paper.code,
-        round=window.round.value,
+        closes_at=window.closes_at.isoformat(),
+        **detail,
     )
     db.session.commit()
-    flash(_("考试时间已添加"), "success")
+    flash(_(done), "success")
     return redirect(url_for("papers.windows"))
+
+
+@bp.post("/admin/windows")
+@admin_required
+def add_window() -> BaseResponse:
+    paper = db.get_or_404(Paper, request.form.get("paper_id", type=int))
+    round_ = WindowRound(request.form.get("round", "regular"))
+    return _window_form(
+        lambda **when: ops.add_window(paper, round=round_, **when),
+        "window.add",
+        "考试时间已添加",
+        paper=paper.code,
+        round=round_.value,
+    )
 
 
 @bp.post("/admin/windows/<int:window_id>")
 @admin_required
 def change_window(window_id: int) -> BaseResponse:
     window = db.get_or_404(ExamWindow, window_id)
-    try:
-        ops.change_window(
-            window,
-            opens_at=_when(request.form["opens_at"]),
-            closes_at=_when(request.form["closes_at"]),
-            let_running_finish=request.form.get("let_running_finish") == "on",
-            now=now(),
-        )
-    except (ops.WindowChangeRefused, ValueError, KeyError) as exc:
-        db.session.rollback()
-        flash(
-            str(exc)
-            if isinstance(exc, ops.WindowChangeRefused)
-            else _("请填写正确的开始和结束时间"),
-            "error",
-        )
-        return redirect(url_for("papers.windows"))
-    record(
-        "window.change",
-        "window",
-        window.id,
-        actor_id=_actor(),
-        now=now(),
-        closes_at=window.closes_at.isoformat(),
-        let_running_finish=request.form.get("let_running_finish") == "on",
-    )
-    db.session.commit()
-    flash(_("考试时间已修改"), "success")
-    return redirect(url_for("papers.windows"))
+    finish = request.form.get("let_running_finish") == "on"
+
+    def change(**when: datetime) -> ExamWindow:
+        ops.change_window(window, let_running_finish=finish, now=now(), **when)
+        return window
+
+    return _window_form(change, "window.change", "考试时间已修改", let_running_finish=finish)
 
 
 # --- JSON API -------------------------------------------------------------------------

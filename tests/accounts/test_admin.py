@@ -10,14 +10,7 @@ from examsvc.accounts.passwords import INITIAL_PASSWORD, verify_password
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db
-from tests.factories import create_cycle, create_physician, create_user
-
-
-def _login_as(client, role: Role) -> User:
-    user = create_user(role, password="Right-Pass1")
-    db.session.commit()
-    client.post("/login", data={"login": user.login, "password": "Right-Pass1"})
-    return user
+from tests.factories import create_cycle, create_physician, login_as
 
 
 @pytest.mark.parametrize("role", [Role.PHYSICIAN, Role.INVIGILATOR, Role.VIEWER])
@@ -28,7 +21,7 @@ def test_only_admins_reach_account_pages(client, role):
         db.session.commit()
         client.post("/login", data={"login": physician.id_number, "password": "Right-Pass1"})
     else:
-        _login_as(client, role)
+        login_as(client, role)
     assert client.get("/admin/users").status_code == 403
     assert (
         client.post("/admin/users", data={"role": "admin", "login": "x", "name": "x"}).status_code
@@ -41,7 +34,7 @@ def test_anonymous_is_sent_to_login(client):
 
 
 def test_admin_creates_staff_with_one_time_password(client):
-    _login_as(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     response = client.post(
         "/admin/users",
         data={"role": "invigilator", "login": "inv7", "name": "监考七"},
@@ -58,7 +51,7 @@ def test_admin_creates_staff_with_one_time_password(client):
 def test_admin_resets_a_physician_to_the_initial_password(client):
     physician = create_physician(create_cycle(), password="Changed-Pass1")
     db.session.commit()
-    _login_as(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     page = client.get(f"/admin/users?q={physician.name}").get_data(as_text=True)
     assert physician.id_number not in page  # masked in the list
     assert physician.id_number[:3] + "*****" + physician.id_number[-4:] in page
@@ -69,7 +62,7 @@ def test_admin_resets_a_physician_to_the_initial_password(client):
 
 
 def test_admin_cannot_deactivate_self(client):
-    admin = _login_as(client, Role.ADMIN)
+    admin = login_as(client, Role.ADMIN)
     client.post(f"/admin/users/{admin.id}/active", data={"active": "0"})
     db.session.refresh(admin)
     assert admin.active

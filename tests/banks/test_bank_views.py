@@ -13,16 +13,9 @@ from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import Role
 from examsvc.extensions import db
 from question_banks.template import build_template
-from tests.factories import create_user
+from tests.factories import login_as
 from tests.factories_exam import make_parsed
 from tests.question_banks.test_parsing import row, xlsx
-
-
-def login(client, role: Role = Role.ADMIN):
-    user = create_user(role, password="Right-Pass1")
-    db.session.commit()
-    client.post("/login", data={"login": user.login, "password": "Right-Pass1"})
-    return user
 
 
 def upload(client, data: bytes, name: str, url: str = "/admin/banks/import", **form: str):
@@ -40,7 +33,7 @@ def count(model) -> int:
 
 
 def test_template_downloads_and_imports(client):
-    login(client)
+    login_as(client)
     template = client.get("/admin/banks/template.xlsx")
     assert template.status_code == 200 and template.data[:2] == b"PK"
     response = upload(client, template.data, "模板.xlsx")
@@ -52,7 +45,7 @@ def test_template_downloads_and_imports(client):
 
 
 def test_broken_file_shows_every_problem_and_stores_nothing(client):
-    login(client)
+    login_as(client)
     data = xlsx(
         [row(), row(题目编号="Q2", 答案="F", 题干="二"), row(题目编号="Q3", 题型="论述", 题干="三")]
     )
@@ -72,7 +65,7 @@ def test_broken_file_shows_every_problem_and_stores_nothing(client):
 
 
 def test_reimport_makes_a_new_version_and_browse_searches_it(client):
-    login(client)
+    login_as(client)
     upload(client, build_template(), "v1.xlsx")
     upload(client, build_template(), "v2.xlsx")
     bank = db.session.scalars(sa.select(QuestionBank)).one()
@@ -87,7 +80,7 @@ def test_reimport_makes_a_new_version_and_browse_searches_it(client):
 
 @pytest.mark.parametrize("role", [Role.INVIGILATOR, Role.VIEWER])
 def test_only_admins_import(client, role):
-    login(client, role)
+    login_as(client, role)
     assert upload(client, build_template(), "t.xlsx").status_code == 403
     assert client.get("/admin/banks").status_code == (200 if role == Role.VIEWER else 403)
 

@@ -105,3 +105,15 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+
+
+def first_login(page, server: Server, login: str, new_password: str) -> None:
+    """Log in with the initial password and make the forced change."""
+    page.goto(server.url + "/login")
+    page.fill("#login", login)
+    page.fill("#password", "666666")
+    page.click("button[type=submit]")
+    page.fill("#old", "666666")
+    page.fill("#new", new_password)
+    page.fill("#repeat", new_password)
+    page.click("button[type=submit]")

@@ -78,7 +78,7 @@ def test_admin_on_a_desktop_sees_the_roster_with_masked_ids(demo_server, browser
 def test_demo_physician_enrols_a_photo_from_the_camera(demo_server, browser, faces_dir, tmp_path):
     number = demo_id(PHYSICIANS[3][0], PHYSICIANS[3][8])
     camera = _camera_file(faces_dir, tmp_path / "face.y4m")
-    from tests.e2e.conftest import ARGS, CHROMIUM
+    from tests.e2e.conftest import ARGS, CHROMIUM, first_login
 
     with browser.browser_type.launch(
         executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
@@ -87,14 +87,7 @@ def test_demo_physician_enrols_a_photo_from_the_camera(demo_server, browser, fac
             viewport={"width": 360, "height": 740}, permissions=["camera"], bypass_csp=True
         )  # Playwright's waits evaluate scripts
         page = context.new_page()
-        page.goto(demo_server.url + "/login")
-        page.fill("#login", number)
-        page.fill("#password", "666666")
-        page.click("button[type=submit]")
-        page.fill("#old", "666666")
-        page.fill("#new", "Cam-Doc-2026")
-        page.fill("#repeat", "Cam-Doc-2026")
-        page.click("button[type=submit]")
+        first_login(page, demo_server, number, "Cam-Doc-2026")
         page.click("text=演示：用摄像头采集报名照片")
         page.wait_for_function("document.getElementById('camera').videoWidth > 0", timeout=20000)
         page.click("#take")

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import first_login
 
 pytestmark = pytest.mark.browser
 
@@ -64,14 +65,7 @@ def _start(page, server) -> int:
 def test_fail_retry_and_pass_on_a_phone(demo_server, browser):
     number = demo_id(PHYSICIANS[6][0], PHYSICIANS[6][8])  # simple procedure
     page = browser.new_context(viewport={"width": 360, "height": 740}, bypass_csp=True).new_page()
-    page.goto(demo_server.url + "/login")
-    page.fill("#login", number)
-    page.fill("#password", "666666")
-    page.click("button[type=submit]")
-    page.fill("#old", "666666")
-    page.fill("#new", "Exam-Doc-2026")
-    page.fill("#repeat", "Exam-Doc-2026")
-    page.click("button[type=submit]")
+    first_login(page, demo_server, number, "Exam-Doc-2026")
     page.goto(demo_server.url + "/home")
     page.click("text=进入测评")
     page.click("text=同意授权")  # 人脸信息采集授权, first time only

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import first_login
 from tests.e2e.test_exam_flow import _answer_all, _keys, _start
 
 pytestmark = pytest.mark.browser
@@ -21,14 +22,7 @@ def test_general_procedure_order_limits_and_offline_answers(demo_server, browser
     number = demo_id(PHYSICIANS[1][0], PHYSICIANS[1][8])  # general procedure, clinical
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
-    page.goto(demo_server.url + "/login")
-    page.fill("#login", number)
-    page.fill("#password", "666666")
-    page.click("button[type=submit]")
-    page.fill("#old", "666666")
-    page.fill("#new", "Gen-Doc-2026")
-    page.fill("#repeat", "Gen-Doc-2026")
-    page.click("button[type=submit]")
+    first_login(page, demo_server, number, "Gen-Doc-2026")
     page.goto(demo_server.url + "/home")
     home = page.text_content("main") or ""
     assert "医学人文测评试卷合格后才可以进行业务水平测评" in home

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
-from tests.banks.test_bank_views import login
-from tests.factories import create_cycle
+from tests.factories import create_cycle, login_as
 from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
 
 
@@ -42,7 +41,7 @@ def _form(spec) -> dict[str, str]:
 def test_editor_saves_a_paper_and_previews_it_without_keys(client, clock):
     create_cycle()
     create_bank(now=clock.now())
-    login(client)
+    login_as(client)
     response = client.post("/admin/papers", data=_form(paper_spec()))
     assert response.status_code == 302
     paper = db.session.scalars(sa.select(Paper)).one()
@@ -55,7 +54,7 @@ def test_editor_saves_a_paper_and_previews_it_without_keys(client, clock):
 def test_editor_shows_the_shortfall(client, clock):
     create_cycle()
     create_bank(now=clock.now(), per_type=2)
-    login(client)
+    login_as(client)
     response = client.post("/admin/papers", data=_form(paper_spec()))
     assert response.status_code == 422
     assert "只有 4 道，本节需要 5 道" in response.get_data(as_text=True)
@@ -65,7 +64,7 @@ def test_editor_shows_the_shortfall(client, clock):
 def test_api_saves_papers_and_refuses_with_reasons(client, clock):
     create_cycle()
     create_bank(now=clock.now())
-    login(client)
+    login_as(client)
     good = client.post("/api/v1/admin/papers", json=paper_spec().model_dump(mode="json"))
     assert good.status_code == 201 and good.get_json()["sections"][0]["bank"] == "humanities"
     bad = client.post(
@@ -84,7 +83,7 @@ def test_windows_page_refuses_to_cut_running_attempts_short(client, clock):
     window = create_window(paper, clock.now() - timedelta(hours=1))
     _running_attempt(paper, window, create_physician(cycle), clock.now())
     db.session.commit()
-    login(client)
+    login_as(client)
     early = (clock.now() + timedelta(minutes=10)).astimezone().isoformat()
     refused = client.patch(f"/api/v1/admin/windows/{window.id}", json={"closes_at": early})
     assert refused.status_code == 409 and "正在进行" in refused.get_json()["error"]["message"]
@@ -101,7 +100,7 @@ def test_windows_added_from_the_page_are_beijing_time(client, clock):
     create_bank(now=clock.now())
     paper = create_paper(cycle.id, clock.now())
     db.session.commit()
-    login(client)
+    login_as(client)
     client.post(
         "/admin/windows",
         data={
@@ -166,12 +165,12 @@ def test_cli_papers_and_windows(runner, clock, tmp_path):
 def test_audit_log_lists_changes_for_admins_only(client, clock):
     create_cycle()
     create_bank(now=clock.now())
-    login(client)
+    login_as(client)
     client.post("/api/v1/admin/papers", json=paper_spec().model_dump(mode="json"))
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "paper.save" in page
     other = client.application.test_client()
-    login(other, Role.VIEWER)
+    login_as(other, Role.VIEWER)
     assert other.get("/admin/audit").status_code == 403
 
 
@@ -187,7 +186,7 @@ def test_sites_and_sessions_with_invigilators_and_candidates(client, clock):
     invigilator = create_user(Role.INVIGILATOR, display_name="监考甲")
     viewer = create_user(Role.VIEWER)
     db.session.commit()
-    login(client)
+    login_as(client)
     client.post("/admin/sites", data={"code": "S1", "name": "第一考点", "address": "长沙"})
     from examsvc.papers.models import Site
 

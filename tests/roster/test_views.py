@@ -11,22 +11,15 @@ from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.roster.jobs import wait_children
 from examsvc.roster.models import Physician
-from tests.factories import create_cycle, create_physician, create_user
+from tests.factories import create_cycle, create_physician, login_as
 from tests.roster.fake_registry import TOKEN, item
 from tests.roster.test_files import csv_bytes, row
-
-
-def login(client, role: Role):
-    user = create_user(role, password="Right-Pass1")
-    db.session.commit()
-    client.post("/login", data={"login": user.login, "password": "Right-Pass1"})
-    return user
 
 
 def test_list_masks_id_numbers(client):
     physician = create_physician(create_cycle())
     db.session.commit()
-    login(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     page = client.get("/admin/roster").get_data(as_text=True)
     assert physician.name in page
     assert physician.id_number not in page and physician.id_number[-4:] in page
@@ -44,7 +37,7 @@ def test_roster_is_for_the_agency_only(client, role):
         db.session.commit()
         client.post("/login", data={"login": p.id_number, "password": "Right-Pass1"})
     else:
-        login(client, role)
+        login_as(client, role)
     assert client.get("/admin/roster").status_code == 403
     assert client.get("/api/v1/admin/roster").status_code == 403
 
@@ -52,7 +45,7 @@ def test_roster_is_for_the_agency_only(client, role):
 def test_viewer_reads_but_cannot_import(client):
     create_cycle()
     db.session.commit()
-    login(client, Role.VIEWER)
+    login_as(client, Role.VIEWER)
     assert client.get("/admin/roster").status_code == 200
     response = client.post("/admin/roster/import", data={"file": (io.BytesIO(b"x"), "a.csv")})
     assert response.status_code == 403
@@ -61,7 +54,7 @@ def test_viewer_reads_but_cannot_import(client):
 def test_bad_file_over_http_shows_the_error_table_and_stores_nothing(client):
     create_cycle()
     db.session.commit()
-    login(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     data = csv_bytes([row(1), row(2, 执业类别="外科")])
     response = client.post(
         "/admin/roster/import",
@@ -83,7 +76,7 @@ def test_bad_file_over_http_shows_the_error_table_and_stores_nothing(client):
 def test_good_file_over_http_imports(client):
     create_cycle()
     db.session.commit()
-    login(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     response = client.post(
         "/admin/roster/import",
         data={"file": (io.BytesIO(csv_bytes([row(1)])), "名单.csv")},
@@ -99,17 +92,17 @@ def test_photo_is_served_only_to_admins_and_never_cached(app, client, faces_phot
     physician = create_physician(create_cycle())
     physician.photo_sha256 = photos.store(app.config["DATA_DIR"], faces_photos["obama"])
     db.session.commit()
-    login(client, Role.VIEWER)
+    login_as(client, Role.VIEWER)
     assert client.get(f"/admin/roster/{physician.id}/photo").status_code == 403
     admin_client = app.test_client()
-    login(admin_client, Role.ADMIN)
+    login_as(admin_client, Role.ADMIN)
     response = admin_client.get(f"/admin/roster/{physician.id}/photo")
     assert response.status_code == 200 and response.data == faces_photos["obama"]
     assert response.headers["Cache-Control"] == "private, no-store"
 
 
 def test_pull_without_a_registry_says_so(client):
-    login(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     response = client.post("/api/v1/admin/roster/pull")
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "no_registry"
 
@@ -120,7 +113,7 @@ def test_pull_now_runs_in_a_child_process(app, client, registry, monkeypatch):
         REGISTRY_BASE_URL=registry.url, REGISTRY_CYCLE="HN-2026", REGISTRY_TOKEN=TOKEN
     )
     registry.add(item(1, id_number="11010519491231002X", updated_at="2026-04-01T10:00:00+08:00"))
-    login(client, Role.ADMIN)
+    login_as(client, Role.ADMIN)
     response = client.post("/api/v1/admin/roster/pull")
     assert response.status_code == 202
     assert wait_children() == [0]
