@@ -3,8 +3,11 @@
 Frames are made from the shared photos: one face (placed at a webcam-like size), no
 face, and several faces. *Naive* is ``face_recognition.face_encodings(frame)`` (HOG with
 one upsample, then encode every face) and a comparison with the reference; *ours* is
-``proctoring.engine`` (downscaled HOG without upsampling, camera check, landmarks,
-one encoding only for a usable face); *count* is ``engine.count_faces``.
+``proctoring.engine`` (downscaled HOG without upsampling, camera check, landmarks once,
+one encoding only for a usable face, face_recognition's ResNet on numpy's BLAS);
+*ours-dlib* is the same pipeline with dlib's own encoder (``encoder="dlib"``), to show
+what each step gains; *count* is ``engine.count_faces``. Everything runs on one thread
+(one BLAS thread, as in a face worker process).
 
     .venv/bin/python bench/bench_faces.py [--faces DIR] [--rounds 3]
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -38,6 +42,7 @@ PEOPLE = [
     ("deepface/img38.jpg", "deepface/img39.jpg"),
     ("deepface/img1.jpg", "deepface/img2.jpg"),
 ]
+VERIFIED = ("match", "mismatch")
 SEVERAL = ["face_recognition/two_people.jpg", "deepface/couple.jpg"]
 
 
@@ -84,8 +89,10 @@ def naive(image: np.ndarray, reference: np.ndarray, threshold: float) -> str:
     )
 
 
-def ours(image: np.ndarray, enrolled: np.ndarray, threshold: float) -> str:
-    analysis = engine.analyse(image, DEFAULT)
+def ours(
+    image: np.ndarray, enrolled: np.ndarray, threshold: float, config: FaceConfig = DEFAULT
+) -> str:
+    analysis = engine.analyse(image, config)
     if analysis.face_count != 1:
         return "none" if analysis.face_count == 0 else "several"
     if analysis.encoding is None:
@@ -132,17 +139,21 @@ def main() -> None:
         cases.append((empty_frame(seed), refs[0], "none"))
 
     faces.warm_up()
-    timings: dict[str, list[float]] = {"naive": [], "ours": [], "count": []}
-    correct = {"naive": 0, "ours": 0, "count": 0}
+    with_dlib = FaceConfig(encoder="dlib")
+    pipelines = ("naive", "ours-dlib", "ours", "count")
+    timings: dict[str, list[float]] = {name: [] for name in pipelines}
+    correct = dict.fromkeys(pipelines, 0)
     by_label: dict[tuple[str, str], list[int]] = {}
     total = 0
     for _ in range(args.rounds):
         for image, reference, label in cases:
             total += 1
-            for name in ("naive", "ours", "count"):
+            for name in pipelines:
                 started = time.perf_counter()
                 if name == "naive":
                     verdict = naive(image, reference, config.entry_threshold)
+                elif name == "ours-dlib":
+                    verdict = ours(image, reference, config.entry_threshold, with_dlib)
                 elif name == "ours":
                     verdict = ours(image, reference, config.entry_threshold)
                 else:
@@ -167,24 +178,31 @@ def main() -> None:
         )
     for (name, label), hits in sorted(by_label.items()):
         print(f"  {name:6} {label:9} {sum(hits)}/{len(hits)} right")
-    one_face = [
-        t
-        for t, (_, _, label) in zip(timings["ours"], cases * args.rounds, strict=True)
-        if label in ("match", "mismatch")
-    ]
-    one_face_naive = [
-        t
-        for t, (_, _, label) in zip(timings["naive"], cases * args.rounds, strict=True)
-        if label in ("match", "mismatch")
-    ]
-    print(
-        f"one-face frames only: naive {statistics.median(one_face_naive):.1f} ms, ours {statistics.median(one_face):.1f} ms, "
-        f"speed-up {statistics.median(one_face_naive) / statistics.median(one_face):.2f}x"
-    )
+
+    def one_face(name: str) -> list[float]:
+        labels = [label for _, _, label in cases] * args.rounds
+        return [t for t, label in zip(timings[name], labels, strict=True) if label in VERIFIED]
+
+    base = statistics.median(one_face("naive"))
+    for name in ("ours-dlib", "ours"):
+        med = statistics.median(one_face(name))
+        print(
+            f"verified (one-face) frames: naive {base:.1f} ms, {name} {med:.1f} ms "
+            f"(p95 {percentile(one_face(name), 0.95):.1f}), speed-up {base / med:.2f}x"
+        )
     print(
         f"all frames: speed-up {statistics.mean(timings['naive']) / statistics.mean(timings['ours']):.2f}x (mean)"
     )
+    gaps = []
+    for image, _, label in cases:
+        analysis = engine.analyse(image, DEFAULT, encode=False)
+        if label in VERIFIED and analysis.box is not None:
+            found = faces.shape(image, analysis.box)
+            ours_ = faces.encode(image, found)
+            gaps.append(faces.distance(ours_, faces.encode(image, found, encoder="dlib")))
+    print(f"numpy vs dlib descriptors of the same faces: largest distance {max(gaps):.1e}")
 
 
 if __name__ == "__main__":
-    main()
+    with threadpool_limits(limits=1):
+        main()

@@ -3,16 +3,23 @@
 Face work never runs in the gevent loop: under ``examsvc serve`` jobs go to the
 process pool and the greenlet waits on the future. Elsewhere (commands, tests) there
 is no event loop to protect and jobs run in the calling process.
+
+At scale the same jobs go to RQ workers on other machines (``enqueue``); a worker sends
+the decision back to the candidate's Socket.IO room itself, through the Redis message
+queue the web processes share (``emit_result``), so no web process waits on it.
 """
 
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 from flask import Flask
+from flask_socketio import SocketIO
+from redis import Redis, RedisError
 
-from proctoring import jobs
+from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
 from proctoring.pool import FacePool, Priority
 
@@ -54,3 +61,61 @@ def run(
 
 def metrics() -> dict[str, Any] | None:
     return _pool.metrics() if _pool is not None else None
+
+
+# --- remote workers (RQ on Redis) --------------------------------------------------------
+
+PRIVATE = ("encoding", "enrolled")  # face encodings stay with the job's result, never emitted
+
+
+def enqueue(
+    redis_url: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    room: str,
+    event: str = "face_result",
+    namespace: str = "/exam",
+    entry: bool = False,
+    queue_prefix: str = "",
+) -> str:
+    """Queue a face job for the RQ workers; its decision reaches ``room`` as ``event``."""
+    job = distributed.enqueue(
+        _redis(redis_url),
+        kind,
+        payload,
+        config=config_from_env(),
+        entry=entry,
+        on_result="examsvc.faces:emit_result",
+        meta={"room": room, "event": event, "namespace": namespace},
+        namespace=queue_prefix,
+    )
+    return str(job.id)
+
+
+def remote_metrics(redis_url: str) -> dict[str, Any]:
+    """Depth and latency of the RQ queues (an error name when Redis cannot be reached)."""
+    try:
+        return distributed.metrics(_redis(redis_url))
+    except RedisError as exc:
+        return {"error": type(exc).__name__}
+
+
+@cache
+def _redis(redis_url: str) -> Redis:
+    return distributed.connect(redis_url)
+
+
+@cache
+def _emitter(redis_url: str) -> SocketIO:
+    """A write-only Socket.IO server on the web tier's Redis message queue."""
+    return SocketIO(message_queue=redis_url)
+
+
+def emit_result(job_id: str | None, meta: dict[str, Any], result: dict[str, Any]) -> None:
+    """``on_result`` hook, run in the RQ worker (which has the web tier's
+    ``EXAMSVC_REDIS_URL``): the decision, without encodings, to the job's room."""
+    public = {key: value for key, value in result.items() if key not in PRIVATE}
+    _emitter(os.environ["EXAMSVC_REDIS_URL"]).emit(
+        meta["event"], {"job_id": job_id, **public}, to=meta["room"], namespace=meta["namespace"]
+    )

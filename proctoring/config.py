@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+ENCODERS = ("numpy", "dlib")
+
 
 @dataclass(frozen=True)
 class FaceConfig:
@@ -21,6 +23,8 @@ class FaceConfig:
     entry_threshold: float = 0.55  # live frames vs the registration photo (median of frames)
     continuity_threshold: float = 0.45  # later snapshots vs the frames enrolled at entry
     entry_min_frames: int = 3  # usable frames needed for an entry decision
+    # Identity model: face_recognition's ResNet on numpy's BLAS ("numpy") or dlib's ("dlib")
+    encoder: str = "numpy"
     # Camera quality
     dark_mean: float = 60.0  # mean brightness of the face (0-255) below this: too dark
     bright_mean: float = 215.0
@@ -31,6 +35,10 @@ class FaceConfig:
     eye_darkness_ratio: float = 0.30  # eye regions much darker than the face: sunglasses
     lower_face_texture_ratio: float = 0.05  # mouth/nose much flatter than the eyes: mask/hand
 
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"FACE_ENCODER must be one of {', '.join(ENCODERS)}")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], prefix: str = "FACE_") -> FaceConfig:
         """Read ``FACE_ENTRY_THRESHOLD``-style keys (the web app's ``EXAMSVC_FACE_*``)."""
@@ -38,8 +46,8 @@ class FaceConfig:
         for field in fields(cls):
             key = prefix + field.name.upper()
             if key in values and values[key] is not None:
-                kind = int if isinstance(field.default, int) else float
-                changes[field.name] = kind(values[key])
+                value = values[key]
+                changes[field.name] = type(field.default)(value)  # type: ignore[misc]
         return replace(cls(), **changes)
 
 

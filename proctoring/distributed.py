@@ -5,12 +5,18 @@ models loaded once (a SimpleWorker: no fork per job). A result can be fetched by
 id, and an optional ``on_result`` hook (a dotted path ``module:function``) is called in
 the worker with ``(job_id, meta, result)`` — the web tier uses it to emit the decision
 through Socket.IO's Redis message queue.
+
+Load is shed as in the local pool: entry checks have their own queue, served first; a
+queue at its limit refuses at once (``Busy``); a snapshot is skipped by the worker when a
+newer one of the same candidate has been queued since (``{"dropped": True}``), and a job
+not started within its ``ttl`` expires. ``metrics`` reports depth and latency.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import time
+from typing import Any, cast
 
 from redis import Redis
 from rq import Queue
@@ -18,6 +24,10 @@ from rq.job import Job
 
 from proctoring import jobs
 from proctoring.config import FaceConfig
+from proctoring.pool import Busy
+
+MAX_QUEUE = 5_000  # jobs waiting in one queue before new ones are refused
+LATENCIES = 500  # recent queue-to-result times kept for the percentiles
 
 QUEUES = {"entry": "faces-entry", "routine": "faces"}  # workers listen in this order
 
@@ -31,6 +41,14 @@ def connect(url: str) -> Redis:
     return Redis.from_url(url)
 
 
+def _latest_key(namespace: str, candidate: str) -> str:
+    return f"{namespace}faces:latest:{candidate}"
+
+
+def _latency_key(namespace: str) -> str:
+    return f"{namespace}faces:latency-ms"
+
+
 def enqueue(
     redis: Redis,
     kind: str,
@@ -38,24 +56,38 @@ def enqueue(
     *,
     config: FaceConfig | None = None,
     entry: bool = False,
+    candidate: str | None = None,
     on_result: str | None = None,
     meta: dict[str, Any] | None = None,
     ttl: int = 120,
     namespace: str = "",
+    max_queue: int = MAX_QUEUE,
 ) -> Job:
-    """Queue a face job; entry checks go to their own queue, which workers serve first."""
+    """Queue a face job; entry checks go to their own queue, which workers serve first.
+    A snapshot with a ``candidate`` supersedes that candidate's snapshots still waiting."""
     queue = Queue(namespace + QUEUES["entry" if entry else "routine"], connection=redis)
-    return queue.enqueue(
+    if queue.count >= max_queue:
+        raise Busy("face checks are busy")
+    job_meta = {
+        **(meta or {}),
+        "_queued_at": time.time(),
+        "_namespace": namespace,
+        "_candidate": candidate if kind == "snapshot" else None,
+    }
+    job = queue.enqueue(
         run_job,
         kind,
         payload,
         config,
         on_result,
-        meta or {},
+        job_meta,
         ttl=ttl,
         result_ttl=600,
         failure_ttl=600,
     )
+    if job_meta["_candidate"] is not None:
+        redis.set(_latest_key(namespace, job_meta["_candidate"]), job.id, ex=ttl + 60)
+    return job
 
 
 def run_job(
@@ -67,12 +99,37 @@ def run_job(
 ) -> dict[str, Any]:
     from rq import get_current_job
 
+    job = get_current_job()
+    job_id = job.id if job else None
+    namespace = meta.pop("_namespace", "")
+    queued_at = meta.pop("_queued_at", None)
+    candidate = meta.pop("_candidate", None)
+    redis = job.connection if job else None
+    if candidate is not None and redis is not None:
+        latest = cast(bytes | None, redis.get(_latest_key(namespace, candidate)))
+        if latest is not None and latest.decode() != job_id:
+            return {"ok": False, "dropped": True}  # a newer snapshot of this candidate waits
     result = jobs.run(kind, payload, config)
+    if redis is not None and queued_at is not None:
+        key = _latency_key(namespace)
+        redis.lpush(key, round((time.time() - queued_at) * 1000, 1))
+        redis.ltrim(key, 0, LATENCIES - 1)
     if on_result:
         module, _, name = on_result.partition(":")
-        job = get_current_job()
-        getattr(importlib.import_module(module), name)(job.id if job else None, meta, result)
+        getattr(importlib.import_module(module), name)(job_id, meta, result)
     return result
+
+
+def metrics(redis: Redis, namespace: str = "") -> dict[str, Any]:
+    """Jobs waiting per queue and the recent queue-to-result latency percentiles."""
+    recent = cast(list[bytes], redis.lrange(_latency_key(namespace), 0, -1))
+    latencies = sorted(float(v) for v in recent)
+
+    def pct(p: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else None
+
+    depth = {role: Queue(namespace + name, connection=redis).count for role, name in QUEUES.items()}
+    return {"queue_depth": depth, "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95)}
 
 
 def result(redis: Redis, job_id: str) -> dict[str, Any] | None:

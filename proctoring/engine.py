@@ -71,12 +71,14 @@ def analyse(
     else:
         result.box = boxes[0]
         report = quality.camera_check(image, result.box, config)
-        marks = faces.landmarks(image, result.box)
-        covered = quality.covered_face(image, result.box, marks, config)
+        found = faces.shape(image, result.box)  # once, for the covered check and the chip
+        covered = quality.covered_face(image, result.box, faces.features(found), config)
         result.issues = report.issues + covered.issues
         result.measurements = {**report.measurements, **covered.measurements}
         if encode and result.usable:
-            result.encoding = faces.encode(image, result.box)
+            encoded = time.perf_counter()
+            result.encoding = faces.encode(image, found, encoder=config.encoder)
+            result.measurements["ms_encode"] = round((time.perf_counter() - encoded) * 1000, 1)
     result.measurements["ms_detect"] = round((detected - started) * 1000, 1)
     result.measurements["ms_total"] = round((time.perf_counter() - started) * 1000, 1)
     return result

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from proctoring import engine, faces
 from proctoring.config import FaceConfig
 from proctoring.frames import FrameError
 
 
 def warm_up() -> None:
-    """Initializer of a worker process: load the dlib models once."""
+    """Initializer of a worker process: load the models once, and keep numpy's BLAS to one
+    thread (there is one worker per core; more threads would only fight over the cores)."""
+    threadpool_limits(limits=1)
     faces.warm_up()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, g, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from examsvc.web import errors
@@ -47,12 +47,15 @@ def set_language(code: str) -> Response:
 
 @bp.get("/healthz")
 def healthz() -> dict[str, Any]:
-    """Liveness, with the face pool's queue depth and latency when it runs."""
+    """Liveness, with the face queues' depth and latency: the local pool when it runs, the
+    RQ queues on Redis when one is configured."""
     from examsvc import faces
 
     body: dict[str, Any] = {"status": "ok"}
     if (metrics := faces.metrics()) is not None:
         body["faces"] = metrics
+    if redis_url := current_app.config["REDIS_URL"]:
+        body["faces_remote"] = faces.remote_metrics(redis_url)
     return body
 
 
@@ -66,8 +69,6 @@ def beijing_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def nav_url(endpoint: str, **values: Any) -> str | None:
     """A URL for the menu, or None while that feature has no such page."""
-    from flask import current_app
-
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)

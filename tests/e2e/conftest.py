@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("server")
+@contextmanager
+def launch(root: Path, **extra_env: str) -> Iterator[Server]:
+    """``examsvc serve`` on a fresh demo database in ``root``, stopped afterwards. Without
+    an ``EXAMSVC_REDIS_URL`` in ``extra_env`` it runs with no message queue."""
     port = _free_port()
     env = {
         **os.environ,
@@ -66,6 +68,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "EXAMSVC_FACE_WORKERS": "1",
     }
     env.pop("EXAMSVC_REDIS_URL", None)
+    env.update(extra_env)
     server = Server(f"http://127.0.0.1:{port}", env, root / "serve.log")
     server.command("db", "upgrade")
     server.command("demo", "load")
@@ -91,6 +94,33 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with launch(tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+def physician_session(base: str, login: str, new_password: str) -> requests.Session:
+    """A physician's HTTP session over the JSON API, past the forced first password change."""
+    http = requests.Session()
+    token = http.get(base + "/api/v1/session").json()["csrf_token"]
+    response = http.post(
+        base + "/api/v1/session",
+        json={"login": login, "password": "666666"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.ok, response.text
+    token = http.get(base + "/api/v1/session").json()["csrf_token"]
+    form = {"old": "666666", "new": new_password, "repeat": new_password, "csrf_token": token}
+    changed = http.post(base + "/account/password", data=form, allow_redirects=False)
+    assert changed.status_code == 302
+    return http
+
+
+def cookie_header(http: requests.Session) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import requests
 import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import Server, _free_port
+from tests.e2e.conftest import Server, _free_port, cookie_header, physician_session
 
 
 def _serve(server: Server, port: int, log) -> subprocess.Popen[bytes]:
@@ -41,26 +41,9 @@ def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
     with (tmp_path / "serve.log").open("wb") as log:
         process = _serve(demo_server, port, log)
         base = f"http://127.0.0.1:{port}"
-        http = requests.Session()
-        token = http.get(base + "/api/v1/session").json()["csrf_token"]
-        headers = {"X-CSRFToken": token}
         number = demo_id(PHYSICIANS[4][0], PHYSICIANS[4][8])
-        assert http.post(
-            base + "/api/v1/session", json={"login": number, "password": "666666"}, headers=headers
-        ).ok
-        token = http.get(base + "/api/v1/session").json()["csrf_token"]
-        headers = {"X-CSRFToken": token}
-        # First login: change the password over the form, then consent and start.
-        form = {
-            "old": "666666",
-            "new": "Sock-Doc-2026",
-            "repeat": "Sock-Doc-2026",
-            "csrf_token": token,
-        }
-        assert (
-            http.post(base + "/account/password", data=form, allow_redirects=False).status_code
-            == 302
-        )
+        http = physician_session(base, number, "Sock-Doc-2026")
+        headers = {"X-CSRFToken": http.get(base + "/api/v1/session").json()["csrf_token"]}
         assert http.post(base + "/api/v1/exam/consent", headers=headers).ok
         papers = http.get(base + "/api/v1/exam").json()["papers"]
         started = http.post(
@@ -71,9 +54,8 @@ def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
         attempt_id, deadline = started["id"], datetime.fromisoformat(started["deadline"])
 
         client = socketio.Client(reconnection=False)
-        cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
         client.connect(
-            base, namespaces=["/exam"], headers={"Cookie": cookie}, transports=["websocket"]
+            base, namespaces=["/exam"], headers=cookie_header(http), transports=["websocket"]
         )
         acks = []
         for seq, item in enumerate(started["items"][:5], start=1):

@@ -12,6 +12,7 @@ import pytest
 import redis as redis_lib
 
 from proctoring import distributed
+from proctoring.pool import Busy
 from tests.proctoring.conftest import jpeg, landscape
 
 REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -36,6 +37,27 @@ def _wait(redis, job_id: str, deadline: float):
     raise AssertionError(f"face job {job_id} not done in time")
 
 
+def _work(redis, space: str, jobs: list, tmp_path) -> list[dict]:
+    """Run a real worker process over the namespace's queues until they are empty."""
+    env = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL}
+    log = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "proctoring.worker", "--burst", "--namespace", space]
+    with (
+        log.open("wb") as out,
+        subprocess.Popen(
+            [*command, "--redis", REDIS_URL], env=env, stdout=out, stderr=subprocess.STDOUT
+        ) as worker,
+    ):
+        try:
+            deadline = time.monotonic() + 120
+            results = [_wait(redis, job.id, deadline) for job in jobs]
+        except AssertionError:
+            worker.kill()
+            raise AssertionError(log.read_text()) from None
+        assert worker.wait(timeout=120) == 0
+    return results
+
+
 @pytest.mark.redis
 def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
     # A namespace of our own: other runs on the same Redis (another checkout, CI) are untouched.
@@ -55,35 +77,47 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
             namespace=space,
         ),
     ]
-    env = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL}
-    log = tmp_path / "worker.log"
-    with (
-        log.open("wb") as out,
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "proctoring.worker",
-                "--redis",
-                REDIS_URL,
-                "--burst",
-                "--namespace",
-                space,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ) as worker,
-    ):
-        try:
-            deadline = time.monotonic() + 120
-            results = [_wait(redis, job.id, deadline) for job in jobs]
-        except AssertionError:
-            worker.kill()
-            raise AssertionError(log.read_text()) from None
-        assert worker.wait(timeout=120) == 0
+    results = _work(redis, space, jobs, tmp_path)
     assert results[0]["count"] == 2 and results[1]["count"] == 0
     assert results[2]["ok"] and len(results[2]["encoding"]) == 1024
     # The on_result hook ran in the worker with the job's meta.
     assert redis.get(marker) == jobs[2].id.encode()
     redis.delete(marker)
+
+
+@pytest.mark.redis
+def test_redis_queue_sheds_stale_snapshots_refuses_when_full_and_reports(
+    redis, photo_bytes, tmp_path
+):
+    space = f"test-{uuid.uuid4().hex[:12]}-"
+    image = photo_bytes("face_recognition/obama.jpg")
+    older = [
+        distributed.enqueue(redis, "snapshot", {"image": image}, candidate="doc-1", namespace=space)
+        for _ in range(2)
+    ]
+    newest = distributed.enqueue(
+        redis, "snapshot", {"image": image}, candidate="doc-1", namespace=space
+    )
+    other = distributed.enqueue(
+        redis, "snapshot", {"image": image}, candidate="doc-2", namespace=space
+    )
+    entry = distributed.enqueue(redis, "count", {"image": image}, entry=True, namespace=space)
+    before = distributed.metrics(redis, space)
+    assert before["queue_depth"] == {"entry": 1, "routine": 4}
+    assert before["latency_ms_p50"] is None
+    with pytest.raises(Busy):
+        distributed.enqueue(redis, "count", {"image": image}, namespace=space, max_queue=4)
+
+    results = _work(redis, space, [*older, newest, other, entry], tmp_path)
+
+    assert [r.get("dropped") for r in results[:2]] == [True, True]  # superseded, not computed
+    assert results[2]["face_count"] == 1 and results[3]["face_count"] == 1
+    assert results[4]["count"] == 1
+    after = distributed.metrics(redis, space)
+    assert after["queue_depth"] == {"entry": 0, "routine": 0}
+    assert (
+        after["latency_ms_p50"] is not None and after["latency_ms_p95"] >= after["latency_ms_p50"]
+    )
+    redis.delete(
+        f"{space}faces:latency-ms", f"{space}faces:latest:doc-1", f"{space}faces:latest:doc-2"
+    )
