@@ -13,12 +13,15 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from redis import ConnectionError as RedisConnectionError
+from redis import Redis
 
 from examsvc import create_app
 from examsvc.clock import FrozenClock
 from examsvc.extensions import db
 
 REPO = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 # 2026-05-12 09:00 Beijing time, inside a typical exam window.
 T0 = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
 
@@ -136,3 +139,19 @@ def faces_photos() -> dict[str, bytes]:
         "none": jpeg(landscape()),
         "broken": b"\xff\xd8\xff\xe0 this is not a whole jpeg",
     }
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """The real Redis (database 14). Required in CI, where .ci/run starts it; on a
+    developer's machine without Redis the test is skipped, saying why."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except RedisConnectionError:
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield client
+    client.close()

@@ -4,7 +4,6 @@ worker, real Socket.IO client."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,23 +11,17 @@ import threading
 import uuid
 
 import pytest
-import redis as redis_lib
 import requests
 import socketio
 
 from examsvc import faces
 from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.conftest import REDIS_URL
 from tests.e2e.conftest import cookie_header, launch, physician_session
-
-REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @pytest.mark.redis
-def test_a_remote_workers_decision_reaches_the_candidate(tmp_path, faces_dir):
-    try:
-        redis_lib.Redis.from_url(REDIS_URL).ping()
-    except redis_lib.ConnectionError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+def test_a_remote_workers_decision_reaches_the_candidate(redis, tmp_path, faces_dir):
     with launch(tmp_path, EXAMSVC_REDIS_URL=REDIS_URL) as server:
         number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
         http = physician_session(server.url, number, "Face-Doc-2026")

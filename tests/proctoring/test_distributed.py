@@ -9,23 +9,11 @@ import time
 import uuid
 
 import pytest
-import redis as redis_lib
 
 from proctoring import distributed
 from proctoring.pool import Busy
+from tests.conftest import REDIS_URL
 from tests.proctoring.conftest import jpeg, landscape
-
-REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-@pytest.fixture
-def redis():
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis_lib.ConnectionError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    yield client
 
 
 def _wait(redis, job_id: str, deadline: float):
