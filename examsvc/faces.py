@@ -19,6 +19,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from redis import Redis, RedisError
 
+from examsvc.extensions import db
 from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
 from proctoring.pool import FacePool, Priority
@@ -53,8 +54,17 @@ def run(
     priority: Priority = Priority.ROUTINE,
     timeout: float = 60,
 ) -> dict[str, Any]:
-    """Run a face job: on the pool when the service runs one, else here."""
+    """Run a face job: on the pool when the service runs one, else here.
+
+    Under load a face job waits seconds for a worker, so the caller's database transaction
+    ends first (only reads may precede it): a request waiting for faces must not hold one
+    of the few pooled connections that answer saves and logins need. Objects loaded
+    before reload on their next use."""
     if _pool is not None:
+        session = db.session
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("commit or discard changes before waiting on face work")
+        session.rollback()  # ends the read and returns its connection to the pool
         return _pool.submit(kind, payload, candidate=candidate, priority=priority).result(timeout)
     return jobs.run(kind, payload, config_from_env())
 

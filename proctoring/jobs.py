@@ -19,6 +19,11 @@ def warm_up() -> None:
     faces.warm_up()
 
 
+def ready() -> int:
+    """A job that only proves a worker process is up (its models loaded by ``warm_up``)."""
+    return os.getpid()
+
+
 def run(kind: str, payload: dict[str, Any], config: FaceConfig | None = None) -> dict[str, Any]:
     """Run one job; refused frames come back as ``{"ok": False, "error": code, ...}``."""
     try:

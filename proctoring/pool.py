@@ -138,9 +138,17 @@ class FacePool:
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> FacePool:
+        """Start every worker process now, models loaded, before any frame arrives: the
+        executor would otherwise start them on the first jobs, and starting a process
+        blocks the submitting thread — under gevent, the whole event loop — for about
+        half a second, while the first candidate waits for the models as well."""
         with self._lock:
-            if self._executor is None:
-                self._executor = self._new_executor()
+            if self._executor is not None:
+                return self
+            self._executor = executor = self._new_executor()
+        # Submitted back to back, before any worker is up and idle: one process each.
+        for pid in [executor.submit(jobs.ready) for _ in range(self.workers)]:
+            pid.result(timeout=300)
         return self
 
     def stop(self) -> None:

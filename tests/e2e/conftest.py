@@ -119,6 +119,27 @@ def physician_session(base: str, login: str, new_password: str) -> requests.Sess
     return http
 
 
+def start_first_paper(base: str, http: requests.Session) -> dict:
+    """Consent, then start the physician's first paper: the attempt as the API returns it."""
+    headers = {"X-CSRFToken": http.get(base + "/api/v1/session").json()["csrf_token"]}
+    assert http.post(base + "/api/v1/exam/consent", headers=headers).ok
+    papers = http.get(base + "/api/v1/exam").json()["papers"]
+    started = http.post(
+        f"{base}/api/v1/exam/papers/{papers[0]['paper_id']}/attempts",
+        json={"rules_acknowledged": True},
+        headers=headers,
+    )
+    assert started.ok, started.text
+    return started.json()
+
+
+def some_answer(item: dict) -> object:
+    """A valid response to a single-choice or true/false item (None for other types)."""
+    if item["type"] == "true_false":
+        return True
+    return item["options"][0]["key"] if item["type"] == "single" else None
+
+
 def cookie_header(http: requests.Session) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
 

@@ -15,7 +15,14 @@ import requests
 import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import Server, _free_port, cookie_header, physician_session
+from tests.e2e.conftest import (
+    Server,
+    _free_port,
+    cookie_header,
+    physician_session,
+    some_answer,
+    start_first_paper,
+)
 
 
 def _serve(server: Server, port: int, log) -> subprocess.Popen[bytes]:
@@ -43,14 +50,7 @@ def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
         base = f"http://127.0.0.1:{port}"
         number = demo_id(PHYSICIANS[4][0], PHYSICIANS[4][8])
         http = physician_session(base, number, "Sock-Doc-2026")
-        headers = {"X-CSRFToken": http.get(base + "/api/v1/session").json()["csrf_token"]}
-        assert http.post(base + "/api/v1/exam/consent", headers=headers).ok
-        papers = http.get(base + "/api/v1/exam").json()["papers"]
-        started = http.post(
-            f"{base}/api/v1/exam/papers/{papers[0]['paper_id']}/attempts",
-            json={"rules_acknowledged": True},
-            headers=headers,
-        ).json()
+        started = start_first_paper(base, http)
         attempt_id, deadline = started["id"], datetime.fromisoformat(started["deadline"])
 
         client = socketio.Client(reconnection=False)
@@ -59,15 +59,12 @@ def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
         )
         acks = []
         for seq, item in enumerate(started["items"][:5], start=1):
-            response = True if item["type"] == "true_false" else None
-            if item["type"] == "single":
-                response = item["options"][0]["key"]
             ack = client.call(
                 "answer",
                 {
                     "attempt_id": attempt_id,
                     "position": item["position"],
-                    "response": response,
+                    "response": some_answer(item),
                     "marked": seq == 3,
                     "seq": seq,
                 },
