@@ -201,6 +201,28 @@ def main() -> None:
             ours_ = faces.encode(image, found)
             gaps.append(faces.distance(ours_, faces.encode(image, found, encoder="dlib")))
     print(f"numpy vs dlib descriptors of the same faces: largest distance {max(gaps):.1e}")
+    by_face_size(root, refs, config)
+
+
+def by_face_size(root: Path, refs: list[np.ndarray], config: FaceConfig) -> None:
+    """Verified frames with smaller and larger faces: a candidate sitting further back falls
+    through the 320 px detection pass to the full-size one."""
+    print("verified frames by face width (px in the 640x480 frame):")
+    for face_px in (90, 120, 180, 240):
+        frames = [webcam_frame(load(root, photo), face_px) for photo, _ in PEOPLE]
+        timings: dict[str, list[float]] = {"naive": [], "ours": []}
+        right = 0
+        for image, reference in zip(frames, refs, strict=True):
+            for name, pipeline in (("naive", naive), ("ours", ours)):
+                started = time.perf_counter()
+                verdict = pipeline(image, reference, config.entry_threshold)
+                timings[name].append((time.perf_counter() - started) * 1000)
+                right += verdict == "match"
+        naive_ms, ours_ms = (statistics.median(timings[n]) for n in ("naive", "ours"))
+        print(
+            f"  {face_px:3d} px: naive {naive_ms:5.1f} ms, ours {ours_ms:5.1f} ms, "
+            f"speed-up {naive_ms / ours_ms:.1f}x, matched {right}/{2 * len(frames)}"
+        )
 
 
 if __name__ == "__main__":
