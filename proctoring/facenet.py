@@ -18,8 +18,10 @@ rather than read into something else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -79,6 +81,12 @@ class _Reader:
     def ints(self, count: int) -> list[int]:
         return [self.integer() for _ in range(count)]
 
+    def reals(self, count: int) -> list[float]:
+        return [self.real() for _ in range(count)]
+
+    def skip(self, size: int) -> None:
+        self._take(size)
+
     def peek_text(self) -> str | None:
         saved = self.pos
         try:
@@ -102,7 +110,7 @@ def _records(data: bytes) -> tuple[np.ndarray, list[_Record]]:
     reader.integer()  # the loss layer's version
     if reader.text() != "loss_metric_2":
         raise ModelError("not a dlib metric-learning network (loss_metric_2)")
-    reader.real(), reader.real()  # margin, distance threshold: training only
+    reader.reals(2)  # margin, distance threshold: training only
     while reader.peek_text() != "input_rgb_image_sized":  # the nested layers' versions
         if reader.integer() not in (1, 2, 3):
             raise ModelError(f"unexpected layer version at byte {reader.pos}")
@@ -111,13 +119,13 @@ def _records(data: bytes) -> tuple[np.ndarray, list[_Record]]:
     if reader.ints(2) != [CHIP_SIZE, CHIP_SIZE]:
         raise ModelError(f"the network's input is not {CHIP_SIZE}×{CHIP_SIZE}")
     records: list[_Record] = []
-    while reader.pos < len(reader.data) - 1:
+    while not records or records[-1].name != "fc_2":  # the last layer
         name = reader.text()
         if name == "con_4":
             params = reader.tensor()
             shape = tuple(reader.ints(7))  # filters, rows, cols, strides, paddings
             reader.ints(10)  # the filter and bias aliases
-            [reader.real() for _ in range(4)]  # learning-rate and decay multipliers
+            reader.reals(4)  # learning-rate and weight-decay multipliers
             records.append(_Record(name, params, shape))
         elif name == "affine_":
             params = reader.tensor()
@@ -130,17 +138,19 @@ def _records(data: bytes) -> tuple[np.ndarray, list[_Record]]:
         elif name == "fc_2":
             outputs, inputs = reader.ints(2)
             params = reader.tensor()
-            reader.ints(10)
+            reader.ints(10)  # the weight and bias aliases
             bias_mode = reader.integer()
-            [reader.real() for _ in range(4)]
+            reader.reals(4)
             records.append(_Record(name, params, (outputs, inputs, bias_mode)))
         else:
             raise ModelError(f"unknown layer {name!r} at byte {reader.pos}")
-        reader._take(3)  # the layer's three state flags
+        reader.skip(3)  # the layer's three state flags
         for _ in range(3):
             reader.tensor()  # gradients and cached outputs: empty in a saved network
         if len(records) == 1 and reader.integer() != 1:  # the input layer's wrapper (version 3)
             raise ModelError("the input layer's sample expansion factor is not 1")
+    if len(reader.data) - reader.pos > 1:  # the published file has one byte more
+        raise ModelError(f"unexpected data after the last layer at byte {reader.pos}")
     return mean, records
 
 
@@ -189,9 +199,9 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0, out=x)
 
 
-def _pool(x: np.ndarray, size: int, stride: int, reduce: object) -> np.ndarray:
+def _pool(x: np.ndarray, size: int, stride: int, reduce: Callable[..., Any]) -> np.ndarray:
     windows = sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    return np.asarray(reduce(windows, axis=(4, 5)))  # type: ignore[operator]
+    return np.asarray(reduce(windows, axis=(4, 5)))
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
