@@ -86,7 +86,8 @@ def enqueue(
     room: str,
     event: str = "face_result",
     namespace: str = "/exam",
-    entry: bool = False,
+    priority: Priority = Priority.ROUTINE,
+    candidate: str | None = None,
     queue_prefix: str = "",
 ) -> str:
     """Queue a face job for the RQ workers; its decision reaches ``room`` as ``event``."""
@@ -95,7 +96,8 @@ def enqueue(
         kind,
         payload,
         config=config_from_env(),
-        entry=entry,
+        priority=priority,
+        candidate=candidate,
         on_result="examsvc.faces:emit_result",
         meta={"room": room, "event": event, "namespace": namespace},
         namespace=queue_prefix,

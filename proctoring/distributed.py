@@ -6,7 +6,8 @@ id, and an optional ``on_result`` hook (a dotted path ``module:function``) is ca
 the worker with ``(job_id, meta, result)`` — the web tier uses it to emit the decision
 through Socket.IO's Redis message queue.
 
-Load is shed as in the local pool: entry checks have their own queue, served first; a
+Load is shed as in the local pool: one queue per priority (entry checks, then flagged
+candidates, then routine snapshots), which workers serve in that order; a
 queue at its limit refuses at once (``Busy``); a snapshot is skipped by the worker when a
 newer one of the same candidate has been queued since (``{"dropped": True}``), and a job
 not started within its ``ttl`` expires. ``metrics`` reports depth and latency.
@@ -24,17 +25,22 @@ from rq.job import Job
 
 from proctoring import jobs
 from proctoring.config import FaceConfig
-from proctoring.pool import Busy
+from proctoring.pool import Busy, Priority
 
 MAX_QUEUE = 5_000  # jobs waiting in one queue before new ones are refused
 LATENCIES = 500  # recent queue-to-result times kept for the percentiles
 
-QUEUES = {"entry": "faces-entry", "routine": "faces"}  # workers listen in this order
+# One queue per priority; a worker takes from the first non-empty one, in this order.
+QUEUES = {
+    Priority.ENTRY: "faces-entry",
+    Priority.FLAGGED: "faces-flagged",
+    Priority.ROUTINE: "faces",
+}
 
 
 def queue_names(namespace: str = "") -> list[str]:
-    """The queues a worker serves, entry checks first (a namespace keeps deployments apart)."""
-    return [namespace + QUEUES["entry"], namespace + QUEUES["routine"]]
+    """The queues a worker serves, most urgent first (a namespace keeps deployments apart)."""
+    return [namespace + QUEUES[priority] for priority in sorted(QUEUES)]
 
 
 def connect(url: str) -> Redis:
@@ -55,7 +61,7 @@ def enqueue(
     payload: dict[str, Any],
     *,
     config: FaceConfig | None = None,
-    entry: bool = False,
+    priority: Priority = Priority.ROUTINE,
     candidate: str | None = None,
     on_result: str | None = None,
     meta: dict[str, Any] | None = None,
@@ -63,9 +69,9 @@ def enqueue(
     namespace: str = "",
     max_queue: int = MAX_QUEUE,
 ) -> Job:
-    """Queue a face job; entry checks go to their own queue, which workers serve first.
+    """Queue a face job in its priority's queue.
     A snapshot with a ``candidate`` supersedes that candidate's snapshots still waiting."""
-    queue = Queue(namespace + QUEUES["entry" if entry else "routine"], connection=redis)
+    queue = Queue(namespace + QUEUES[priority], connection=redis)
     if queue.count >= max_queue:
         raise Busy("face checks are busy")
     job_meta = {
@@ -128,7 +134,10 @@ def metrics(redis: Redis, namespace: str = "") -> dict[str, Any]:
     def pct(p: float) -> float | None:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else None
 
-    depth = {role: Queue(namespace + name, connection=redis).count for role, name in QUEUES.items()}
+    depth = {
+        priority.name.lower(): Queue(namespace + name, connection=redis).count
+        for priority, name in QUEUES.items()
+    }
     return {"queue_depth": depth, "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95)}
 
 

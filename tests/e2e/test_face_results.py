@@ -65,7 +65,7 @@ def test_a_remote_workers_decision_reaches_the_candidate(redis, tmp_path, faces_
             # The worker has finished and emitted; the message crosses Redis and the server.
             assert arrived.wait(timeout=30), server.log.read_text()
             health = requests.get(server.url + "/healthz", timeout=5).json()
-            assert set(health["faces_remote"]["queue_depth"]) == {"entry", "routine"}
+            assert set(health["faces_remote"]["queue_depth"]) == {"entry", "flagged", "routine"}
         finally:
             client.disconnect()
     (result,) = received

@@ -9,9 +9,10 @@ import time
 import uuid
 
 import pytest
+from rq.job import Job
 
 from proctoring import distributed
-from proctoring.pool import Busy
+from proctoring.pool import Busy, Priority
 from tests.conftest import REDIS_URL
 from tests.proctoring.conftest import jpeg, landscape
 
@@ -59,7 +60,7 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
             redis,
             "registration_photo",
             {"image": photo_bytes("face_recognition/obama.jpg")},
-            entry=True,
+            priority=Priority.ENTRY,
             on_result="tests.proctoring.hook:remember",
             meta={"key": marker},
             namespace=space,
@@ -89,20 +90,29 @@ def test_redis_queue_sheds_stale_snapshots_refuses_when_full_and_reports(
     other = distributed.enqueue(
         redis, "snapshot", {"image": image}, candidate="doc-2", namespace=space
     )
-    entry = distributed.enqueue(redis, "count", {"image": image}, entry=True, namespace=space)
+    flagged = distributed.enqueue(
+        redis, "count", {"image": image}, priority=Priority.FLAGGED, namespace=space
+    )
+    entry = distributed.enqueue(
+        redis, "count", {"image": image}, priority=Priority.ENTRY, namespace=space
+    )
     before = distributed.metrics(redis, space)
-    assert before["queue_depth"] == {"entry": 1, "routine": 4}
+    assert before["queue_depth"] == {"entry": 1, "flagged": 1, "routine": 4}
     assert before["latency_ms_p50"] is None
     with pytest.raises(Busy):
         distributed.enqueue(redis, "count", {"image": image}, namespace=space, max_queue=4)
 
-    results = _work(redis, space, [*older, newest, other, entry], tmp_path)
+    jobs = [*older, newest, other, flagged, entry]
+    results = _work(redis, space, jobs, tmp_path)
 
     assert [r.get("dropped") for r in results[:2]] == [True, True]  # superseded, not computed
     assert results[2]["face_count"] == 1 and results[3]["face_count"] == 1
-    assert results[4]["count"] == 1
+    assert results[4]["count"] == 1 and results[5]["count"] == 1
+    # Queued last, served first: the entry check, then the flagged candidate, then routine.
+    started = [Job.fetch(job.id, connection=redis).started_at for job in jobs]
+    assert started[5] < started[4] < min(started[:4])
     after = distributed.metrics(redis, space)
-    assert after["queue_depth"] == {"entry": 0, "routine": 0}
+    assert after["queue_depth"] == {"entry": 0, "flagged": 0, "routine": 0}
     assert (
         after["latency_ms_p50"] is not None and after["latency_ms_p95"] >= after["latency_ms_p50"]
     )
