@@ -89,6 +89,7 @@ def test_demo_physician_enrols_a_photo_from_the_camera(demo_server, browser, fac
         page = context.new_page()
         first_login(page, demo_server, number, "Cam-Doc-2026")
         page.click("text=演示：用摄像头采集报名照片")
+        page.wait_for_selector("#camera")  # the enrolment page has replaced the home page
         page.wait_for_function("document.getElementById('camera').videoWidth > 0", timeout=20000)
         page.click("#take")
         page.wait_for_function(
