@@ -27,6 +27,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parent.parent
+FACES_DIR = os.environ.get("EXAMSVC_FACES_DIR", str(REPO.parent / "shared" / "faces"))
 sys.path.insert(0, str(REPO))
 
 from proctoring import engine, faces  # noqa: E402
@@ -100,10 +101,15 @@ def ours(
     return "match" if faces.distance(analysis.encoding, enrolled) <= threshold else "mismatch"
 
 
-def count_only(image: np.ndarray) -> str:
+def jpeg(image: np.ndarray) -> bytes:
+    """A frame as the browser sends it."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=85)
-    n = engine.count_faces(buffer.getvalue()).count
+    return buffer.getvalue()
+
+
+def count_only(image: np.ndarray) -> str:
+    n = engine.count_faces(jpeg(image)).count
     return "none" if n == 0 else ("several" if n > 1 else "one")
 
 
@@ -114,9 +120,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--faces", default=os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces")
-    )
+    parser.add_argument("--faces", default=FACES_DIR)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     root = Path(args.faces)

@@ -15,33 +15,28 @@ each (the latency a candidate's snapshot sees).
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import sys
 import time
 from pathlib import Path
 
-from PIL import Image
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.bench_faces import PEOPLE, load, webcam_frame  # noqa: E402
+from bench.bench_faces import (  # noqa: E402
+    FACES_DIR,
+    PEOPLE,
+    jpeg,
+    load,
+    percentile,
+    webcam_frame,
+)
 from proctoring import faces  # noqa: E402
 from proctoring.pool import FacePool  # noqa: E402
 
 
-def jpeg(image) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--faces", default=os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces")
-    )
+    parser.add_argument("--faces", default=FACES_DIR)
     parser.add_argument("--snapshots", type=int, default=400)
     parser.add_argument("--workers", type=int, default=0, help="0: one per core")
     parser.add_argument("--seconds", type=float, default=8, help="length of each steady phase")
@@ -96,11 +91,6 @@ def steady(pool: FacePool, frames: list, per_second: float, *, seconds: float) -
     for future in pending:
         future.result(timeout=600)
     return [d * 1000 for d in done]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
 if __name__ == "__main__":

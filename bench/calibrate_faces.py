@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_faces import FACES_DIR  # noqa: E402
 from proctoring import engine, faces  # noqa: E402
 from proctoring.config import FaceConfig  # noqa: E402
 from proctoring.frames import FrameError, decode  # noqa: E402
@@ -59,9 +59,7 @@ def rates(rows: list[tuple[float, bool]], threshold: float) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--faces", default=os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces")
-    )
+    parser.add_argument("--faces", default=FACES_DIR)
     parser.add_argument("--json", help="write the distances and rates here")
     args = parser.parse_args()
     root = Path(args.faces)

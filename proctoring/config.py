@@ -46,8 +46,7 @@ class FaceConfig:
         for field in fields(cls):
             key = prefix + field.name.upper()
             if key in values and values[key] is not None:
-                value = values[key]
-                changes[field.name] = type(field.default)(value)  # type: ignore[misc]
+                changes[field.name] = type(field.default)(values[key])  # type: ignore[misc]
         return replace(cls(), **changes)
 
 

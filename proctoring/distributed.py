@@ -25,7 +25,7 @@ from rq.job import Job
 
 from proctoring import jobs
 from proctoring.config import FaceConfig
-from proctoring.pool import Busy, Priority
+from proctoring.pool import Busy, Priority, percentile
 
 MAX_QUEUE = 5_000  # jobs waiting in one queue before new ones are refused
 LATENCIES = 500  # recent queue-to-result times kept for the percentiles
@@ -129,16 +129,16 @@ def run_job(
 def metrics(redis: Redis, namespace: str = "") -> dict[str, Any]:
     """Jobs waiting per queue and the recent queue-to-result latency percentiles."""
     recent = cast(list[bytes], redis.lrange(_latency_key(namespace), 0, -1))
-    latencies = sorted(float(v) for v in recent)
-
-    def pct(p: float) -> float | None:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else None
-
+    latencies = [float(v) for v in recent]
     depth = {
         priority.name.lower(): Queue(namespace + name, connection=redis).count
         for priority, name in QUEUES.items()
     }
-    return {"queue_depth": depth, "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95)}
+    return {
+        "queue_depth": depth,
+        "latency_ms_p50": percentile(latencies, 0.5),
+        "latency_ms_p95": percentile(latencies, 0.95),
+    }
 
 
 def result(redis: Redis, job_id: str) -> dict[str, Any] | None:

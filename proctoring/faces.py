@@ -26,11 +26,20 @@ ENCODING_SIZE = 128
 
 
 @cache
-def fr() -> ModuleType:
-    """face_recognition, imported once (its model package still uses pkg_resources)."""
+def models() -> ModuleType:
+    """face_recognition_models, imported once (it still imports pkg_resources)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition
+        import face_recognition_models
+
+    return face_recognition_models
+
+
+@cache
+def fr() -> ModuleType:
+    """face_recognition, imported once (after its model package, quietly)."""
+    models()
+    import face_recognition
 
     return face_recognition
 
@@ -38,11 +47,7 @@ def fr() -> ModuleType:
 @cache
 def net() -> facenet.FaceNet:
     """face_recognition's identity network, read once from face_recognition_models."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition_models
-
-    return facenet.load(face_recognition_models.face_recognition_model_location())
+    return facenet.load(models().face_recognition_model_location())
 
 
 @dataclass(frozen=True)

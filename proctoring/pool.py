@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -26,6 +26,14 @@ from typing import Any
 
 from proctoring import jobs
 from proctoring.config import FaceConfig
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank ``p`` percentile (0–1) of ``values``; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 class Priority(IntEnum):
@@ -255,14 +263,13 @@ class FacePool:
     # -- metrics ---------------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
         with self._lock:
-            latencies = sorted(self._latencies)
+            latencies = list(self._latencies)
             depth = len(self._scheduler)
             in_flight = self._in_flight
 
         def pct(p: float) -> float | None:
-            if not latencies:
-                return None
-            return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)
+            value = percentile(latencies, p)
+            return None if value is None else round(value * 1000, 1)
 
         return {
             "workers": self.workers,

@@ -54,6 +54,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``/healthz`` until the server answers (bounded); kill it and fail if it does not."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
+    process.kill()
+    pytest.fail("the server did not start:\n" + log.read_text())
+
+
 @contextmanager
 def launch(root: Path, **extra_env: str) -> Iterator[Server]:
     """``examsvc serve`` on a fresh demo database in ``root``, stopped afterwards. Without
@@ -81,16 +94,7 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
         ) as process,
     ):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(server.url + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
-        else:
-            process.kill()
-            pytest.fail("the server did not start:\n" + server.log.read_text())
+        wait_until_serving(server.url, process, server.log)
         yield server
         process.terminate()
         process.wait(timeout=30)

@@ -5,8 +5,6 @@ worker, real Socket.IO client."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import threading
 import uuid
 
@@ -18,6 +16,7 @@ from examsvc import faces
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import cookie_header, launch, physician_session
+from tests.proctoring.conftest import run_worker
 
 
 @pytest.mark.redis
@@ -53,15 +52,7 @@ def test_a_remote_workers_decision_reaches_the_candidate(redis, tmp_path, faces_
                 room=f"user:{user_id}",
                 queue_prefix=prefix,
             )
-            command = ["-m", "proctoring.worker", "--burst", "--namespace", prefix]
-            worker = subprocess.run(
-                [sys.executable, *command, "--redis", REDIS_URL],
-                env={**server.env, "EXAMSVC_REDIS_URL": REDIS_URL},
-                capture_output=True,
-                timeout=180,
-                check=False,
-            )
-            assert worker.returncode == 0, worker.stdout + worker.stderr
+            run_worker(redis, prefix, [job_id], tmp_path, env={"EXAMSVC_REDIS_URL": REDIS_URL})
             # The worker has finished and emitted; the message crosses Redis and the server.
             assert arrived.wait(timeout=30), server.log.read_text()
             health = requests.get(server.url + "/healthz", timeout=5).json()

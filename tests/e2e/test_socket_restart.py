@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-import requests
 import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
@@ -22,6 +21,7 @@ from tests.e2e.conftest import (
     physician_session,
     some_answer,
     start_first_paper,
+    wait_until_serving,
 )
 
 
@@ -32,15 +32,8 @@ def _serve(server: Server, port: int, log) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
-    process.kill()
-    raise AssertionError("server did not start")
+    wait_until_serving(f"http://127.0.0.1:{port}", process, Path(log.name))
+    return process
 
 
 def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from proctoring import frames
+from proctoring import distributed, frames
 from proctoring.config import FaceConfig
 
 BIG = FaceConfig(max_bytes=50 * 1024 * 1024)
@@ -60,3 +64,38 @@ def landscape(seed: int = 1) -> np.ndarray:
     image = np.broadcast_to(sky, (480, 640, 3)).copy()
     image[300:] = [60, 110, 50]
     return np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+
+
+def run_worker(
+    redis, namespace: str, job_ids: list[str], tmp_path: Path, env: dict[str, str] | None = None
+) -> list[dict]:
+    """A real RQ worker process over the namespace's queues until they are empty; the
+    jobs' results, in order."""
+    from tests.conftest import REDIS_URL
+
+    environment = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL, **(env or {})}
+    log = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "proctoring.worker", "--burst", "--namespace", namespace]
+    with (
+        log.open("wb") as out,
+        subprocess.Popen(
+            [*command, "--redis", REDIS_URL], env=environment, stdout=out, stderr=subprocess.STDOUT
+        ) as worker,
+    ):
+        deadline = time.monotonic() + 120
+        try:
+            results = [_result(redis, job_id, deadline) for job_id in job_ids]
+        except AssertionError:
+            worker.kill()
+            raise AssertionError(log.read_text()) from None
+        assert worker.wait(timeout=120) == 0, log.read_text()
+    return results
+
+
+def _result(redis, job_id: str, deadline: float) -> dict:
+    while time.monotonic() < deadline:
+        result = distributed.result(redis, job_id)
+        if result is not None:
+            return result
+        time.sleep(0.1)  # polling another process for its answer, not waiting for time to pass
+    raise AssertionError(f"face job {job_id} not done in time")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -13,38 +9,7 @@ from rq.job import Job
 
 from proctoring import distributed
 from proctoring.pool import Busy, Priority
-from tests.conftest import REDIS_URL
-from tests.proctoring.conftest import jpeg, landscape
-
-
-def _wait(redis, job_id: str, deadline: float):
-    while time.monotonic() < deadline:
-        result = distributed.result(redis, job_id)
-        if result is not None:
-            return result
-        time.sleep(0.1)  # polling another process for its answer, not waiting for time to pass
-    raise AssertionError(f"face job {job_id} not done in time")
-
-
-def _work(redis, space: str, jobs: list, tmp_path) -> list[dict]:
-    """Run a real worker process over the namespace's queues until they are empty."""
-    env = {**os.environ, "EXAMSVC_TEST_REDIS_URL": REDIS_URL}
-    log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "proctoring.worker", "--burst", "--namespace", space]
-    with (
-        log.open("wb") as out,
-        subprocess.Popen(
-            [*command, "--redis", REDIS_URL], env=env, stdout=out, stderr=subprocess.STDOUT
-        ) as worker,
-    ):
-        try:
-            deadline = time.monotonic() + 120
-            results = [_wait(redis, job.id, deadline) for job in jobs]
-        except AssertionError:
-            worker.kill()
-            raise AssertionError(log.read_text()) from None
-        assert worker.wait(timeout=120) == 0
-    return results
+from tests.proctoring.conftest import jpeg, landscape, run_worker
 
 
 @pytest.mark.redis
@@ -66,7 +31,7 @@ def test_worker_on_redis_runs_face_jobs(redis, photo_bytes, tmp_path):
             namespace=space,
         ),
     ]
-    results = _work(redis, space, jobs, tmp_path)
+    results = run_worker(redis, space, [job.id for job in jobs], tmp_path)
     assert results[0]["count"] == 2 and results[1]["count"] == 0
     assert results[2]["ok"] and len(results[2]["encoding"]) == 1024
     # The on_result hook ran in the worker with the job's meta.
@@ -103,7 +68,7 @@ def test_redis_queue_sheds_stale_snapshots_refuses_when_full_and_reports(
         distributed.enqueue(redis, "count", {"image": image}, namespace=space, max_queue=4)
 
     jobs = [*older, newest, other, flagged, entry]
-    results = _work(redis, space, jobs, tmp_path)
+    results = run_worker(redis, space, [job.id for job in jobs], tmp_path)
 
     assert [r.get("dropped") for r in results[:2]] == [True, True]  # superseded, not computed
     assert results[2]["face_count"] == 1 and results[3]["face_count"] == 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -24,11 +22,7 @@ PHOTOS = [
 
 
 def model_bytes() -> bytes:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition_models
-
-    with open(face_recognition_models.face_recognition_model_location(), "rb") as file:
+    with open(faces.models().face_recognition_model_location(), "rb") as file:
         return file.read()
 
 
@@ -91,11 +85,7 @@ def test_the_model_file_is_read_strictly():
 
 
 def test_another_dlib_model_is_refused():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition_models
-
-    with open(face_recognition_models.cnn_face_detector_model_location(), "rb") as file:
+    with open(faces.models().cnn_face_detector_model_location(), "rb") as file:
         data = file.read()
     with pytest.raises(facenet.ModelError):
         facenet.parse(data)
