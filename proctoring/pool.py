@@ -14,6 +14,7 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -34,6 +35,27 @@ def percentile(values: Sequence[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def _init_worker(owner: int) -> None:
+    """Initializer of a pool process: load the models, and end with the pool's owner.
+
+    Killed or crashed, the owner never says goodbye. Under gevent (``examsvc serve``) its
+    workers then never see their job queue close: each waits for jobs forever, holding the
+    forkserver's liveness pipe and so the forkserver too — some 200 MB for every restart of
+    the service. A thread of the worker's own (workers are not gevent-patched) waits for
+    the owner's exit and ends the process."""
+    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
+    jobs.warm_up()
+
+
+def _exit_with(owner: int) -> None:
+    try:
+        handle = os.pidfd_open(owner)  # Linux: readable once the owner has exited
+    except ProcessLookupError:
+        os._exit(0)
+    select.select([handle], [], [])
+    os._exit(0)
 
 
 class Priority(IntEnum):
@@ -169,7 +191,12 @@ class FacePool:
             executor.shutdown(wait=True, cancel_futures=True)
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=jobs.warm_up)
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=self._context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
 
     # -- submitting ------------------------------------------------------------------
     def submit(

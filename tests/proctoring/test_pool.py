@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +99,55 @@ def test_pool_reports_dropped_snapshots_to_their_callers():
     with pytest.raises(Dropped):
         first.result(timeout=1)
     assert not second.done() and pool.metrics()["dropped"] == 1
+
+
+OWNER = """
+from gevent import monkey
+
+monkey.patch_all()  # as examsvc serve: without gevent the workers happen to end anyway
+import sys
+from proctoring.pool import FacePool
+
+FacePool(workers=2).start()
+print("started", flush=True)
+sys.stdin.read()  # until the test kills this process
+"""
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """A process's state and parent from /proc, or None once it is gone (or a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {
+        int(entry.name): int(stat[1])
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None
+    }
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_pool_processes_end_when_their_owner_is_killed():
+    """SIGKILL gives the owner no chance to stop its pool: the workers, the forkserver and
+    the resource tracker must still go, or every crash of the service leaks them."""
+    with subprocess.Popen(
+        [sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as owner:
+        assert owner.stdout is not None and owner.stdout.readline() == b"started\n"
+        started = _descendants(owner.pid)
+        assert len(started) >= 3  # the forkserver and two workers (and a resource tracker)
+        owner.kill()
+        owner.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    while (left := {pid for pid in started if _stat(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling other processes' state, bounded by the deadline
+    assert not left, f"pool processes outlived their owner: {sorted(left)}"
