@@ -17,6 +17,11 @@ import pytest
 import requests
 
 CHROMIUM = os.environ.get("EXAMSVC_CHROMIUM", "/usr/bin/chromium")
+# Screenshots of every page a browser test visits, at a phone's and a desktop's width.
+SCREENSHOTS = Path(
+    os.environ.get("EXAMSVC_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+) / "screenshots"
+WIDTHS = (360, 1366)
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -172,3 +177,25 @@ def first_login(page, server: Server, login: str, new_password: str) -> None:
     page.fill("#new", new_password)
     page.fill("#repeat", new_password)
     page.click("button[type=submit]")
+
+
+def look(page, name: str) -> str:
+    """What a person sees: save full-page screenshots of the page as it is now at 360 px and
+    1366 px (``test-artifacts/screenshots/<name>-<width>.png``), give the viewport back, and
+    return the page's visible text (hidden elements excluded, unlike ``text_content``)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size or {"width": 1366, "height": 800}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": size["height"]})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
+    return page.inner_text("body")
+
+
+def enabled_controls(page) -> list[str]:
+    """The labels of the buttons and links a person could click now: visible and enabled."""
+    return page.eval_on_selector_all(
+        "button, a[href], input[type=submit], input[type=radio], input[type=checkbox]",
+        """els => els.filter(e => e.offsetParent !== null && !e.disabled && !e.closest('[hidden]'))
+                   .map(e => (e.innerText || e.value || e.getAttribute('aria-label') || '').trim())""",
+    )
