@@ -17,11 +17,13 @@ from examsvc.papers.models import (
     ExamSession,
     ExamWindow,
     Paper,
+    PaperAssignment,
     PaperSection,
     Site,
     session_candidates,
     session_invigilators,
 )
+from examsvc.papers.queries import slots_of
 from examsvc.papers.schemas import PaperSpec
 from question_banks.types import QUESTION_TYPES
 
@@ -247,7 +249,9 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
         if used and changed:
             raise PaperRefused(
                 [
-                    f"已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数；如需调整请新建试卷"
+                    f"已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数。"
+                    "如需调整：以新的试卷编号保存新试卷，再在试卷列表中对新试卷点击「设为当前使用」"
+                    "（本试卷没有进行中的测评时才能更换；已开始本试卷的医师继续使用本试卷）"
                 ]
             )
         paper.sections.clear()
@@ -267,7 +271,74 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
     shortfalls = blueprint_shortfalls(paper)
     if shortfalls:
         raise PaperRefused([s.message for s in shortfalls])
+    _fill_free_slots(paper, now)
     return paper
+
+
+def _assignments(paper: Paper) -> list[PaperAssignment]:
+    return list(
+        db.session.scalars(
+            sa.select(PaperAssignment).where(
+                PaperAssignment.cycle_id == paper.cycle_id, PaperAssignment.kind == paper.kind
+            )
+        )
+    )
+
+
+def _fill_free_slots(paper: Paper, now: datetime) -> None:
+    """The first paper saved for a slot is assigned to it; a paper no longer written for a
+    slot leaves it. Replacing another paper is always the explicit ``assign_paper``."""
+    slots = set(slots_of(paper))
+    taken = set()
+    for row in _assignments(paper):
+        key = (row.practice_category, row.physician_level)
+        if row.paper_id == paper.id and key not in slots:
+            db.session.delete(row)
+        else:
+            taken.add(key)
+    db.session.add_all(
+        PaperAssignment(
+            cycle_id=paper.cycle_id,
+            kind=paper.kind,
+            practice_category=category,
+            physician_level=level,
+            paper_id=paper.id,
+            assigned_at=now,
+        )
+        for category, level in sorted(slots - taken)
+    )
+    db.session.flush()
+
+
+class AssignRefused(ValueError):
+    """A re-assignment the rules do not allow now, with the reason in plain words."""
+
+
+def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:
+    """Make ``paper`` the one its physicians sit from now on, in every slot it is written for;
+    returns the papers it replaces. Refused while one of those has an attempt in progress."""
+    from examsvc.attempts.models import Attempt
+
+    slots = set(slots_of(paper))
+    rows = [r for r in _assignments(paper) if (r.practice_category, r.physician_level) in slots]
+    replaced = sorted({r.paper for r in rows if r.paper_id != paper.id}, key=lambda p: p.code)
+    for old in replaced:
+        running = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Attempt.paper_id == old.id, Attempt.status == AttemptStatus.IN_PROGRESS
+            )
+        )
+        if running:
+            raise AssignRefused(
+                f"试卷「{old.name}」有 {running} 场测评正在进行，"
+                "请在这些测评结束后（或在两个考试时段之间）再更换"
+            )
+    for row in rows:
+        if row.paper_id != paper.id:
+            row.paper_id, row.assigned_at = paper.id, now
+    db.session.flush()
+    _fill_free_slots(paper, now)
+    return replaced
 
 
 def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.queries import assigned_slots, slots_of
 from examsvc.papers.schemas import PaperSpec
 from examsvc.roster.queries import current_cycle
 from examsvc.web.errors import ApiError, parse_json
@@ -132,9 +133,12 @@ def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) 
         sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
     ).all()
     banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.code)).all()
+    in_use = assigned_slots(_cycle_id())
     return render_template(
         "papers/index.html",
         papers=papers,
+        in_use=in_use,
+        partly={p.id for p in papers if p.id in in_use and len(in_use[p.id]) < len(slots_of(p))},
         banks=banks,
         types=QUESTION_TYPES,
         raw=raw or {},
@@ -163,6 +167,34 @@ def save() -> Any:
     db.session.commit()
     flash(_("试卷已保存"), "success")
     return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
+
+
+@bp.post("/admin/papers/<int:paper_id>/assign")
+@admin_required
+def assign(paper_id: int) -> BaseResponse:
+    """设为当前使用: from now on, physicians who have not started this kind sit this paper."""
+    paper = db.get_or_404(Paper, paper_id)
+    try:
+        replaced = ops.assign_paper(paper, now=now())
+    except ops.AssignRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("papers.index"))
+    record(
+        "paper.assign",
+        "paper",
+        paper.id,
+        actor_id=_actor(),
+        now=now(),
+        code=paper.code,
+        replaced=[p.code for p in replaced],
+    )
+    db.session.commit()
+    message = _("「{name}」已设为当前使用", name=paper.name)
+    if replaced:
+        message += _("；「{old}」不再用于尚未开始的医师", old="」「".join(p.name for p in replaced))
+    flash(message, "success")
+    return redirect(url_for("papers.index"))
 
 
 @bp.get("/admin/papers/<int:paper_id>/preview")
