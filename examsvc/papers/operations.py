@@ -25,6 +25,7 @@ from examsvc.papers.models import (
 )
 from examsvc.papers.queries import slots_of
 from examsvc.papers.schemas import PaperSpec
+from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 
 _BJ = timezone(timedelta(hours=8))
@@ -407,28 +408,70 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
         )
 
 
-def assign_candidates(session: ExamSession, registration_ids: list[str]) -> int:
-    """Add candidates by registration id: all of them, or none when one is unknown."""
+@dataclass(frozen=True)
+class LineProblem:
+    line: int  # 1-based, as the person counts the lines of the box
+    text: str
+    reason: str
+
+
+class CandidatesRefused(ValueError):
+    """Candidate lines that name nobody who can sit this session; nothing was added."""
+
+    def __init__(self, problems: list[LineProblem]) -> None:
+        super().__init__("; ".join(f"{p.line}: {p.reason}" for p in problems))
+        self.problems = problems
+
+
+def _find_candidate(cycle_id: int, text: str) -> Physician | str:
+    """The physician a line names (registration id, or an ID number in any form the login
+    accepts), or why it names nobody."""
+    from examsvc.accounts.ids import InvalidIdNumber, id_key
     from examsvc.roster.models import Physician
 
-    wanted = sorted({r.strip() for r in registration_ids if r.strip()})
+    physician = db.session.scalars(
+        sa.select(Physician).where(
+            Physician.cycle_id == cycle_id, Physician.registration_id == text
+        )
+    ).first()
+    if physician is None:
+        try:
+            key = id_key(text)
+        except InvalidIdNumber as exc:
+            return exc.message
+        physician = db.session.scalars(
+            sa.select(Physician).where(Physician.cycle_id == cycle_id, Physician.id_key == key)
+        ).first()
+    if physician is None:
+        return "本周期名单中没有此报名编号或证件号码"
+    return physician
+
+
+def assign_candidates(session: ExamSession, lines: list[str]) -> int:
+    """Add the candidates named one per line (registration id or ID number); all of them, or
+    none with each bad line named. Returns how many were new to the session."""
+    from examsvc.enums import RegistrationStatus
+    from examsvc.papers.queries import papers_for
+
     paper = db.session.get(Paper, session.window.paper_id)
     assert paper is not None
-    found = {
-        p.registration_id: p
-        for p in db.session.scalars(
-            sa.select(Physician).where(
-                Physician.cycle_id == paper.cycle_id, Physician.registration_id.in_(wanted)
-            )
-        )
-    }
-    missing = [r for r in wanted if r not in found]
-    if missing:
-        raise ValueError(
-            "以下报名编号不在本周期名单中："
-            + "、".join(missing[:20])
-            + ("……" if len(missing) > 20 else "")
-        )
+    problems: list[LineProblem] = []
+    found: dict[int, Physician] = {}
+    for number, line in enumerate(lines, start=1):
+        for text in line.replace("，", ",").replace(",", " ").split():
+            match = _find_candidate(paper.cycle_id, text)
+            if isinstance(match, str):
+                problems.append(LineProblem(number, text, match))
+            elif match.status != RegistrationStatus.APPROVED:
+                problems.append(LineProblem(number, text, f"{match.name}已退出本周期考核"))
+            elif paper not in papers_for(match):
+                problems.append(
+                    LineProblem(number, text, f"{match.name}本周期不参加「{paper.name}」")
+                )
+            else:
+                found[match.id] = match
+    if problems:
+        raise CandidatesRefused(problems)
     present = set(
         db.session.scalars(
             sa.select(session_candidates.c.physician_id).where(
@@ -437,9 +480,9 @@ def assign_candidates(session: ExamSession, registration_ids: list[str]) -> int:
         )
     )
     rows = [
-        {"session_id": session.id, "physician_id": p.id}
-        for p in found.values()
-        if p.id not in present
+        {"session_id": session.id, "physician_id": pid}
+        for pid in sorted(found)
+        if pid not in present
     ]
     if rows:
         db.session.execute(session_candidates.insert(), rows)

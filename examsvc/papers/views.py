@@ -366,6 +366,11 @@ def api_change_window(window_id: int) -> dict[str, Any]:
 @bp.get("/admin/sessions")
 @readers
 def sessions() -> str:
+    return _sessions_page()[0]
+
+
+def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
+    """The sessions page; ``failed`` keeps a refused form as it was sent, with its problems."""
     from examsvc.accounts.models import User
     from examsvc.papers.models import ExamSession, Site, session_candidates, session_invigilators
 
@@ -411,7 +416,8 @@ def sessions() -> str:
         sites=db.session.scalars(sa.select(Site).order_by(Site.code)).all(),
         windows=windows,
         staff=staff,
-    )
+        failed=failed or {},
+    ), status
 
 
 @bp.post("/admin/sites")
@@ -450,20 +456,24 @@ def add_session() -> BaseResponse:
 
 @bp.post("/admin/sessions/<int:session_id>")
 @admin_required
-def update_session(session_id: int) -> BaseResponse:
+def update_session(session_id: int) -> Any:
     from examsvc.papers.models import ExamSession
 
     session = db.get_or_404(ExamSession, session_id)
+    text = request.form.get("candidates", "")
+    chosen = request.form.getlist("invigilators")
     try:
-        ops.assign_invigilators(session, [int(v) for v in request.form.getlist("invigilators")])
-        added = ops.assign_candidates(
-            session,
-            request.form.get("candidates", "").replace("，", ",").replace(",", "\n").splitlines(),
-        )
-    except ValueError as exc:
+        ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
+        added = ops.assign_candidates(session, text.splitlines())
+    except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("papers.sessions"))
+        problems = (
+            exc.problems
+            if isinstance(exc, ops.CandidatesRefused)
+            else [ops.LineProblem(0, "", str(exc))]
+        )
+        failed = {"session_id": session_id, "text": text, "invigilators": chosen}
+        return _sessions_page(failed | {"problems": problems}, 422)
     record(
         "session.assign",
         "session",
