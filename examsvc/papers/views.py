@@ -19,7 +19,7 @@ from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import assigned_slots, slots_of
-from examsvc.papers.schemas import PaperSpec
+from examsvc.papers.schemas import PaperSpec, WindowChange
 from examsvc.roster.queries import current_cycle
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.i18n import gettext as _
@@ -36,6 +36,24 @@ def _cycle_id() -> int:
     if cycle is None:
         raise ApiError(409, "no_cycle", "尚无考核周期：请先同步名单或导入名单文件")
     return cycle.id
+
+
+def _bad_field(field: str, message: str) -> ApiError:
+    """A refused form or body field, in the one error shape (the page shows ``message``)."""
+    return ApiError(
+        422,
+        "invalid",
+        "提交的内容有误：{reason}",
+        [{"field": field, "message": message}],
+        reason=message,
+    )
+
+
+def _form_id(field: str, message: str) -> int:
+    value = request.form.get(field, type=int)
+    if value is None:
+        raise _bad_field(field, message)
+    return value
 
 
 def _actor() -> int | None:
@@ -267,8 +285,11 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, request.form.get("paper_id", type=int))
-    round_ = WindowRound(request.form.get("round", "regular"))
+    paper = db.get_or_404(Paper, _form_id("paper_id", "请选择试卷（paper_id）"))
+    try:
+        round_ = WindowRound(request.form.get("round", "regular"))
+    except ValueError:
+        raise _bad_field("round", "考试类型（round）须为正式考试 regular 或补考 makeup") from None
     return _window_form(
         lambda **when: ops.add_window(paper, round=round_, **when),
         "window.add",
@@ -325,20 +346,19 @@ def api_preview(paper_id: int) -> dict[str, Any]:
 @admin_required
 def api_change_window(window_id: int) -> dict[str, Any]:
     window = db.get_or_404(ExamWindow, window_id)
-    body = request.get_json(silent=True) or {}
-    try:
-        opens = datetime.fromisoformat(body.get("opens_at", window.opens_at.isoformat()))
-        closes = datetime.fromisoformat(body["closes_at"])
-        if opens.tzinfo is None or closes.tzinfo is None:
-            raise ValueError
-    except (KeyError, ValueError):
-        raise ApiError(422, "invalid", "opens_at/closes_at 须为带时区的 ISO 8601 时间") from None
+    body = request.get_json(silent=True)
+    if body is not None and not isinstance(body, dict):
+        raise _bad_field(
+            "(body)", '请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}'
+        )
+    change = parse_json(WindowChange, body)
+    closes = change.closes_at
     try:
         ops.change_window(
             window,
-            opens_at=opens,
+            opens_at=change.opens_at or window.opens_at,
             closes_at=closes,
-            let_running_finish=bool(body.get("let_running_finish")),
+            let_running_finish=change.let_running_finish,
             now=now(),
         )
     except ops.WindowChangeRefused as exc:
@@ -442,7 +462,7 @@ def add_site() -> BaseResponse:
 def add_session() -> BaseResponse:
     from examsvc.papers.models import Site
 
-    window = db.get_or_404(ExamWindow, request.form.get("window_id", type=int))
+    window = db.get_or_404(ExamWindow, _form_id("window_id", "请选择考试时间（window_id）"))
     site_id = request.form.get("site_id", type=int)
     name = request.form.get("name", "").strip()
     if not name:

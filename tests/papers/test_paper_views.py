@@ -265,3 +265,30 @@ def test_candidates_by_id_number_and_every_bad_line_named(client, clock):
     assert response.status_code == 302
     saved = set(db.session.scalars(sa.select(session_candidates.c.physician_id)))
     assert saved == {by_reg.id, by_18.id, by_15.id, by_x.id}
+
+
+def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, clock):
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    paper = create_paper(cycle.id, clock.now())
+    window = create_window(paper, clock.now())
+    db.session.commit()
+    login_as(client)
+    form = {"paper_id": str(paper.id), "opens_at": "2026-06-01T09:00"}
+    page = client.post(
+        "/admin/windows", data=form | {"round": "bogus", "closes_at": "2026-06-02T09:00"}
+    )
+    assert page.status_code == 422
+    assert "考试类型（round）须为正式考试 regular 或补考 makeup" in page.get_data(as_text=True)
+    no_paper = client.post("/admin/windows", data={"round": "regular"})
+    assert no_paper.status_code == 422 and "paper_id" in no_paper.get_data(as_text=True)
+    for body, field in (
+        (["closes_at"], "(body)"),
+        ({"closes_at": "2026-06-02T09:00"}, "closes_at"),  # no offset
+        ({"closes_at": "2026-06-02T09:00+08:00", "opens_at": "明天"}, "opens_at"),
+    ):
+        response = client.patch(f"/api/v1/admin/windows/{window.id}", json=body)
+        error = response.get_json()["error"]
+        assert response.status_code == 422 and error["code"] == "invalid", body
+        assert [d["field"] for d in error["details"]] == [field], body
+    assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at
