@@ -187,17 +187,13 @@ def save() -> Any:
     return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
 
 
-@bp.post("/admin/papers/<int:paper_id>/assign")
-@admin_required
-def assign(paper_id: int) -> BaseResponse:
-    """设为当前使用: from now on, physicians who have not started this kind sit this paper."""
-    paper = db.get_or_404(Paper, paper_id)
+def _assign_and_commit(paper: Paper) -> list[Paper]:
+    """设为当前使用, audited; the one owner of the transaction for the page and the API."""
     try:
         replaced = ops.assign_paper(paper, now=now())
-    except ops.AssignRefused as exc:
+    except ops.AssignRefused:
         db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("papers.index"))
+        raise
     record(
         "paper.assign",
         "paper",
@@ -208,6 +204,19 @@ def assign(paper_id: int) -> BaseResponse:
         replaced=[p.code for p in replaced],
     )
     db.session.commit()
+    return replaced
+
+
+@bp.post("/admin/papers/<int:paper_id>/assign")
+@admin_required
+def assign(paper_id: int) -> BaseResponse:
+    """设为当前使用: from now on, physicians who have not started this kind sit this paper."""
+    paper = db.get_or_404(Paper, paper_id)
+    try:
+        replaced = _assign_and_commit(paper)
+    except ops.AssignRefused as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("papers.index"))
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
         message += _("；「{old}」不再用于尚未开始的医师", old="」「".join(p.name for p in replaced))
@@ -321,7 +330,19 @@ def api_papers() -> dict[str, Any]:
     papers = db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
     )
-    return {"papers": [{"id": p.id, **_spec_of(p)} for p in papers]}
+    in_use = assigned_slots(_cycle_id())
+    return {
+        "papers": [
+            {
+                "id": p.id,
+                **_spec_of(p),
+                "in_use": [
+                    {"practice_category": c, "physician_level": v} for c, v in in_use.get(p.id, [])
+                ],
+            }
+            for p in papers
+        ]
+    }
 
 
 @bp.post("/api/v1/admin/papers")
@@ -333,6 +354,17 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
         raise ApiError(422, "paper_refused", "试卷未保存", [{"message": p} for p in problems])
     db.session.commit()
     return {"id": paper.id, **_spec_of(paper)}, 201
+
+
+@bp.post("/api/v1/admin/papers/<int:paper_id>/assign")
+@admin_required
+def api_assign(paper_id: int) -> dict[str, Any]:
+    paper = db.get_or_404(Paper, paper_id)
+    try:
+        replaced = _assign_and_commit(paper)
+    except ops.AssignRefused as exc:
+        raise ApiError(409, "assign_refused", str(exc)) from None
+    return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
 
 
 @bp.get("/api/v1/admin/papers/<int:paper_id>/preview")

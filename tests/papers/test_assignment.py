@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from examsvc.attempts import operations as attempt_ops
+from examsvc.attempts.models import Attempt
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import PaperKind, Procedure, Role, SubmitReason
 from examsvc.extensions import db
@@ -127,3 +128,28 @@ def test_viewers_cannot_assign(client, two_humanities):
     login_as(client, Role.VIEWER)
     assert "设为当前使用" not in client.get("/admin/papers").get_data(as_text=True)
     assert client.post(f"/admin/papers/{two_humanities['new'].id}/assign").status_code == 403
+
+
+def test_assigning_over_the_api_and_the_command_line(client, runner, two_humanities, clock):
+    old, new = two_humanities["old"], two_humanities["new"]
+    login_as(client, Role.ADMIN)
+    listed = {
+        p["code"]: p["in_use"] for p in client.get("/api/v1/admin/papers").get_json()["papers"]
+    }
+    assert len(listed["HUM"]) == 8 and listed["HUM2"] == []
+    _running_attempt(old, two_humanities["window"], two_humanities["physician"], clock.now())
+    db.session.commit()
+    refused = client.post(f"/api/v1/admin/papers/{new.id}/assign")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "assign_refused"
+    result = runner.invoke(args=["papers", "assign", "HUM2"])
+    assert result.exit_code != 0 and "1 场测评正在进行" in result.output
+    attempt_ops.submit_attempt(
+        db.session.scalars(sa.select(Attempt)).one().id,
+        now=clock.now(),
+        reason=SubmitReason.CANDIDATE,
+    )
+    db.session.commit()
+    assert client.post(f"/api/v1/admin/papers/{new.id}/assign").get_json()["replaced"] == ["HUM"]
+    result = runner.invoke(args=["papers", "assign", "HUM"])
+    assert result.exit_code == 0 and "replacing HUM2" in result.output
+    assert "当前使用" in runner.invoke(args=["papers", "list"]).output
