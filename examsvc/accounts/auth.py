@@ -81,9 +81,19 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
                 return _deny(403)
             return view(*args, **kwargs)
 
+        # The menu asks the same question (may_open) instead of keeping its own role list.
+        wrapped.allowed_roles = frozenset(roles) or frozenset(Role)  # type: ignore[attr-defined]
         return cast(F, wrapped)
 
     return decorator
+
+
+def may_open(user: User | None, view: Callable[..., Any]) -> bool:
+    """Whether ``user`` passes the role check of ``view`` (a view without one is public)."""
+    roles: frozenset[Role] | None = getattr(view, "allowed_roles", None)
+    if roles is None:
+        return True
+    return user is not None and user.role in roles
 
 
 login_required = roles_required()

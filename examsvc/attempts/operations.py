@@ -9,7 +9,7 @@ one caller can win.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from examsvc.enums import AttemptStatus, SubmitReason
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
+from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 
@@ -97,13 +98,15 @@ class Overview:
 
 
 def overview(physician: Physician, now: datetime) -> Overview:
+    chosen = papers_for(physician)
+    # "Humanities before professional": passing the physician's own paper of the
+    # prerequisite's kind meets it, also after the agency assigned a new one.
+    own = {p.kind: p.id for p in chosen}
     papers = [
-        paper_facts(p)
-        for p in db.session.scalars(
-            sa.select(Paper)
-            .where(Paper.cycle_id == physician.cycle_id, Paper.active)
-            .order_by(Paper.id)
-        )
+        replace(paper_facts(p), prerequisite_id=own.get(p.prerequisite.kind, p.prerequisite_id))
+        if p.prerequisite is not None
+        else paper_facts(p)
+        for p in chosen
     ]
     facts = physician_facts(physician)
     attempts = attempt_facts(physician.id)

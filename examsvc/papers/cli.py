@@ -17,6 +17,7 @@ from examsvc.enums import WindowRound
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.queries import assigned_slots
 from examsvc.papers.schemas import PaperSpec
 from examsvc.roster.queries import current_cycle
 
@@ -86,12 +87,39 @@ def preview_command(code: str, seed: int, answers: bool) -> None:
 
 @papers.command("list")
 def list_command() -> None:
+    in_use = assigned_slots(_cycle_id())
     for paper in db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
     ):
+        state = "当前使用" if paper.id in in_use else "未使用"
         click.echo(
-            f"{paper.code:20} {paper.kind.value:12} {paper.duration_minutes} 分钟 合格 {paper.pass_mark}  {paper.name}"
+            f"{paper.code:20} {paper.kind.value:12} {paper.duration_minutes} 分钟 合格 {paper.pass_mark}  {state}  {paper.name}"
         )
+
+
+@papers.command("assign")
+@click.argument("code")
+def assign_command(code: str) -> None:
+    """设为当前使用: physicians who have not started this kind sit this paper from now on."""
+    paper = _paper(code)
+    try:
+        replaced = ops.assign_paper(paper, now=now())
+    except ops.AssignRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    old = [p.code for p in replaced]
+    record(
+        "paper.assign",
+        "paper",
+        paper.id,
+        actor_id=None,
+        now=now(),
+        code=code,
+        replaced=old,
+        via="cli",
+    )
+    db.session.commit()
+    click.echo(f"{code} is in use" + (f" (replacing {', '.join(old)})" if old else ""))
 
 
 def _when(text: str) -> datetime:

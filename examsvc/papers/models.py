@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.db import UTCDateTime, enum_column
-from examsvc.enums import PaperKind, WindowRound
+from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory, WindowRound
 from examsvc.extensions import Model, db
 
 
@@ -46,12 +46,47 @@ class Paper(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("cycle_id", "code"),
+        # The target of PaperAssignment's foreign key: a paper assigned as kind K is of kind K.
+        sa.UniqueConstraint("id", "cycle_id", "kind", name="uq_papers_id_cycle_kind"),
         sa.CheckConstraint("duration_minutes BETWEEN 1 AND 600", name="duration_range"),
         sa.CheckConstraint("pass_mark > 0 AND pass_mark <= 100", name="pass_mark_range"),
         sa.CheckConstraint("attempt_limit_simple >= 1", name="limit_simple_positive"),
         sa.CheckConstraint("attempt_limit_general >= 1", name="limit_general_positive"),
         sa.CheckConstraint(
             "prerequisite_id IS NULL OR prerequisite_id <> id", name="no_self_prereq"
+        ),
+    )
+
+
+class PaperAssignment(Model):
+    """The paper of a kind that physicians of one practice category and level sit in a cycle.
+
+    One row per (cycle, kind, category, level): the database keeps it to one paper. Only
+    papers reached through these rows count (``papers.queries.papers_for``).
+    """
+
+    __tablename__ = "paper_assignments"
+
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycles.id"), primary_key=True)
+    kind: Mapped[PaperKind] = mapped_column(
+        enum_column(PaperKind, "assignment_kind"), primary_key=True
+    )
+    practice_category: Mapped[PracticeCategory] = mapped_column(
+        enum_column(PracticeCategory, "assignment_category"), primary_key=True
+    )
+    physician_level: Mapped[PhysicianLevel] = mapped_column(
+        enum_column(PhysicianLevel, "assignment_level"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    paper: Mapped[Paper] = relationship(
+        primaryjoin="Paper.id == foreign(PaperAssignment.paper_id)", viewonly=True
+    )
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["paper_id", "cycle_id", "kind"], ["papers.id", "papers.cycle_id", "papers.kind"]
         ),
     )
 

@@ -17,12 +17,15 @@ from examsvc.papers.models import (
     ExamSession,
     ExamWindow,
     Paper,
+    PaperAssignment,
     PaperSection,
     Site,
     session_candidates,
     session_invigilators,
 )
+from examsvc.papers.queries import slots_of
 from examsvc.papers.schemas import PaperSpec
+from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 
 _BJ = timezone(timedelta(hours=8))
@@ -247,7 +250,9 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
         if used and changed:
             raise PaperRefused(
                 [
-                    f"已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数；如需调整请新建试卷"
+                    f"已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数。"
+                    "如需调整：以新的试卷编号保存新试卷，再在试卷列表中对新试卷点击「设为当前使用」"
+                    "（本试卷没有进行中的测评时才能更换；已开始本试卷的医师继续使用本试卷）"
                 ]
             )
         paper.sections.clear()
@@ -267,7 +272,74 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
     shortfalls = blueprint_shortfalls(paper)
     if shortfalls:
         raise PaperRefused([s.message for s in shortfalls])
+    _fill_free_slots(paper, now)
     return paper
+
+
+def _assignments(paper: Paper) -> list[PaperAssignment]:
+    return list(
+        db.session.scalars(
+            sa.select(PaperAssignment).where(
+                PaperAssignment.cycle_id == paper.cycle_id, PaperAssignment.kind == paper.kind
+            )
+        )
+    )
+
+
+def _fill_free_slots(paper: Paper, now: datetime) -> None:
+    """The first paper saved for a slot is assigned to it; a paper no longer written for a
+    slot leaves it. Replacing another paper is always the explicit ``assign_paper``."""
+    slots = set(slots_of(paper))
+    taken = set()
+    for row in _assignments(paper):
+        key = (row.practice_category, row.physician_level)
+        if row.paper_id == paper.id and key not in slots:
+            db.session.delete(row)
+        else:
+            taken.add(key)
+    db.session.add_all(
+        PaperAssignment(
+            cycle_id=paper.cycle_id,
+            kind=paper.kind,
+            practice_category=category,
+            physician_level=level,
+            paper_id=paper.id,
+            assigned_at=now,
+        )
+        for category, level in sorted(slots - taken)
+    )
+    db.session.flush()
+
+
+class AssignRefused(ValueError):
+    """A re-assignment the rules do not allow now, with the reason in plain words."""
+
+
+def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:
+    """Make ``paper`` the one its physicians sit from now on, in every slot it is written for;
+    returns the papers it replaces. Refused while one of those has an attempt in progress."""
+    from examsvc.attempts.models import Attempt
+
+    slots = set(slots_of(paper))
+    rows = [r for r in _assignments(paper) if (r.practice_category, r.physician_level) in slots]
+    replaced = sorted({r.paper for r in rows if r.paper_id != paper.id}, key=lambda p: p.code)
+    for old in replaced:
+        running = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Attempt.paper_id == old.id, Attempt.status == AttemptStatus.IN_PROGRESS
+            )
+        )
+        if running:
+            raise AssignRefused(
+                f"试卷「{old.name}」有 {running} 场测评正在进行，"
+                "请在这些测评结束后（或在两个考试时段之间）再更换"
+            )
+    for row in rows:
+        if row.paper_id != paper.id:
+            row.paper_id, row.assigned_at = paper.id, now
+    db.session.flush()
+    _fill_free_slots(paper, now)
+    return replaced
 
 
 def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict[str, Any]]:
@@ -336,28 +408,70 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
         )
 
 
-def assign_candidates(session: ExamSession, registration_ids: list[str]) -> int:
-    """Add candidates by registration id: all of them, or none when one is unknown."""
+@dataclass(frozen=True)
+class LineProblem:
+    line: int  # 1-based, as the person counts the lines of the box
+    text: str
+    reason: str
+
+
+class CandidatesRefused(ValueError):
+    """Candidate lines that name nobody who can sit this session; nothing was added."""
+
+    def __init__(self, problems: list[LineProblem]) -> None:
+        super().__init__("; ".join(f"{p.line}: {p.reason}" for p in problems))
+        self.problems = problems
+
+
+def _find_candidate(cycle_id: int, text: str) -> Physician | str:
+    """The physician a line names (registration id, or an ID number in any form the login
+    accepts), or why it names nobody."""
+    from examsvc.accounts.ids import InvalidIdNumber, id_key
     from examsvc.roster.models import Physician
 
-    wanted = sorted({r.strip() for r in registration_ids if r.strip()})
+    physician = db.session.scalars(
+        sa.select(Physician).where(
+            Physician.cycle_id == cycle_id, Physician.registration_id == text
+        )
+    ).first()
+    if physician is None:
+        try:
+            key = id_key(text)
+        except InvalidIdNumber as exc:
+            return exc.message
+        physician = db.session.scalars(
+            sa.select(Physician).where(Physician.cycle_id == cycle_id, Physician.id_key == key)
+        ).first()
+    if physician is None:
+        return "本周期名单中没有此报名编号或证件号码"
+    return physician
+
+
+def assign_candidates(session: ExamSession, lines: list[str]) -> int:
+    """Add the candidates named one per line (registration id or ID number); all of them, or
+    none with each bad line named. Returns how many were new to the session."""
+    from examsvc.enums import RegistrationStatus
+    from examsvc.papers.queries import papers_for
+
     paper = db.session.get(Paper, session.window.paper_id)
     assert paper is not None
-    found = {
-        p.registration_id: p
-        for p in db.session.scalars(
-            sa.select(Physician).where(
-                Physician.cycle_id == paper.cycle_id, Physician.registration_id.in_(wanted)
-            )
-        )
-    }
-    missing = [r for r in wanted if r not in found]
-    if missing:
-        raise ValueError(
-            "以下报名编号不在本周期名单中："
-            + "、".join(missing[:20])
-            + ("……" if len(missing) > 20 else "")
-        )
+    problems: list[LineProblem] = []
+    found: dict[int, Physician] = {}
+    for number, line in enumerate(lines, start=1):
+        for text in line.replace("，", ",").replace(",", " ").split():
+            match = _find_candidate(paper.cycle_id, text)
+            if isinstance(match, str):
+                problems.append(LineProblem(number, text, match))
+            elif match.status != RegistrationStatus.APPROVED:
+                problems.append(LineProblem(number, text, f"{match.name}已退出本周期考核"))
+            elif paper not in papers_for(match):
+                problems.append(
+                    LineProblem(number, text, f"{match.name}本周期不参加「{paper.name}」")
+                )
+            else:
+                found[match.id] = match
+    if problems:
+        raise CandidatesRefused(problems)
     present = set(
         db.session.scalars(
             sa.select(session_candidates.c.physician_id).where(
@@ -366,9 +480,9 @@ def assign_candidates(session: ExamSession, registration_ids: list[str]) -> int:
         )
     )
     rows = [
-        {"session_id": session.id, "physician_id": p.id}
-        for p in found.values()
-        if p.id not in present
+        {"session_id": session.id, "physician_id": pid}
+        for pid in sorted(found)
+        if pid not in present
     ]
     if rows:
         db.session.execute(session_candidates.insert(), rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
 
@@ -38,3 +38,11 @@ class PaperSpec(BaseModel):
         default=None, description="code of the paper that must be passed first"
     )
     sections: list[SectionSpec] = Field(min_length=1, max_length=30)
+
+
+class WindowChange(BaseModel):
+    """``PATCH /api/v1/admin/windows/<id>``: new times (ISO 8601 with an offset)."""
+
+    opens_at: AwareDatetime | None = Field(default=None, description="unchanged when left out")
+    closes_at: AwareDatetime
+    let_running_finish: bool = False

@@ -18,7 +18,8 @@ from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
-from examsvc.papers.schemas import PaperSpec
+from examsvc.papers.queries import assigned_slots, slots_of
+from examsvc.papers.schemas import PaperSpec, WindowChange
 from examsvc.roster.queries import current_cycle
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.i18n import gettext as _
@@ -35,6 +36,24 @@ def _cycle_id() -> int:
     if cycle is None:
         raise ApiError(409, "no_cycle", "尚无考核周期：请先同步名单或导入名单文件")
     return cycle.id
+
+
+def _bad_field(field: str, message: str) -> ApiError:
+    """A refused form or body field, in the one error shape (the page shows ``message``)."""
+    return ApiError(
+        422,
+        "invalid",
+        "提交的内容有误：{reason}",
+        [{"field": field, "message": message}],
+        reason=message,
+    )
+
+
+def _form_id(field: str, message: str) -> int:
+    value = request.form.get(field, type=int)
+    if value is None:
+        raise _bad_field(field, message)
+    return value
 
 
 def _actor() -> int | None:
@@ -132,9 +151,12 @@ def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) 
         sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
     ).all()
     banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.code)).all()
+    in_use = assigned_slots(_cycle_id())
     return render_template(
         "papers/index.html",
         papers=papers,
+        in_use=in_use,
+        partly={p.id for p in papers if p.id in in_use and len(in_use[p.id]) < len(slots_of(p))},
         banks=banks,
         types=QUESTION_TYPES,
         raw=raw or {},
@@ -163,6 +185,43 @@ def save() -> Any:
     db.session.commit()
     flash(_("试卷已保存"), "success")
     return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
+
+
+def _assign_and_commit(paper: Paper) -> list[Paper]:
+    """设为当前使用, audited; the one owner of the transaction for the page and the API."""
+    try:
+        replaced = ops.assign_paper(paper, now=now())
+    except ops.AssignRefused:
+        db.session.rollback()
+        raise
+    record(
+        "paper.assign",
+        "paper",
+        paper.id,
+        actor_id=_actor(),
+        now=now(),
+        code=paper.code,
+        replaced=[p.code for p in replaced],
+    )
+    db.session.commit()
+    return replaced
+
+
+@bp.post("/admin/papers/<int:paper_id>/assign")
+@admin_required
+def assign(paper_id: int) -> BaseResponse:
+    """设为当前使用: from now on, physicians who have not started this kind sit this paper."""
+    paper = db.get_or_404(Paper, paper_id)
+    try:
+        replaced = _assign_and_commit(paper)
+    except ops.AssignRefused as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("papers.index"))
+    message = _("「{name}」已设为当前使用", name=paper.name)
+    if replaced:
+        message += _("；「{old}」不再用于尚未开始的医师", old="」「".join(p.name for p in replaced))
+    flash(message, "success")
+    return redirect(url_for("papers.index"))
 
 
 @bp.get("/admin/papers/<int:paper_id>/preview")
@@ -235,8 +294,11 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, request.form.get("paper_id", type=int))
-    round_ = WindowRound(request.form.get("round", "regular"))
+    paper = db.get_or_404(Paper, _form_id("paper_id", "请选择试卷（paper_id）"))
+    try:
+        round_ = WindowRound(request.form.get("round", "regular"))
+    except ValueError:
+        raise _bad_field("round", "考试类型（round）须为正式考试 regular 或补考 makeup") from None
     return _window_form(
         lambda **when: ops.add_window(paper, round=round_, **when),
         "window.add",
@@ -268,7 +330,19 @@ def api_papers() -> dict[str, Any]:
     papers = db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
     )
-    return {"papers": [{"id": p.id, **_spec_of(p)} for p in papers]}
+    in_use = assigned_slots(_cycle_id())
+    return {
+        "papers": [
+            {
+                "id": p.id,
+                **_spec_of(p),
+                "in_use": [
+                    {"practice_category": c, "physician_level": v} for c, v in in_use.get(p.id, [])
+                ],
+            }
+            for p in papers
+        ]
+    }
 
 
 @bp.post("/api/v1/admin/papers")
@@ -282,6 +356,17 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 
+@bp.post("/api/v1/admin/papers/<int:paper_id>/assign")
+@admin_required
+def api_assign(paper_id: int) -> dict[str, Any]:
+    paper = db.get_or_404(Paper, paper_id)
+    try:
+        replaced = _assign_and_commit(paper)
+    except ops.AssignRefused as exc:
+        raise ApiError(409, "assign_refused", str(exc)) from None
+    return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
+
+
 @bp.get("/api/v1/admin/papers/<int:paper_id>/preview")
 @readers
 def api_preview(paper_id: int) -> dict[str, Any]:
@@ -293,20 +378,19 @@ def api_preview(paper_id: int) -> dict[str, Any]:
 @admin_required
 def api_change_window(window_id: int) -> dict[str, Any]:
     window = db.get_or_404(ExamWindow, window_id)
-    body = request.get_json(silent=True) or {}
-    try:
-        opens = datetime.fromisoformat(body.get("opens_at", window.opens_at.isoformat()))
-        closes = datetime.fromisoformat(body["closes_at"])
-        if opens.tzinfo is None or closes.tzinfo is None:
-            raise ValueError
-    except (KeyError, ValueError):
-        raise ApiError(422, "invalid", "opens_at/closes_at 须为带时区的 ISO 8601 时间") from None
+    body = request.get_json(silent=True)
+    if body is not None and not isinstance(body, dict):
+        raise _bad_field(
+            "(body)", '请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}'
+        )
+    change = parse_json(WindowChange, body)
+    closes = change.closes_at
     try:
         ops.change_window(
             window,
-            opens_at=opens,
+            opens_at=change.opens_at or window.opens_at,
             closes_at=closes,
-            let_running_finish=bool(body.get("let_running_finish")),
+            let_running_finish=change.let_running_finish,
             now=now(),
         )
     except ops.WindowChangeRefused as exc:
@@ -334,6 +418,11 @@ def api_change_window(window_id: int) -> dict[str, Any]:
 @bp.get("/admin/sessions")
 @readers
 def sessions() -> str:
+    return _sessions_page()[0]
+
+
+def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
+    """The sessions page; ``failed`` keeps a refused form as it was sent, with its problems."""
     from examsvc.accounts.models import User
     from examsvc.papers.models import ExamSession, Site, session_candidates, session_invigilators
 
@@ -379,7 +468,8 @@ def sessions() -> str:
         sites=db.session.scalars(sa.select(Site).order_by(Site.code)).all(),
         windows=windows,
         staff=staff,
-    )
+        failed=failed or {},
+    ), status
 
 
 @bp.post("/admin/sites")
@@ -404,7 +494,7 @@ def add_site() -> BaseResponse:
 def add_session() -> BaseResponse:
     from examsvc.papers.models import Site
 
-    window = db.get_or_404(ExamWindow, request.form.get("window_id", type=int))
+    window = db.get_or_404(ExamWindow, _form_id("window_id", "请选择考试时间（window_id）"))
     site_id = request.form.get("site_id", type=int)
     name = request.form.get("name", "").strip()
     if not name:
@@ -418,20 +508,24 @@ def add_session() -> BaseResponse:
 
 @bp.post("/admin/sessions/<int:session_id>")
 @admin_required
-def update_session(session_id: int) -> BaseResponse:
+def update_session(session_id: int) -> Any:
     from examsvc.papers.models import ExamSession
 
     session = db.get_or_404(ExamSession, session_id)
+    text = request.form.get("candidates", "")
+    chosen = request.form.getlist("invigilators")
     try:
-        ops.assign_invigilators(session, [int(v) for v in request.form.getlist("invigilators")])
-        added = ops.assign_candidates(
-            session,
-            request.form.get("candidates", "").replace("，", ",").replace(",", "\n").splitlines(),
-        )
-    except ValueError as exc:
+        ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
+        added = ops.assign_candidates(session, text.splitlines())
+    except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("papers.sessions"))
+        problems = (
+            exc.problems
+            if isinstance(exc, ops.CandidatesRefused)
+            else [ops.LineProblem(0, "", str(exc))]
+        )
+        failed = {"session_id": session_id, "text": text, "invigilators": chosen}
+        return _sessions_page(failed | {"problems": problems}, 422)
     record(
         "session.assign",
         "session",

@@ -26,7 +26,7 @@ from examsvc.extensions import db
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
-from examsvc.roster.queries import current_cycle
+from examsvc.roster.queries import current_cycle, progress
 from examsvc.web.errors import ApiError
 from examsvc.web.i18n import gettext as _
 
@@ -60,8 +60,16 @@ def _filtered(args: Any) -> sa.Select[Any]:
     return query
 
 
-def _row(p: Physician) -> dict[str, Any]:
-    return {
+def _row(p: Physician, with_progress: bool = False) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if with_progress:
+        state = progress(p, now())
+        extra = {
+            "current_task": state.task,
+            "tone": state.tone,
+            "papers": [{"name": x.name, "state": x.label} for x in state.papers],
+        }
+    return extra | {
         "id": p.id,
         "registration_id": p.registration_id,
         "name": p.name,
@@ -111,7 +119,7 @@ def index() -> str:
     ).all()
     return render_template(
         "roster/index.html",
-        rows=[_row(p) for p in rows],
+        rows=[_row(p, with_progress=True) for p in rows],
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
@@ -193,8 +201,23 @@ def template() -> Response:
 @bp.get("/admin/roster/<int:physician_id>")
 @admin_required
 def detail(physician_id: int) -> str:
+    from examsvc.attempts.models import Attempt
+    from examsvc.papers.models import Paper
+
     physician = db.get_or_404(Physician, physician_id)
-    return render_template("roster/detail.html", p=physician, row=_row(physician))
+    attempts = db.session.execute(
+        sa.select(Attempt, Paper.name)
+        .join(Paper, Paper.id == Attempt.paper_id)
+        .where(Attempt.physician_id == physician.id)
+        .order_by(Attempt.started_at, Attempt.id)
+    ).all()
+    return render_template(
+        "roster/detail.html",
+        p=physician,
+        row=_row(physician),
+        progress=progress(physician, now()),
+        attempts=attempts,
+    )
 
 
 @bp.get("/admin/roster/<int:physician_id>/photo")
@@ -262,7 +285,7 @@ def api_list() -> dict[str, Any]:
         },
         "total": total,
         "page": page,
-        "items": [_row(p) for p in rows],
+        "items": [_row(p, with_progress=True) for p in rows],
     }
 
 

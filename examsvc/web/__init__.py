@@ -68,8 +68,12 @@ def beijing_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def nav_url(endpoint: str, **values: Any) -> str | None:
-    """A URL for the menu, or None while that feature has no such page."""
-    if endpoint not in current_app.view_functions:
+    """A URL for a menu or a link, or None while that feature has no such page or the
+    logged-in user may not open it (the view's own role check decides)."""
+    from examsvc.accounts.auth import current_user, may_open
+
+    view = current_app.view_functions.get(endpoint)
+    if view is None or not may_open(current_user(), view):
         return None
     return url_for(endpoint, **values)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:10:26.441606
+Create Date: 2026-11-25 18:07:01.758448
 
 """
 
@@ -221,6 +221,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_papers")),
         sa.UniqueConstraint("cycle_id", "code", name=op.f("uq_papers_cycle_id_code")),
+        sa.UniqueConstraint("id", "cycle_id", "kind", name="uq_papers_id_cycle_kind"),
     )
     with op.batch_alter_table("papers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_papers_cycle_id"), ["cycle_id"], unique=False)
@@ -410,6 +411,70 @@ def upgrade():
     )
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exam_windows_paper_id"), ["paper_id"], unique=False)
+
+    op.create_table(
+        "paper_assignments",
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "humanities",
+                "professional",
+                name="assignment_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "practice_category",
+            sa.Enum(
+                "clinical",
+                "dental",
+                "public_health",
+                "tcm",
+                name="assignment_category",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "physician_level",
+            sa.Enum(
+                "physician",
+                "assistant",
+                name="assignment_level",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("paper_id", sa.Integer(), nullable=False),
+        sa.Column("assigned_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["cycles.id"], name=op.f("fk_paper_assignments_cycle_id_cycles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["paper_id", "cycle_id", "kind"],
+            ["papers.id", "papers.cycle_id", "papers.kind"],
+            name=op.f("fk_paper_assignments_paper_id_papers"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "cycle_id",
+            "kind",
+            "practice_category",
+            "physician_level",
+            name=op.f("pk_paper_assignments"),
+        ),
+    )
+    with op.batch_alter_table("paper_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_paper_assignments_paper_id"), ["paper_id"], unique=False
+        )
 
     op.create_table(
         "paper_sections",
@@ -683,6 +748,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_paper_sections_paper_id"))
 
     op.drop_table("paper_sections")
+    with op.batch_alter_table("paper_assignments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_paper_assignments_paper_id"))
+
+    op.drop_table("paper_assignments")
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exam_windows_paper_id"))
 

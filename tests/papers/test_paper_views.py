@@ -217,3 +217,78 @@ def test_sites_and_sessions_with_invigilators_and_candidates(client, clock):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(session_candidates)) == 2
     page = client.get("/admin/sessions").get_data(as_text=True)
     assert "第一考点" in page and "监考甲" in page and "考生 2 人" in page
+
+
+def test_candidates_by_id_number_and_every_bad_line_named(client, clock):
+    from examsvc.accounts.ids import to_15
+    from examsvc.enums import RegistrationStatus
+    from examsvc.papers import operations as ops
+    from examsvc.papers.models import session_candidates, session_invigilators
+    from tests.factories import create_physician, create_user
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    session = ops.create_session(window, "第一场", None)
+    by_reg, by_18, by_15 = (create_physician(cycle) for _ in range(3))
+    x_id = "11010519491231002X"  # a valid ID number ending in X, given in lower case below
+    by_x = create_physician(cycle, id_number=x_id)
+    gone = create_physician(cycle, status=RegistrationStatus.WITHDRAWN, name="退出者")
+    invigilator = create_user(Role.INVIGILATOR, display_name="监考甲")
+    db.session.commit()
+    login_as(client)
+    good = [
+        by_reg.registration_id,
+        by_18.id_number,
+        to_15(by_15.id_number),
+        x_id.lower(),
+    ]
+    bad = "430102198001010013", "HN-2026-9999999", gone.id_number
+    text = "\n".join([*good[:2], bad[0], good[2], bad[1], good[3], bad[2]])
+    response = client.post(
+        f"/admin/sessions/{session.id}",
+        data={"invigilators": [str(invigilator.id)], "candidates": text},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    # Nothing saved, the form comes back as it was sent, each bad line named with its number.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(session_candidates)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(session_invigilators)) == 0
+    assert f">{text}</textarea>" in html and f'value="{invigilator.id}" checked' in html
+    assert "<td>3</td><td>430102198001010013</td><td>身份证号码最后一位校验码不正确" in html
+    assert "<td>5</td><td>HN-2026-9999999</td><td>本周期名单中没有此报名编号或证件号码" in html
+    assert f"<td>7</td><td>{gone.id_number}</td><td>退出者已退出本周期考核" in html
+    response = client.post(
+        f"/admin/sessions/{session.id}",
+        data={"invigilators": [str(invigilator.id)], "candidates": "\n".join(good)},
+    )
+    assert response.status_code == 302
+    saved = set(db.session.scalars(sa.select(session_candidates.c.physician_id)))
+    assert saved == {by_reg.id, by_18.id, by_15.id, by_x.id}
+
+
+def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, clock):
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    paper = create_paper(cycle.id, clock.now())
+    window = create_window(paper, clock.now())
+    db.session.commit()
+    login_as(client)
+    form = {"paper_id": str(paper.id), "opens_at": "2026-06-01T09:00"}
+    page = client.post(
+        "/admin/windows", data=form | {"round": "bogus", "closes_at": "2026-06-02T09:00"}
+    )
+    assert page.status_code == 422
+    assert "考试类型（round）须为正式考试 regular 或补考 makeup" in page.get_data(as_text=True)
+    no_paper = client.post("/admin/windows", data={"round": "regular"})
+    assert no_paper.status_code == 422 and "paper_id" in no_paper.get_data(as_text=True)
+    for body, field in (
+        (["closes_at"], "(body)"),
+        ({"closes_at": "2026-06-02T09:00"}, "closes_at"),  # no offset
+        ({"closes_at": "2026-06-02T09:00+08:00", "opens_at": "明天"}, "opens_at"),
+    ):
+        response = client.patch(f"/api/v1/admin/windows/{window.id}", json=body)
+        error = response.get_json()["error"]
+        assert response.status_code == 422 and error["code"] == "invalid", body
+        assert [d["field"] for d in error["details"]] == [field], body
+    assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at

@@ -120,3 +120,100 @@ def test_pull_now_runs_in_a_child_process(app, client, registry, monkeypatch):
     db.session.expire_all()
     stored = db.session.scalars(sa.select(Physician)).all()
     assert [p.registration_id for p in stored] == ["HN2026-0000001"]
+
+
+# --- progress, in the manuals' words ---------------------------------------------------
+
+
+def _sat(paper, physician, now, *, score: float) -> None:
+    """A submitted attempt on ``paper`` with ``score`` (graded as the rules grade it)."""
+    from examsvc.attempts import operations as attempt_ops
+    from examsvc.enums import SubmitReason
+    from tests.papers.test_papers import _running_attempt
+
+    attempt = _running_attempt(paper, paper.windows[0], physician, now)
+    attempt_ops.submit_attempt(attempt.id, now=now, reason=SubmitReason.CANDIDATE)
+    attempt.score, attempt.passed = score, score >= paper.pass_mark
+    db.session.flush()
+
+
+@pytest.fixture
+def exam_cycle(app, clock):
+    from datetime import timedelta
+
+    from examsvc.enums import PaperKind, WindowRound
+    from tests.factories_exam import create_bank, create_paper, create_window
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    create_bank("clinical", PaperKind.PROFESSIONAL, now=clock.now())
+    hum = create_paper(cycle.id, clock.now(), code="HUM", name="医学人文测评试卷")
+    pro = create_paper(
+        cycle.id,
+        clock.now(),
+        code="PRO",
+        name="业务水平临床测评试卷",
+        kind="professional",
+        bank="clinical",
+        prerequisite="HUM",
+    )
+    for paper in (hum, pro):
+        create_window(paper, clock.now() - timedelta(hours=1), hours=2)
+        create_window(paper, clock.now() + timedelta(days=20), round=WindowRound.MAKEUP)
+    return {"cycle": cycle, "hum": hum, "pro": pro}
+
+
+def test_roster_shows_each_physicians_current_task(client, clock, exam_cycle):
+    from examsvc.enums import Procedure
+
+    cycle, hum, pro = exam_cycle["cycle"], exam_cycle["hum"], exam_cycle["pro"]
+    passed = create_physician(cycle, Procedure.GENERAL, name="甲合格")
+    _sat(hum, passed, clock.now(), score=90)
+    _sat(pro, passed, clock.now(), score=80)
+    create_physician(cycle, Procedure.SIMPLE, name="乙免考", exempt_humanities=True)
+    failed = create_physician(cycle, Procedure.GENERAL, name="丙补考")
+    _sat(hum, failed, clock.now(), score=40)
+    create_physician(cycle, Procedure.SIMPLE, name="丁新报名")
+    db.session.commit()
+    login_as(client, Role.ADMIN)
+    html = client.get("/admin/roster").get_data(as_text=True)
+    rows = {r.split("</tr>")[0] for r in html.split("<tr>")[1:]}
+
+    def row(name: str) -> str:
+        return next(r for r in rows if name in r and "程序" in r)  # not the photo table
+
+    assert "测评完成-合格" in row("甲合格") and "业务水平临床测评试卷：合格" in row("甲合格")
+    assert "测评完成-合格" in row("乙免考") and "医学人文测评试卷：免考通过" in row("乙免考")
+    assert "不合格-等待补考" in row("丙补考")
+    assert "报名完成-等待测评" in row("丁新报名") and "医学人文测评试卷：可以测评" in row(
+        "丁新报名"
+    )
+    api = client.get("/api/v1/admin/roster").get_json()
+    tasks = {item["name"]: item["current_task"] for item in api["items"]}
+    assert tasks["甲合格"] == "测评完成-合格" and tasks["丙补考"] == "不合格-等待补考"
+
+
+def test_roster_detail_lists_attempts_and_results_in_words(client, clock, exam_cycle):
+    from examsvc.enums import Evaluation, Procedure
+
+    physician = create_physician(
+        exam_cycle["cycle"], Procedure.GENERAL, eval_ethics=Evaluation.PENDING
+    )
+    _sat(exam_cycle["hum"], physician, clock.now(), score=90)
+    db.session.commit()
+    login_as(client, Role.ADMIN)
+    html = client.get(f"/admin/roster/{physician.id}").get_data(as_text=True)
+    assert "报名完成-等待测评" in html  # the professional paper is still to sit
+    assert "医学人文测评试卷" in html and "第1次" in html and "2026-05-12 09:00" in html
+    assert ">90.0<" in html and "合格" in html and "可以测评" in html
+    assert "待评定" in html and "pending" not in html and ">pass<" not in html
+    assert physician.id_number not in html and physician.id_number[-4:] in html
+
+
+def test_viewers_see_no_link_they_cannot_open(client, exam_cycle):
+    physician = create_physician(exam_cycle["cycle"])
+    db.session.commit()
+    login_as(client, Role.VIEWER)
+    html = client.get("/admin/roster").get_data(as_text=True)
+    assert physician.name in html and f"/admin/roster/{physician.id}" not in html
+    assert "导入名单文件" not in html
