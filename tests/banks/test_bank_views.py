@@ -91,7 +91,7 @@ def test_the_bank_list_reads_as_numbers(client):
     create_bank(per_type=3)  # 30 questions, 42 scoring items (groups count per sub-question)
     db.session.commit()
     text = visible_text(client.get("/admin/banks").get_data(as_text=True))
-    assert "humanities 题库 医学人文 1 30（计分小题 42 道） 未开放" in text
+    assert "humanities 题库 humanities · 第 1 版 未开放学习 医学人文 30 题 计分小题 42 道" in text
     assert "built-in" not in text and "0x" not in text
     assert client.get("/api/v1/admin/banks").get_json()["banks"][0]["item_count"] == 42
 
