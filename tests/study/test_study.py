@@ -159,3 +159,16 @@ def test_the_agency_decides_which_banks_are_open(client, exam):
         sa.select(AuditEvent.action).where(AuditEvent.object_id == bank.code)
     ).all()
     assert "bank.study_open" in events
+
+
+def test_professional_banks_only_for_their_practice_category(candidate, exam, clock):
+    from examsvc.enums import PaperKind, PracticeCategory
+    from tests.factories_exam import create_bank
+
+    for code, category in (("prof-clinical", "clinical"), ("prof-dental", "dental")):
+        bank = create_bank(
+            code, PaperKind.PROFESSIONAL, PracticeCategory(category), per_type=1, now=clock.now()
+        ).bank
+        open_bank(bank)
+    page = visible_text(candidate.get("/study").get_data(as_text=True))
+    assert "prof-clinical 题库" in page and "prof-dental 题库" not in page  # a clinical physician
