@@ -1,4 +1,10 @@
-"""Writing a bank back out: XLSX rows in the template's layout, or JSON. parse(export(b)) == b."""
+"""Writing a bank back out: XLSX rows in the template's layout, or JSON. parse(export(b)) == b.
+
+Text that a spreadsheet would read as a formula (starting with = + - @, or a tab or carriage
+return) is written as a text cell with Excel's quote prefix — what typing a leading
+apostrophe does in Excel: shown and edited as the text itself, never evaluated, and read
+back unchanged by any reader (no character is added to the text, so the import needs no
+unescaping)."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ TYPE_ZH = {
     "matching": "配伍",
 }
 HEADER = [headers[0] for headers in COLUMNS.values()]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ORDER = list(COLUMNS)
 
 
@@ -96,6 +103,12 @@ def style_sheet(sheet: Worksheet) -> None:
         sheet.add_data_validation(rule)
 
 
+def escape_formula(cell: Any) -> None:
+    """Make a cell that openpyxl took for a formula plain, quote-prefixed text."""
+    cell.data_type = "s"
+    cell.quotePrefix = True
+
+
 def export_xlsx(meta: BankMeta | None, questions: list[dict[str, Any]]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
@@ -104,6 +117,10 @@ def export_xlsx(meta: BankMeta | None, questions: list[dict[str, Any]]) -> bytes
     sheet.append(HEADER)
     for row in rows(questions):
         sheet.append(row)
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                escape_formula(cell)
     style_sheet(sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -2,19 +2,45 @@
 
 Questions are plain dicts in the JSON shape of docs/question-banks.md. A type knows its
 own validation, what a candidate may see during an attempt (never the answer), how to
-grade a response (one bool per scoring item), and what study mode shows.
+grade a response (one bool per scoring item), and how its key reads for people
+(``display_key``: the letters of the options as shown, 对/错, one line per sub-question).
 """
 
 from __future__ import annotations
 
+import random
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 KEYS = string.ascii_uppercase[:8]
 # A rule failure: (field, sub-question index or None, code, message zh, message en)
 Issue = tuple[str, int | None, str, str, str]
 OptionOrder = dict[str, list[str]]  # slot ("" or a sub-question id) -> option keys in order
+NOT_ANSWERED = "未作答"
+_UNASKED: Any = object()
+
+
+@dataclass(frozen=True)
+class KeyLine:
+    """One scoring item's key as a person reads it, in the options' letters as shown."""
+
+    label: str  # "" for a one-item question, "（1）" for a group's first sub-question
+    answer: str  # "B", "ACD", "对"
+    explanation: str
+    chosen: str | None = None  # the response read the same way; None when none was given
+
+
+@dataclass(frozen=True)
+class KeyView:
+    lines: list[KeyLine]
+    explanation: str  # the group's shared explanation (a one-item question's is on its line)
+
+    @property
+    def text(self) -> str:
+        """The whole key on one line: 「B」, 「对」, 「（1）B；（2）D」."""
+        return "；".join(f"{line.label}{line.answer}" for line in self.lines)
 
 
 def _options_issues(options: Any, field: str, sub: int | None, minimum: int = 4) -> list[Issue]:
@@ -113,6 +139,15 @@ class QuestionType:
         return {"": list(q.get("options") or {})}
 
     @classmethod
+    def shuffled_order(cls, q: dict[str, Any], rng: random.Random) -> OptionOrder:
+        """A random order of the options of every slot."""
+        order: OptionOrder = {}
+        for slot, keys in cls.option_slots(q).items():
+            order[slot] = list(keys)
+            rng.shuffle(order[slot])
+        return order
+
+    @classmethod
     def public_view(cls, q: dict[str, Any], order: OptionOrder | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -125,13 +160,29 @@ class QuestionType:
         raise NotImplementedError
 
     @classmethod
-    def answer_view(cls, q: dict[str, Any]) -> dict[str, Any]:
+    def display_key(
+        cls, q: dict[str, Any], order: OptionOrder | None = None, response: Any = _UNASKED
+    ) -> KeyView:
+        """The key for people, in the letters of the options as displayed in ``order``;
+        with ``response``, what was chosen beside it, read the same way."""
         raise NotImplementedError
 
     @staticmethod
     def _options(options: dict[str, str], order: list[str] | None) -> list[dict[str, str]]:
         keys = order if order and sorted(order) == sorted(options) else list(options)
         return [{"key": k, "text": options[k]} for k in keys]
+
+    @classmethod
+    def _letters(cls, options: dict[str, str], order: list[str] | None) -> dict[str, str]:
+        """Option key -> the letter it is shown under."""
+        return {o["key"]: KEYS[i] for i, o in enumerate(cls._options(options, order))}
+
+    @staticmethod
+    def _read(letters: dict[str, str], value: Any) -> str:
+        """Option key(s) as the shown letters (several in alphabetical order)."""
+        keys = value if isinstance(value, list) else [value]
+        shown = sorted(letters[k] for k in keys if isinstance(k, str) and k in letters)
+        return "".join(shown) or NOT_ANSWERED
 
 
 class Single(QuestionType):
@@ -171,8 +222,13 @@ class Single(QuestionType):
         return "答案须为一个选项"
 
     @classmethod
-    def answer_view(cls, q: dict[str, Any]) -> dict[str, Any]:
-        return {"answer": q["answer"], "explanation": q.get("explanation", "")}
+    def display_key(
+        cls, q: dict[str, Any], order: OptionOrder | None = None, response: Any = _UNASKED
+    ) -> KeyView:
+        letters = cls._letters(q["options"], (order or {}).get(""))
+        chosen = None if response is _UNASKED else cls._read(letters, response)
+        line = KeyLine("", cls._read(letters, q["answer"]), q.get("explanation", ""), chosen)
+        return KeyView([line], "")
 
 
 class Multiple(Single):
@@ -229,10 +285,6 @@ class Multiple(Single):
             return None
         return "答案须为选项列表"
 
-    @classmethod
-    def answer_view(cls, q: dict[str, Any]) -> dict[str, Any]:
-        return {"answer": sorted(q["answer"]), "explanation": q.get("explanation", "")}
-
 
 class TrueFalse(QuestionType):
     code, label_zh, label_en = "true_false", "判断题", "True or false"
@@ -276,8 +328,16 @@ class TrueFalse(QuestionType):
         return None if response is None or isinstance(response, bool) else "答案须为“对”或“错”"
 
     @classmethod
-    def answer_view(cls, q: dict[str, Any]) -> dict[str, Any]:
-        return {"answer": q["answer"], "explanation": q.get("explanation", "")}
+    def display_key(
+        cls, q: dict[str, Any], order: OptionOrder | None = None, response: Any = _UNASKED
+    ) -> KeyView:
+        chosen = None if response is _UNASKED else cls.word(response)
+        return KeyView([KeyLine("", cls.word(q["answer"]), q.get("explanation", ""), chosen)], "")
+
+    @staticmethod
+    def word(value: Any) -> str:
+        """对 / 错 (what the exam shows), never Python's True / False."""
+        return "对" if value is True else "错" if value is False else NOT_ANSWERED
 
 
 class _Group(QuestionType):
@@ -376,19 +436,33 @@ class _Group(QuestionType):
             if sub_id not in subs:
                 return "没有这道小题"
             options = q["options"] if cls.shared_options else subs[sub_id]["options"]
-            if key is not None and key not in options:
+            if key is not None and (not isinstance(key, str) or key not in options):
                 return "答案须为一个选项"
         return None
 
     @classmethod
-    def answer_view(cls, q: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "answers": {s["external_id"]: s["answer"] for s in q["sub_questions"]},
-            "explanations": {
-                s["external_id"]: s.get("explanation", "") for s in q["sub_questions"]
-            },
-            "explanation": q.get("explanation", ""),
-        }
+    def display_key(
+        cls, q: dict[str, Any], order: OptionOrder | None = None, response: Any = _UNASKED
+    ) -> KeyView:
+        order = order or {}
+        given = response if isinstance(response, dict) else {}
+        lines = []
+        for i, sub in enumerate(q["sub_questions"], start=1):
+            slot = "" if cls.shared_options else sub["external_id"]
+            options = q["options"] if cls.shared_options else sub["options"]
+            letters = cls._letters(options, order.get(slot))
+            chosen = None
+            if response is not _UNASKED:
+                chosen = cls._read(letters, given.get(sub["external_id"]))
+            lines.append(
+                KeyLine(
+                    f"（{i}）",
+                    cls._read(letters, sub["answer"]),
+                    sub.get("explanation", ""),
+                    chosen,
+                )
+            )
+        return KeyView(lines, q.get("explanation", ""))
 
 
 class Case(_Group):

@@ -24,6 +24,9 @@ class QuestionBank(Model):
         enum_column(PracticeCategory, "bank_category")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The agency's decision to publish this bank's keys in study mode (背题模式, 模拟练习).
+    # Off by default: an exam bank's keys must not reach physicians who sit it.
+    open_for_study: Mapped[bool] = mapped_column(default=False)
     # The current version is the one with the highest number.
 
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from examsvc.audit.operations import record
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import PaperKind, PracticeCategory
 from examsvc.extensions import db
+from examsvc.papers.models import Paper, PaperSection
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
 
@@ -144,3 +146,33 @@ def counts(version_id: int) -> dict[tuple[str, str], int]:
         .group_by(Question.qtype, Question.tag)
     ).all()
     return {(qtype, tag): int(n) for qtype, tag, n in rows}
+
+
+def set_open_for_study(
+    bank: QuestionBank, open_: bool, *, actor_id: int | None, now: datetime
+) -> None:
+    """The agency opens (or closes) a bank's keys to study mode; audit-logged."""
+    if bank.open_for_study == open_:
+        return
+    bank.open_for_study = open_
+    record(
+        "bank.study_open" if open_ else "bank.study_close",
+        "bank",
+        bank.code,
+        actor_id=actor_id,
+        now=now,
+    )
+    db.session.flush()
+
+
+def papers_drawing_from(bank_id: int) -> list[str]:
+    """Names of the active papers with a section that draws from this bank."""
+    return list(
+        db.session.scalars(
+            sa.select(Paper.name)
+            .join(PaperSection, PaperSection.paper_id == Paper.id)
+            .where(PaperSection.bank_id == bank_id, Paper.active.is_(True))
+            .distinct()
+            .order_by(Paper.name)
+        )
+    )

@@ -42,7 +42,9 @@ def _banks() -> list[dict[str, Any]]:
                 else None,
                 "version": version.number if version else None,
                 "questions": version.question_count if version else 0,
-                "items": version.item_count if version else 0,
+                # Not "items": in a template, b.items is the dict's method.
+                "item_count": version.item_count if version else 0,
+                "open_for_study": bank.open_for_study,
                 "imported_at": version.imported_at.isoformat() if version else None,
             }
         )
@@ -155,11 +157,24 @@ def detail(bank_id: int) -> str:
         types=QUESTION_TYPES,
         tags=tags,
         args=request.args,
+        used_by=ops.papers_drawing_from(bank.id),
     )
 
 
+@bp.post("/admin/banks/<int:bank_id>/study")
+@admin_required
+def set_study(bank_id: int) -> BaseResponse:
+    bank = db.get_or_404(QuestionBank, bank_id)
+    open_ = request.form.get("open") == "1"
+    user = current_user()
+    ops.set_open_for_study(bank, open_, actor_id=user.id if user else None, now=now())
+    db.session.commit()
+    flash(_("已开放学习") if open_ else _("已关闭学习"), "success")
+    return redirect(url_for("banks.detail", bank_id=bank.id))
+
+
 @bp.get("/admin/banks/<int:bank_id>/export.xlsx")
-@readers
+@admin_required  # the export holds every answer and explanation
 def export(bank_id: int) -> BaseResponse:
     bank = db.get_or_404(QuestionBank, bank_id)
     version = ops.current_version(bank.id)

@@ -221,7 +221,7 @@ def load_exam_setup(cycle: Cycle, *, now: datetime) -> list[str]:
     from datetime import timedelta
 
     from examsvc.banks.models import QuestionBank
-    from examsvc.banks.operations import BankInfo, import_bank
+    from examsvc.banks.operations import BankInfo, import_bank, set_open_for_study
     from examsvc.enums import PaperKind, PracticeCategory, WindowRound
     from examsvc.papers.models import Paper
     from examsvc.papers.operations import add_window, save_paper
@@ -242,6 +242,11 @@ def load_exam_setup(cycle: Cycle, *, now: datetime) -> list[str]:
             now=now,
         )
         lines.append(f"题库 {name}：{version.question_count} 题")
+        if kind == "humanities":
+            # The demo agency publishes its humanities bank for study (docs/security.md,
+            # "Study mode and banks"); the professional banks stay closed, as by default.
+            set_open_for_study(version.bank, True, actor_id=None, now=now)
+            lines.append(f"题库 {name}：已开放学习")
     for raw in demo_papers(cycle.id):
         existing = db.session.scalars(
             sa.select(Paper).where(Paper.cycle_id == cycle.id, Paper.code == raw["code"])

@@ -82,7 +82,7 @@ def preview_command(code: str, seed: int, answers: bool) -> None:
         for sub in q.get("sub_questions") or []:
             click.echo(f"    - {sub['stem']}")
         if answers:
-            click.echo(f"    答案：{q['key']}")
+            click.echo(f"    答案：{q['key'].text}")
 
 
 @papers.command("list")

@@ -102,13 +102,7 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
         for question in chosen:
             order = None
             if paper.shuffle_options:
-                order = {}
-                for slot, keys in (
-                    QUESTION_TYPES[question.qtype].option_slots(question.data).items()
-                ):
-                    shuffled = list(keys)
-                    rng.shuffle(shuffled)
-                    order[slot] = shuffled
+                order = QUESTION_TYPES[question.qtype].shuffled_order(question.data, rng)
             drawn.append(DrawnItem(question.id, section.position, section.points_per_item, order))
     return drawn
 
@@ -363,7 +357,7 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
             **kind.public_view(question.data, item.option_order),
         }
         if with_answers:
-            view["key"] = kind.answer_view(question.data)
+            view["key"] = kind.display_key(question.data, item.option_order)
         out.append(view)
     return out
 

@@ -1,4 +1,5 @@
-"""Study mode (我要学习): mock papers from the same banks, unproctored and never counted."""
+"""Study mode (我要学习): practice sets and 背题 from the banks the agency opened for study,
+unproctored, never counted, and closed while the physician sits an attempt."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""模拟试卷 and 背题模式. Nothing here is stored: no attempt, no limit used, no verdict."""
+"""我要学习: 模拟练习 and 背题模式 from the banks the agency opened for study. Nothing here is
+stored: no attempt, no limit used, no verdict. Closed while the physician sits an attempt."""
 
 from __future__ import annotations
 
@@ -7,85 +8,89 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc.accounts.auth import current_user, physician_required
-from examsvc.attempts import operations as ops
-from examsvc.banks.models import Question
-from examsvc.clock import now
-from examsvc.extensions import db
-from examsvc.papers.models import Paper
-from examsvc.papers.operations import draw_questions
+from examsvc.banks.models import QuestionBank
 from examsvc.roster.queries import current_physician
+from examsvc.study import operations as ops
+from examsvc.web.errors import ApiError
 from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("study", __name__)
+CLOSED = "您有正在进行的测评。为保证考核公平，交卷前不能使用“我要学习”（模拟练习和背题模式）。"
 
 
-def _papers() -> list[Paper]:
+@bp.before_request
+def closed_during_an_attempt() -> Any:
+    """Every study page and request, whatever its route: none while an attempt is open."""
+    user = current_user()
+    attempt = ops.open_attempt(user.id) if user is not None else None
+    if attempt is None:
+        return None
+    if request.path.startswith("/api/") or request.is_json:
+        raise ApiError(409, "attempt_in_progress", CLOSED)
+    return render_template("study/closed.html", attempt=attempt, message=CLOSED), 409
+
+
+def _banks() -> list[QuestionBank]:
     user = current_user()
     physician = current_physician(user.id) if user else None
-    if physician is None:
-        return []
-    ids = [s.paper.id for s in ops.overview(physician, now()).states]
-    return [p for p in (db.session.get(Paper, i) for i in ids) if p is not None]
+    return ops.study_banks(physician) if physician else []
 
 
 @bp.get("/study")
 @physician_required
 def index() -> str:
-    return render_template("study/index.html", papers=_papers())
+    return render_template("study/index.html", banks=_banks(), size=ops.SET_SIZE)
 
 
-def _mock(paper: Paper, seed: int) -> list[dict[str, Any]]:
-    items = draw_questions(paper, seed)
-    out = []
-    for number, item in enumerate(items, start=1):
-        question = db.session.get(Question, item.question_id)
-        assert question is not None
-        kind = QUESTION_TYPES[question.qtype]
-        out.append(
-            {
-                "number": number,
-                "id": question.id,
-                "label": kind.label_zh,
-                "points": item.points_per_item,
-                **kind.public_view(question.data, item.option_order),
-                "_question": question,
-            }
-        )
-    return out
+def _response(number: int) -> Any:
+    raw = request.form.get(f"q{number}", "")
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "bad_response", "第 {n} 题的作答格式不正确", n=number) from None
 
 
-@bp.route("/study/<int:paper_id>", methods=["GET", "POST"])
+@bp.route("/study/<int:bank_id>", methods=["GET", "POST"])
 @physician_required
-def mock(paper_id: int) -> str:
-    paper = next((p for p in _papers() if p.id == paper_id), None)
-    if paper is None:
+def practice(bank_id: int) -> str | BaseResponse:
+    bank = next((b for b in _banks() if b.id == bank_id), None)
+    if bank is None:
         abort(404)
     seed = request.values.get("seed", type=int) or secrets.randbelow(2**31)
     memorise = request.values.get("mode") == "memorise"
-    questions = _mock(paper, seed)
-    graded = None
-    if request.method == "POST" or memorise:
-        earned = total = 0.0
-        for q in questions:
-            data = q["_question"].data
-            kind = QUESTION_TYPES[q["_question"].qtype]
-            q["key"] = kind.answer_view(data)
-            if request.method == "POST":
-                raw = request.form.get(f"q{q['number']}")
-                response = json.loads(raw) if raw else None
-                marks = kind.grade(data, response)
-                q["correct"] = all(marks)
-                earned += q["points"] * sum(marks)
-                total += q["points"] * len(marks)
-        if request.method == "POST":
-            graded = round(earned / total * 100, 1) if total else 0.0
+    graded = request.method == "POST"
+    questions: list[dict[str, Any]] = []
+    earned = total = 0
+    for number, item in enumerate(ops.practice_set(bank, seed), start=1):
+        data, kind = item.question.data, QUESTION_TYPES[item.question.qtype]
+        view: dict[str, Any] = {
+            "number": number,
+            "label": kind.label_zh,
+            **kind.public_view(data, item.order),
+        }
+        if graded:
+            response = _response(number)
+            if kind.validate_response(data, response) is not None:
+                raise ApiError(400, "bad_response", "第 {n} 题的作答格式不正确", n=number)
+            marks = kind.grade(data, response)
+            view["correct"] = all(marks)
+            view["key"] = kind.display_key(data, item.order, response)
+            earned, total = earned + sum(marks), total + len(marks)
+        elif memorise:
+            view["key"] = kind.display_key(data, item.order)
+        questions.append(view)
     return render_template(
-        "study/mock.html",
-        paper=paper,
+        "study/practice.html",
+        bank=bank,
         questions=questions,
         seed=seed,
-        memorise=memorise,
-        graded=graded,
+        memorise=memorise and not graded,
+        score=round(earned / total * 100, 1) if graded and total else None,
+        earned=earned,
+        total=total,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:07:01.758448
+Create Date: 2026-11-25 18:24:12.899199
 
 """
 
@@ -81,6 +81,7 @@ def upgrade():
             nullable=True,
         ),
         sa.Column("created_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("open_for_study", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_question_banks")),
         sa.UniqueConstraint("code", name=op.f("uq_question_banks_code")),
     )

@@ -301,34 +301,33 @@ def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos,
 
 
 def test_study_mode_is_never_counted(candidate, exam):
+    import json
     import re
 
-    page = candidate.get("/study").get_data(as_text=True)
-    assert exam["paper"].name in page
-    memorise = candidate.get(f"/study/{exam['paper'].id}?mode=memorise&seed=5").get_data(
-        as_text=True
-    )
-    assert "答案：" in memorise and "解析" in memorise
-    practice = candidate.get(f"/study/{exam['paper'].id}?seed=5").get_data(as_text=True)
-    assert "答案：" not in practice
-    # Submit the mock with every answer right: 100, nothing stored.
-    from examsvc.papers.operations import draw_questions
+    from examsvc.banks.models import QuestionBank
+    from examsvc.banks.operations import set_open_for_study
+    from examsvc.study.operations import practice_set
 
+    bank = db.session.scalars(sa.select(QuestionBank)).one()
+    set_open_for_study(bank, True, actor_id=None, now=exam["window"].opens_at)
+    db.session.commit()
+    assert bank.name in candidate.get("/study").get_data(as_text=True)
+    memorise = candidate.get(f"/study/{bank.id}?mode=memorise&seed=5").get_data(as_text=True)
+    assert "正确答案" in memorise and "解析" in memorise
+    practice = candidate.get(f"/study/{bank.id}?seed=5").get_data(as_text=True)
+    assert "正确答案" not in practice
+    # Submit the practice set with every answer right: 100, nothing stored.
     form = {"seed": "5"}
-    for number, item in enumerate(draw_questions(exam["paper"], 5), start=1):
-        from examsvc.banks.models import Question
-
-        q = db.session.get(Question, item.question_id)
+    for number, item in enumerate(practice_set(bank, 5), start=1):
+        q = item.question
         answer = (
             {s["external_id"]: s["answer"] for s in q.data["sub_questions"]}
             if q.qtype in ("case", "matching")
             else q.data["answer"]
         )
-        import json
-
         form[f"q{number}"] = json.dumps(answer)
-    result = candidate.post(f"/study/{exam['paper'].id}", data=form).get_data(as_text=True)
-    assert re.search(r"模拟成绩：100\.0", result)
+    result = candidate.post(f"/study/{bank.id}", data=form).get_data(as_text=True)
+    assert re.search(r"练习得分：100\.0", result)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
     assert candidate.get("/api/v1/exam").get_json()["papers"][0]["remaining_attempts"] == 20
 

@@ -14,7 +14,8 @@ from examsvc.enums import Role
 from examsvc.extensions import db
 from question_banks.template import build_template
 from tests.factories import login_as
-from tests.factories_exam import make_parsed
+from tests.factories_exam import create_bank, make_parsed
+from tests.html_text import visible_text
 from tests.question_banks.test_parsing import row, xlsx
 
 
@@ -83,6 +84,31 @@ def test_only_admins_import(client, role):
     login_as(client, role)
     assert upload(client, build_template(), "t.xlsx").status_code == 403
     assert client.get("/admin/banks").status_code == (200 if role == Role.VIEWER else 403)
+
+
+def test_the_bank_list_reads_as_numbers(client):
+    login_as(client, Role.VIEWER)
+    create_bank(per_type=3)  # 30 questions, 42 scoring items (groups count per sub-question)
+    db.session.commit()
+    text = visible_text(client.get("/admin/banks").get_data(as_text=True))
+    assert "humanities 题库 humanities · 第 1 版 未开放学习 医学人文 30 题 计分小题 42 道" in text
+    assert "built-in" not in text and "0x" not in text
+    assert client.get("/api/v1/admin/banks").get_json()["banks"][0]["item_count"] == 42
+
+
+def test_only_admins_export_the_keys(client):
+    bank = create_bank(per_type=1).bank
+    db.session.commit()
+    login_as(client, Role.VIEWER)
+    assert client.get(f"/admin/banks/{bank.id}/export.xlsx").status_code == 403
+    page = visible_text(client.get(f"/admin/banks/{bank.id}").get_data(as_text=True))
+    assert "导出 Excel" not in page and "开放学习" not in page.replace("未开放学习", "")
+    login_as(client, Role.ADMIN)
+    exported = client.get(f"/admin/banks/{bank.id}/export.xlsx")
+    assert exported.status_code == 200 and exported.data[:2] == b"PK"
+    assert "导出 Excel" in visible_text(
+        client.get(f"/admin/banks/{bank.id}").get_data(as_text=True)
+    )
 
 
 def test_cli_import_reports_rows_and_stores_nothing_on_error(runner, tmp_path):

@@ -7,11 +7,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from examsvc.banks.models import Question
 from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.operations import draw_questions
 from tests.factories import create_cycle, login_as
 from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+from tests.keys import assert_no_reprs, cards, expected_keys
 
 
 def _form(spec) -> dict[str, str]:
@@ -49,6 +52,24 @@ def test_editor_saves_a_paper_and_previews_it_without_keys(client, clock):
     assert "单选题" in preview and "答案：" not in preview
     with_keys = client.get(f"/admin/papers/{paper.id}/preview?answers=1").get_data(as_text=True)
     assert "答案：" in with_keys
+
+
+def test_the_preview_key_reads_in_the_letters_as_shown(client, clock):
+    """「显示答案」: the letter of the right option as displayed, 对/错, per sub-question."""
+    create_cycle()
+    create_bank(now=clock.now())
+    login_as(client)
+    client.post("/admin/papers", data=_form(paper_spec()))
+    paper = db.session.scalars(sa.select(Paper)).one()
+    html = client.get(f"/admin/papers/{paper.id}/preview?seed=3&answers=1").get_data(as_text=True)
+    items = draw_questions(paper, 3)
+    shown = cards(html)
+    assert len(shown) == len(items)
+    for text, item in zip(shown, items, strict=True):
+        keys = expected_keys(db.session.get(Question, item.question_id), item.option_order)
+        assert text.count("正确答案：") == len(keys) and all(k in text for k in keys), text
+        assert_no_reprs(text)
+    assert any(o != sorted(o) for i in items for o in (i.option_order or {}).values())
 
 
 def test_editor_shows_the_shortfall(client, clock):
@@ -134,7 +155,8 @@ def test_cli_papers_and_windows(runner, clock, tmp_path):
         == "HUM"
     )
     preview = runner.invoke(args=["papers", "preview", "HUM", "--answers"])
-    assert preview.exit_code == 0 and "答案" in preview.output
+    assert preview.exit_code == 0 and "答案：" in preview.output
+    assert "KeyView" not in preview.output and "True" not in preview.output
     added = runner.invoke(
         args=[
             "windows",

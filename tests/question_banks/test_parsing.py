@@ -91,6 +91,22 @@ def test_round_trips_through_xlsx_and_json():
     assert parse_bank(export_json(None, bank.questions), "x.json").questions == bank.questions
 
 
+def test_export_never_writes_a_live_formula_and_round_trips_the_text():
+    bank = parse_bank(build_template(), "t.xlsx")
+    first = bank.questions[0]
+    first["stem"] = '=HYPERLINK("http://evil.example","点此")'
+    first["explanation"] = "@SUM(1,2)"
+    first["options"] = first["options"] | {"A": "+1", "B": "-1 mmol/L"}
+    data = export_xlsx(None, bank.questions)
+    sheet = load_workbook(io.BytesIO(data))["题目"]
+    texts = {c.value: c for row in sheet.iter_rows(min_row=2) for c in row if c.value}
+    for text in (first["stem"], "@SUM(1,2)", "+1", "-1 mmol/L"):
+        cell = texts[text]  # the text itself, no character added
+        assert cell.data_type == "s" and cell.quotePrefix, text
+    assert not [c for c in texts.values() if c.data_type == "f"]
+    assert parse_bank(data, "x.xlsx").questions == bank.questions
+
+
 def test_a_file_with_several_problems_reports_them_all_with_row_and_column():
     data = xlsx(
         [

@@ -171,5 +171,58 @@ def test_options_follow_the_attempts_order():
     assert [o["key"] for o in case["sub_questions"][1]["options"]] == ["D", "C", "B", "A"]
 
 
-def test_study_mode_shows_keys():
-    assert QUESTION_TYPES["case"].answer_view(CASE)["answers"] == {"C1-1": "B", "C1-2": "D"}
+def _shown_letter(view: dict[str, Any], key: str, options: str = "options") -> str:
+    """The letter a person sees beside option ``key`` in a public view."""
+    return "ABCDEFGH"[[o["key"] for o in view[options]].index(key)]
+
+
+def test_the_key_reads_in_the_letters_as_shown():
+    # Shuffled: the right option C is shown first, so the key a person reads is A, not C.
+    order = {"": ["C", "E", "A", "B", "D"]}
+    key = QUESTION_TYPES["single"].display_key(SINGLE, order)
+    assert (
+        key.text == "A" == _shown_letter(QUESTION_TYPES["single"].public_view(SINGLE, order), "C")
+    )
+    assert key.lines[0].explanation == "x" and key.lines[0].chosen is None
+    # Unshuffled, the letters are the bank's own.
+    assert QUESTION_TYPES["single"].display_key(SINGLE).text == "C"
+    # Several answers: the shown letters, in order (A and C shown as C and A: "AC").
+    assert QUESTION_TYPES["multiple"].display_key(MULTIPLE, order).text == "AC"
+    assert QUESTION_TYPES["multiple"].display_key(MULTIPLE, {"": list("EDCBA")}).text == "CE"
+
+
+def test_true_false_keys_are_dui_and_cuo():
+    assert QUESTION_TYPES["true_false"].display_key(TF).text == "错"
+    assert QUESTION_TYPES["true_false"].display_key({**TF, "answer": True}).text == "对"
+    assert QUESTION_TYPES["true_false"].display_key(TF, None, True).lines[0].chosen == "对"
+
+
+def test_group_keys_read_per_sub_question():
+    order = {"C1-1": ["B", "A", "C", "D"], "C1-2": ["A", "B", "C", "D"]}
+    case = QUESTION_TYPES["case"].display_key(CASE, order)
+    assert case.text == "（1）A；（2）D"
+    assert [line.label for line in case.lines] == ["（1）", "（2）"]
+    shared = {"": list(reversed(MATCHING["options"]))}
+    matching = QUESTION_TYPES["matching"].display_key(MATCHING, shared)
+    view = QUESTION_TYPES["matching"].public_view(MATCHING, shared)
+    expected = [_shown_letter(view, sub["answer"]) for sub in MATCHING["sub_questions"]]
+    assert [line.answer for line in matching.lines] == expected
+    for key in (case, matching):
+        assert "{" not in key.text and "'" not in key.text
+
+
+def test_the_chosen_answer_reads_beside_the_key():
+    order = {"": ["C", "E", "A", "B", "D"]}
+    assert QUESTION_TYPES["single"].display_key(SINGLE, order, "E").lines[0].chosen == "B"
+    assert QUESTION_TYPES["single"].display_key(SINGLE, order, None).lines[0].chosen == "未作答"
+    assert (
+        QUESTION_TYPES["multiple"].display_key(MULTIPLE, order, ["A", "C"]).lines[0].chosen == "AC"
+    )
+    case = QUESTION_TYPES["case"].display_key(CASE, None, {"C1-1": "A"})
+    assert [line.chosen for line in case.lines] == ["A", "未作答"]
+    # A malformed response reads as unanswered instead of failing.
+    assert QUESTION_TYPES["case"].display_key(CASE, None, ["A"]).lines[0].chosen == "未作答"
+
+
+def test_a_group_response_with_a_list_for_an_option_is_refused_not_a_crash():
+    assert QUESTION_TYPES["case"].validate_response(CASE, {"C1-1": ["A"]}) == "答案须为一个选项"
