@@ -32,7 +32,7 @@ def submitted(candidate, paper_id: int) -> int:
 
 def test_the_rules_page_gives_the_papers_facts(candidate, exam):
     page = text(candidate.get(f"/exam/paper/{exam['paper'].id}"))
-    for fact in ("共11题", "满分 100分", "合格分数线 60 分", "考试时长 60分钟", "剩余20次"):
+    for fact in ("共11题", "满分 100分", "合格分数线 60分", "考试时长 60分钟", "剩余20次"):
         assert fact in page, fact
     assert "随机抓拍" not in page and "不开启摄像头" in page
 
@@ -61,7 +61,7 @@ def test_an_attempt_the_deadline_ended_says_so(candidate, exam, clock):
     clock.advance(hours=2)
     assert sweep() == 1
     page = text(candidate.get(f"/exam/{started.get_json()['id']}"))
-    assert "考试时间到，系统已按已保存的答案自动交卷" in page and "成绩 0 分" in page
+    assert "考试时间到，系统已按已保存的答案自动交卷" in page and "成绩 0分" in page
 
 
 def test_no_retry_is_offered_when_no_attempt_is_left(candidate, exam):
@@ -80,7 +80,7 @@ def test_the_results_page_shows_states_not_actions(candidate, exam):
     submitted(candidate, exam["paper"].id)
     after = text(candidate.get("/results"))
     assert "未达到分数线-可继续测评" in after and "进入测评" not in after
-    assert " 0 " in after  # the score as written, not 0.0
+    assert " 0分 " in after  # the score as written, not 0.0
 
 
 def test_candidate_pages_show_no_code_words(candidate, exam):
