@@ -187,14 +187,7 @@ def submit(attempt_id: int) -> dict[str, Any]:
     attempt = my_attempt(attempt_id)
     attempt = ops.submit_attempt(attempt.id, now=now(), reason=SubmitReason.CANDIDATE)
     db.session.commit()
-    view = ops.attempt_view(attempt, now())
-    paper_state = next(
-        (s for s in ops.overview(me(), now()).states if s.paper.id == attempt.paper_id), None
-    )
-    view["can_retry"] = bool(paper_state and paper_state.can_start)
-    if not view["can_retry"] and not attempt.passed:
-        view["result"]["message"] = "交卷成功，您本次未达到分数线"
-    return view
+    return ops.attempt_view(attempt, now())
 
 
 def openapi_json() -> dict[str, Any]:

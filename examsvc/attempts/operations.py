@@ -27,7 +27,9 @@ from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 
-CONSENT_VERSION = "2026-1"
+# The text agreed to (templates/attempts/prepare.html). 2026-2: the camera is not used during
+# the exam yet; the proctoring channel brings a new text and asks again.
+CONSENT_VERSION = "2026-2"
 
 
 class Refused(Exception):
@@ -127,8 +129,13 @@ def give_consent(user: User, now: datetime) -> None:
     db.session.flush()
 
 
+def state_of(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState | None:
+    """The state of one paper for this physician (None when the paper is not theirs to sit)."""
+    return next((s for s in overview(physician, now).states if s.paper.id == paper_id), None)
+
+
 def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState:
-    state = next((s for s in overview(physician, now).states if s.paper.id == paper_id), None)
+    state = state_of(physician, paper_id, now)
     if state is None:
         raise Refused("not_required", "您无需参加此试卷的测评")
     return state
@@ -387,16 +394,26 @@ def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
         "items": items,
     }
     if attempt.status != AttemptStatus.IN_PROGRESS:
-        body["result"] = result_view(attempt)
+        body["can_retry"] = can_retry(attempt, now)
+        body["result"] = result_view(attempt, body["can_retry"])
     return body
 
 
-def result_view(attempt: Attempt) -> dict[str, Any]:
+def can_retry(attempt: Attempt, now: datetime) -> bool:
+    """May the physician start this attempt's paper again now (another attempt left, window open)?"""
+    state = state_of(attempt.physician, attempt.paper_id, now)
+    return bool(state and state.can_start)
+
+
+def result_view(attempt: Attempt, retry: bool) -> dict[str, Any]:
     if attempt.status == AttemptStatus.VOIDED:
         return {"passed": False, "score": None, "message": "本次测评因违纪被终止"}
-    message = (
-        "交卷成功，合格" if attempt.passed else "交卷成功，您本次未达到分数线，您可以继续参加测评"
-    )
+    if attempt.passed:
+        message = "交卷成功，合格"
+    elif retry:
+        message = "交卷成功，您本次未达到分数线，您可以继续参加测评"
+    else:
+        message = "交卷成功，您本次未达到分数线"
     return {
         "passed": attempt.passed,
         "score": attempt.score,

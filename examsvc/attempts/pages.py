@@ -22,6 +22,12 @@ from examsvc.roster.queries import current_physician
 bp = Blueprint("attempts", __name__)
 
 
+@bp.app_template_filter("score")
+def score(value: float | None) -> str:
+    """A score or a mark as people write it: 60, 62.5 (never 60.0 or None)."""
+    return "—" if value is None else f"{value:g}"
+
+
 def _me() -> Physician | None:
     user = current_user()
     return current_physician(user.id) if user else None
@@ -74,7 +80,7 @@ def prepare(paper_id: int) -> Any:
             flash(exc.message, "error")
             return redirect(url_for("attempts.prepare", paper_id=paper_id))
         return redirect(url_for("attempts.exam", attempt_id=attempt.id))
-    state = next((s for s in ops.overview(physician, now()).states if s.paper.id == paper_id), None)
+    state = ops.state_of(physician, paper_id, now())
     minutes = None
     if state is not None and state.window is not None:
         minutes = int(
@@ -87,6 +93,7 @@ def prepare(paper_id: int) -> Any:
         minutes=minutes,
         consent_given=physician.user.face_consent_at is not None,
         full_minutes=paper.duration_minutes + physician.time_allowance_minutes,
+        questions=sum(section.count for section in paper.sections),
     )
 
 
@@ -97,6 +104,14 @@ def exam(attempt_id: int) -> str:
     attempt = db.session.get(Attempt, attempt_id)
     if physician is None or attempt is None or attempt.physician_id != physician.id:
         abort(404)
+    if attempt.status != AttemptStatus.IN_PROGRESS:  # the result alone, nothing left to click
+        retry = ops.can_retry(attempt, now())
+        return render_template(
+            "attempts/finished.html",
+            attempt=attempt,
+            result=ops.result_view(attempt, retry),
+            can_retry=retry,
+        )
     return render_template("attempts/exam.html", attempt=attempt)
 
 
@@ -137,7 +152,9 @@ def notice() -> Any:
     if result.verdict.result != "pass":
         abort(403)
     papers = [
-        NoticePaper(s.paper.name, "免考通过" if s.code == "exempt" else f"合格（{s.best_score}分）")
+        NoticePaper(
+            s.paper.name, "免考通过" if s.code == "exempt" else f"合格（{score(s.best_score)}分）"
+        )
         for s in result.states
     ]
     photo = (

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
 
+CLOSED_LABEL = "考试已结束"  # the paper's window closed and it was never sat: 缺考
+
 
 @dataclass(frozen=True)
 class WindowFacts:
@@ -66,7 +68,7 @@ class AttemptFacts:
 class PaperState:
     paper: PaperFacts
     code: str  # exempt | passed | in_progress | open | waiting | locked | failed | makeup_waiting | closed
-    label: str  # the manuals' words
+    label: str  # the manuals' words, as the home page shows them (an action while one is open)
     remaining: int
     window: WindowFacts | None = None
     reason: str | None = None
@@ -75,6 +77,18 @@ class PaperState:
     @property
     def can_start(self) -> bool:
         return self.code in ("open", "in_progress")
+
+    @property
+    def status(self) -> str:
+        """The paper's state as a result, in the manuals' words: never an action such as
+        进入测评 (a results list or a roster column, where ``label`` would be a button)."""
+        if self.code == "open":
+            if self.window is not None and self.window.round == WindowRound.MAKEUP:
+                return "不合格-可参加补考"
+            return "待考" if self.best_score is None else "未达到分数线-可继续测评"
+        if self.code == "closed" and self.label == CLOSED_LABEL:
+            return "缺考"
+        return self.label
 
 
 def serves(paper: PaperFacts, physician: PhysicianFacts) -> bool:
@@ -149,7 +163,7 @@ def paper_state(
         return PaperState(
             paper,
             "locked",
-            "等待考试开始",
+            "需先通过医学人文测评",
             limit,
             None,
             reason="医学人文测评试卷合格后才可以进行业务水平测评",
@@ -165,7 +179,7 @@ def paper_state(
                 paper, "waiting", "等待考试开始", limit - used, upcoming, best_score=best
             )
         if used == 0 and not any(w.round == WindowRound.MAKEUP for w in paper.windows):
-            return PaperState(paper, "closed", "考试已结束", 0, reason="测评时间已结束")
+            return PaperState(paper, "closed", CLOSED_LABEL, 0, reason="测评时间已结束")
     # Regular round over without a pass (attempts used up, or the window closed): makeup.
     m_current, m_upcoming = _window(paper, WindowRound.MAKEUP, now)
     m_left = limit - len(makeup)

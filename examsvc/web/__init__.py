@@ -34,6 +34,12 @@ def index() -> Response:
     return redirect(url_for("admin.dashboard"))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers and tools ask the root for it whatever a page links (the pages link static/)."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str) -> Response:
     target = request.args.get("next") or "/"

@@ -77,6 +77,30 @@ def test_professional_opens_only_after_humanities_is_passed():
     assert state(DOCTOR, PRO, passed={HUM.id}).code == "open"
 
 
+def test_a_locked_paper_says_why_even_while_its_window_is_open():
+    locked = state(DOCTOR, PRO)
+    assert PRO.windows[0].opens_at <= NOW < PRO.windows[0].closes_at
+    assert locked.label == "需先通过医学人文测评" and locked.status == "需先通过医学人文测评"
+
+
+def test_states_as_results_never_name_an_action():
+    in_makeup = MAKEUP.opens_at + timedelta(hours=1)
+    expected = [
+        (state(SIMPLE, HUM), "待考"),
+        (state(SIMPLE, HUM, [attempt(HUM, False)]), "未达到分数线-可继续测评"),
+        (state(DOCTOR, HUM, [attempt(HUM, False)], now=in_makeup), "不合格-可参加补考"),
+        (state(DOCTOR, HUM, [attempt(HUM, False)]), "不合格-等待补考"),
+        (state(SIMPLE, HUM, [attempt(HUM, None)]), "测评进行中"),
+        (state(SIMPLE, HUM, [attempt(HUM, True, score=80)]), "合格"),
+        (state(replace(SIMPLE, exempt_humanities=True), HUM), "免考通过"),
+        (state(SIMPLE, HUM, [attempt(HUM, False)], now=MAKEUP.closes_at), "不合格"),
+        (state(SIMPLE, replace(HUM, windows=(REGULAR,)), now=REGULAR.closes_at), "缺考"),
+        (state(replace(SIMPLE, status=RegistrationStatus.WITHDRAWN), HUM), "已退出本周期考核"),
+    ]
+    assert [s.status for s, _ in expected] == [words for _, words in expected]
+    assert state(SIMPLE, HUM).label == "进入测评"  # the home page's button keeps its words
+
+
 def test_attempt_limits_by_procedure():
     simple = state(SIMPLE, HUM, [attempt(HUM, False)] * 3)
     assert simple.code == "open" and simple.remaining == 17 and simple.label == "进入测评"

@@ -196,9 +196,11 @@ def look(page, name: str) -> str:
 
 
 def enabled_controls(page) -> list[str]:
-    """The labels of the buttons and links a person could click now: visible and enabled."""
+    """The labels of the buttons and links a person could click now: rendered and enabled.
+    Visibility is what the browser renders (a ``hidden`` attribute that CSS overrides still
+    shows its controls, so it must not excuse them)."""
     return page.eval_on_selector_all(
         "button, a[href], input[type=submit], input[type=radio], input[type=checkbox]",
-        """els => els.filter(e => e.offsetParent !== null && !e.disabled && !e.closest('[hidden]'))
+        """els => els.filter(e => e.checkVisibility({visibilityProperty: true}) && !e.disabled)
                    .map(e => (e.innerText || e.value || e.getAttribute('aria-label') || '').trim())""",
     )

@@ -1,22 +1,29 @@
 // The exam page. The server owns the clock and the answers; this page shows them, saves
 // every change at once (Socket.IO, or HTTP when the socket is down), and keeps a journal of
 // unacknowledged saves in localStorage that survives reloads and is replayed on reconnect.
+// Once the attempt is submitted (here, by the deadline sweeper or on another device) the page
+// stops and reloads: the server then renders the result alone, with nothing left to answer.
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("exam-data").textContent);
   var T = cfg.text;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var key = "examsvc:attempt:" + cfg.attempt;
-  var items = [], current = 0, deadline = 0, closed = false, socket = null, inFlight = {};
+  var layout = document.querySelector(".exam-layout");
+  var bar = document.querySelector(".exam-bar");
+  var toggle = document.getElementById("nav-toggle");
+  var items = [], deadline = 0, closed = false, finished = false, socket = null, inFlight = {}, timers = [];
 
   function load(name, fallback) { try { return JSON.parse(localStorage.getItem(key + ":" + name)) || fallback; } catch (e) { return fallback; } }
   function store(name, value) { try { localStorage.setItem(key + ":" + name, JSON.stringify(value)); } catch (e) { /* private mode: the server still has every acknowledged save */ } }
+  function forget() { ["journal", "seq", "current"].forEach(function (name) { try { localStorage.removeItem(key + ":" + name); } catch (e) { /* private mode */ } }); }
   var journal = load("journal", {});           // seq -> {position, response, marked, seq, journaled_at}
   var seq = load("seq", 0);
+  var current = load("current", 0);            // the question last viewed, restored after a reload
 
   function status(text, offline) {
-    var el = document.getElementById("save-status");
-    el.textContent = text; el.className = "save-status" + (offline ? " offline" : "");
+    var node = document.getElementById("save-status");
+    node.textContent = text; node.className = "save-status" + (offline ? " offline" : "");
   }
   function api(method, url, body) {
     return fetch(url, { method: method, credentials: "same-origin",
@@ -40,10 +47,15 @@
     return wrap;
   }
   function letters(n) { return "ABCDEFGH".charAt(n); }
+  function points(item) {  // a group's points are per sub-question
+    return (item.sub_questions ? T.pointsEach : T.points).replace("{n}", String(item.points));
+  }
 
   function renderItem(item) {
     var box = el("section", { "class": "card question", id: "q" + item.position, "aria-label": String(item.position) });
-    box.appendChild(el("p", { "class": "stem" }, item.position + ". [" + item.label + "] " + item.stem + "（" + item.points + "）"));
+    var stem = el("p", { "class": "stem" }, item.position + ". [" + item.label + "] " + item.stem);
+    stem.appendChild(el("span", { "class": "points" }, points(item)));
+    box.appendChild(stem);
     var name = "q" + item.position;
     if (item.type === "single" || item.type === "multiple") {
       item.options.forEach(function (o, i) {
@@ -88,18 +100,35 @@
     items.forEach(function (item, i) {
       var b = el("button", { type: "button", "aria-label": String(item.position) }, String(item.position));
       b.className = (answered(item) ? "answered " : "") + (item.marked ? "marked " : "") + (i === current ? "current" : "");
-      b.addEventListener("click", function () { show(i); });
+      b.addEventListener("click", function () { openNavigator(false); show(i, true); });
       nav.appendChild(b);
     });
+    document.getElementById("progress").textContent = items.filter(answered).length + "/" + items.length;
   }
-  function show(i) {
+  // On a phone the navigator (答题卡) is folded away behind its button; on a PC it is a sidebar.
+  function openNavigator(open) {
+    layout.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+  }
+  function reveal(node) {  // bring a question's top just below the sticky bar when it is out of view
+    var top = node.getBoundingClientRect().top, below = bar.getBoundingClientRect().bottom;
+    if (top < below || top > window.innerHeight / 2) window.scrollBy(0, top - below - 8);
+  }
+  function show(i, scroll) {
     current = Math.max(0, Math.min(items.length - 1, i));
-    document.querySelectorAll(".question").forEach(function (q, n) { q.classList.toggle("current", n === current); });
+    store("current", current);
+    var shown = null;
+    document.querySelectorAll(".question").forEach(function (q, n) {
+      q.classList.toggle("current", n === current);
+      if (n === current) shown = q;
+    });
     renderNavigator();
+    if (scroll && shown) reveal(shown);
   }
 
   // ---- saving --------------------------------------------------------------------------
   function answer(item, value) {
+    if (closed) return;
     item.response = value;
     queue(item);
     renderNavigator();
@@ -114,16 +143,17 @@
     delete inFlight[entry.seq];
     if (reply && reply.ok) {
       delete journal[entry.seq]; store("journal", journal);
-      if (!Object.keys(journal).length) status(T.saved);
+      if (!Object.keys(journal).length && !closed) status(T.saved);
     } else if (reply && reply.code) {  // refused for good (time up, closed, invalid): never retried
       delete journal[entry.seq]; store("journal", journal);
       status(T.refused + (reply.message || reply.code), true);
+      if (reply.code === "attempt_closed" || reply.code === "deadline_passed") refresh();
     }
   }
   function send(entry) {
-    if (inFlight[entry.seq]) return;
+    if (inFlight[entry.seq] || finished) return;
     inFlight[entry.seq] = true;
-    status(T.saving);
+    if (!closed) status(T.saving);
     var payload = Object.assign({ attempt_id: cfg.attempt }, entry);
     if (socket && socket.connected) {
       socket.timeout(8000).emit("answer", payload, function (err, reply) {
@@ -143,18 +173,19 @@
   // ---- time ----------------------------------------------------------------------------
   var warned = false;
   function tick() {
+    if (!deadline) return;  // not loaded yet
     var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
     var timer = document.getElementById("timer");
     timer.textContent = String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
     timer.classList.toggle("warn", left <= 300);
     if (left <= 300 && !warned && left > 0) { warned = true; status(T.fiveMinutes, true); }
-    if (left === 0 && !closed) { closed = true; status(T.timeUp, true); replay(); setTimeout(submit, 1500); }
+    if (left === 0 && !closed) { close(); status(T.timeUp, true); replay(); setTimeout(submit, 1500); }
   }
 
-  // ---- loading and submitting ----------------------------------------------------------
+  // ---- loading, closing and submitting -------------------------------------------------
   function apply(state) {
+    if (state.result) return end();
     deadline = Date.now() + state.remaining_seconds * 1000;  // the server's remaining time, not the device clock
-    if (state.result) return showResult(state);
     // The server wins for acknowledged saves; the journal re-applies newer local ones.
     state.items.forEach(function (item) {
       Object.keys(journal).forEach(function (s) {
@@ -167,32 +198,37 @@
     box.textContent = "";
     items.forEach(function (item) { box.appendChild(renderItem(item)); });
     seq = Math.max(seq, state.last_seq); store("seq", seq);
-    show(current);
+    show(current, false);
+    if (closed) close();  // time is up but the paper is not handed in yet: still nothing to answer
+    tick();
     replay();
   }
-  function refresh() { return api("GET", cfg.state).then(function (r) { if (r.ok) apply(r.body); }); }
-  function showResult(state) {
+  function refresh() { if (!finished) api("GET", cfg.state).then(function (r) { if (r.ok) apply(r.body); }); }
+  // Time is up or the paper is being handed in: no more answers, nothing to click.
+  function close() {
     closed = true;
-    document.querySelector(".exam-layout").hidden = true;
-    document.getElementById("confirm").hidden = true;
-    var box = document.getElementById("result");
-    box.hidden = false; box.textContent = "";
-    box.appendChild(el("h2", {}, state.result.message));
-    if (state.result.score !== null) box.appendChild(el("p", {}, T.score + "：" + state.result.score));
-    var actions = el("p", { "class": "actions" });
-    if (state.can_retry) actions.appendChild(el("a", { "class": "button", href: cfg.retry }, T.retry));
-    actions.appendChild(el("a", { "class": "button secondary", href: cfg.home }, T.home));
-    box.appendChild(actions);
-    localStorage.removeItem(key + ":journal");
+    layout.querySelectorAll("input, button").forEach(function (x) { x.disabled = true; });
+  }
+  // Submitted: stop everything and let the server show the result.
+  function end() {
+    if (finished) return;
+    close(); finished = true;
+    timers.forEach(clearInterval);
+    if (socket) socket.disconnect();
+    forget();
+    window.location.reload();
   }
   function submit() {
-    api("POST", cfg.submit).then(function (r) { if (r.ok) showResult(r.body); });
+    api("POST", cfg.submit).then(function (r) { if (r.ok) end(); else refresh(); })
+      .catch(function () { status(T.offline, true); document.getElementById("do-submit").disabled = false; });
   }
 
-  document.getElementById("prev").addEventListener("click", function () { show(current - 1); });
-  document.getElementById("next").addEventListener("click", function () { show(current + 1); });
+  toggle.addEventListener("click", function () { openNavigator(!layout.classList.contains("nav-open")); });
+  document.getElementById("prev").addEventListener("click", function () { show(current - 1, true); });
+  document.getElementById("next").addEventListener("click", function () { show(current + 1, true); });
   document.getElementById("mark").addEventListener("click", function () {
-    var item = items[current]; item.marked = !item.marked; queue(item); renderNavigator();
+    var item = items[current]; if (closed || !item) return;
+    item.marked = !item.marked; queue(item); renderNavigator();
   });
   document.getElementById("submit").addEventListener("click", function () {
     var left = items.filter(function (i) { return !answered(i); }).length;
@@ -201,20 +237,22 @@
     document.getElementById("do-submit").focus();
   });
   document.getElementById("cancel-submit").addEventListener("click", function () { document.getElementById("confirm").hidden = true; });
-  document.getElementById("do-submit").addEventListener("click", function () { replay(); submit(); });
+  document.getElementById("do-submit").addEventListener("click", function () {
+    this.disabled = true; status(T.submitting); replay(); submit();
+  });
   document.addEventListener("keydown", function (e) {
-    if (e.target.tagName === "INPUT" && (e.key === " " || e.key === "Enter")) return;
-    if (e.key === "ArrowRight" || e.key === "n" || e.key === "N") show(current + 1);
-    if (e.key === "ArrowLeft" || e.key === "p" || e.key === "P") show(current - 1);
+    if (closed || (e.target.tagName === "INPUT" && (e.key === " " || e.key === "Enter"))) return;
+    if (e.key === "ArrowRight" || e.key === "n" || e.key === "N") show(current + 1, true);
+    if (e.key === "ArrowLeft" || e.key === "p" || e.key === "P") show(current - 1, true);
   });
 
   if (window.io) {
     socket = window.io("/exam", { transports: ["websocket", "polling"] });
     socket.on("connect", function () { refresh(); });
-    socket.on("disconnect", function () { status(T.offline, true); });
+    socket.on("disconnect", function () { if (!finished) status(T.offline, true); });
   }
-  window.addEventListener("online", refresh);
+  window.addEventListener("online", function () { if (closed) submit(); else refresh(); });
   refresh();
-  setInterval(tick, 1000);
-  setInterval(function () { if (Object.keys(journal).length) replay(); }, 10000);
+  timers.push(setInterval(tick, 1000));
+  timers.push(setInterval(function () { if (Object.keys(journal).length) replay(); }, 10000));
 })();
