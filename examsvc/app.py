@@ -13,6 +13,7 @@ from flask import Flask
 from examsvc.clock import SystemClock
 from examsvc.config import demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
+from examsvc.web import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
+    inputs.init_app(app)  # before any route: the URL converters and the JSON reader
     app.config.from_mapping(load_settings(os.environ, Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -55,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=[],  # same origin only
+        serializer=inputs.SocketPacket,
         ping_interval=20,
         ping_timeout=20,
         max_http_buffer_size=2 * 1024 * 1024,

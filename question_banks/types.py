@@ -376,7 +376,7 @@ class _Group(QuestionType):
             if sub_id not in subs:
                 return "没有这道小题"
             options = q["options"] if cls.shared_options else subs[sub_id]["options"]
-            if key is not None and key not in options:
+            if key is not None and not (isinstance(key, str) and key in options):
                 return "答案须为一个选项"
         return None
 
