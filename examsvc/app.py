@@ -56,7 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=[],  # same origin only
+        # The page's own origin and EXAMSVC_ALLOWED_ORIGINS (an empty list would allow any).
+        cors_allowed_origins=inputs.origin_check(app.config["ALLOWED_ORIGINS"]),
         serializer=inputs.SocketPacket,
         ping_interval=20,
         ping_timeout=20,
@@ -89,6 +90,8 @@ def _finish_config(app: Flask) -> None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     config["SQLALCHEMY_DATABASE_URI"] = url
+    if isinstance(config["ALLOWED_ORIGINS"], str):
+        config["ALLOWED_ORIGINS"] = inputs.allowed_origins(config["ALLOWED_ORIGINS"])
     engine_options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # Several workers and the sweeper share the file: wait for locks, don't fail.

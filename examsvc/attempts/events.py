@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
 from flask_socketio import ConnectionRefusedError, join_room
 
 from examsvc.accounts.auth import current_user
@@ -22,12 +23,30 @@ NAMESPACE = "/exam"
 log = logging.getLogger(__name__)
 
 
+def _refuse(error: ApiError) -> ConnectionRefusedError:
+    """A refused connection: the code as its message, the one error shape as its data."""
+    return ConnectionRefusedError(error.code, error.to_dict()["error"])
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth: Any = None) -> None:
     user = current_user()
     if user is None or user.role != Role.PHYSICIAN or user.must_change_password:
-        raise ConnectionRefusedError("unauthorized")
-    join_room(f"user:{user.id}")
+        raise _refuse(ApiError(401, "unauthorized", "请先登录"))
+    room = f"user:{user.id}"
+    # Counted and joined without yielding to another greenlet: the cap holds under gevent.
+    # The server's manager knows this process's connections only: the cap is per process.
+    limit = current_app.config["SOCKETS_PER_USER"]
+    if limit and sum(1 for _ in socketio.server.manager.get_participants(NAMESPACE, room)) >= limit:
+        raise _refuse(
+            ApiError(
+                429,
+                "too_many_connections",
+                "同一账号最多同时打开 {limit} 个考试页面，请关闭其他页面",
+                limit=limit,
+            )
+        )
+    join_room(room)
 
 
 @socketio.on("answer", namespace=NAMESPACE)

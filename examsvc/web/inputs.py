@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
@@ -113,3 +114,29 @@ class SocketPacket(socketio_packet.Packet):
                 raise
             self.data = [UNREADABLE_EVENT]
             return 0
+
+
+def allowed_origins(setting: str) -> list[str]:
+    """``EXAMSVC_ALLOWED_ORIGINS`` as a list of ``scheme://host[:port]``; ``*`` is refused."""
+    origins = [o.strip().rstrip("/") for o in setting.split(",") if o.strip()]
+    for origin in origins:
+        if "*" in origin or "://" not in origin:
+            raise ValueError(
+                f"EXAMSVC_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://exam.example.cn"
+            )
+    return origins
+
+
+def origin_check(extra: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Engine.IO's origin check: the page's own origin (the request's scheme, or the proxy's
+    ``X-Forwarded-Proto``, with its ``Host``) and the ``extra`` origins. A browser sends
+    ``Origin`` on every WebSocket handshake and cross-site request and cannot forge it."""
+
+    def allowed(origin: str | None, environ: dict[str, Any]) -> bool:
+        host = environ.get("HTTP_HOST", "")
+        schemes = {environ.get("wsgi.url_scheme", "http")}
+        if forwarded := environ.get("HTTP_X_FORWARDED_PROTO"):
+            schemes.add(forwarded.split(",")[0].strip())
+        return origin in extra or origin in {f"{scheme}://{host}" for scheme in schemes}
+
+    return allowed
