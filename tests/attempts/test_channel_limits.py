@@ -1,5 +1,5 @@
 """Who may open the exam channel: the page's own origin (and the configured ones) only, and
-a few connections per physician at a time. The real-server test is tests/e2e/test_socket_origin.py."""
+a few connections per physician at a time. The real-server test is tests/e2e/test_socket_channel.py."""
 
 from __future__ import annotations
 

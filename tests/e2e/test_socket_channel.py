@@ -1,7 +1,8 @@
 """The exam channel on a real server (``examsvc serve``, gevent): a page of another origin —
 here another port of the same host — cannot open it, over WebSocket or over polling, with a
-logged-in physician's cookie; the page's own origin can; and a physician holds at most three
-connections, the fourth refused with its reason."""
+logged-in physician's cookie; the page's own origin can; a physician holds at most three
+connections, the fourth refused with its reason; and the exam page reads a refusal that
+comes back over the socket."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import requests
 import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import cookie_header, physician_session, some_answer, start_first_paper
+from tests.e2e.conftest import (
+    cookie_header,
+    first_login,
+    look,
+    physician_session,
+    some_answer,
+    start_first_paper,
+)
 
 TRANSPORTS = ("websocket", "polling")
 
@@ -96,3 +104,39 @@ def test_a_fourth_connection_is_refused_with_its_reason(demo_server):
     assert again is not None, refusals
     for client in [again, opened[1][0], opened[2][0]]:
         client.disconnect()
+
+
+@pytest.mark.browser
+def test_the_page_shows_a_refusal_that_came_over_the_socket(demo_server, browser):
+    """The attempt is submitted from another device; the page's next save, which can only go
+    over the socket here, is refused (409 attempt_closed): the page says so, in the manuals'
+    words, and drops the save from its journal instead of sending it for ever."""
+    base = demo_server.url
+    context = browser.new_context(viewport={"width": 360, "height": 740}, bypass_csp=True)
+    page = context.new_page()
+    # No HTTP fallback for saves: what is acknowledged was acknowledged over the socket.
+    page.route("**/api/v1/exam/attempts/*/answers/*", lambda route: route.abort())
+    first_login(page, demo_server, demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8]), "Sock-Page-2026")
+    page.goto(base + "/home")
+    page.click("text=进入测评")
+    page.click("text=同意授权")
+    page.check("input[name=rules]")
+    page.click("text=我知晓--开始考试")
+    page.wait_for_selector("#q1.current")
+    attempt_id = int(page.url.rsplit("/", 1)[1])
+    options = page.locator("#q1 input")
+    options.nth(0).check()
+    page.wait_for_function("document.getElementById('save-status').textContent === '已保存'")
+
+    token = context.request.get(base + "/api/v1/session").json()["csrf_token"]
+    submitted = context.request.post(
+        f"{base}/api/v1/exam/attempts/{attempt_id}/submit", headers={"X-CSRFToken": token}
+    )
+    assert submitted.ok
+    options.nth(1).check()
+    page.wait_for_function("document.getElementById('save-status').textContent.includes('未保存')")
+    text = look(page, "exam-refused-over-socket")
+    assert "答案未保存：本次测评已交卷，答案不能再修改" in text
+    journal = page.evaluate(f"localStorage.getItem('examsvc:attempt:{attempt_id}:journal')")
+    assert journal == "{}"
+    context.close()
