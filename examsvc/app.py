@@ -76,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # The page's own origin and EXAMSVC_ALLOWED_ORIGINS (an empty list would allow any).
         cors_allowed_origins=inputs.origin_check(app.config["ALLOWED_ORIGINS"]),
         serializer=inputs.SocketPacket,
+        json=inputs.SocketJSON,  # Engine.IO's packets too
         ping_interval=20,
         ping_timeout=20,
         max_http_buffer_size=2 * 1024 * 1024,

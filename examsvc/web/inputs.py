@@ -95,7 +95,9 @@ def init_app(app: Flask) -> None:
 UNREADABLE_EVENT = "\x00unreadable"
 
 
-class _SocketJSON:
+class SocketJSON:
+    """The JSON module of Socket.IO and Engine.IO packets."""
+
     dumps = staticmethod(dumps)
     loads = staticmethod(loads)
 
@@ -104,7 +106,7 @@ class SocketPacket(socketio_packet.Packet):
     """Socket.IO packets read with the depth limit; an event whose JSON is unreadable keeps
     its namespace and acknowledgement id, so that it can still be answered."""
 
-    json = _SocketJSON
+    json = SocketJSON
 
     def decode(self, encoded_packet: Any) -> int:
         try:
