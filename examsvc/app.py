@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import logging
 import os
 from pathlib import Path
@@ -13,8 +14,23 @@ from flask import Flask
 from examsvc.clock import SystemClock
 from examsvc.config import demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
+from examsvc.web import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run from a checkout (or an editable install of one): templates/ and migrations/ are at the
+# top. Installed from a wheel they are inside the package (setup.py maps them there).
+CHECKOUT = (ROOT / "pyproject.toml").is_file()
+
+
+def shipped(folder: str) -> Path:
+    """The top-level ``folder`` (templates, migrations) of the checkout or of the wheel."""
+    if CHECKOUT:
+        return ROOT / folder
+    path = importlib.resources.files("examsvc") / f"_{folder}"
+    if not isinstance(path, Path):  # Jinja and Alembic read real files
+        raise RuntimeError("examsvc must be installed as files, not run from a zip archive")
+    return path
+
 
 # Each feature package exposes init_app(app): blueprints, socket events, commands.
 FEATURES = (
@@ -35,10 +51,13 @@ FEATURES = (
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
-        instance_path=os.environ.get("EXAMSVC_INSTANCE_PATH", str(ROOT / "instance")),
-        template_folder=str(ROOT / "templates"),
+        # Installed, Flask's own default: <prefix>/var/examsvc.app-instance.
+        instance_path=os.environ.get("EXAMSVC_INSTANCE_PATH")
+        or (str(ROOT / "instance") if CHECKOUT else None),
+        template_folder=str(shipped("templates")),
         static_folder="static",
     )
+    inputs.init_app(app)  # before any route: the URL converters and the JSON reader
     app.config.from_mapping(load_settings(os.environ, Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -46,7 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["examsvc.clock"] = app.config.pop("CLOCK", None) or SystemClock()
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(shipped("migrations")), render_as_batch=True)
     csrf.init_app(app)
     # The extension object outlives an app: drop the previous app's message queue.
     socketio.server_options.pop("client_manager", None)
@@ -54,7 +73,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=[],  # same origin only
+        # The page's own origin and EXAMSVC_ALLOWED_ORIGINS (an empty list would allow any).
+        cors_allowed_origins=inputs.origin_check(app.config["ALLOWED_ORIGINS"]),
+        serializer=inputs.SocketPacket,
+        json=inputs.SocketJSON,  # Engine.IO's packets too
         ping_interval=20,
         ping_timeout=20,
         max_http_buffer_size=2 * 1024 * 1024,
@@ -86,6 +108,8 @@ def _finish_config(app: Flask) -> None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     config["SQLALCHEMY_DATABASE_URI"] = url
+    if isinstance(config["ALLOWED_ORIGINS"], str):
+        config["ALLOWED_ORIGINS"] = inputs.allowed_origins(config["ALLOWED_ORIGINS"])
     engine_options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # Several workers and the sweeper share the file: wait for locks, don't fail.

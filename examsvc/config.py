@@ -49,6 +49,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
     Setting(
+        "ALLOWED_ORIGINS",
+        "",
+        str,
+        "Origins besides the page's own that may open the Socket.IO channel, comma-separated"
+        " (behind a proxy that changes the host: its public https:// address).",
+    ),
+    Setting(
+        "SOCKETS_PER_USER",
+        3,
+        int,
+        "Exam-channel connections one physician may hold at once, per server process (0: no cap).",
+    ),
+    Setting(
         "CJK_FONT",
         "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
         str,

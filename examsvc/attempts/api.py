@@ -22,6 +22,7 @@ from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 from examsvc.web.errors import ApiError, parse_json
+from examsvc.web.inputs import MAX_INT
 
 bp = Blueprint("attempts_api", __name__, url_prefix="/api/v1/exam")
 
@@ -138,8 +139,15 @@ def state(attempt_id: int) -> dict[str, Any]:
 class AnswerBody(BaseModel):
     response: Any = None
     marked: bool = False
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_INT)
     journaled_at: AwareDatetime | None = None
+
+
+class AnswerMessage(AnswerBody):
+    """The socket's ``answer``: the body with the ids that HTTP carries in its URL."""
+
+    attempt_id: int = Field(ge=1, le=MAX_INT)
+    position: int = Field(ge=1, le=MAX_INT)
 
 
 def save(attempt_id: int, position: int, body: AnswerBody) -> dict[str, Any]:

@@ -1,44 +1,74 @@
 """The exam's Socket.IO channel: answers saved at once, acknowledged with their seq.
 
 Auth at connect from the Flask session; each save runs the same code as the HTTP fallback.
+Every event with an acknowledgement id is acknowledged: with the result, or with the HTTP
+error body plus ``ok: false`` and the HTTP status (``ApiError.to_ack``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from flask import current_app
 from flask_socketio import ConnectionRefusedError, join_room
-from pydantic import ValidationError
 
 from examsvc.accounts.auth import current_user
 from examsvc.enums import Role
 from examsvc.extensions import db, socketio
-from examsvc.web.errors import ApiError
+from examsvc.web.errors import ApiError, validate
+from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
 
 NAMESPACE = "/exam"
+log = logging.getLogger(__name__)
+
+
+def _refuse(error: ApiError) -> ConnectionRefusedError:
+    """A refused connection: the code as its message, the one error shape as its data."""
+    return ConnectionRefusedError(error.code, error.to_dict()["error"])
 
 
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth: Any = None) -> None:
     user = current_user()
     if user is None or user.role != Role.PHYSICIAN or user.must_change_password:
-        raise ConnectionRefusedError("unauthorized")
-    join_room(f"user:{user.id}")
+        raise _refuse(ApiError(401, "unauthorized", "请先登录"))
+    room = f"user:{user.id}"
+    # Counted and joined without yielding to another greenlet: the cap holds under gevent.
+    # The server's manager knows this process's connections only: the cap is per process.
+    limit = current_app.config["SOCKETS_PER_USER"]
+    if limit and sum(1 for _ in socketio.server.manager.get_participants(NAMESPACE, room)) >= limit:
+        raise _refuse(
+            ApiError(
+                429,
+                "too_many_connections",
+                "同一账号最多同时打开 {limit} 个考试页面，请关闭其他页面",
+                limit=limit,
+            )
+        )
+    join_room(room)
 
 
 @socketio.on("answer", namespace=NAMESPACE)
-def answer(data: Any) -> dict[str, Any]:
+def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-    from examsvc.attempts.api import AnswerBody, save
+    from examsvc.attempts.api import AnswerMessage, save
 
     try:
-        if not isinstance(data, dict):
-            raise ApiError(400, "bad_payload", "数据格式不正确")
-        body = AnswerBody.model_validate(data)
-        return save(int(data.get("attempt_id", 0)), int(data.get("position", 0)), body)
-    except ValidationError:
-        return {"ok": False, "code": "invalid", "message": "提交的内容有误"}
+        message = validate(AnswerMessage, data)
+        return save(message.attempt_id, message.position, message)
     except ApiError as exc:
-        return {"ok": False, "code": exc.code, "message": exc.message}
+        return exc.to_ack()
+    except Exception:  # acknowledged all the same: the client keeps the save and retries
+        log.exception("answer not saved")
+        return ApiError(500, "internal_server_error", "服务器繁忙，请稍后再试").to_ack()
     finally:
         db.session.remove()
+
+
+@socketio.on("*", namespace=NAMESPACE)
+def unknown(event: Any, *args: Any) -> dict[str, Any]:
+    """Any other event, and a packet whose JSON could not be read (``SocketPacket``)."""
+    if event == UNREADABLE_EVENT:
+        return ApiError(400, "bad_json", BAD_JSON).to_ack()
+    return ApiError(400, "unknown_event", "不支持此操作").to_ack()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from examsvc.attempts.api import AnswerBody, StartBody
+from examsvc.web.inputs import MAX_INT
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -15,18 +16,25 @@ def _op(
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+            }
             for p in params
         ],
         "responses": {
             str(ok): {"description": "OK"},
-            "401": {
-                "description": "not logged in",
-                "content": {"application/json": {"schema": ERROR}},
-            },
-            "409": {
-                "description": "refused by the rules",
-                "content": {"application/json": {"schema": ERROR}},
+            **{
+                status: {"description": why, "content": {"application/json": {"schema": ERROR}}}
+                for status, why in (
+                    ("400", "bad_json: the body is not JSON, or nests more than 32 levels"),
+                    ("401", "not logged in"),
+                    ("404", "no such resource (or an id beyond the maximum)"),
+                    ("409", "refused by the rules"),
+                    ("422", "invalid: a field of the wrong type or out of range (details)"),
+                )
             },
         },
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,12 +115,43 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+# A workbook from Excel or WPS has a dozen parts and never a DOCTYPE (entities, external DTDs).
+MAX_XLSX_PARTS = 200
+NOT_XLSX = "文件已损坏或不是有效的 Excel 文件（.xlsx）"
+log = logging.getLogger(__name__)
+
+
+def _check_xlsx(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook with too many parts or with a DOCTYPE before any part's root element."""
+    parts = archive.infolist()
+    if len(parts) > MAX_XLSX_PARTS:
+        raise ValueError(f"{len(parts)} parts")
+    for part in parts:
+        if part.filename.endswith((".xml", ".rels")):
+            with archive.open(part) as stream:
+                if b"<!DOCTYPE" in stream.read(4096).upper():
+                    raise ValueError(f"DOCTYPE in {part.filename}")
+
+
+def _xlsx_rows(data: bytes) -> list[list[str]]:
+    """Every row of the first sheet; RosterFileError for a damaged or unsafe workbook."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_xlsx(archive)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            return [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+    except Exception as exc:  # a file from outside: whatever breaks the reader, refuse the file
+        log.info("roster workbook refused: %s: %s", type(exc).__name__, exc)
+        raise RosterFileError([RowProblem(0, "-", NOT_XLSX)]) from None
+
+
 def _rows(data: bytes, filename: str) -> tuple[list[str], list[list[str]]]:
     if data[:4] == b"PK\x03\x04":
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        rows = [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
+        rows = _xlsx_rows(data)
     else:
         for encoding in ("utf-8-sig", "gb18030"):
             try:

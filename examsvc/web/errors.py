@@ -31,6 +31,7 @@ class ApiError(Exception):
         self.details = details or []
 
     def to_dict(self) -> dict[str, Any]:
+        """The HTTP body."""
         return {
             "error": {
                 "code": self.code,
@@ -39,6 +40,10 @@ class ApiError(Exception):
             }
         }
 
+    def to_ack(self) -> dict[str, Any]:
+        """A Socket.IO acknowledgement: the HTTP body with ``ok`` and the HTTP status."""
+        return {"ok": False, "status": self.status, **self.to_dict()}
+
 
 def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
     """Validate a JSON body (or ``data``) with a pydantic model; 422 names each bad field."""
@@ -46,11 +51,22 @@ def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
         data = request.get_json(silent=True)
         if data is None:
             raise ApiError(400, "bad_json", "请求内容不是有效的 JSON")
+    return validate(model, data)
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    """``data`` as ``model``, or a 422 ``invalid`` that names each bad field (never the
+    model's class name: "Input should be an object")."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         details = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+            {
+                "field": ".".join(str(p) for p in err["loc"]),
+                "message": "Input should be an object"
+                if err["type"] == "model_type"
+                else err["msg"],
+            }
             for err in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
         raise ApiError(422, "invalid", "提交的内容有误", details) from None

@@ -144,11 +144,11 @@
     if (reply && reply.ok) {
       delete journal[entry.seq]; store("journal", journal);
       if (!Object.keys(journal).length && !closed) status(T.saved);
-    } else if (reply && reply.code) {  // refused for good (time up, closed, invalid): never retried
+    } else if (reply && reply.error && reply.status < 500) {  // refused for good (time up, closed, invalid): never retried
       delete journal[entry.seq]; store("journal", journal);
-      status(T.refused + (reply.message || reply.code), true);
-      if (reply.code === "attempt_closed" || reply.code === "deadline_passed") refresh();
-    }
+      status(T.refused + (reply.error.message || reply.error.code), true);
+      if (reply.error.code === "attempt_closed" || reply.error.code === "deadline_passed") refresh();
+    }  // a server error keeps the save in the journal: it is sent again
   }
   function send(entry) {
     if (inFlight[entry.seq] || finished) return;
@@ -163,7 +163,7 @@
       return;
     }
     api("PUT", cfg.answers + entry.position, entry).then(function (r) {
-      acknowledged(entry, r.ok ? r.body : { ok: false, code: r.body.error && r.body.error.code, message: r.body.error && r.body.error.message });
+      acknowledged(entry, r.ok ? r.body : { ok: false, status: r.status, error: r.body.error });
     }).catch(function () { delete inFlight[entry.seq]; status(T.offline, true); });
   }
   function replay() {
