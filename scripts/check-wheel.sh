@@ -6,6 +6,7 @@
 # Prints "wheel ok: <wheel>" at the end; with EXAMSVC_WHEEL_DIR set, leaves the wheel there.
 # Used by .ci/run and tests/test_packaging.py.
 set -euo pipefail
+unset PYTHONPATH  # the checkout on the path would make pip see examsvc as installed already
 cd "$(dirname "$0")/.."
 checkout=$(pwd)
 python=${EXAMSVC_PYTHON:-$checkout/.venv/bin/python}
