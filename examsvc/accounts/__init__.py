@@ -6,6 +6,14 @@ from flask import Flask
 
 from examsvc.web.i18n import register
 
+# Each role in the manuals' words (the account pages and the audit log).
+ROLE_LABELS = {
+    "admin": "考核机构管理员",
+    "invigilator": "监考人员",
+    "viewer": "只读查看",
+    "physician": "医师",
+}
+
 EN = {
     "登录": "Log in",
     "退出": "Log out",

@@ -71,7 +71,7 @@ class LoginThrottle(Model):
     # None for an address.
     account: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     failures: Mapped[int] = mapped_column(default=0)
-    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (sa.CheckConstraint("failures >= 0", name="failures_positive"),)

@@ -151,6 +151,15 @@ def count_failure(account: str, address: str, *, now: datetime, policy: LoginPol
     """One more failed password check for the pair and the address (atomic in the database,
     so concurrent failures from one exam room are all counted)."""
     keys = _keys(account, address, policy)
+    # Rows nobody needs any more (forgotten and not waiting) go, so the table stays small.
+    db.session.execute(
+        sa.delete(LoginThrottle)
+        .where(
+            LoginThrottle.last_failure_at < now - policy.forget_after,
+            sa.or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for key, owner, free in (

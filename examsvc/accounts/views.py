@@ -18,6 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field
 from werkzeug.wrappers import Response
 
+from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts import operations as ops
 from examsvc.accounts.auth import (
     admin_required,
@@ -227,6 +228,7 @@ def staff_list() -> str:
         ]
     return render_template(
         "accounts/staff_list.html",
+        role_labels=ROLE_LABELS,
         staff=staff,
         roles=STAFF_ROLES,
         query=query,

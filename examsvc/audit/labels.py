@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts.ids import mask
 from examsvc.web import beijing_time
 
@@ -85,12 +86,7 @@ _VALUE_LABELS: dict[str, dict[Any, str]] = {
         "deadline": "时间到自动交卷",
         "invigilator": "监考人员收卷",
     },
-    "role": {
-        "admin": "考核机构管理员",
-        "invigilator": "监考人员",
-        "viewer": "只读查看",
-        "physician": "医师",
-    },
+    "role": dict(ROLE_LABELS),
     "active": {True: "启用", False: "停用"},
     "passed": {True: "合格", False: "不合格"},
     "via": {"cli": "命令行"},

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:07:09.666079
+Create Date: 2026-11-25 18:29:28.160758
 
 """
 
@@ -53,6 +53,9 @@ def upgrade():
     )
     with op.batch_alter_table("login_throttles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_login_throttles_account"), ["account"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_login_throttles_last_failure_at"), ["last_failure_at"], unique=False
+        )
 
     op.create_table(
         "question_banks",
@@ -745,6 +748,7 @@ def downgrade():
     op.drop_table("sites")
     op.drop_table("question_banks")
     with op.batch_alter_table("login_throttles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_throttles_last_failure_at"))
         batch_op.drop_index(batch_op.f("ix_login_throttles_account"))
 
     op.drop_table("login_throttles")

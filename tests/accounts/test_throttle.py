@@ -173,3 +173,12 @@ def test_guessing_the_current_password_is_throttled_like_a_login(app, client, cl
     assert change("Right-Pass1").status_code == 302
     db.session.refresh(user)
     assert not user.must_change_password
+
+
+def test_forgotten_rows_leave_the_table(app, client, clock):
+    physician = _physician()
+    api_login(client, physician.id_number, "Wrong", ATTACKER)
+    clock.advance(seconds=app.config["LOGIN_FORGET_SECONDS"] + 1)
+    api_login(client, physician.id_number, "Wrong", VICTIM)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)) == 2
