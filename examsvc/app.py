@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from examsvc.clock import SystemClock
-from examsvc.config import demo_secret_key, load_settings
+from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
 from examsvc.web import inputs
 
@@ -98,7 +98,7 @@ def _finish_config(app: Flask) -> None:
     config = app.config
     if not config.get("SECRET_KEY"):
         if not (config["DEMO_MODE"] or config.get("TESTING")):
-            raise RuntimeError("EXAMSVC_SECRET_KEY must be set (or EXAMSVC_DEMO_MODE=true)")
+            raise ConfigError("EXAMSVC_SECRET_KEY must be set (or EXAMSVC_DEMO_MODE=true)")
         config["SECRET_KEY"] = demo_secret_key(Path(app.instance_path))
     if config["DEMO_MODE"]:
         config["SESSION_COOKIE_SECURE"] = False  # the demo runs on plain http://localhost

@@ -32,11 +32,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ASYNC_MODE", "gevent", str, "Socket.IO async mode (gevent in production)."),
     Setting("LANGUAGE", "zh", str, "Default UI language: zh or en."),
     Setting("SESSION_COOKIE_SECURE", True, bool, "Send the session cookie over HTTPS only."),
-    Setting("LOGIN_MAX_FAILURES", 5, int, "Failed logins before an account is locked."),
     Setting(
-        "LOGIN_MAX_FAILURES_PER_ADDRESS", 30, int, "Failed logins before an address is locked."
+        "LOGIN_FREE_FAILURES",
+        5,
+        int,
+        "Failed logins of one account from one address before each try must wait (1, 2, 4 … s).",
     ),
-    Setting("LOGIN_LOCKOUT_SECONDS", 900, int, "How long a lockout lasts."),
+    Setting(
+        "LOGIN_FREE_FAILURES_PER_ADDRESS",
+        50,
+        int,
+        "Failed logins from one address (any account) before each try must wait.",
+    ),
+    Setting("LOGIN_MAX_DELAY_SECONDS", 900, int, "The longest wait between two tries."),
+    Setting(
+        "LOGIN_FORGET_SECONDS", 3600, int, "Failures are forgotten after this long without one."
+    ),
+    Setting(
+        "PROXY_HOPS",
+        0,
+        int,
+        "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0: none).",
+    ),
     Setting("REGISTRY_BASE_URL", None, str, "Registration system base URL (registry API v1)."),
     Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
     Setting("REGISTRY_CYCLE", None, str, "Cycle code to pull, e.g. HN-2024."),
@@ -69,6 +86,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable to set."""
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -80,12 +102,12 @@ def _parse(setting: Setting, raw: str) -> Any:
             return True
         if value in _FALSE:
             return False
-        raise ValueError(f"{PREFIX}{setting.name}: expected true/false, got {raw!r}")
+        raise ConfigError(f"{PREFIX}{setting.name}: expected true/false, got {raw!r}")
     if setting.kind is int:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"{PREFIX}{setting.name}: expected a whole number, got {raw!r}"
             ) from None
     return raw

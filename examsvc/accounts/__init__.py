@@ -1,10 +1,18 @@
-"""Accounts: login by ID number or user name, passwords, lockout, roles."""
+"""Accounts: login by ID number or user name, passwords, throttling, sessions, roles."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from examsvc.web.i18n import register
+
+# Each role in the manuals' words (the account pages and the audit log).
+ROLE_LABELS = {
+    "admin": "考核机构管理员",
+    "invigilator": "监考人员",
+    "viewer": "只读查看",
+    "physician": "医师",
+}
 
 EN = {
     "登录": "Log in",
@@ -31,7 +39,18 @@ EN = {
     "密码长度至少为8位": "The password must have at least 8 characters",
     "密码须包含大写字母、小写字母、数字、特殊符号中的至少三种": "The password needs at least three of: upper case, lower case, digits, symbols",
     "新密码不能与原密码相同": "The new password must differ from the current one",
-    "不能使用初始密码": "The initial password cannot be used",
+    "新密码不能包含初始密码 666666": "The new password may not contain the initial password 666666",
+    "新密码不能包含证件号码或用户名": "The new password may not contain your ID number or user name",
+    "不能包含初始密码 666666 或证件号码（用户名）。": " It may not contain 666666 or your ID number (user name).",
+    "尝试次数过多，请 {n} 秒后再试": "Too many tries: please try again in {n} seconds",
+    "尝试次数过多，请 {n} 分钟后再试": "Too many tries: please try again in {n} minutes",
+    "确认重置密码": "Confirm the password reset",
+    "确认将该医师的密码重置为初始密码 666666 吗？": "Reset this physician's password to the initial password 666666?",
+    "确认重置该工作人员的密码吗？将生成新的一次性密码，仅显示一次。": "Reset this staff member's password? A new one-time password is generated and shown once.",
+    "重置后，该账号已登录的设备立即退出，下次登录须修改密码。请先核实本人身份。": "Every device logged in to this account is logged out, and the password must be "
+    "changed at the next login. Check the person's identity first.",
+    "确认重置": "Reset",
+    "取消": "Cancel",
     "两次输入的新密码不一致": "The two new passwords differ",
     "请输入11位手机号码": "Please enter an 11-digit mobile number",
     "账号管理": "Accounts",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import g, redirect, request, session, url_for
 
 from examsvc.accounts.models import User
+from examsvc.accounts.operations import end_sessions
 from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.web.errors import ApiError
@@ -22,32 +23,34 @@ def current_user() -> User | None:
         uid = session.get("uid")
         if uid is not None:
             user = db.session.get(User, uid)
-            # A password change or a deactivation ends every other session.
-            if user is None or not user.active or session.get("pw") != _pw_stamp(user):
+            # Logging out, a password change, a reset or a deactivation ends the session,
+            # even for a copy of its cookie (checked on every request and socket connect).
+            if user is None or not user.active or session.get("sv") != user.session_version:
                 user = None
         g.user = user
     return cast(User | None, g.user)
-
-
-def _pw_stamp(user: User) -> str:
-    return user.password_hash[-16:]
 
 
 def login_user(user: User) -> None:
     session.clear()  # no session fixation: a fresh session at every login
     session.permanent = True
     session["uid"] = user.id
-    session["pw"] = _pw_stamp(user)
+    session["sv"] = user.session_version
     g.user = user
 
 
 def refresh_login(user: User) -> None:
-    """Keep this session valid after the user changed their own password."""
-    session["pw"] = _pw_stamp(user)
+    """Keep this session valid after the user changed their own password (which ended
+    every other session)."""
+    session["sv"] = user.session_version
     g.user = user
 
 
 def logout_user() -> None:
+    """End this session and every copy of its cookie (the caller commits)."""
+    user = current_user()
+    if user is not None:
+        end_sessions(user)
     session.clear()
     g.user = None
 

@@ -6,6 +6,7 @@ import os
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
 from examsvc.accounts import operations as ops
@@ -49,7 +50,9 @@ def reset(login: str) -> None:
         raise click.ClickException(str(exc)) from None
     if user is None:
         raise click.ClickException("no such account")
-    password = ops.reset_password(user, now=now())
+    password = ops.reset_password(
+        user, now=now(), policy=ops.LoginPolicy.from_config(current_app.config)
+    )
     record("user.reset_password", "user", user.id, actor_id=None, now=now(), via="cli")
     db.session.commit()
     click.echo(f"password reset for {user.display_name}: {password}")

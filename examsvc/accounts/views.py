@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field
 from werkzeug.wrappers import Response
 
+from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts import operations as ops
 from examsvc.accounts.auth import (
     admin_required,
@@ -34,6 +34,7 @@ from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import Role
 from examsvc.extensions import db
+from examsvc.web import safe_next
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.i18n import gettext as _
 
@@ -41,28 +42,32 @@ bp = Blueprint("accounts", __name__)
 
 
 def _policy() -> ops.LoginPolicy:
-    config = current_app.config
-    return ops.LoginPolicy(
-        max_failures=config["LOGIN_MAX_FAILURES"],
-        max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-        lockout=timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
-    )
+    return ops.LoginPolicy.from_config(current_app.config)
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("web.index")
+def _address() -> str:
+    return request.remote_addr or "-"
 
 
 def _attempt_login(login: str, password: str) -> User:
+    """Log in and audit it, or audit the refusal (masked ID, never the password), keep the
+    failure count, and raise LoginRefused."""
     try:
-        user = ops.authenticate(
-            login, password, request.remote_addr or "-", now=now(), policy=_policy()
+        user = ops.authenticate(login, password, _address(), now=now(), policy=_policy())
+    except ops.LoginRefused as exc:
+        record(
+            "login.failed",
+            "user",
+            None,
+            actor_id=None,
+            now=now(),
+            login=mask(login.strip()),
+            address=_address(),
+            reason=exc.code,
         )
-    except ops.LoginRefused:
-        db.session.commit()  # failures and lockouts are kept
+        db.session.commit()  # failures are kept
         raise
+    record("login", "user", user.id, actor_id=user.id, now=now(), address=_address())
     db.session.commit()
     login_user(user)
     return user
@@ -71,28 +76,41 @@ def _attempt_login(login: str, password: str) -> User:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
+    status = 200
     login_value = ""
     if request.method == "POST":
         login_value = request.form.get("login", "").strip()
         password = request.form.get("password", "")
         if not login_value or not password:
-            error = _("请输入证件号码（用户名）和密码")
+            error, status = _("请输入证件号码（用户名）和密码"), 400
         else:
             try:
                 user = _attempt_login(login_value, password)
             except ops.LoginRefused as exc:
-                error = _(exc.message)
+                error, status = _(exc.message, **exc.values), _refusal_status(exc)
             else:
                 if user.must_change_password:
                     return redirect(url_for("accounts.change_password"))
-                return redirect(_safe_next(request.args.get("next")))
-    status = 200 if error is None else 401
+                return redirect(safe_next(request.args.get("next"), url_for("web.index")))
     return render_template("accounts/login.html", error=error, login=login_value), status
+
+
+def _refusal_status(exc: ops.LoginRefused) -> int:
+    return {"invalid_id_number": 400, "throttled": 429}.get(exc.code, 401)
+
+
+def _logout() -> None:
+    """End this session and every copy of its cookie."""
+    user = current_user()
+    if user is not None:
+        record("logout", "user", user.id, actor_id=user.id, now=now())
+    logout_user()
+    db.session.commit()
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
+    _logout()
     return redirect(url_for("accounts.login"))
 
 
@@ -104,23 +122,36 @@ def change_password() -> Any:
     problems: list[str] = []
     if request.method == "POST":
         form = request.form
-        problems = ops.change_password(
-            user, form.get("old", ""), form.get("new", ""), form.get("repeat", ""), now=now()
-        )
         phone = form.get("phone", "").strip()
         if phone and not (len(phone) == 11 and phone.isdigit() and phone.startswith("1")):
-            problems.append("请输入11位手机号码")
+            problems = [_("请输入11位手机号码")]
+        else:
+            try:
+                problems = ops.change_password(
+                    user,
+                    form.get("old", ""),
+                    form.get("new", ""),
+                    form.get("repeat", ""),
+                    address=_address(),
+                    now=now(),
+                    policy=_policy(),
+                )
+            except ops.LoginRefused as exc:
+                problems = [_(exc.message, **exc.values)]
+            else:
+                problems = [_(p) for p in problems]
         if not problems:
             if phone:
                 user.phone = phone
+            record("user.password_change", "user", user.id, actor_id=user.id, now=now())
             db.session.commit()
             refresh_login(user)
             flash(_("密码修改成功"), "success")
             return redirect(url_for("web.index"))
-        db.session.rollback()
-    return render_template(
-        "accounts/change_password.html", problems=[_(p) for p in problems], user=user
-    ), (200 if not problems else 422)
+        db.session.commit()  # nothing changed but the count of wrong current passwords
+    return render_template("accounts/change_password.html", problems=problems, user=user), (
+        200 if not problems else 422
+    )
 
 
 # --- JSON API -------------------------------------------------------------------------
@@ -153,16 +184,13 @@ def session_create() -> dict[str, Any]:
     try:
         user = _attempt_login(body.login, body.password)
     except ops.LoginRefused as exc:
-        status = 400 if exc.code == "invalid_id_number" else 401
-        if exc.code.endswith("_locked"):
-            status = 429
-        raise ApiError(status, exc.code, exc.message) from None
+        raise ApiError(_refusal_status(exc), exc.code, exc.message, None, **exc.values) from None
     return _session_json(user)
 
 
 @bp.delete("/api/v1/session")
 def session_delete() -> dict[str, Any]:
-    logout_user()
+    _logout()
     return _session_json(None)
 
 
@@ -200,6 +228,7 @@ def staff_list() -> str:
         ]
     return render_template(
         "accounts/staff_list.html",
+        role_labels=ROLE_LABELS,
         staff=staff,
         roles=STAFF_ROLES,
         query=query,
@@ -267,13 +296,23 @@ def staff_set_active(user_id: int) -> Response:
     return redirect(url_for("accounts.staff_list"))
 
 
-@bp.post("/admin/users/<int:user_id>/reset-password")
+@bp.route("/admin/users/<int:user_id>/reset-password", methods=["GET", "POST"])
 @admin_required
-def reset_password(user_id: int) -> Response:
+def reset_password(user_id: int) -> Any:
+    """A confirmation page first; the reset happens only on a POST with ``confirm=1`` (which
+    only that page's button sends)."""
     actor = current_user()
     assert actor is not None
     user = db.get_or_404(User, user_id)
-    password = ops.reset_password(user, now=now())
+    query = request.values.get("q", "").strip()
+    if request.method == "GET" or request.form.get("confirm") != "1":
+        return render_template(
+            "accounts/reset_confirm.html",
+            user=user,
+            masked_login=mask(user.login) if user.role == Role.PHYSICIAN else user.login,
+            query=query,
+        )
+    password = ops.reset_password(user, now=now(), policy=_policy())
     record("user.reset_password", "user", user.id, actor_id=actor.id, now=now())
     db.session.commit()
     if user.role == Role.PHYSICIAN:
@@ -287,4 +326,4 @@ def reset_password(user_id: int) -> Response:
             ),
             "success",
         )
-    return redirect(url_for("accounts.staff_list", q=request.form.get("q") or None))
+    return redirect(url_for("accounts.staff_list", q=query or None))

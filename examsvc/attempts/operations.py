@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from examsvc.accounts.models import User
 from examsvc.attempts import rules
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.audit.operations import record
 from examsvc.banks.models import Question
 from examsvc.enums import AttemptStatus, SubmitReason
 from examsvc.extensions import db
@@ -324,6 +325,16 @@ def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> A
     assert attempt is not None
     if getattr(claimed, "rowcount", 0):
         grade(attempt)
+        record(
+            "attempt.submit",
+            "attempt",
+            attempt.id,
+            actor_id=attempt.physician.user_id if reason == SubmitReason.CANDIDATE else None,
+            now=now,
+            reason=reason.value,
+            paper=attempt.paper.code,
+            score=attempt.score,
+        )
         db.session.flush()
     return attempt
 

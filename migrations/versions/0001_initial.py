@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:24:12.899199
+Create Date: 2026-11-25 18:32:00.726484
 
 """
 
@@ -43,12 +43,20 @@ def upgrade():
     )
     op.create_table(
         "login_throttles",
-        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("account", sa.String(length=64), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("window_start", examsvc.db.UTCDateTime(), nullable=False),
-        sa.Column("locked_until", examsvc.db.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("address", name=op.f("pk_login_throttles")),
+        sa.Column("last_failure_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("blocked_until", examsvc.db.UTCDateTime(), nullable=True),
+        sa.CheckConstraint("failures >= 0", name=op.f("ck_login_throttles_failures_positive")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_throttles")),
     )
+    with op.batch_alter_table("login_throttles", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_throttles_account"), ["account"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_login_throttles_last_failure_at"), ["last_failure_at"], unique=False
+        )
+
     op.create_table(
         "question_banks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -118,15 +126,29 @@ def upgrade():
         sa.Column("password_changed_at", examsvc.db.UTCDateTime(), nullable=True),
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("session_version", sa.Integer(), nullable=False),
         sa.Column("face_consent_at", examsvc.db.UTCDateTime(), nullable=True),
         sa.Column("face_consent_version", sa.String(length=20), nullable=True),
         sa.Column("created_at", examsvc.db.UTCDateTime(), nullable=False),
-        sa.CheckConstraint("failed_logins >= 0", name=op.f("ck_users_failed_logins_positive")),
+        sa.CheckConstraint("session_version >= 0", name=op.f("ck_users_session_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-        sa.UniqueConstraint("login", name=op.f("uq_users_login")),
     )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_users_physician_login",
+            ["login"],
+            unique=True,
+            sqlite_where=sa.text("role = 'physician'"),
+            postgresql_where=sa.text("role = 'physician'"),
+        )
+        batch_op.create_index(
+            "uq_users_staff_login",
+            ["login"],
+            unique=True,
+            sqlite_where=sa.text("role != 'physician'"),
+            postgresql_where=sa.text("role != 'physician'"),
+        )
+
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -780,9 +802,25 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_audit_events_action"))
 
     op.drop_table("audit_events")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_users_staff_login",
+            sqlite_where=sa.text("role != 'physician'"),
+            postgresql_where=sa.text("role != 'physician'"),
+        )
+        batch_op.drop_index(
+            "uq_users_physician_login",
+            sqlite_where=sa.text("role = 'physician'"),
+            postgresql_where=sa.text("role = 'physician'"),
+        )
+
     op.drop_table("users")
     op.drop_table("sites")
     op.drop_table("question_banks")
+    with op.batch_alter_table("login_throttles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_throttles_last_failure_at"))
+        batch_op.drop_index(batch_op.f("ix_login_throttles_account"))
+
     op.drop_table("login_throttles")
     op.drop_table("cycles")
     # ### end Alembic commands ###

@@ -55,7 +55,7 @@ def test_admin_resets_a_physician_to_the_initial_password(client):
     page = client.get(f"/admin/users?q={physician.name}").get_data(as_text=True)
     assert physician.id_number not in page  # masked in the list
     assert physician.id_number[:3] + "*****" + physician.id_number[-4:] in page
-    client.post(f"/admin/users/{physician.user_id}/reset-password")
+    client.post(f"/admin/users/{physician.user_id}/reset-password", data={"confirm": "1"})
     user = db.session.get(User, physician.user_id)
     db.session.refresh(user)
     assert verify_password(user.password_hash, INITIAL_PASSWORD) and user.must_change_password

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from examsvc import create_app
+from examsvc.config import ConfigError
 from examsvc.extensions import db
 from tests.factories import create_cycle, create_physician
 
@@ -62,5 +63,5 @@ def test_cookie_flags_outside_demo(tmp_path):
 def test_secret_key_is_required_outside_demo(tmp_path, monkeypatch):
     monkeypatch.delenv("EXAMSVC_SECRET_KEY", raising=False)
     monkeypatch.delenv("EXAMSVC_DEMO_MODE", raising=False)
-    with pytest.raises(RuntimeError, match="EXAMSVC_SECRET_KEY"):
+    with pytest.raises(ConfigError, match="EXAMSVC_SECRET_KEY"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "DATA_DIR": str(tmp_path)})

@@ -190,7 +190,7 @@ def test_audit_log_lists_changes_for_admins_only(client, clock):
     login_as(client)
     client.post("/api/v1/admin/papers", json=paper_spec().model_dump(mode="json"))
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "paper.save" in page
+    assert "保存试卷" in page and "paper.save" not in page
     other = client.application.test_client()
     login_as(other, Role.VIEWER)
     assert other.get("/admin/audit").status_code == 403
