@@ -29,7 +29,9 @@ bp = Blueprint("attempts_api", __name__, url_prefix="/api/v1/exam")
 
 def me() -> Physician:
     user = current_user()
-    physician = current_physician(user.id) if user else None
+    if user is None:  # logged out (on any device): not "unregistered"
+        raise ApiError(401, "unauthorized", "请先登录")
+    physician = current_physician(user.id)
     if physician is None:
         raise ApiError(404, "not_registered", "本周期没有您的报名记录")
     return physician

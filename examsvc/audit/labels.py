@@ -24,7 +24,10 @@ ACTION_LABELS = {
     "roster.import": "导入考生名单",
     "roster.allowance": "设置延长时间",
     "bank.import": "导入题库",
+    "bank.study_open": "开放题库供学习",
+    "bank.study_close": "关闭题库学习",
     "paper.save": "保存试卷",
+    "paper.assign": "设为当前使用",
     "window.add": "添加考试时间",
     "window.change": "修改考试时间",
     "site.create": "新建考点",
@@ -75,6 +78,7 @@ DETAIL_LABELS = {
     "added_candidates": "新增考生人数",
     "score": "得分",
     "passed": "是否合格",
+    "replaced": "替换的试卷",
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {

@@ -114,4 +114,4 @@ def test_a_socket_opened_before_logout_can_no_longer_save(app, clock):
     assert save(2)["ok"] is True
     client.post("/logout")
     refused = save(3)
-    assert refused["ok"] is False and refused["code"] == "not_registered"
+    assert refused["ok"] is False and refused["error"]["code"] == "unauthorized"

@@ -144,6 +144,8 @@
     if (reply && reply.ok) {
       delete journal[entry.seq]; store("journal", journal);
       if (!Object.keys(journal).length && !closed) status(T.saved);
+    } else if (reply && reply.error && reply.error.code === "unauthorized") {
+      status(T.loggedOut, true);  // kept in the journal: sent again after the next login
     } else if (reply && reply.error && reply.status < 500) {  // refused for good (time up, closed, invalid): never retried
       delete journal[entry.seq]; store("journal", journal);
       status(T.refused + (reply.error.message || reply.error.code), true);
