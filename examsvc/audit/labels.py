@@ -113,6 +113,8 @@ def _value(key: str, value: Any) -> str:
         return words[value]
     if isinstance(value, bool):
         return "是" if value else "否"
+    if key == "score" and isinstance(value, int | float):
+        return f"{value:g}分"
     if isinstance(value, str):
         if _ID_NUMBER.match(value):
             return mask(value)

@@ -87,3 +87,10 @@ def test_every_recorded_action_has_a_chinese_label():
     missing = sorted(a for a in recorded if a not in ACTION_LABELS)
     assert missing == []
     assert all(re.search(r"[\u4e00-\u9fff]", label) for label in ACTION_LABELS.values())
+
+
+def test_details_read_as_words_scores_in_points_and_id_numbers_masked():
+    from examsvc.audit.labels import detail_pairs
+
+    pairs = dict(detail_pairs({"score": 58.0, "passed": False, "login": "430102197001010019"}))
+    assert pairs == {"得分": "58分", "是否合格": "不合格", "登录名": "430*****0019"}
