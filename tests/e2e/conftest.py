@@ -18,9 +18,12 @@ import requests
 
 CHROMIUM = os.environ.get("EXAMSVC_CHROMIUM", "/usr/bin/chromium")
 # Screenshots of every page a browser test visits, at a phone's and a desktop's width.
-SCREENSHOTS = Path(
-    os.environ.get("EXAMSVC_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
-) / "screenshots"
+SCREENSHOTS = (
+    Path(
+        os.environ.get("EXAMSVC_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+    )
+    / "screenshots"
+)
 WIDTHS = (360, 1366)
 ARGS = [
     "--no-sandbox",
