@@ -230,6 +230,7 @@ def main() -> None:
         for candidate in candidates:
             candidate.start()
         try:
+            phase("warm-up", candidates, quiet, args.quiet_seconds)  # first saves: not counted
             results = [
                 phase("quiet", candidates, quiet, args.quiet_seconds),
                 phase(
