@@ -121,6 +121,7 @@ class _ProcessPool(_Pool):
 
     def __init__(self, workers: int, queue: int) -> None:
         super().__init__("processes", workers, queue)
+        self._restart = threading.Lock()
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -137,13 +138,17 @@ class _ProcessPool(_Pool):
         return executor
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        future: Future[T] = self._executor.submit(fn, *args)
+        executor = self._executor
         try:
+            future: Future[T] = executor.submit(fn, *args)
             return future.result()
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): later calls get fresh processes.
-            broken, self._executor = self._executor, self._new_executor()
-            broken.shutdown(wait=False, cancel_futures=True)
+            # A worker died (killed, out of memory): later calls get fresh processes. The
+            # first caller to notice replaces the executor; the others just report busy.
+            with self._restart:
+                if self._executor is executor:
+                    self._executor = self._new_executor()
+                    executor.shutdown(wait=False, cancel_futures=True)
             raise Busy(self.name) from None
 
     def stop(self) -> None:

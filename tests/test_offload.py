@@ -65,6 +65,12 @@ def test_parsing_runs_in_a_worker_process_with_the_same_results_and_errors(pools
     assert "缺少「报名编号」列" in [p.message for p in roster.value.problems]
 
 
+def test_a_worker_that_dies_is_replaced(pools):
+    with pytest.raises(offload.Busy):
+        offload.process_call(os._exit, 1)
+    assert offload.process_call(os.getpid) != os.getpid()
+
+
 def test_a_full_pool_answers_busy_at_once_in_the_error_shape(app, client, pools):
     user = create_user(Role.ADMIN, password="Right-Pass1")
     db.session.commit()
