@@ -17,9 +17,10 @@ from examsvc.extensions import socketio
 def serve(host: str, port: int, no_jobs: bool) -> None:
     """Run the web and Socket.IO server on gevent."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    from examsvc import faces, jobs
+    from examsvc import faces, jobs, offload
 
     faces.start(app)
+    offload.start(app)
     if not no_jobs:
         jobs.start(app)
     click.echo(f"examsvc listening on http://{host}:{port}/")
@@ -27,6 +28,7 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
         socketio.run(app, host=host, port=port, use_reloader=False, log_output=False)
     finally:
         jobs.stop(app)
+        offload.stop()
         faces.stop()
 
 

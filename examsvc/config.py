@@ -60,6 +60,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REGISTRY_TIMEOUT", 20, int, "Seconds per registry HTTP request."),
     Setting("ROSTER_PULL_INTERVAL", 3600, int, "Seconds between scheduled roster pulls (0: off)."),
     Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
+    Setting("OFFLOAD_THREADS", 0, int, "Threads for password hashing (0: one per core but one)."),
+    Setting(
+        "OFFLOAD_PROCESSES",
+        0,
+        int,
+        "Processes for file parsing and PDFs (0: one per core but one).",
+    ),
+    Setting("OFFLOAD_QUEUE", 100, int, "Calls that may wait per pool; more are answered 503."),
     Setting("FACES_DIR", None, str, "Shared face photos for tests and calibration."),
     Setting(
         "ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."

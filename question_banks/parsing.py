@@ -8,16 +8,18 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from question_banks.problems import BankImportError, Problem
+from question_banks.sheets import SheetLimit, capped_rows, check_archive, xlsx_rows
 from question_banks.types import KEYS, QUESTION_TYPES, TYPE_ALIASES
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_CELL = 5_000
+MAX_COLUMNS = 50  # the template has 18
 
 # Column key -> accepted headers (the template's Chinese header first).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -323,6 +325,10 @@ def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank
     from openpyxl import load_workbook
 
     try:
+        check_archive(data)
+    except SheetLimit as exc:
+        raise BankImportError([_limit_problem(exc, filename, None)]) from None
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged file
         raise BankImportError(
@@ -339,25 +345,12 @@ def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank
             ]
         ) from None
     sheet = workbook["题目"] if "题目" in workbook.sheetnames else workbook.worksheets[0]
-    rows = []
-    for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if n > MAX_ROWS + 1:
-            workbook.close()
-            raise BankImportError(
-                [
-                    Problem(
-                        filename,
-                        sheet.title,
-                        n,
-                        None,
-                        "too_many_rows",
-                        f"一次最多导入 {MAX_ROWS} 行",
-                        f"At most {MAX_ROWS} rows",
-                    )
-                ]
-            )
-        rows.append([_cell(v) for v in values])
-    workbook.close()
+    try:
+        rows = list(_capped(xlsx_rows(sheet, max_columns=MAX_COLUMNS)))
+    except SheetLimit as exc:
+        raise BankImportError([_limit_problem(exc, filename, sheet.title)]) from None
+    finally:
+        workbook.close()
     return _parse_rows(rows, filename, sheet.title, meta)
 
 
@@ -382,22 +375,19 @@ def _parse_csv(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
                 )
             ]
         )
-    rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-    if len(rows) > MAX_ROWS + 1:
-        raise BankImportError(
-            [
-                Problem(
-                    filename,
-                    None,
-                    MAX_ROWS + 2,
-                    None,
-                    "too_many_rows",
-                    f"一次最多导入 {MAX_ROWS} 行",
-                    f"At most {MAX_ROWS} rows",
-                )
-            ]
-        )
+    try:
+        rows = list(_capped(csv.reader(io.StringIO(text))))
+    except SheetLimit as exc:
+        raise BankImportError([_limit_problem(exc, filename, None)]) from None
     return _parse_rows(rows, filename, None, meta)
+
+
+def _capped(rows: Iterable[Sequence[Any]]) -> Iterator[list[str]]:
+    return capped_rows(rows, max_rows=MAX_ROWS + 1, max_columns=MAX_COLUMNS, cell=_cell)
+
+
+def _limit_problem(exc: SheetLimit, filename: str, sheet: str | None) -> Problem:
+    return Problem(filename, sheet, exc.row, exc.column, exc.code, exc.message, exc.message_en)
 
 
 def _answer(kind: str | None, text: str) -> Any:

@@ -42,6 +42,9 @@ class BankImportError(Exception):
         super().__init__(f"{len(problems)} problem(s) in the bank file")
         self.problems = sorted(problems, key=_order)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
+        return (BankImportError, (self.problems,))
+
 
 def _order(problem: Problem) -> tuple[int, str]:
     return (problem.row if isinstance(problem.row, int) else 0, str(problem.row or ""))

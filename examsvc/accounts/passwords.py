@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import string
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from examsvc import offload
 from examsvc.accounts.ids import to_15
 
 INITIAL_PASSWORD = "666666"  # the manuals' initial password; a change is forced at first login
-_hasher = PasswordHasher()  # argon2id, memory-hard (64 MiB, 3 passes)
+
+# argon2id at OWASP's first recommended minimum (19 MiB, 2 passes, 1 lane): about 23 ms of
+# one core here, so ~40 logins per second per core (bench/bench_passwords.py,
+# docs/benchmarks.md). An exam start where hundreds log in within a minute needs that rate;
+# argon2-cffi's default (64 MiB, 3 passes, 4 lanes) cost ~170 ms of CPU per login. Hashes
+# made with other parameters still verify and are rehashed at the next login.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    """A new argon2id hash, computed on a thread (never on the event loop)."""
+    return offload.hash_call(_hasher.hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches, checked on a thread (never on the event loop)."""
+    return offload.hash_call(_verify, password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from examsvc import offload
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
@@ -163,7 +164,8 @@ def notice() -> Any:
         else None
     )
     procedure = {"simple": "简易程序", "general": "一般程序"}[physician.procedure.value]
-    pdf = render(
+    pdf = offload.process_call(
+        render,
         Notice(
             physician.name,
             mask(physician.id_number),

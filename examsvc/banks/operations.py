@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from examsvc.extensions import db
 from examsvc.papers.models import Paper, PaperSection
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
+
+INSERT_CHUNK = 250  # questions per INSERT: a 3,000-question bank never holds the loop long
 
 
 class BankConflict(ValueError):
@@ -73,7 +76,10 @@ def import_bank(
     )
     db.session.add(version)
     db.session.flush()
-    db.session.execute(sa.insert(Question), [_row(version.id, q) for q in parsed.questions])
+    rows = [_row(version.id, q) for q in parsed.questions]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        db.session.execute(sa.insert(Question), rows[start : start + INSERT_CHUNK])
+        time.sleep(0)  # under gevent, other greenlets (answer saves) run between chunks
     return version
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from examsvc import offload
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks import operations as ops
@@ -58,7 +59,7 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
         raise ApiError(400, "missing_file", "请选择题库文件")
     data = upload.read()
     try:
-        parsed = parse_bank(data, upload.filename)
+        parsed = offload.process_call(parse_bank, data, upload.filename)
     except BankImportError as exc:
         return None, exc.problems
     meta = parsed.meta

@@ -10,16 +10,20 @@ import csv
 import io
 import logging
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from examsvc.roster.operations import validate_item
 from examsvc.roster.schemas import RosterItem
+from question_banks.sheets import SheetLimit, capped_rows, check_archive, xlsx_rows
 
+T = TypeVar("T")
 MAX_ROWS = 100_000
+MAX_COLUMNS = 50  # the template has 17
 
 # (key, Chinese header, explanation for the instructions sheet)
 COLUMNS: list[tuple[str, str, str]] = [
@@ -104,6 +108,9 @@ class RosterFileError(Exception):
         super().__init__(f"{len(problems)} problem(s) in the roster file")
         self.problems = problems
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
+        return (RosterFileError, (self.problems,))
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -138,12 +145,15 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_xlsx(archive)
+        _check(check_archive, data)
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             sheet = workbook.worksheets[0]
-            return [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            return _check(list, _capped(xlsx_rows(sheet, max_columns=MAX_COLUMNS)))
         finally:
             workbook.close()
+    except RosterFileError:
+        raise
     except Exception as exc:  # a file from outside: whatever breaks the reader, refuse the file
         log.info("roster workbook refused: %s: %s", type(exc).__name__, exc)
         raise RosterFileError([RowProblem(0, "-", NOT_XLSX)]) from None
@@ -163,11 +173,23 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[list[str]]]:
             raise RosterFileError(
                 [RowProblem(0, "-", "文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV")]
             )
-        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+        rows = _check(list, _capped(csv.reader(io.StringIO(text))))
     rows = [r for r in rows if any(r)]
     if not rows:
         raise RosterFileError([RowProblem(0, "-", f"文件 {filename} 中没有数据")])
     return rows[0], rows[1:]
+
+
+def _capped(rows: Iterable[Sequence[Any]]) -> Iterator[list[str]]:
+    return capped_rows(rows, max_rows=MAX_ROWS + 1, max_columns=MAX_COLUMNS, cell=_text)
+
+
+def _check(read: Callable[[Any], T], source: Any) -> T:
+    """``read(source)``, with a file past the limits refused as a roster problem."""
+    try:
+        return read(source)
+    except SheetLimit as exc:
+        raise RosterFileError([RowProblem(exc.row or 0, exc.column or "-", exc.message)]) from None
 
 
 def _map(column: str, value: str) -> str:
@@ -198,8 +220,6 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
         problems.append(RowProblem(1, zh, f"缺少「{zh}」列"))
     if problems:
         raise RosterFileError(problems)
-    if len(rows) > MAX_ROWS:
-        raise RosterFileError([RowProblem(0, "-", f"一次最多导入 {MAX_ROWS} 行")])
     zh_of = {k: z for k, z, _ in COLUMNS}
     items: list[RosterItem] = []
     seen: dict[str, int] = {}

@@ -17,6 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from examsvc import offload
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.accounts.ids import mask
 from examsvc.audit.operations import record
@@ -152,7 +153,7 @@ def _import_upload(upload: Any) -> tuple[int, operations.PullReport]:
         raise ApiError(409, "no_cycle", "请先创建考核周期")
     if upload is None or not upload.filename:
         raise ApiError(400, "missing_file", "请选择名单文件")
-    items = files.parse(upload.read(), upload.filename)
+    items = offload.process_call(files.parse, upload.read(), upload.filename)
     report = operations.import_items(cycle, items, now=now())
     user = current_user()
     record(

@@ -129,3 +129,16 @@ def test_argon2id_hashes(app):
     physician = _physician()
     user = db.session.get(User, physician.user_id)
     assert user.password_hash.startswith("$argon2id$")
+
+
+def test_a_hash_with_the_old_parameters_still_verifies_and_is_rehashed_at_login(client):
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash("Old-Pass1")
+    physician = _physician(password="Old-Pass1", must_change=False)
+    physician.user.password_hash = old
+    db.session.commit()
+    assert login(client, physician.id_number, "Old-Pass1").status_code == 302
+    db.session.refresh(physician.user)
+    assert physician.user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password(physician.user.password_hash, "Old-Pass1")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from examsvc import offload
 from examsvc.attempts import operations as ops
 from examsvc.attempts.api import start_and_commit
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
@@ -289,6 +290,13 @@ def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos,
     response = candidate.get("/results/notice.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
     assert response.headers["Cache-Control"] == "private, no-store"
+    app.config.update(OFFLOAD_THREADS=1, OFFLOAD_PROCESSES=1, OFFLOAD_QUEUE=0)
+    offload.start(app)  # as under ``examsvc serve``: rendered in a worker process
+    try:
+        assert candidate.get("/results/notice.pdf").data.startswith(b"%PDF")
+        assert offload.metrics()["processes"]["completed"] == 1  # type: ignore[index]
+    finally:
+        offload.stop()
     pdf = tmp_path / "notice.pdf"
     pdf.write_bytes(response.data)
     if shutil.which("pdftotext") is None:

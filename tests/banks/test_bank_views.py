@@ -140,3 +140,15 @@ def test_cli_import_reports_rows_and_stores_nothing_on_error(runner, tmp_path):
     assert count(Question) == 10
     listing = runner.invoke(args=["banks", "list"])
     assert "cli" in listing.output and "v1" in listing.output
+
+
+def test_a_bank_is_stored_in_chunks_every_question_once(app, monkeypatch):
+    from examsvc.banks import operations
+    from tests.factories_exam import create_bank
+
+    monkeypatch.setattr(operations, "INSERT_CHUNK", 4)  # 2 tags × 5 types × 1: 10 questions
+    version = create_bank(per_type=1)
+    stored = db.session.scalars(
+        sa.select(Question.external_id).where(Question.version_id == version.id)
+    ).all()
+    assert len(stored) == len(set(stored)) == version.question_count == 10

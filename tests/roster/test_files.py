@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 import sqlalchemy as sa
@@ -130,3 +131,36 @@ def test_template_has_instructions_and_parses_its_example(app):
     workbook = load_workbook(io.BytesIO(data))
     assert workbook.sheetnames == ["名单", "填写说明"]
     assert len(files.parse(data, "template.xlsx")) == 1
+
+
+def test_rows_past_the_limit_stop_the_reading_at_that_row(monkeypatch):
+    monkeypatch.setattr(files, "MAX_ROWS", 3)
+    with pytest.raises(files.RosterFileError) as refused:
+        files.parse(csv_bytes([row(n) for n in range(1, 10)]), "名单.csv")
+    assert [p.as_dict() for p in refused.value.problems] == [
+        {"row": 5, "column": "-", "message": "一次最多导入 3 行"}
+    ]
+
+
+def test_a_wide_row_is_refused_at_its_row_and_column():
+    data = xlsx_bytes([row(1), row(2) + [""] * (files.MAX_COLUMNS - len(HEADER)) + ["多余"]])
+    with pytest.raises(files.RosterFileError) as refused:
+        files.parse(data, "名单.xlsx")
+    assert [p.as_dict() for p in refused.value.problems] == [
+        {"row": 3, "column": "AY", "message": "最多 50 列，请删除多余的列"}
+    ]
+
+
+def test_a_zip_bomb_is_refused_before_parsing():
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx_bytes([row(1)]))) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for member in source.infolist():
+            target.writestr(member, source.read(member))
+        target.writestr("xl/media/padding.bin", b"\0" * (50 * 1024 * 1024))
+    with pytest.raises(files.RosterFileError) as refused:
+        files.parse(buffer.getvalue(), "名单.xlsx")
+    [problem] = refused.value.problems
+    assert problem.row == 0 and "已拒绝" in problem.message
