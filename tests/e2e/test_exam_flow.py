@@ -55,11 +55,15 @@ def assert_result_only(page, name: str, questions: list[str]) -> str:
 def assert_question_in_view(page) -> None:
     """On a 360x740 phone the current question and its first option are on the first screen,
     between the compact sticky bars, and the 答题卡 is folded."""
-    bar = page.locator(".exam-bar").bounding_box()
-    stem = page.locator(".question.current .stem").bounding_box()
-    option = page.locator(".question.current .option").first.bounding_box()
-    actions = page.locator(".exam-actions").bounding_box()
-    assert bar and stem and option and actions
+    # Measured in one step: the page re-renders the paper when its socket (re)connects.
+    page.wait_for_selector(".question.current .option")
+    bar, stem, option, actions = page.evaluate(
+        """() => ['.exam-bar', '.question.current .stem', '.question.current .option',
+                  '.exam-actions'].map(s => {
+            const r = document.querySelector(s).getBoundingClientRect();
+            return {x: r.x, y: r.y, width: r.width, height: r.height};
+        })"""
+    )
     assert bar["y"] + bar["height"] <= stem["y"], (bar, stem)
     assert option["y"] + option["height"] <= min(actions["y"], PHONE["height"]), (option, actions)
     assert bar["height"] + actions["height"] <= 0.2 * PHONE["height"], (bar, actions)
