@@ -57,10 +57,10 @@ def test_agency_imports_a_bank_defines_a_paper_and_sets_windows(demo_server, bro
         page.click("text=导入 >> nth=-1")
 
     upload(broken, "clerk-bank")
-    text = page.text_content("main") or ""
+    text = look(page, "agency-bank-import-refused")
     assert "未导入任何题目" in text and "答案" in text and "“Z”不在选项" in text
     upload(good, "clerk-bank")
-    text = page.text_content("main") or ""
+    text = look(page, "agency-bank-imported")
     assert "导入成功" in text and "CLERK-2" in text
 
     # A paper whose blueprint the demo's humanities bank can fill, after the humanities paper.
@@ -76,13 +76,15 @@ def test_agency_imports_a_bank_defines_a_paper_and_sets_windows(demo_server, bro
     page.fill("input[name=s0_count]", "99")
     page.fill("input[name=s0_points]", "2")
     page.click("text=保存试卷")
-    assert "只有 22 道，本节需要 99 道" in (page.text_content("main") or "")
+    assert "只有 22 道，本节需要 99 道" in look(page, "agency-paper-shortfall")
     page.fill("input[name=s0_count]", "10")
     page.click("text=保存试卷")
-    assert "试卷已保存" in (page.text_content("main") or "")
-    assert "答案：" not in (page.text_content("main") or "")
+    text = look(page, "agency-paper-saved")
+    assert "试卷已保存" in text and "正确答案" not in text
+    assert "合格分数线 60 分" in text
     page.click("text=显示答案")
-    assert "答案：" in (page.text_content("main") or "")
+    text = look(page, "agency-paper-preview-keys")
+    assert "正确答案" in text and "True" not in text and "{'" not in text
 
     # A regular and a makeup window.
     page.goto(demo_server.url + "/admin/windows")
@@ -95,13 +97,14 @@ def test_agency_imports_a_bank_defines_a_paper_and_sets_windows(demo_server, bro
     page.fill("#opens_at", "2026-07-01T09:00")
     page.fill("#closes_at", "2026-07-05T17:00")
     page.click("text=添加 >> nth=-1")
-    text = page.text_content("main") or ""
+    text = look(page, "agency-windows")
     assert "2026-06-01 09:00 至 2026-06-10 17:00" in text and "2026-07-01 09:00" in text
 
     # The same from a phone: nothing wider than the screen on the bank page.
     phone = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
     _login(phone, demo_server)
     phone.goto(demo_server.url + "/admin/windows")
+    look(phone, "agency-windows-phone")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
 
 
