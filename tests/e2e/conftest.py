@@ -170,6 +170,14 @@ def browser():
         browser.close()
 
 
+def log_in(page, server: Server, login: str, password: str) -> None:
+    """Log in on the login page, as a person types it."""
+    page.goto(server.url + "/login")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
 def first_login(page, server: Server, login: str, new_password: str) -> None:
     """Log in with the initial password and make the forced change."""
     page.goto(server.url + "/login")

@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 from tests.e2e.conftest import (
     Server,
     enabled_controls,
+    log_in,
     look,
     physician_session,
     start_first_paper,
@@ -19,10 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def _login(page, server: Server) -> None:
-    page.goto(server.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Demo-Admin-2026")
-    page.click("button[type=submit]")
+    log_in(page, server, "admin", "Demo-Admin-2026")
 
 
 def test_agency_imports_a_bank_defines_a_paper_and_sets_windows(demo_server, browser, tmp_path):
@@ -110,10 +108,7 @@ def test_agency_imports_a_bank_defines_a_paper_and_sets_windows(demo_server, bro
 
 def _login_as(browser, server: Server, login: str, password: str, width: int = 1366):
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.goto(server.url + "/login")
-    page.fill("#login", login)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
+    log_in(page, server, login, password)
     return page
 
 

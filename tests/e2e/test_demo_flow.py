@@ -12,7 +12,13 @@ from requests.adapters import HTTPAdapter
 
 from examsvc.accounts.ids import check_digit, to_15
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import enabled_controls, look, physician_session, start_first_paper
+from tests.e2e.conftest import (
+    enabled_controls,
+    log_in,
+    look,
+    physician_session,
+    start_first_paper,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -182,10 +188,7 @@ def test_admin_reads_logins_failures_and_submissions_in_the_audit_log(demo_serve
 
 def test_admin_on_a_desktop_sees_the_roster_with_masked_ids(demo_server, browser):
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(demo_server.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Demo-Admin-2026")
-    page.click("button[type=submit]")
+    log_in(page, demo_server, "admin", "Demo-Admin-2026")
     assert "报名人数" in (page.text_content("main") or "")
     page.goto(demo_server.url + "/admin/roster")
     text = page.text_content("main") or ""

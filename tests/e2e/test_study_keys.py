@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import Server, first_login, look
+from tests.e2e.conftest import Server, first_login, log_in, look
 
 pytestmark = pytest.mark.browser
 REPRS = ("True", "False", "None", "{'", "<built-in", "dict object", "KeyView")
@@ -129,10 +129,7 @@ def test_a_physician_studies_on_a_phone(demo_server, browser):
 
 def test_an_administrator_reads_banks_and_the_preview_on_a_desktop(demo_server, browser):
     page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.goto(demo_server.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Demo-Admin-2026")
-    page.click("button[type=submit]")
+    log_in(page, demo_server, "admin", "Demo-Admin-2026")
     page.goto(demo_server.url + "/admin/banks")
     text = look(page, "banks-list")
     assert "124 题\n计分小题 146 道" in text and "已开放学习" in text and "未开放学习" in text
