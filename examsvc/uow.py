@@ -47,13 +47,14 @@ class Discard(Exception):
 
 @contextmanager
 def unit_of_work() -> Iterator[None]:
-    """Commit what the block (and the session before it) did, or roll it all back."""
+    """Commit what the block (and the session before it) did, or roll it all back (also
+    when the commit itself fails, so that a retry starts from a clean session)."""
     try:
         yield
+        db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    db.session.commit()
 
 
 def is_conflict(exc: BaseException) -> bool:

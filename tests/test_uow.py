@@ -67,3 +67,33 @@ def test_the_retry_mark_survives_the_view_decorators(app):
     view = app.view_functions["attempts_api.start"]
     assert uow.attempts_of(view) == uow.ATTEMPTS
     assert uow.attempts_of(app.view_functions["attempts_api.submit"]) == 1
+
+
+def test_a_conflict_at_commit_is_rolled_back_and_retried(app, monkeypatch):
+    """The commit itself may lose the race (PostgreSQL reports serialisation there)."""
+    commits: list[int] = []
+    real_commit = db.session.commit
+
+    def commit() -> None:
+        commits.append(1)
+        if len(commits) == 1:
+            raise conflict()
+        real_commit()
+
+    monkeypatch.setattr(db.session, "commit", commit)
+    user = create_user()
+    user_id = user.id
+    real_commit()
+
+    seen: list[str] = []
+
+    def rename() -> None:
+        user = db.session.get(User, user_id)
+        seen.append(user.display_name)
+        user.display_name = "再试"
+
+    uow.run(rename, uow.ATTEMPTS)
+    assert len(commits) == 2
+    assert seen == [seen[0], seen[0]] and seen[0] != "再试"  # the second run started afresh
+    db.session.remove()
+    assert db.session.scalar(sa.select(User.display_name).where(User.id == user_id)) == "再试"
