@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
+from examsvc import uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
@@ -48,8 +49,17 @@ FEATURES = (
 )
 
 
+class ExamApp(Flask):
+    """Flask, with each request one unit of work (``examsvc.uow``)."""
+
+    def dispatch_request(self) -> Any:
+        rule = request.url_rule
+        view = self.view_functions.get(rule.endpoint) if rule is not None else None
+        return uow.dispatch(super().dispatch_request, uow.attempts_of(view))
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = ExamApp(
         __name__,
         # Installed, Flask's own default: <prefix>/var/examsvc.app-instance.
         instance_path=os.environ.get("EXAMSVC_INSTANCE_PATH")

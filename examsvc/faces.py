@@ -19,7 +19,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from redis import Redis, RedisError
 
-from examsvc.extensions import db
+from examsvc.uow import end_reads
 from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
 from proctoring.pool import FacePool, Priority
@@ -61,10 +61,7 @@ def run(
     of the few pooled connections that answer saves and logins need. Objects loaded
     before reload on their next use."""
     if _pool is not None:
-        session = db.session
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("commit or discard changes before waiting on face work")
-        session.rollback()  # ends the read and returns its connection to the pool
+        end_reads()
         return _pool.submit(kind, payload, candidate=candidate, priority=priority).result(timeout)
     return jobs.run(kind, payload, config_from_env())
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from examsvc.uow import unit_of_work
+
 log = logging.getLogger("examsvc.jobs")
 
 
@@ -44,7 +46,7 @@ def _loop(app: Flask, job: Job) -> None:
     seconds = job.interval(app)
     while True:
         try:
-            with app.app_context():
+            with app.app_context(), unit_of_work():
                 job.run(app)
         except Exception:  # a failing job must not stop the others or the server
             log.exception("job %s failed", job.name)

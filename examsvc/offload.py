@@ -30,15 +30,12 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from flask import Flask, has_app_context
-from sqlalchemy import event, orm
+from flask import Flask
 
-from examsvc.extensions import db
+from examsvc import uow
 from examsvc.web.errors import ApiError
 
 T = TypeVar("T")
-
-_WROTE = "offload.wrote"  # Session.info key: this transaction has flushed changes
 
 
 class Busy(ApiError):
@@ -68,7 +65,7 @@ class _Pool:
             self._pending += 1
             self.counts["most_pending"] = max(self.counts["most_pending"], self._pending)
         try:
-            _end_read()
+            uow.release_if_read_only()
             result = self._run(fn, *args)
             self.counts["completed"] += 1
             return result
@@ -214,29 +211,3 @@ def metrics() -> dict[str, dict[str, int]] | None:
     if _threads is None or _processes is None:
         return None
     return {"threads": _threads.metrics(), "processes": _processes.metrics()}
-
-
-# --- the request's database connection ----------------------------------------------------
-
-
-def _end_read() -> None:
-    """End the request's transaction before waiting, if it only read: a greenlet queued
-    behind a login storm must not hold one of the few pooled connections. Loaded objects
-    reload on their next use. A transaction that wrote anything keeps its connection."""
-    if not has_app_context():
-        return
-    session = db.session
-    if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
-        return
-    session.rollback()
-
-
-@event.listens_for(orm.Session, "after_flush")
-def _flushed(session: orm.Session, context: Any) -> None:
-    session.info[_WROTE] = True
-
-
-@event.listens_for(orm.Session, "after_transaction_end")
-def _ended(session: orm.Session, transaction: orm.SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_WROTE, None)

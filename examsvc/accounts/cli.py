@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from examsvc import uow
 from examsvc.accounts import operations as ops
 from examsvc.accounts.models import User
 from examsvc.audit.operations import record
@@ -24,6 +25,7 @@ users = AppGroup("users", help="Staff accounts and password resets.")
 @click.option("--login", required=True, help="User name.")
 @click.option("--name", required=True, help="Display name.")
 @click.option("--password-env", help="Take the password from this environment variable.")
+@uow.transactional
 def create(role: str, login: str, name: str, password_env: str | None) -> None:
     """Create a staff account (a change is forced at first login)."""
     password = os.environ.get(password_env, "") if password_env else ops.generate_password()
@@ -34,7 +36,6 @@ def create(role: str, login: str, name: str, password_env: str | None) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     record("user.create", "user", user.id, actor_id=None, now=now(), role=role, via="cli")
-    db.session.commit()
     click.echo(f"created {role} {login}")
     if not password_env:
         click.echo(f"one-time password: {password}")
@@ -42,6 +43,7 @@ def create(role: str, login: str, name: str, password_env: str | None) -> None:
 
 @users.command("reset-password")
 @click.argument("login")
+@uow.transactional
 def reset(login: str) -> None:
     """Reset a password (physicians: back to 666666; staff: a generated one)."""
     try:
@@ -54,7 +56,6 @@ def reset(login: str) -> None:
         user, now=now(), policy=ops.LoginPolicy.from_config(current_app.config)
     )
     record("user.reset_password", "user", user.id, actor_id=None, now=now(), via="cli")
-    db.session.commit()
     click.echo(f"password reset for {user.display_name}: {password}")
 
 

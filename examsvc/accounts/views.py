@@ -65,10 +65,8 @@ def _attempt_login(login: str, password: str) -> User:
             address=_address(),
             reason=exc.code,
         )
-        db.session.commit()  # failures are kept
-        raise
+        raise  # the callers answer, not raise: the unit keeps the failure
     record("login", "user", user.id, actor_id=user.id, now=now(), address=_address())
-    db.session.commit()
     login_user(user)
     return user
 
@@ -105,7 +103,6 @@ def _logout() -> None:
     if user is not None:
         record("logout", "user", user.id, actor_id=user.id, now=now())
     logout_user()
-    db.session.commit()
 
 
 @bp.post("/logout")
@@ -144,11 +141,10 @@ def change_password() -> Any:
             if phone:
                 user.phone = phone
             record("user.password_change", "user", user.id, actor_id=user.id, now=now())
-            db.session.commit()
             refresh_login(user)
             flash(_("密码修改成功"), "success")
             return redirect(url_for("web.index"))
-        db.session.commit()  # nothing changed but the count of wrong current passwords
+        # Answered, not raised: the unit keeps the count of wrong current passwords.
     return render_template("accounts/change_password.html", problems=problems, user=user), (
         200 if not problems else 422
     )
@@ -179,12 +175,14 @@ def session_get() -> dict[str, Any]:
 
 
 @bp.post("/api/v1/session")
-def session_create() -> dict[str, Any]:
+def session_create() -> Any:
     body = parse_json(LoginBody)
     try:
         user = _attempt_login(body.login, body.password)
     except ops.LoginRefused as exc:
-        raise ApiError(_refusal_status(exc), exc.code, exc.message, None, **exc.values) from None
+        # Answered, not raised: the unit keeps the failure and its count.
+        refusal = ApiError(_refusal_status(exc), exc.code, exc.message, None, **exc.values)
+        return refusal.to_dict(), refusal.status
     return _session_json(user)
 
 
@@ -269,7 +267,6 @@ def staff_create() -> Response:
         flash(str(exc), "error")
         return redirect(url_for("accounts.staff_list"))
     record("user.create", "user", user.id, actor_id=actor.id, now=now(), role=role.value)
-    db.session.commit()
     flash(
         _(
             "已创建账号 {login}，初始密码：{password}（仅显示一次，首次登录须修改）",
@@ -292,7 +289,6 @@ def staff_set_active(user_id: int) -> Response:
         return redirect(url_for("accounts.staff_list"))
     user.active = request.form.get("active") == "1"
     record("user.active", "user", user.id, actor_id=actor.id, now=now(), active=user.active)
-    db.session.commit()
     return redirect(url_for("accounts.staff_list"))
 
 
@@ -314,7 +310,6 @@ def reset_password(user_id: int) -> Any:
         )
     password = ops.reset_password(user, now=now(), policy=_policy())
     record("user.reset_password", "user", user.id, actor_id=actor.id, now=now())
-    db.session.commit()
     if user.role == Role.PHYSICIAN:
         flash(_("已将 {name} 的密码重置为初始密码 666666", name=user.display_name), "success")
     else:

@@ -1,18 +1,19 @@
 """The physician's exam API: overview, consent, start, state, answers, submit.
 
-Thin: parse, check ownership, call one operation, commit. Starting and saving retry once
-after losing a race to the database's unique constraints (another device or a double tap).
+Thin: parse, check ownership, call one operation; the request's unit of work commits.
+Starting and saving are run again after losing a race to the database's unique constraints
+(another device or a double tap): ``uow.retry_conflicts``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
+from examsvc import uow
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
@@ -94,7 +95,6 @@ def consent() -> dict[str, Any]:
     user = current_user()
     assert user is not None
     ops.give_consent(user, now())
-    db.session.commit()
     return {"consent_given": True, "version": ops.CONSENT_VERSION}
 
 
@@ -102,32 +102,16 @@ class StartBody(BaseModel):
     rules_acknowledged: bool = False
 
 
-def start_and_commit(physician_id: int, paper_id: int, at: datetime, acknowledged: bool) -> Attempt:
-    """Start (or resume) and commit; a lost race is rolled back and settled by a second try."""
-    for attempt_number in range(3):
-        physician = db.session.get(Physician, physician_id)
-        assert physician is not None
-        try:
-            attempt = ops.start_attempt(
-                physician, paper_id, now=at, rules_acknowledged=acknowledged
-            )
-            db.session.commit()
-            return attempt
-        except IntegrityError:
-            db.session.rollback()
-            if attempt_number == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 @bp.post("/papers/<int:paper_id>/attempts")
 @physician_required
+@uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
     body = parse_json(StartBody)
     try:
-        attempt = start_and_commit(me().id, paper_id, now(), body.rules_acknowledged)
+        attempt = ops.start_attempt(
+            me(), paper_id, now=now(), rules_acknowledged=body.rules_acknowledged
+        )
     except ops.Refused as exc:
-        db.session.rollback()
         raise _refused(exc) from None
     return ops.attempt_view(attempt, now()), 201
 
@@ -153,40 +137,27 @@ class AnswerMessage(AnswerBody):
 
 
 def save(attempt_id: int, position: int, body: AnswerBody) -> dict[str, Any]:
-    """Save one answer and commit; shared by the HTTP fallback and the socket channel."""
-    grace = timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"])
-    for attempt_number in range(2):
-        attempt = my_attempt(attempt_id)
-        try:
-            result = ops.save_answer(
-                attempt,
-                position,
-                body.response,
-                marked=body.marked,
-                seq=body.seq,
-                now=now(),
-                journaled_at=body.journaled_at,
-                grace=grace,
-            )
-            db.session.commit()
-            return {
-                "ok": True,
-                "code": result.code,
-                "seq": result.seq,
-                "saved_at": now().isoformat(),
-            }
-        except ops.Refused as exc:
-            db.session.rollback()
-            raise _refused(exc) from None
-        except IntegrityError:  # two first saves of one question at once: the retry sees the winner
-            db.session.rollback()
-            if attempt_number == 1:
-                raise
-    raise AssertionError("unreachable")
+    """Save one answer; shared by the HTTP fallback and the socket channel, whose unit of
+    work commits it (two first saves of one question at once: the retry sees the winner)."""
+    try:
+        result = ops.save_answer(
+            my_attempt(attempt_id),
+            position,
+            body.response,
+            marked=body.marked,
+            seq=body.seq,
+            now=now(),
+            journaled_at=body.journaled_at,
+            grace=timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"]),
+        )
+    except ops.Refused as exc:
+        raise _refused(exc) from None
+    return {"ok": True, "code": result.code, "seq": result.seq, "saved_at": now().isoformat()}
 
 
 @bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
 @physician_required
+@uow.retry_conflicts
 def save_http(attempt_id: int, position: int) -> dict[str, Any]:
     return save(attempt_id, position, parse_json(AnswerBody))
 
@@ -196,7 +167,6 @@ def save_http(attempt_id: int, position: int) -> dict[str, Any]:
 def submit(attempt_id: int) -> dict[str, Any]:
     attempt = my_attempt(attempt_id)
     attempt = ops.submit_attempt(attempt.id, now=now(), reason=SubmitReason.CANDIDATE)
-    db.session.commit()
     return ops.attempt_view(attempt, now())
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from flask import current_app
 from flask_socketio import ConnectionRefusedError, join_room
 
+from examsvc import uow
 from examsvc.accounts.auth import current_user
 from examsvc.enums import Role
-from examsvc.extensions import db, socketio
+from examsvc.extensions import socketio
 from examsvc.web.errors import ApiError, validate
 from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
 
@@ -52,18 +53,24 @@ def connect(auth: Any = None) -> None:
 @socketio.on("answer", namespace=NAMESPACE)
 def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-    from examsvc.attempts.api import AnswerMessage, save
+    from examsvc.attempts.api import AnswerMessage
 
     try:
-        message = validate(AnswerMessage, data)
-        return save(message.attempt_id, message.position, message)
+        return _save(validate(AnswerMessage, data))
     except ApiError as exc:
         return exc.to_ack()
     except Exception:  # acknowledged all the same: the client keeps the save and retries
         log.exception("answer not saved")
         return ApiError(500, "internal_server_error", "服务器繁忙，请稍后再试").to_ack()
-    finally:
-        db.session.remove()
+
+
+@uow.socket_event
+@uow.retry_conflicts
+def _save(message: Any) -> dict[str, Any]:
+    """The ``answer`` event's unit of work: the HTTP fallback's save."""
+    from examsvc.attempts.api import save
+
+    return save(message.attempt_id, message.position, message)
 
 
 @socketio.on("*", namespace=NAMESPACE)

@@ -7,11 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from examsvc import offload
+from examsvc import offload, uow
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
-from examsvc.attempts.api import start_and_commit
 from examsvc.attempts.models import Attempt
 from examsvc.clock import now
 from examsvc.enums import AttemptStatus
@@ -61,6 +60,7 @@ def home() -> str:
 
 @bp.route("/exam/paper/<int:paper_id>", methods=["GET", "POST"])
 @physician_required
+@uow.retry_conflicts
 def prepare(paper_id: int) -> Any:
     """进入测评: consent (first time), 考前须知, the time available, then 开始考试."""
     physician = _me()
@@ -70,16 +70,16 @@ def prepare(paper_id: int) -> Any:
     if request.method == "POST":
         if request.form.get("consent") == "yes" and physician.user.face_consent_at is None:
             ops.give_consent(physician.user, now())
-            db.session.commit()
             return redirect(url_for("attempts.prepare", paper_id=paper_id))
         try:
-            attempt = start_and_commit(
-                physician.id, paper_id, now(), request.form.get("rules") == "on"
+            attempt = ops.start_attempt(
+                physician, paper_id, now=now(), rules_acknowledged=request.form.get("rules") == "on"
             )
         except ops.Refused as exc:
-            db.session.rollback()
             flash(exc.message, "error")
-            return redirect(url_for("attempts.prepare", paper_id=paper_id))
+            raise uow.Discard(
+                lambda: redirect(url_for("attempts.prepare", paper_id=paper_id))
+            ) from None
         return redirect(url_for("attempts.exam", attempt_id=attempt.id))
     state = ops.state_of(physician, paper_id, now())
     minutes = None

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from examsvc.attempts import operations as ops
 from examsvc.clock import now
 from examsvc.enums import SubmitReason
-from examsvc.extensions import db
+from examsvc.uow import unit_of_work
 
 
 def sweep(app: Flask | None = None) -> int:
@@ -19,9 +19,9 @@ def sweep(app: Flask | None = None) -> int:
     grace = timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"])
     done = 0
     for attempt_id in ops.due_attempts(now(), grace):
-        attempt = ops.submit_attempt(attempt_id, now=now(), reason=SubmitReason.DEADLINE)
-        db.session.commit()  # one attempt per transaction: a failure loses nothing else
-        done += attempt.submit_reason == SubmitReason.DEADLINE
+        with unit_of_work():  # one attempt per unit: a failure loses nothing else
+            attempt = ops.submit_attempt(attempt_id, now=now(), reason=SubmitReason.DEADLINE)
+            done += attempt.submit_reason == SubmitReason.DEADLINE
     return done
 
 

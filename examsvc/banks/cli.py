@@ -8,6 +8,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from examsvc import uow
 from examsvc.audit.operations import record
 from examsvc.banks import operations as ops
 from examsvc.banks.models import QuestionBank
@@ -27,6 +28,7 @@ banks = AppGroup("banks", help="Question banks.")
 @click.option("--name")
 @click.option("--kind", type=click.Choice(["humanities", "professional"]))
 @click.option("--category", type=click.Choice([c.value for c in PracticeCategory]))
+@uow.transactional
 def import_command(
     path: Path, code: str | None, name: str | None, kind: str | None, category: str | None
 ) -> None:
@@ -68,7 +70,6 @@ def import_command(
         via="cli",
         questions=version.question_count,
     )
-    db.session.commit()
     click.echo(
         f"{code} 第 {version.number} 版：{version.question_count} 题（{version.item_count} 个计分小题）"
     )

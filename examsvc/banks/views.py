@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from examsvc import offload
+from examsvc import offload, uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks import operations as ops
@@ -110,11 +110,17 @@ def index() -> str:
 def import_page() -> Any:
     version, problems = _import(request.files, request.form)
     if problems is not None:
-        db.session.rollback()
-        return render_template(
-            "banks/import_errors.html", problems=problems, filename=request.files["file"].filename
-        ), 422
-    db.session.commit()
+        found = problems
+        raise uow.Discard(
+            lambda: (
+                render_template(
+                    "banks/import_errors.html",
+                    problems=found,
+                    filename=request.files["file"].filename,
+                ),
+                422,
+            )
+        )
     flash(
         _("导入成功：第 {n} 版，共 {q} 题", n=version.number, q=version.question_count), "success"
     )
@@ -169,7 +175,6 @@ def set_study(bank_id: int) -> BaseResponse:
     open_ = request.form.get("open") == "1"
     user = current_user()
     ops.set_open_for_study(bank, open_, actor_id=user.id if user else None, now=now())
-    db.session.commit()
     flash(_("已开放学习") if open_ else _("已关闭学习"), "success")
     return redirect(url_for("banks.detail", bank_id=bank.id))
 
@@ -199,11 +204,9 @@ def api_list() -> dict[str, Any]:
 def api_import() -> tuple[dict[str, Any], int]:
     version, problems = _import(request.files, request.form)
     if problems is not None:
-        db.session.rollback()
         raise ApiError(
             422, "invalid_bank", "题库文件有错误，未导入任何题目", [p.as_dict() for p in problems]
         )
-    db.session.commit()
     return {
         "bank_id": version.bank_id,
         "version": version.number,

@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from examsvc import uow
 from examsvc.web.i18n import register
 
 EN = {
@@ -27,11 +28,11 @@ EN = {
     help="Folder of registration photos named by registration id (e.g. DEMO-0001.jpg).",
 )
 @with_appcontext
+@uow.transactional
 def demo_command(action: str, photos: str | None) -> None:
     """Load the demo data (a cycle, staff and physicians); prints the accounts."""
     from examsvc.clock import now
     from examsvc.demo import data
-    from examsvc.extensions import db
     from examsvc.roster import operations
 
     accounts = data.load(now=now())
@@ -47,7 +48,6 @@ def demo_command(action: str, photos: str | None) -> None:
             checker=operations.engine_photo_checker,
         )
         click.echo("照片：" + report.summary())
-    db.session.commit()
     click.echo("\n演示账号（demo accounts）:")
     for account in accounts:
         click.echo(

@@ -12,7 +12,6 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from examsvc import faces
 from examsvc.accounts.auth import current_user, physician_required
-from examsvc.extensions import db
 from examsvc.roster import operations
 from examsvc.roster.queries import current_physician
 from examsvc.web.errors import ApiError
@@ -57,5 +56,4 @@ def enrol() -> dict[str, Any]:
         expected_sha256=None,
         report=operations.PullReport(),
     )
-    db.session.commit()
     return {"ok": True, "message": "照片已保存，可用于人脸验证"}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 from pydantic import ValidationError
 
+from examsvc import uow
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import WindowRound
@@ -40,6 +41,7 @@ def _cycle_id() -> int:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     required=True,
 )
+@uow.transactional
 def create(path: Path) -> None:
     """Create or update papers from a JSON file (one paper, or a list)."""
     body = json.loads(path.read_text(encoding="utf-8"))
@@ -48,16 +50,13 @@ def create(path: Path) -> None:
             spec = PaperSpec.model_validate(raw)
             paper = ops.save_paper(_cycle_id(), spec, now=now())
         except ValidationError as exc:
-            db.session.rollback()
             raise click.ClickException(f"{raw.get('code', '?')}: {exc}") from None
         except ops.PaperRefused as exc:
-            db.session.rollback()
             raise click.ClickException(f"{spec.code}: " + "；".join(exc.problems)) from None
         record(
             "paper.save", "paper", paper.id, actor_id=None, now=now(), code=paper.code, via="cli"
         )
         click.echo(f"saved {paper.code}: {len(paper.sections)} sections")
-    db.session.commit()
 
 
 def _paper(code: str) -> Paper:
@@ -99,13 +98,13 @@ def list_command() -> None:
 
 @papers.command("assign")
 @click.argument("code")
+@uow.transactional
 def assign_command(code: str) -> None:
     """设为当前使用: physicians who have not started this kind sit this paper from now on."""
     paper = _paper(code)
     try:
         replaced = ops.assign_paper(paper, now=now())
     except ops.AssignRefused as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
     old = [p.code for p in replaced]
     record(
@@ -118,7 +117,6 @@ def assign_command(code: str) -> None:
         replaced=old,
         via="cli",
     )
-    db.session.commit()
     click.echo(f"{code} is in use" + (f" (replacing {', '.join(old)})" if old else ""))
 
 
@@ -135,6 +133,7 @@ def _when(text: str) -> datetime:
 @click.option("--opens", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
 @click.option("--closes", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
 @click.option("--makeup", is_flag=True, help="A makeup window (补考), for those who failed.")
+@uow.transactional
 def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
     """Add an exam window to a paper."""
     try:
@@ -147,7 +146,6 @@ def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
     except ops.WindowChangeRefused as exc:
         raise click.ClickException(str(exc)) from None
     record("window.add", "window", window.id, actor_id=None, now=now(), paper=paper_code, via="cli")
-    db.session.commit()
     click.echo(f"window {window.id}: {opens} – {closes} ({window.round.value})")
 
 

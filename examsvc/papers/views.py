@@ -10,6 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
+from examsvc import uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
@@ -140,7 +141,6 @@ def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
     try:
         paper = ops.save_paper(_cycle_id(), spec, now=now())
     except ops.PaperRefused as exc:
-        db.session.rollback()
         return None, exc.problems
     record("paper.save", "paper", paper.id, actor_id=_actor(), now=now(), code=paper.code)
     return paper, []
@@ -181,19 +181,14 @@ def save() -> Any:
     raw = _spec_from_form(request.form)
     paper, problems = _save(raw)
     if problems:
-        return _editor(raw, problems, 422)
-    db.session.commit()
+        raise uow.Discard(lambda: _editor(raw, problems, 422))
     flash(_("试卷已保存"), "success")
     return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
 
 
-def _assign_and_commit(paper: Paper) -> list[Paper]:
-    """设为当前使用, audited; the one owner of the transaction for the page and the API."""
-    try:
-        replaced = ops.assign_paper(paper, now=now())
-    except ops.AssignRefused:
-        db.session.rollback()
-        raise
+def _assign(paper: Paper) -> list[Paper]:
+    """设为当前使用, audited; for the page and the API."""
+    replaced = ops.assign_paper(paper, now=now())
     record(
         "paper.assign",
         "paper",
@@ -203,7 +198,6 @@ def _assign_and_commit(paper: Paper) -> list[Paper]:
         code=paper.code,
         replaced=[p.code for p in replaced],
     )
-    db.session.commit()
     return replaced
 
 
@@ -213,10 +207,10 @@ def assign(paper_id: int) -> BaseResponse:
     """设为当前使用: from now on, physicians who have not started this kind sit this paper."""
     paper = db.get_or_404(Paper, paper_id)
     try:
-        replaced = _assign_and_commit(paper)
+        replaced = _assign(paper)
     except ops.AssignRefused as exc:
         flash(str(exc), "error")
-        return redirect(url_for("papers.index"))
+        raise uow.Discard(lambda: redirect(url_for("papers.index"))) from None
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
         message += _("；「{old}」不再用于尚未开始的医师", old="」「".join(p.name for p in replaced))
@@ -263,20 +257,18 @@ def windows() -> str:
 
 
 def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResponse:
-    """Run a window change from the form, audit it and say what happened; the one owner of the
-    transaction for both window forms."""
+    """Run a window change from the form, audit it and say what happened; for both window
+    forms."""
     try:
         window = change(
             opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
         )
     except ops.WindowChangeRefused as exc:
-        db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("papers.windows"))
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     except (ValueError, KeyError):
-        db.session.rollback()
         flash(_("请填写正确的开始和结束时间"), "error")
-        return redirect(url_for("papers.windows"))
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     record(
         action,
         "window",
@@ -286,7 +278,6 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
         closes_at=window.closes_at.isoformat(),
         **detail,
     )
-    db.session.commit()
     flash(_(done), "success")
     return redirect(url_for("papers.windows"))
 
@@ -352,7 +343,6 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     paper, problems = _save(raw)
     if problems or paper is None:
         raise ApiError(422, "paper_refused", "试卷未保存", [{"message": p} for p in problems])
-    db.session.commit()
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 
@@ -361,7 +351,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
 def api_assign(paper_id: int) -> dict[str, Any]:
     paper = db.get_or_404(Paper, paper_id)
     try:
-        replaced = _assign_and_commit(paper)
+        replaced = _assign(paper)
     except ops.AssignRefused as exc:
         raise ApiError(409, "assign_refused", str(exc)) from None
     return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
@@ -394,7 +384,6 @@ def api_change_window(window_id: int) -> dict[str, Any]:
             now=now(),
         )
     except ops.WindowChangeRefused as exc:
-        db.session.rollback()
         raise ApiError(409, "window_change_refused", str(exc)) from None
     record(
         "window.change",
@@ -404,7 +393,6 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         now=now(),
         closes_at=closes.isoformat(),
     )
-    db.session.commit()
     return {
         "id": window.id,
         "opens_at": window.opens_at.isoformat(),
@@ -485,7 +473,6 @@ def add_site() -> BaseResponse:
         flash(str(exc), "error")
         return redirect(url_for("papers.sessions"))
     record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
-    db.session.commit()
     return redirect(url_for("papers.sessions"))
 
 
@@ -502,7 +489,6 @@ def add_session() -> BaseResponse:
         return redirect(url_for("papers.sessions"))
     session = ops.create_session(window, name, db.session.get(Site, site_id) if site_id else None)
     record("session.create", "session", session.id, actor_id=_actor(), now=now(), window=window.id)
-    db.session.commit()
     return redirect(url_for("papers.sessions"))
 
 
@@ -518,14 +504,13 @@ def update_session(session_id: int) -> Any:
         ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
         added = ops.assign_candidates(session, text.splitlines())
     except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
-        db.session.rollback()
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
             else [ops.LineProblem(0, "", str(exc))]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
-        return _sessions_page(failed | {"problems": problems}, 422)
+        raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None
     record(
         "session.assign",
         "session",
@@ -534,6 +519,5 @@ def update_session(session_id: int) -> Any:
         now=now(),
         added_candidates=added,
     )
-    db.session.commit()
     flash(_("已保存，新增考生 {n} 人", n=added), "success")
     return redirect(url_for("papers.sessions"))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from examsvc import uow
 from examsvc.clock import now
 from examsvc.extensions import db
 from examsvc.roster import files, operations
@@ -73,18 +74,19 @@ def _cycle(code: str | None) -> Cycle:
 @click.option("--name", required=True)
 @click.option("--starts", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @click.option("--ends", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@uow.transactional
 def make_cycle(code: str, name: str, starts: date, ends: date) -> None:
     """Create or update a cycle (for agencies importing files)."""
     from examsvc.roster.schemas import CycleInfo
 
     operations.ensure_cycle(CycleInfo(code=code, name=name, starts_on=starts, ends_on=ends))
-    db.session.commit()
     click.echo(f"cycle {code} ready")
 
 
 @roster.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cycle", "cycle_code")
+@uow.transactional
 def import_file(path: Path, cycle_code: str | None) -> None:
     """Import a CSV/XLSX roster: all rows or none."""
     cycle = _cycle(cycle_code)
@@ -92,17 +94,16 @@ def import_file(path: Path, cycle_code: str | None) -> None:
         items = files.parse(path.read_bytes(), path.name)
         report = operations.import_items(cycle, items, now=now())
     except files.RosterFileError as exc:
-        db.session.rollback()
         for problem in exc.problems:
             click.echo(f"第 {problem.row} 行「{problem.column}」：{problem.message}", err=True)
         raise click.ClickException(f"{len(exc.problems)} 处错误，文件未导入") from None
-    db.session.commit()
     click.echo(report.summary())
 
 
 @roster.command("photos")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--cycle", "cycle_code")
+@uow.transactional
 def import_photos(folder: str, cycle_code: str | None) -> None:
     """Load registration photos from a folder (files named by registration id or ID number)."""
     cycle = _cycle(cycle_code)
@@ -112,7 +113,6 @@ def import_photos(folder: str, cycle_code: str | None) -> None:
         data_dir=current_app.config["DATA_DIR"],
         checker=operations.engine_photo_checker,
     )
-    db.session.commit()
     click.echo(report.summary())
     for registration_id, field, why in report.problems:
         click.echo(f"  {registration_id} {field}: {why}")

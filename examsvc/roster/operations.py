@@ -1,4 +1,5 @@
-"""Storing the roster: one path for the HTTP and file adapters (flush; callers commit)."""
+"""Storing the roster: one path for the HTTP and file adapters (flush; the unit of work
+commits, see ``examsvc.uow``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from examsvc.extensions import db
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
 from examsvc.roster.schemas import CycleInfo, RosterItem, RosterPage, error_fields
+from examsvc.uow import end_reads, unit_of_work
 
 log = logging.getLogger("examsvc.roster")
 
@@ -113,11 +115,7 @@ def upsert(
 ) -> Physician:
     """Create or update one physician (and their account); withdrawn ones are kept, marked."""
     key = account_key(item.id_type, item.id_number)
-    physician = db.session.scalars(
-        sa.select(Physician).where(
-            Physician.cycle_id == cycle.id, Physician.registration_id == item.registration_id
-        )
-    ).first()
+    physician = _registered(cycle, item.registration_id)
     user = ensure_physician_user(key, item.name, initial_hash, now=now)
     values = {
         "user_id": user.id,
@@ -237,70 +235,130 @@ def pull(
     checker: PhotoChecker,
     page_size: int = 500,
 ) -> PullReport:
-    """Pull the roster page by page, committing each page; resumable after a failure.
+    """Pull the roster page by page; resumable after a failure.
 
-    This function owns its transactions (one per page), because a failure half-way must
-    keep what was stored: it is called by the CLI and the scheduled job, never a view.
+    The registry is asked between units of work, never inside one: fetch a page and the
+    photos it needs, then one unit stores the page and its cursor, and commits. A failure
+    half-way keeps the pages stored, and the next pull resumes at the cursor. Called by the
+    CLI command and the scheduled job (which own no unit of their own), never by a view.
     """
     from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 
     report = PullReport()
     initial_hash = hash_password(INITIAL_PASSWORD)  # argon2 is slow on purpose: once per pull
-    cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
-    if cycle is not None:
-        if not take_lease(cycle_code, now()):
-            db.session.rollback()
+    with unit_of_work():
+        cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
+        if cycle is not None and not take_lease(cycle_code, now()):
             raise PullBusy(f"a pull of {cycle_code} is already running")
-        db.session.commit()
-    cursor = cycle.resume_cursor if cycle else None
-    since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
+        cursor = cycle.resume_cursor if cycle else None
+        since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
     try:
         while True:
-            body = client.roster_page(
-                cycle_code, updated_since=since, cursor=cursor, limit=page_size
-            )
-            try:
-                page = RosterPage.model_validate(body)
-            except ValidationError as exc:
-                from examsvc.roster.registry import RegistryError
-
-                raise RegistryError(
-                    f"malformed roster page: {error_fields(exc)[0]}", retriable=True
-                ) from None
-            cycle = ensure_cycle(page.cycle)
-            _store_page(
-                cycle,
-                page.items,
-                client=client,
-                now=now(),
-                data_dir=data_dir,
-                checker=checker,
-                initial_hash=initial_hash,
-                report=report,
-            )
-            report.pages += 1
-            cursor = page.next_cursor
-            cycle.resume_cursor, cycle.resume_since = cursor, since
-            if cursor is None:
-                cycle.synced_until = max(
-                    filter(None, [cycle.synced_until, cycle.pull_high_water]), default=None
+            page = _fetch_page(client, cycle_code, since=since, cursor=cursor, limit=page_size)
+            fetched = _fetch_photos(client, cycle_code, page.items)
+            with unit_of_work():
+                cycle = ensure_cycle(page.cycle)
+                _store_page(
+                    cycle,
+                    page.items,
+                    photos_fetched=fetched,
+                    now=now(),
+                    data_dir=data_dir,
+                    checker=checker,
+                    initial_hash=initial_hash,
+                    report=report,
                 )
-                cycle.pull_high_water = None
-            cycle.last_pull_at, cycle.last_pull_ok = now(), cursor is None
-            cycle.last_pull_summary, cycle.last_pull_error = report.summary(), None
-            db.session.commit()
+                report.pages += 1
+                cursor = page.next_cursor
+                cycle.resume_cursor, cycle.resume_since = cursor, since
+                if cursor is None:
+                    cycle.synced_until = max(
+                        filter(None, [cycle.synced_until, cycle.pull_high_water]), default=None
+                    )
+                    cycle.pull_high_water = None
+                cycle.last_pull_at, cycle.last_pull_ok = now(), cursor is None
+                cycle.last_pull_summary, cycle.last_pull_error = report.summary(), None
             if cursor is None:
                 break
     except Exception as exc:
-        db.session.rollback()
-        _record_failure(cycle_code, str(exc), report, now())
+        with unit_of_work():
+            _record_failure(cycle_code, str(exc), report, now())
         raise
     finally:
-        db.session.execute(
-            sa.update(Cycle).where(Cycle.code == cycle_code).values(pull_lease_until=None)
-        )
-        db.session.commit()
+        with unit_of_work():
+            db.session.execute(
+                sa.update(Cycle).where(Cycle.code == cycle_code).values(pull_lease_until=None)
+            )
     return report
+
+
+def _fetch_page(
+    client: Any, cycle_code: str, *, since: datetime | None, cursor: str | None, limit: int
+) -> RosterPage:
+    body = client.roster_page(cycle_code, updated_since=since, cursor=cursor, limit=limit)
+    try:
+        return RosterPage.model_validate(body)
+    except ValidationError as exc:
+        from examsvc.roster.registry import RegistryError
+
+        raise RegistryError(
+            f"malformed roster page: {error_fields(exc)[0]}", retriable=True
+        ) from None
+
+
+# A downloaded photo, or the registry's refusal to give it.
+Fetched = dict[str, bytes | Exception]
+
+
+def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched:
+    """Download the photos that storing ``items`` will need (new or changed ones, as
+    ``_store_page`` decides), with no transaction open while the registry answers."""
+    from examsvc.roster.registry import RegistryError
+
+    cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
+    urls: list[str] = []
+    claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
+    for raw in items:
+        item = validate_item(raw)[0] if isinstance(raw, dict) else None
+        if item is None or item.photo is None:
+            continue
+        key = account_key(item.id_type, item.id_number)
+        if claimed.setdefault(key, item.registration_id) != item.registration_id:
+            continue
+        physician = None
+        if cycle is not None:
+            if _duplicate_of(cycle, item) is not None:
+                continue
+            physician = _registered(cycle, item.registration_id)
+        if physician is None or photo_needed(physician, item):
+            urls.append(item.photo.url)
+    end_reads()
+    fetched: Fetched = {}
+    for url in dict.fromkeys(urls):
+        try:
+            fetched[url] = client.photo(url)
+        except RegistryError as exc:  # one photo's failure must not stop the roster
+            fetched[url] = exc
+    return fetched
+
+
+def _registered(cycle: Cycle, registration_id: str) -> Physician | None:
+    return db.session.scalars(
+        sa.select(Physician).where(
+            Physician.cycle_id == cycle.id, Physician.registration_id == registration_id
+        )
+    ).first()
+
+
+def _duplicate_of(cycle: Cycle, item: RosterItem) -> Physician | None:
+    """Another registration of the cycle with this item's ID number."""
+    return db.session.scalars(
+        sa.select(Physician).where(
+            Physician.cycle_id == cycle.id,
+            Physician.id_key == account_key(item.id_type, item.id_number),
+            Physician.registration_id != item.registration_id,
+        )
+    ).first()
 
 
 def _record_failure(cycle_code: str, message: str, report: PullReport, at: datetime) -> None:
@@ -309,14 +367,13 @@ def _record_failure(cycle_code: str, message: str, report: PullReport, at: datet
         cycle.last_pull_at, cycle.last_pull_ok = at, False
         cycle.last_pull_error = message[:2000]
         cycle.last_pull_summary = report.summary()
-        db.session.commit()
 
 
 def _store_page(
     cycle: Cycle,
     items: Iterable[dict[str, Any]],
     *,
-    client: Any,
+    photos_fetched: Fetched,
     now: datetime,
     data_dir: str,
     checker: PhotoChecker,
@@ -332,13 +389,7 @@ def _store_page(
             for fld, why in problems:
                 _problem(cycle, registration_id, fld, why, now, report)
             continue
-        duplicate = db.session.scalars(
-            sa.select(Physician).where(
-                Physician.cycle_id == cycle.id,
-                Physician.id_key == account_key(item.id_type, item.id_number),
-                Physician.registration_id != item.registration_id,
-            )
-        ).first()
+        duplicate = _duplicate_of(cycle, item)
         if duplicate is not None:
             _problem(
                 cycle,
@@ -359,13 +410,10 @@ def _store_page(
         if not photo_needed(physician, item):
             report.photos_skipped += 1
             continue
-        try:
-            data = client.photo(item.photo.url)
-        except Exception as exc:  # one photo's failure must not stop the roster
-            from examsvc.roster.registry import RegistryError
-
-            if not isinstance(exc, RegistryError):
-                raise
+        data = photos_fetched.get(item.photo.url)
+        if data is None:  # not foreseen when the page was read: it waits for the next pull
+            continue
+        if isinstance(data, Exception):
             physician.photo_status = PhotoStatus.FAILED
             physician.photo_problem, physician.photo_problem_text = (
                 "download_failed",

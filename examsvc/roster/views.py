@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from examsvc import offload
+from examsvc import offload, uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.accounts.ids import mask
 from examsvc.audit.operations import record
@@ -175,16 +175,20 @@ def import_file() -> Any:
     try:
         report = _import_upload(upload)[1]
     except files.RosterFileError as exc:
-        db.session.rollback()
-        return render_template(
-            "roster/import_errors.html",
-            problems=exc.problems,
-            filename=upload.filename if upload else "",
-        ), 422
+        problems = exc.problems
+        raise uow.Discard(
+            lambda: (
+                render_template(
+                    "roster/import_errors.html",
+                    problems=problems,
+                    filename=upload.filename if upload else "",
+                ),
+                422,
+            )
+        ) from None
     except ApiError as exc:
         flash(_(exc.message), "error")
-        return redirect(url_for("roster.index"))
-    db.session.commit()
+        raise uow.Discard(lambda: redirect(url_for("roster.index"))) from None
     flash(_("导入成功：") + report.summary(), "success")
     return redirect(url_for("roster.index"))
 
@@ -255,7 +259,6 @@ def allowance(physician_id: int) -> BaseResponse:
             now=now(),
             minutes=minutes,
         )
-        db.session.commit()
         flash(_("已保存"), "success")
     return redirect(url_for("roster.detail", physician_id=physician_id))
 
@@ -305,12 +308,10 @@ def api_import() -> tuple[dict[str, Any], int]:
     try:
         imported, report = _import_upload(request.files.get("file"))
     except files.RosterFileError as exc:
-        db.session.rollback()
         raise ApiError(
             422,
             "invalid_file",
             "名单文件有错误，未导入任何数据",
             [p.as_dict() for p in exc.problems],
         ) from None
-    db.session.commit()
     return {"imported": imported, "summary": report.summary()}, 200

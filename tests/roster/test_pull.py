@@ -282,3 +282,44 @@ def test_two_pulls_never_run_at_once(app, clock, registry, pull):
         pull()
     clock.advance(minutes=31)  # an abandoned lease expires
     pull()
+
+
+def test_the_registry_is_asked_with_no_transaction_open(app, clock, registry, faces_photos):
+    """Pages and photos are fetched between units of work: no connection is held (nor any
+    lock) while the registry answers, however slowly."""
+    for n, name in ((1, "obama"), (2, "biden"), (3, "two")):
+        registry.add(
+            item(
+                n,
+                id_number=resident_id(n),
+                updated_at="2026-04-01T10:00:00+08:00",
+                photo=faces_photos[name],
+            ),
+            faces_photos[name],
+        )
+    asked: list[tuple[str, bool]] = []
+
+    class Watched(RegistryClient):
+        def roster_page(self, *args, **kwargs):
+            asked.append(("page", db.session().in_transaction()))
+            return super().roster_page(*args, **kwargs)
+
+        def photo(self, url: str) -> bytes:
+            asked.append(("photo", db.session().in_transaction()))
+            return super().photo(url)
+
+    operations.pull(
+        Watched(registry.url, TOKEN, policy=RetryPolicy(attempts=1)),
+        "HN-2026",
+        now=clock.now,
+        data_dir=app.config["DATA_DIR"],
+        checker=operations.engine_photo_checker,
+        page_size=2,
+    )
+    assert [what for what, _ in asked] == ["page", "photo", "photo", "page", "photo"]
+    assert not any(open_ for _, open_ in asked), asked
+    assert [p.photo_status for p in physicians()] == [
+        PhotoStatus.OK,
+        PhotoStatus.OK,
+        PhotoStatus.FAILED,
+    ]
