@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask
 
+import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+from examsvc import commands
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
@@ -82,9 +84,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_http_buffer_size=2 * 1024 * 1024,
         manage_session=False,
     )
-    import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-    from examsvc import commands
-
     commands.init_app(app)
     for name in FEATURES:
         module = importlib.import_module(f"examsvc.{name}")

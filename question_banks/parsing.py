@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpyxl import load_workbook
+
 from question_banks.problems import BankImportError, Problem
 from question_banks.types import KEYS, QUESTION_TYPES, TYPE_ALIASES
 
@@ -320,8 +322,6 @@ def _cell(value: Any) -> str:
 
 
 def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged file

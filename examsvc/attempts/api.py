@@ -198,10 +198,3 @@ def submit(attempt_id: int) -> dict[str, Any]:
     attempt = ops.submit_attempt(attempt.id, now=now(), reason=SubmitReason.CANDIDATE)
     db.session.commit()
     return ops.attempt_view(attempt, now())
-
-
-def openapi_json() -> dict[str, Any]:
-    """GET /api/v1/openapi.json (registered by the feature's init_app)."""
-    from examsvc.attempts.openapi import spec
-
-    return spec()

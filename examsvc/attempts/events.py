@@ -14,6 +14,7 @@ from flask import current_app
 from flask_socketio import ConnectionRefusedError, join_room
 
 from examsvc.accounts.auth import current_user
+from examsvc.attempts.api import AnswerMessage, save
 from examsvc.enums import Role
 from examsvc.extensions import db, socketio
 from examsvc.web.errors import ApiError, validate
@@ -52,7 +53,6 @@ def connect(auth: Any = None) -> None:
 @socketio.on("answer", namespace=NAMESPACE)
 def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-    from examsvc.attempts.api import AnswerMessage, save
 
     try:
         message = validate(AnswerMessage, data)

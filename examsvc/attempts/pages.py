@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
@@ -16,6 +26,8 @@ from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
+from examsvc.results.notice import Notice, NoticePaper, render
+from examsvc.roster import photos
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 
@@ -140,10 +152,6 @@ def results() -> str:
 @physician_required
 def notice() -> Any:
     """考核结果通知书 (only once the cycle's result is 合格)."""
-    from flask import Response, current_app
-
-    from examsvc.results.notice import Notice, NoticePaper, render
-    from examsvc.roster import photos
 
     physician = _me()
     if physician is None:

@@ -6,6 +6,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from examsvc.clock import now
+from examsvc.demo import data
+from examsvc.extensions import db
+from examsvc.roster import operations
 from examsvc.web.i18n import register
 
 EN = {
@@ -29,10 +33,6 @@ EN = {
 @with_appcontext
 def demo_command(action: str, photos: str | None) -> None:
     """Load the demo data (a cycle, staff and physicians); prints the accounts."""
-    from examsvc.clock import now
-    from examsvc.demo import data
-    from examsvc.extensions import db
-    from examsvc.roster import operations
 
     accounts = data.load(now=now())
     cycle = data.demo_cycle()
@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
     register(EN)
     app.cli.add_command(demo_command)
     if app.config["DEMO_MODE"]:
+        # local import: the demo's pages load only in demo mode
         from examsvc.demo import views
 
         app.register_blueprint(views.bp)

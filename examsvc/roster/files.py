@@ -10,14 +10,13 @@ import csv
 import io
 import logging
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from examsvc.roster.operations import validate_item
-from examsvc.roster.schemas import RosterItem
+from examsvc.roster.schemas import RosterFileError, RosterItem, RowProblem
 
 MAX_ROWS = 100_000
 
@@ -87,22 +86,6 @@ FIELD_TO_COLUMN = {
     "evaluation.work_performance": "work_performance",
     "evaluation.ethics": "ethics",
 }
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    row: int
-    column: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
-class RosterFileError(Exception):
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the roster file")
-        self.problems = problems
 
 
 def _text(value: Any) -> str:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,11 +14,20 @@ from pydantic import ValidationError
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
+from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.extensions import db
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
-from examsvc.roster.schemas import CycleInfo, RosterItem, RosterPage, error_fields
+from examsvc.roster.registry import RegistryError
+from examsvc.roster.schemas import (
+    CycleInfo,
+    RosterFileError,
+    RosterItem,
+    RosterPage,
+    RowProblem,
+    error_fields,
+)
 
 log = logging.getLogger("examsvc.roster")
 
@@ -27,6 +37,7 @@ PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | Non
 
 def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
     """The face engine's check, run in this process (the CLI; never the web loop)."""
+    # local import: dlib and OpenCV load only where photos are checked (CLI, child process)
     from proctoring.engine import check_registration_photo
 
     check = check_registration_photo(data)
@@ -242,7 +253,6 @@ def pull(
     This function owns its transactions (one per page), because a failure half-way must
     keep what was stored: it is called by the CLI and the scheduled job, never a view.
     """
-    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 
     report = PullReport()
     initial_hash = hash_password(INITIAL_PASSWORD)  # argon2 is slow on purpose: once per pull
@@ -262,8 +272,6 @@ def pull(
             try:
                 page = RosterPage.model_validate(body)
             except ValidationError as exc:
-                from examsvc.roster.registry import RegistryError
-
                 raise RegistryError(
                     f"malformed roster page: {error_fields(exc)[0]}", retriable=True
                 ) from None
@@ -362,8 +370,6 @@ def _store_page(
         try:
             data = client.photo(item.photo.url)
         except Exception as exc:  # one photo's failure must not stop the roster
-            from examsvc.roster.registry import RegistryError
-
             if not isinstance(exc, RegistryError):
                 raise
             physician.photo_status = PhotoStatus.FAILED
@@ -387,8 +393,6 @@ def _store_page(
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
     """Store every item of a file, or none: a duplicate ID number rejects the file."""
-    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
-    from examsvc.roster.files import RosterFileError, RowProblem
 
     keys: dict[str, int] = {}
     problems = []
@@ -425,8 +429,6 @@ def import_photo_folder(
     cycle: Cycle, folder: str, *, data_dir: str, checker: PhotoChecker
 ) -> PullReport:
     """Photos named by registration id or ID number (e.g. HN2026-0000001.jpg)."""
-    from pathlib import Path
-
     report = PullReport()
     for path in sorted(Path(folder).iterdir()):
         if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):

@@ -26,7 +26,7 @@ from examsvc.extensions import db
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
-from examsvc.roster.queries import current_cycle, progress
+from examsvc.roster.queries import attempt_records, current_cycle, progress
 from examsvc.web.errors import ApiError
 from examsvc.web.i18n import gettext as _
 
@@ -201,22 +201,13 @@ def template() -> Response:
 @bp.get("/admin/roster/<int:physician_id>")
 @admin_required
 def detail(physician_id: int) -> str:
-    from examsvc.attempts.models import Attempt
-    from examsvc.papers.models import Paper
-
     physician = db.get_or_404(Physician, physician_id)
-    attempts = db.session.execute(
-        sa.select(Attempt, Paper.name)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .where(Attempt.physician_id == physician.id)
-        .order_by(Attempt.started_at, Attempt.id)
-    ).all()
     return render_template(
         "roster/detail.html",
         p=physician,
         row=_row(physician),
         progress=progress(physician, now()),
-        attempts=attempts,
+        attempts=attempt_records(physician),
     )
 
 

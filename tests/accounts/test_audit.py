@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from examsvc.accounts.ids import mask
-from examsvc.audit.labels import ACTION_LABELS
+from examsvc.admin.audit_labels import ACTION_LABELS
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db
