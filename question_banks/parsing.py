@@ -3,7 +3,6 @@ located: file, sheet, row and column (or the JSON path), and why."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -15,6 +14,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from question_banks.problems import BankImportError, Problem
+from question_banks.sheets import cell_text, csv_rows
 from question_banks.types import KEYS, QUESTION_TYPES, TYPE_ALIASES
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -313,14 +313,6 @@ def _finish(
 # --- rows: XLSX and CSV ------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -356,19 +348,14 @@ def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank
                     )
                 ]
             )
-        rows.append([_cell(v) for v in values])
+        rows.append([cell_text(v) for v in values])
     workbook.close()
     return _parse_rows(rows, filename, sheet.title, meta)
 
 
 def _parse_csv(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    rows = csv_rows(data)
+    if rows is None:
         raise BankImportError(
             [
                 Problem(
@@ -382,7 +369,6 @@ def _parse_csv(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
                 )
             ]
         )
-    rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
     if len(rows) > MAX_ROWS + 1:
         raise BankImportError(
             [
