@@ -152,6 +152,12 @@ class QuestionType:
         raise NotImplementedError
 
     @classmethod
+    def candidate_view(cls, q: dict[str, Any], order: OptionOrder | None = None) -> dict[str, Any]:
+        """The question as a candidate sees it (an attempt, a paper's preview, study mode):
+        its type's name and the question without its key."""
+        return {"label": cls.label_zh, **cls.public_view(q, order)}
+
+    @classmethod
     def grade(cls, q: dict[str, Any], response: Any) -> list[bool]:
         raise NotImplementedError
 

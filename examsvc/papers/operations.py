@@ -353,8 +353,7 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
             "number": number,
             "section": item.section_position,
             "points": item.points_per_item,
-            "label": kind.label_zh,
-            **kind.public_view(question.data, item.option_order),
+            **kind.candidate_view(question.data, item.option_order),
         }
         if with_answers:
             view["key"] = kind.display_key(question.data, item.option_order)

@@ -60,6 +60,17 @@ def _filtered(args: Any) -> sa.Select[Any]:
     return query
 
 
+def _page(args: Any) -> tuple[int, int, list[Physician]]:
+    """The page asked for, the number of physicians the filters keep, and that page of them."""
+    page = max(1, args.get("page", 1, type=int))
+    query = _filtered(args)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
+    ).all()
+    return page, total, list(rows)
+
+
 def _row(p: Physician, with_progress: bool = False) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if with_progress:
@@ -96,12 +107,7 @@ def _row(p: Physician, with_progress: bool = False) -> dict[str, Any]:
 @bp.get("/admin/roster")
 @readers
 def index() -> str:
-    page = max(1, request.args.get("page", 1, type=int))
-    query = _filtered(request.args)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
-    )
+    page, total, rows = _page(request.args)
     cycle = current_cycle()
     problems = db.session.scalars(
         sa.select(RosterProblem)
@@ -256,12 +262,7 @@ def allowance(physician_id: int) -> BaseResponse:
 @bp.get("/api/v1/admin/roster")
 @readers
 def api_list() -> dict[str, Any]:
-    page = max(1, request.args.get("page", 1, type=int))
-    query = _filtered(request.args)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
-    )
+    page, total, rows = _page(request.args)
     cycle = current_cycle()
     return {
         "cycle": None
