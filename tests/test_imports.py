@@ -276,3 +276,23 @@ def test_the_check_reads_local_imports_and_their_reasons() -> None:
     source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x\ndef f():\n    import y\n"
     found = [(ast.unparse(node), local) for node, local in _walk(ast.parse(source), False)]
     assert found == [("from typing import TYPE_CHECKING", False), ("import y", True)]
+
+
+# Rules written once: each text below appears in one module only (the rule's home).
+ONE_HOME = {
+    "hours=8": "examsvc/clock.py",  # the Beijing zone
+    "gb18030": "question_banks/sheets.py",  # a CSV's encodings
+    "Workbook()": "question_banks/sheets.py",  # building a workbook
+    ".public_view(": "question_banks/types.py",  # the candidate view of a question
+    "AGENCY_LABELS": "examsvc/attempts/rules.py",  # a paper state's words
+}
+
+
+@pytest.mark.parametrize(("text", "home"), ONE_HOME.items())
+def test_each_rule_is_written_in_one_place(text: str, home: str) -> None:
+    places = sorted(
+        str(path.relative_to(REPO))
+        for path in MODULES.values()
+        if text in path.read_text(encoding="utf-8")
+    )
+    assert places == [home]
