@@ -53,7 +53,6 @@ def connect(auth: Any = None) -> None:
 @socketio.on("answer", namespace=NAMESPACE)
 def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-
     try:
         message = validate(AnswerMessage, data)
         return save(message.attempt_id, message.position, message)

@@ -152,7 +152,6 @@ def results() -> str:
 @physician_required
 def notice() -> Any:
     """考核结果通知书 (only once the cycle's result is 合格)."""
-
     physician = _me()
     if physician is None:
         abort(404)

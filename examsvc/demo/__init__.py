@@ -33,7 +33,6 @@ EN = {
 @with_appcontext
 def demo_command(action: str, photos: str | None) -> None:
     """Load the demo data (a cycle, staff and physicians); prints the accounts."""
-
     accounts = data.load(now=now())
     cycle = data.demo_cycle()
     assert cycle is not None

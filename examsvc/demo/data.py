@@ -226,7 +226,6 @@ def demo_papers(cycle_id: int) -> list[dict[str, Any]]:
 
 def load_exam_setup(cycle: Cycle, *, now: datetime) -> list[str]:
     """Sample banks (once), the demo papers, a regular window open now and a makeup window."""
-
     lines = []
     for filename, code, name, kind, category in SAMPLE_BANKS:
         if db.session.scalars(sa.select(QuestionBank).where(QuestionBank.code == code)).first():

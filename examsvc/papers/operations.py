@@ -384,7 +384,6 @@ def create_session(window: ExamWindow, name: str, site: Site | None) -> ExamSess
 
 def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
     """Replace the session's invigilators; only invigilator accounts may be assigned."""
-
     users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
     wrong = [u.display_name for u in users if u.role != Role.INVIGILATOR or not u.active]
     if wrong or len(users) != len(set(user_ids)):
@@ -417,7 +416,6 @@ class CandidatesRefused(ValueError):
 def _find_candidate(cycle_id: int, text: str) -> Physician | str:
     """The physician a line names (registration id, or an ID number in any form the login
     accepts), or why it names nobody."""
-
     physician = db.session.scalars(
         sa.select(Physician).where(
             Physician.cycle_id == cycle_id, Physician.registration_id == text
@@ -439,7 +437,6 @@ def _find_candidate(cycle_id: int, text: str) -> Physician | str:
 def assign_candidates(session: ExamSession, lines: list[str]) -> int:
     """Add the candidates named one per line (registration id or ID number); all of them, or
     none with each bad line named. Returns how many were new to the session."""
-
     paper = db.session.get(Paper, session.window.paper_id)
     assert paper is not None
     problems: list[LineProblem] = []

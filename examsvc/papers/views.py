@@ -430,7 +430,6 @@ def sessions() -> str:
 
 def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
     """The sessions page; ``failed`` keeps a refused form as it was sent, with its problems."""
-
     rows = db.session.scalars(
         sa.select(ExamSession)
         .join(ExamWindow)

@@ -75,7 +75,6 @@ def _cycle(code: str | None) -> Cycle:
 @click.option("--ends", type=click.DateTime(["%Y-%m-%d"]), required=True)
 def make_cycle(code: str, name: str, starts: date, ends: date) -> None:
     """Create or update a cycle (for agencies importing files)."""
-
     operations.ensure_cycle(CycleInfo(code=code, name=name, starts_on=starts, ends_on=ends))
     db.session.commit()
     click.echo(f"cycle {code} ready")

@@ -253,7 +253,6 @@ def pull(
     This function owns its transactions (one per page), because a failure half-way must
     keep what was stored: it is called by the CLI and the scheduled job, never a view.
     """
-
     report = PullReport()
     initial_hash = hash_password(INITIAL_PASSWORD)  # argon2 is slow on purpose: once per pull
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
@@ -393,7 +392,6 @@ def _store_page(
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
     """Store every item of a file, or none: a duplicate ID number rejects the file."""
-
     keys: dict[str, int] = {}
     problems = []
     for row, item in enumerate(items, start=2):

@@ -17,7 +17,6 @@ from examsvc.roster.models import Cycle, Physician
 
 def current_cycle() -> Cycle | None:
     """The cycle being examined: the configured one, else the latest to start."""
-
     code = current_app.config.get("REGISTRY_CYCLE")
     query = sa.select(Cycle)
     query = query.where(Cycle.code == code) if code else query.order_by(Cycle.starts_on.desc())
