@@ -142,11 +142,16 @@ def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.Pape
     return state
 
 
+def full_minutes(physician: Physician, paper: Paper) -> int:
+    """The paper's duration with the physician's extra time (延长时间)."""
+    return paper.duration_minutes + physician.time_allowance_minutes
+
+
 def time_available(
     physician: Physician, paper: Paper, window: rules.WindowFacts, now: datetime
 ) -> timedelta:
-    full = timedelta(minutes=paper.duration_minutes + physician.time_allowance_minutes)
-    return min(full, window.closes_at - now)
+    """The full time, cut short by the window's end."""
+    return min(timedelta(minutes=full_minutes(physician, paper)), window.closes_at - now)
 
 
 def start_attempt(

@@ -104,7 +104,7 @@ def prepare(paper_id: int) -> Any:
         state=state,
         minutes=minutes,
         consent_given=physician.user.face_consent_at is not None,
-        full_minutes=paper.duration_minutes + physician.time_allowance_minutes,
+        full_minutes=ops.full_minutes(physician, paper),
         questions=sum(section.count for section in paper.sections),
     )
 
