@@ -5,8 +5,11 @@ nothing of Flask or of the web tier.
 The graph is read from the source with ``ast``: a module's imports are those that run when
 it is imported (module level, class bodies, ``if``/``try`` at module level), not those under
 ``if TYPE_CHECKING:``, which never run. An import inside a function is allowed only with a
-``# local import: <why>`` comment on its line or on the line above (heavy optional libraries
-in worker code, gevent's patching order, registering a feature's views when the app is built).
+``# local import: <why>`` comment on its line or on a comment line above its block of
+imports (heavy optional libraries in worker code, gevent's patching order, a feature's views
+loaded by its ``init_app``). Between features, documented local imports count too.
+
+Last, a few rules that used to be written several times are checked to have one home.
 """
 
 from __future__ import annotations
