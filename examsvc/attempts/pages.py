@@ -5,17 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
@@ -184,7 +174,7 @@ def notice() -> Any:
         ),
         current_app.config["CJK_FONT"],
     )
-    response = Response(pdf, mimetype="application/pdf")
+    response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = "inline; filename=result-notice.pdf"
     response.headers["Cache-Control"] = "private, no-store"
     return response
