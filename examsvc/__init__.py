@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask application (see :mod:`examsvc.app`)."""
+    # local import: `import examsvc` stays light (gevent patches before Flask loads)
     from examsvc.app import create_app as _create_app
 
     return _create_app(test_config)

@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Flask, request
 
-from examsvc import uow
+import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+from examsvc import commands, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
@@ -92,9 +93,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_http_buffer_size=2 * 1024 * 1024,
         manage_session=False,
     )
-    import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-    from examsvc import commands
-
     commands.init_app(app)
     for name in FEATURES:
         module = importlib.import_module(f"examsvc.{name}")

@@ -11,13 +11,13 @@ import sys
 import click
 from flask import Flask
 
+from examsvc import create_app
+from examsvc.config import ConfigError
+
 HELP_FLAGS = {"--help", "-h"}
 
 
 def _load_app(help_only: bool) -> Flask:
-    from examsvc import create_app
-    from examsvc.config import ConfigError
-
     try:
         return create_app()
     except ConfigError as exc:
@@ -31,10 +31,11 @@ def _load_app(help_only: bool) -> Flask:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["serve"] and not HELP_FLAGS & set(args):
+        # local import: gevent patches the standard library before the app is imported
         from gevent import monkey
 
         monkey.patch_all()
-    from flask.cli import FlaskGroup
+    from flask.cli import FlaskGroup  # local import: after gevent's patching (see above)
 
     help_only = not args or bool(HELP_FLAGS & set(args))
     cli = FlaskGroup(

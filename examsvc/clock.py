@@ -1,11 +1,15 @@
-"""The application's clock. Operations take ``now`` as an argument; views read it here."""
+"""The application's clock and zone. Operations take ``now`` as an argument; views read it
+here. Times are stored in UTC and shown in Beijing time (``BEIJING``, ``beijing_time``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 
 from flask import current_app
+
+# The one zone of the service: the manuals write every time in Beijing time.
+BEIJING = timezone(timedelta(hours=8))
 
 
 class Clock(Protocol):
@@ -40,3 +44,8 @@ def now() -> datetime:
     """The current time from the app's clock (aware, UTC)."""
     clock: Clock = current_app.extensions["examsvc.clock"]
     return clock.now()
+
+
+def beijing_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in Beijing time, as the manuals write them."""
+    return "" if value is None else value.astimezone(BEIJING).strftime(fmt)

@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from examsvc import faces, jobs, offload
 from examsvc.extensions import socketio
 
 
@@ -17,7 +18,6 @@ from examsvc.extensions import socketio
 def serve(host: str, port: int, no_jobs: bool) -> None:
     """Run the web and Socket.IO server on gevent."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    from examsvc import faces, jobs, offload
 
     faces.start(app)
     offload.start(app)

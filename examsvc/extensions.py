@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
@@ -34,3 +35,12 @@ if TYPE_CHECKING:  # mypy cannot see db.Model's dynamic base
     Model = Base
 else:
     Model = db.Model
+
+
+def table(name: str) -> sa.Table:
+    """The table ``name`` of a feature above the caller, for a query that reads it.
+
+    A feature never imports a feature above it (tests/test_imports.py): papers count the
+    attempts of a paper, banks name the papers that draw from a bank, through the table
+    (every model is registered by ``examsvc.models`` when the app is built)."""
+    return db.metadata.tables[name]

@@ -41,7 +41,7 @@ def every(
 
 
 def _loop(app: Flask, job: Job) -> None:
-    import gevent
+    import gevent  # local import: only `examsvc serve` runs jobs, after gevent's patching
 
     seconds = job.interval(app)
     while True:
@@ -54,7 +54,7 @@ def _loop(app: Flask, job: Job) -> None:
 
 
 def start(app: Flask) -> None:
-    import gevent
+    import gevent  # local import: only `examsvc serve` runs jobs, after gevent's patching
 
     greenlets = []
     for job in JOBS:
@@ -65,6 +65,6 @@ def start(app: Flask) -> None:
 
 
 def stop(app: Flask) -> None:
-    import gevent
+    import gevent  # local import: only `examsvc serve` runs jobs, after gevent's patching
 
     gevent.killall(_RUNNING.pop(id(app), []))

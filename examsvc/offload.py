@@ -94,7 +94,7 @@ class _ThreadPool(_Pool):
         self._gevent: Any = None
         self._executor: ThreadPoolExecutor | None = None
         if _gevent_patched():
-            from gevent.threadpool import ThreadPool
+            from gevent.threadpool import ThreadPool  # local import: only under gevent (serve)
 
             self._gevent = ThreadPool(workers)
         else:
@@ -154,9 +154,11 @@ class _ProcessPool(_Pool):
 
 def _init_worker(owner: int) -> None:
     """Import the heavy libraries once, and end with the pool's owner."""
+    # local import: the worker process's own start, with the heavy libraries loaded once
     from proctoring.pool import _exit_with
 
     threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
+    # local import: loaded once per worker process, before its first job
     import fpdf  # noqa: F401
     import openpyxl  # noqa: F401
 
@@ -164,7 +166,7 @@ def _init_worker(owner: int) -> None:
 def _gevent_patched() -> bool:
     if "gevent.monkey" not in sys.modules:
         return False
-    from gevent import monkey
+    from gevent import monkey  # local import: gevent is loaded already (checked above)
 
     return bool(monkey.is_module_patched("threading"))
 

@@ -20,7 +20,7 @@ import time
 from typing import Any, cast
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, get_current_job
 from rq.job import Job
 
 from proctoring import jobs
@@ -103,8 +103,6 @@ def run_job(
     on_result: str | None,
     meta: dict[str, Any],
 ) -> dict[str, Any]:
-    from rq import get_current_job
-
     job = get_current_job()
     job_id = job.id if job else None
     namespace = meta.pop("_namespace", "")

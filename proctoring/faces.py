@@ -30,7 +30,7 @@ def models() -> ModuleType:
     """face_recognition_models, imported once (it still imports pkg_resources)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition_models
+        import face_recognition_models  # local import: heavy, and only in face workers
 
     return face_recognition_models
 
@@ -39,7 +39,7 @@ def models() -> ModuleType:
 def fr() -> ModuleType:
     """face_recognition, imported once (after its model package, quietly)."""
     models()
-    import face_recognition
+    import face_recognition  # local import: heavy (dlib), and only in face workers
 
     return face_recognition
 

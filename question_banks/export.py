@@ -8,15 +8,14 @@ unescaping)."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from question_banks.parsing import COLUMNS, BankMeta
+from question_banks.sheets import new_sheet, workbook_bytes
 from question_banks.types import KEYS
 
 TYPE_ZH = {
@@ -110,21 +109,13 @@ def escape_formula(cell: Any) -> None:
 
 
 def export_xlsx(meta: BankMeta | None, questions: list[dict[str, Any]]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "题目"
-    sheet.append(HEADER)
-    for row in rows(questions):
-        sheet.append(row)
+    workbook, sheet = new_sheet("题目", HEADER, rows(questions))
     for cells in sheet.iter_rows(min_row=2):
         for cell in cells:
             if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
                 escape_formula(cell)
     style_sheet(sheet)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def export_json(meta: BankMeta | None, questions: list[dict[str, Any]]) -> bytes:

@@ -3,7 +3,6 @@ located: file, sheet, row and column (or the JSON path), and why."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -12,8 +11,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpyxl import load_workbook
+
 from question_banks.problems import BankImportError, Problem
-from question_banks.sheets import SheetLimit, capped_rows, check_archive, xlsx_rows
+from question_banks.sheets import (
+    SheetLimit,
+    capped_rows,
+    cell_text,
+    check_archive,
+    csv_rows,
+    xlsx_rows,
+)
 from question_banks.types import KEYS, QUESTION_TYPES, TYPE_ALIASES
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -313,17 +321,7 @@ def _finish(
 # --- rows: XLSX and CSV ------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
-    from openpyxl import load_workbook
-
     try:
         check_archive(data)
     except SheetLimit as exc:
@@ -355,13 +353,8 @@ def _parse_xlsx(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank
 
 
 def _parse_csv(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    rows = csv_rows(data)
+    if rows is None:
         raise BankImportError(
             [
                 Problem(
@@ -376,14 +369,14 @@ def _parse_csv(data: bytes, filename: str, meta: BankMeta | None) -> ParsedBank:
             ]
         )
     try:
-        rows = list(_capped(csv.reader(io.StringIO(text))))
+        rows = list(_capped(rows))
     except SheetLimit as exc:
         raise BankImportError([_limit_problem(exc, filename, None)]) from None
     return _parse_rows(rows, filename, None, meta)
 
 
 def _capped(rows: Iterable[Sequence[Any]]) -> Iterator[list[str]]:
-    return capped_rows(rows, max_rows=MAX_ROWS + 1, max_columns=MAX_COLUMNS, cell=_cell)
+    return capped_rows(rows, max_rows=MAX_ROWS + 1, max_columns=MAX_COLUMNS, cell=cell_text)
 
 
 def _limit_problem(exc: SheetLimit, filename: str, sheet: str | None) -> Problem:

@@ -1,4 +1,6 @@
-"""Rows of an uploaded XLSX or CSV file, with hard limits enforced while streaming.
+"""Spreadsheets in and out, for every file the service reads or writes (question banks,
+rosters, templates): a CSV's text in the encodings offices in China save, a cell as text, a
+workbook built from a header and rows — and hard limits enforced while reading.
 
 A small file can hold a huge sheet: XML compresses a thousandfold, and a sheet may declare
 16,384 columns and a million rows. So an XLSX archive is refused before parsing when it
@@ -10,12 +12,59 @@ located problem.
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+# UTF-8 (Excel's "CSV UTF-8" adds a BOM), else GBK/GB18030 (Excel's plain "CSV" in China).
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def csv_rows(data: bytes) -> list[list[str]] | None:
+    """The rows of a CSV file, each cell stripped; None when no known encoding reads it."""
+    for encoding in ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    return None
+
+
+def cell_text(value: Any) -> str:
+    """A workbook cell as text: empty for nothing, ``3`` for the 3.0 a number cell holds."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def new_sheet(
+    title: str, header: list[str], rows: Iterable[list[Any]]
+) -> tuple[Workbook, Worksheet]:
+    """A workbook whose first sheet, ``title``, holds the header and the rows."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = title
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    return workbook, sheet
+
+
+def workbook_bytes(workbook: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
 
 MAX_UNCOMPRESSED = 100 * 1024 * 1024  # every part of the archive, unpacked
 MAX_RATIO = 100  # unpacked size / file size, checked once unpacked is over 1 MiB

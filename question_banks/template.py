@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from question_banks.export import HEADER, rows, style_sheet
+from question_banks.sheets import new_sheet, workbook_bytes
 
 EXAMPLES = [
     {
@@ -137,13 +135,7 @@ INSTRUCTIONS = [
 
 
 def build_template() -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "题目"
-    sheet.append(HEADER)
-    for row in rows(EXAMPLES):
-        sheet.append(row)
+    workbook, sheet = new_sheet("题目", HEADER, rows(EXAMPLES))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     style_sheet(sheet)
@@ -155,9 +147,7 @@ def build_template() -> bytes:
     notes.column_dimensions["B"].width = 90
     for row in notes.iter_rows(min_row=2):
         row[1].alignment = Alignment(wrap_text=True)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def csv_template() -> str:

@@ -94,6 +94,18 @@ def _text_issue(
     return [] if str(value or "").strip() else [(field, sub, code, zh, en)]
 
 
+def _explanation_issue(q: dict[str, Any], sub: int | None) -> list[Issue]:
+    """Every scored item needs its explanation (shown in study mode)."""
+    return _text_issue(
+        q.get("explanation"),
+        "explanation",
+        sub,
+        "empty_explanation",
+        "解析不能为空",
+        "The explanation is empty",
+    )
+
+
 def _single_answer_issues(answer: Any, options: dict[str, Any], sub: int | None) -> list[Issue]:
     if not isinstance(answer, str) or len(answer) != 1:
         return [
@@ -152,6 +164,12 @@ class QuestionType:
         raise NotImplementedError
 
     @classmethod
+    def candidate_view(cls, q: dict[str, Any], order: OptionOrder | None = None) -> dict[str, Any]:
+        """The question as a candidate sees it (an attempt, a paper's preview, study mode):
+        its type's name and the question without its key."""
+        return {"label": cls.label_zh, **cls.public_view(q, order)}
+
+    @classmethod
     def grade(cls, q: dict[str, Any], response: Any) -> list[bool]:
         raise NotImplementedError
 
@@ -194,14 +212,7 @@ class Single(QuestionType):
         issues = _options_issues(options, "options", None)
         if isinstance(options, dict) and options:
             issues += _single_answer_issues(q.get("answer"), options, None)
-        return issues + _text_issue(
-            q.get("explanation"),
-            "explanation",
-            None,
-            "empty_explanation",
-            "解析不能为空",
-            "The explanation is empty",
-        )
+        return issues + _explanation_issue(q, None)
 
     @classmethod
     def public_view(cls, q: dict[str, Any], order: OptionOrder | None = None) -> dict[str, Any]:
@@ -261,14 +272,7 @@ class Multiple(Single):
                             f"Answer {key!r} is not among the options",
                         )
                     )
-        return issues + _text_issue(
-            q.get("explanation"),
-            "explanation",
-            None,
-            "empty_explanation",
-            "解析不能为空",
-            "The explanation is empty",
-        )
+        return issues + _explanation_issue(q, None)
 
     @classmethod
     def grade(cls, q: dict[str, Any], response: Any) -> list[bool]:
@@ -302,14 +306,7 @@ class TrueFalse(QuestionType):
                     "The answer must be true or false",
                 )
             )
-        return issues + _text_issue(
-            q.get("explanation"),
-            "explanation",
-            None,
-            "empty_explanation",
-            "解析不能为空",
-            "The explanation is empty",
-        )
+        return issues + _explanation_issue(q, None)
 
     @classmethod
     def option_slots(cls, q: dict[str, Any]) -> OptionOrder:
@@ -388,14 +385,7 @@ class _Group(QuestionType):
                 issues += _options_issues(options, "options", i)
             if isinstance(options, dict) and options:
                 issues += _single_answer_issues(sub.get("answer"), options, i)
-            issues += _text_issue(
-                sub.get("explanation"),
-                "explanation",
-                i,
-                "empty_explanation",
-                "解析不能为空",
-                "The explanation is empty",
-            )
+            issues += _explanation_issue(sub, i)
         return issues
 
     @classmethod

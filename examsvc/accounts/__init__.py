@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.accounts.auth import current_user, nav_url
 from examsvc.web.i18n import register
 
 # Each role in the manuals' words (the account pages and the audit log).
@@ -82,8 +83,12 @@ EN = {
 
 
 def init_app(app: Flask) -> None:
+    # local import: a feature's views load when the app is built, not with its models
     from examsvc.accounts import cli, views
 
     register(EN)
     app.register_blueprint(views.bp)
+    # Who is logged in, for every page (the shell in examsvc.web knows no accounts).
+    app.jinja_env.globals["nav_url"] = nav_url
+    app.context_processor(lambda: {"current_user": current_user()})
     app.cli.add_command(cli.users)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 
 from examsvc.accounts.models import User
 from examsvc.accounts.operations import end_sessions
@@ -97,6 +97,15 @@ def may_open(user: User | None, view: Callable[..., Any]) -> bool:
     if roles is None:
         return True
     return user is not None and user.role in roles
+
+
+def nav_url(endpoint: str, **values: Any) -> str | None:
+    """A URL for a menu or a link, or None while that feature has no such page or the
+    logged-in user may not open it (the view's own role check decides)."""
+    view = current_app.view_functions.get(endpoint)
+    if view is None or not may_open(current_user(), view):
+        return None
+    return url_for(endpoint, **values)
 
 
 login_required = roles_required()

@@ -16,7 +16,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +35,6 @@ from examsvc.accounts.passwords import (
 from examsvc.enums import Role
 from examsvc.extensions import db
 
-BEIJING = timezone(timedelta(hours=8))
 # Verifying against this when the account does not exist keeps the timing the same.
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 BAD_CREDENTIALS = "证件号码（用户名）或密码错误"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,17 @@ from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.get("/")
+def index() -> Response:
+    """Home: the login page, the physician's exam page or the staff's landing page."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    if user.role == Role.PHYSICIAN:
+        return redirect(url_for("attempts.home"))
+    return redirect(url_for("admin.dashboard"))
 
 
 def _policy() -> ops.LoginPolicy:
@@ -89,7 +101,7 @@ def login() -> Any:
             else:
                 if user.must_change_password:
                     return redirect(url_for("accounts.change_password"))
-                return redirect(safe_next(request.args.get("next"), url_for("web.index")))
+                return redirect(safe_next(request.args.get("next"), url_for("accounts.index")))
     return render_template("accounts/login.html", error=error, login=login_value), status
 
 
@@ -143,7 +155,7 @@ def change_password() -> Any:
             record("user.password_change", "user", user.id, actor_id=user.id, now=now())
             refresh_login(user)
             flash(_("密码修改成功"), "success")
-            return redirect(url_for("web.index"))
+            return redirect(url_for("accounts.index"))
         # Answered, not raised: the unit keeps the count of wrong current passwords.
     return render_template("accounts/change_password.html", problems=problems, user=user), (
         200 if not problems else 422
@@ -196,6 +208,13 @@ def session_delete() -> dict[str, Any]:
 
 STAFF_ROLES = (Role.ADMIN, Role.INVIGILATOR, Role.VIEWER)
 
+# The physicians whose password an administrator may reset are in the roster, a feature above
+# accounts: it registers its search (name or ID number → at most 50 matches) in
+# ``app.extensions[PHYSICIAN_SEARCH]`` when the app is built.
+PHYSICIAN_SEARCH = "examsvc.physician_search"
+PhysicianMatch = dict[str, Any]  # user_id, name, masked_id, institution
+PhysicianSearch = Callable[[str], list[PhysicianMatch]]
+
 
 @bp.get("/admin/users")
 @admin_required
@@ -204,26 +223,10 @@ def staff_list() -> str:
         sa.select(User).where(User.role != Role.PHYSICIAN).order_by(User.role, User.login)
     ).all()
     query = request.args.get("q", "").strip()
-    physicians: list[dict[str, Any]] = []
+    physicians: list[PhysicianMatch] = []
     if query:
-        from examsvc.roster.models import Physician
-
-        like = f"%{query}%"
-        rows = db.session.scalars(
-            sa.select(Physician)
-            .where(sa.or_(Physician.name.like(like), Physician.id_key == _key_or_none(query)))
-            .order_by(Physician.name)
-            .limit(50)
-        ).all()
-        physicians = [
-            {
-                "user_id": p.user_id,
-                "name": p.name,
-                "masked_id": mask(p.id_number),
-                "institution": p.institution_name,
-            }
-            for p in rows
-        ]
+        search: PhysicianSearch = current_app.extensions[PHYSICIAN_SEARCH]
+        physicians = search(query)
     return render_template(
         "accounts/staff_list.html",
         role_labels=ROLE_LABELS,
@@ -232,15 +235,6 @@ def staff_list() -> str:
         query=query,
         physicians=physicians,
     )
-
-
-def _key_or_none(text: str) -> str | None:
-    from examsvc.accounts.ids import InvalidIdNumber, id_key
-
-    try:
-        return id_key(text)
-    except InvalidIdNumber:
-        return None
 
 
 @bp.post("/admin/users")

@@ -1,11 +1,20 @@
-"""The agency's back office: the staff landing page."""
+"""The agency's back office: the staff landing page, and the service's health (/healthz)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+import ipaddress
+from typing import Any
 
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, render_template, request
+
+from examsvc import faces
 from examsvc.accounts.auth import current_user, staff_required
+from examsvc.admin import audit
+from examsvc.admin.queries import invigilator_sessions, roster_counts
 from examsvc.enums import Role
+from examsvc.extensions import db
+from examsvc.roster.queries import current_cycle
 from examsvc.web.i18n import register
 
 bp = Blueprint("admin", __name__)
@@ -34,9 +43,6 @@ EN = {
 @bp.get("/admin")
 @staff_required
 def dashboard() -> str:
-    from examsvc.admin.queries import invigilator_sessions, roster_counts
-    from examsvc.roster.queries import current_cycle
-
     cycle = current_cycle()
     user = current_user()
     mine = invigilator_sessions(user.id) if user and user.role == Role.INVIGILATOR else None
@@ -48,6 +54,40 @@ def dashboard() -> str:
     )
 
 
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, Any], int]:
+    """Up or down for everyone; the database, and the face queues' depth and latency (the
+    local pool when it runs, the RQ queues on Redis when one is configured), only for staff
+    and for a loopback address (the host's own monitoring)."""
+    try:  # on a connection of its own: a failure leaves the request's session clean
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        database = "ok"
+    except sa.exc.SQLAlchemyError:
+        database = "down"
+    status = 200 if database == "ok" else 503
+    body: dict[str, Any] = {"status": "ok" if status == 200 else "down"}
+    user = current_user() if status == 200 else None
+    if not (
+        _is_loopback(request.remote_addr) or (user is not None and user.role != Role.PHYSICIAN)
+    ):
+        return body, status
+    body["database"] = database
+    if (metrics := faces.metrics()) is not None:
+        body["faces"] = metrics
+    if redis_url := current_app.config["REDIS_URL"]:
+        body["faces_remote"] = faces.remote_metrics(redis_url)
+    return body, status
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def init_app(app: Flask) -> None:
     register(EN)
     app.register_blueprint(bp)
+    app.register_blueprint(audit.bp)

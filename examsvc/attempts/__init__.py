@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.jobs import JOBS, every
+
 
 def init_app(app: Flask) -> None:
-    from examsvc import jobs
-    from examsvc.attempts import api, events, pages  # noqa: F401  (events registers on import)
+    # local import: a feature's views load when the app is built, not with its models
+    from examsvc.attempts import api, events, openapi, pages, queries  # noqa: F401  (events registers on import)
     from examsvc.attempts.sweeper import sweep, sweep_command
+    from examsvc.roster.queries import ATTEMPT_RECORDS, PROGRESS
 
+    app.extensions[PROGRESS] = queries.progress
+    app.extensions[ATTEMPT_RECORDS] = queries.attempt_records
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.add_url_rule("/api/v1/openapi.json", "openapi", api.openapi_json)
+    app.add_url_rule("/api/v1/openapi.json", "openapi", openapi.openapi_json)
     app.cli.add_command(sweep_command, "attempts-sweep")
-    if not any(job.name == "attempt-sweeper" for job in jobs.JOBS):
-        jobs.every("attempt-sweeper", lambda app: 5)(sweep)
+    if not any(job.name == "attempt-sweeper" for job in JOBS):
+        every("attempt-sweeper", lambda app: 5)(sweep)

@@ -168,10 +168,3 @@ def submit(attempt_id: int) -> dict[str, Any]:
     attempt = my_attempt(attempt_id)
     attempt = ops.submit_attempt(attempt.id, now=now(), reason=SubmitReason.CANDIDATE)
     return ops.attempt_view(attempt, now())
-
-
-def openapi_json() -> dict[str, Any]:
-    """GET /api/v1/openapi.json (registered by the feature's init_app)."""
-    from examsvc.attempts.openapi import spec
-
-    return spec()

@@ -15,6 +15,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 
 from examsvc import uow
 from examsvc.accounts.auth import current_user
+from examsvc.attempts.api import AnswerMessage, save
 from examsvc.enums import Role
 from examsvc.extensions import socketio
 from examsvc.web.errors import ApiError, validate
@@ -53,8 +54,6 @@ def connect(auth: Any = None) -> None:
 @socketio.on("answer", namespace=NAMESPACE)
 def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-    from examsvc.attempts.api import AnswerMessage
-
     try:
         return _save(validate(AnswerMessage, data))
     except ApiError as exc:
@@ -68,7 +67,6 @@ def answer(data: Any = None) -> dict[str, Any]:
 @uow.retry_conflicts
 def _save(message: Any) -> dict[str, Any]:
     """The ``answer`` event's unit of work: the HTTP fallback's save."""
-    from examsvc.attempts.api import save
 
     return save(message.attempt_id, message.position, message)
 

@@ -111,3 +111,8 @@ def spec() -> dict[str, Any]:
             }
         },
     }
+
+
+def openapi_json() -> dict[str, Any]:
+    """GET /api/v1/openapi.json (registered by the feature's init_app)."""
+    return spec()

@@ -142,11 +142,16 @@ def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.Pape
     return state
 
 
+def full_minutes(physician: Physician, paper: Paper) -> int:
+    """The paper's duration with the physician's extra time (延长时间)."""
+    return paper.duration_minutes + physician.time_allowance_minutes
+
+
 def time_available(
     physician: Physician, paper: Paper, window: rules.WindowFacts, now: datetime
 ) -> timedelta:
-    full = timedelta(minutes=paper.duration_minutes + physician.time_allowance_minutes)
-    return min(full, window.closes_at - now)
+    """The full time, cut short by the window's end."""
+    return min(timedelta(minutes=full_minutes(physician, paper)), window.closes_at - now)
 
 
 def start_attempt(
@@ -386,8 +391,7 @@ def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
                 "position": item.position,
                 "section": item.section_position,
                 "points": item.points_per_item,
-                "label": kind.label_zh,
-                **kind.public_view(item.question.data, item.option_order),
+                **kind.candidate_view(item.question.data, item.option_order),
                 "response": answer.response if answer else None,
                 "marked": answer.marked if answer else False,
                 "seq": answer.seq if answer else 0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from examsvc import offload, uow
 from examsvc.accounts.auth import current_user, physician_required
@@ -16,6 +16,8 @@ from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
+from examsvc.results.notice import Notice, NoticePaper, render
+from examsvc.roster import photos
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 
@@ -93,7 +95,7 @@ def prepare(paper_id: int) -> Any:
         state=state,
         minutes=minutes,
         consent_given=physician.user.face_consent_at is not None,
-        full_minutes=paper.duration_minutes + physician.time_allowance_minutes,
+        full_minutes=ops.full_minutes(physician, paper),
         questions=sum(section.count for section in paper.sections),
     )
 
@@ -141,11 +143,6 @@ def results() -> str:
 @physician_required
 def notice() -> Any:
     """考核结果通知书 (only once the cycle's result is 合格)."""
-    from flask import Response, current_app
-
-    from examsvc.results.notice import Notice, NoticePaper, render
-    from examsvc.roster import photos
-
     physician = _me()
     if physician is None:
         abort(404)
@@ -179,7 +176,7 @@ def notice() -> Any:
         ),
         current_app.config["CJK_FONT"],
     )
-    response = Response(pdf, mimetype="application/pdf")
+    response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = "inline; filename=result-notice.pdf"
     response.headers["Cache-Control"] = "private, no-store"
     return response

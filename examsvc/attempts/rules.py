@@ -13,6 +13,19 @@ from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, 
 
 CLOSED_LABEL = "考试已结束"  # the paper's window closed and it was never sat: 缺考
 
+# What each paper state is called on the agency's pages (the candidate's page shows a
+# button where the agency needs a state: "进入测评" becomes "可以测评").
+AGENCY_LABELS = {
+    "exempt": "免考通过",
+    "passed": "合格",
+    "in_progress": "测评进行中",
+    "open": "可以测评",
+    "waiting": "等待考试开始",
+    "locked": "等待医学人文测评合格",
+    "failed": "不合格",
+    "makeup_waiting": "不合格-等待补考",
+}
+
 
 @dataclass(frozen=True)
 class WindowFacts:
@@ -89,6 +102,18 @@ class PaperState:
         if self.code == "closed" and self.label == CLOSED_LABEL:
             return "缺考"
         return self.label
+
+    @property
+    def agency_label(self) -> str:
+        """The paper's state on the agency's pages (the roster): a state where the
+        physician's page offers an action."""
+        if (
+            self.code == "open"
+            and self.window is not None
+            and self.window.round == WindowRound.MAKEUP
+        ):
+            return "可以补考"
+        return AGENCY_LABELS.get(self.code, self.label)
 
 
 def serves(paper: PaperFacts, physician: PhysicianFacts) -> bool:

@@ -1,8 +1,11 @@
-"""The audit log."""
+"""The audit log: ``operations.record`` adds an event (every feature writes here); the
+page that reads the log is in the back office (``examsvc.admin.audit``)."""
 
 from __future__ import annotations
 
 from flask import Flask
+
+from examsvc.web.i18n import register
 
 EN = {
     "登录": "Log in",
@@ -42,8 +45,4 @@ EN = {
 
 
 def init_app(app: Flask) -> None:
-    from examsvc.audit import views
-    from examsvc.web.i18n import register
-
-    register(EN)
-    app.register_blueprint(views.bp)
+    register(EN)  # the page itself is in the back office (examsvc.admin.audit)

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from examsvc.audit.operations import record
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import PaperKind, PracticeCategory
-from examsvc.extensions import db
-from examsvc.papers.models import Paper, PaperSection
+from examsvc.extensions import db, table
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
 
@@ -173,12 +172,14 @@ def set_open_for_study(
 
 def papers_drawing_from(bank_id: int) -> list[str]:
     """Names of the active papers with a section that draws from this bank."""
+    # Papers are above banks (a paper draws from banks): read, never imported.
+    papers, sections = table("papers").c, table("paper_sections").c
     return list(
         db.session.scalars(
-            sa.select(Paper.name)
-            .join(PaperSection, PaperSection.paper_id == Paper.id)
-            .where(PaperSection.bank_id == bank_id, Paper.active.is_(True))
+            sa.select(papers.name)
+            .join_from(table("papers"), table("paper_sections"), sections.paper_id == papers.id)
+            .where(sections.bank_id == bank_id, papers.active.is_(True))
             .distinct()
-            .order_by(Paper.name)
+            .order_by(papers.name)
         )
     )

@@ -7,6 +7,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from examsvc import uow
+from examsvc.clock import now
+from examsvc.demo import data
+from examsvc.roster import operations
 from examsvc.web.i18n import register
 
 EN = {
@@ -31,10 +34,6 @@ EN = {
 @uow.transactional
 def demo_command(action: str, photos: str | None) -> None:
     """Load the demo data (a cycle, staff and physicians); prints the accounts."""
-    from examsvc.clock import now
-    from examsvc.demo import data
-    from examsvc.roster import operations
-
     accounts = data.load(now=now())
     cycle = data.demo_cycle()
     assert cycle is not None
@@ -60,6 +59,7 @@ def init_app(app: Flask) -> None:
     register(EN)
     app.cli.add_command(demo_command)
     if app.config["DEMO_MODE"]:
+        # local import: the demo's pages load only in demo mode
         from examsvc.demo import views
 
         app.register_blueprint(views.bp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,11 +11,17 @@ import sqlalchemy as sa
 from examsvc.accounts import operations as accounts
 from examsvc.accounts.ids import check_digit, to_15
 from examsvc.accounts.models import User
-from examsvc.enums import Role
+from examsvc.banks.models import QuestionBank
+from examsvc.banks.operations import BankInfo, import_bank, set_open_for_study
+from examsvc.enums import PaperKind, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
+from examsvc.papers.models import Paper
+from examsvc.papers.operations import add_window, save_paper
+from examsvc.papers.schemas import PaperSpec
 from examsvc.roster import operations as roster
 from examsvc.roster.models import Cycle
 from examsvc.roster.schemas import CycleInfo, RosterItem
+from question_banks.samples import SAMPLE_BANKS, load_sample, sample_bytes
 
 CYCLE = CycleInfo(
     code="DEMO-2026",
@@ -23,6 +29,8 @@ CYCLE = CycleInfo(
     starts_on=date(2024, 1, 1),
     ends_on=date(2026, 12, 31),
 )
+
+
 STAFF = [
     (Role.ADMIN, "admin", "考核机构管理员（演示）", "Demo-Admin-2026"),
     (Role.INVIGILATOR, "jiankao", "监考老师（演示）", "Demo-Proctor-2026"),
@@ -218,16 +226,6 @@ def demo_papers(cycle_id: int) -> list[dict[str, Any]]:
 
 def load_exam_setup(cycle: Cycle, *, now: datetime) -> list[str]:
     """Sample banks (once), the demo papers, a regular window open now and a makeup window."""
-    from datetime import timedelta
-
-    from examsvc.banks.models import QuestionBank
-    from examsvc.banks.operations import BankInfo, import_bank, set_open_for_study
-    from examsvc.enums import PaperKind, PracticeCategory, WindowRound
-    from examsvc.papers.models import Paper
-    from examsvc.papers.operations import add_window, save_paper
-    from examsvc.papers.schemas import PaperSpec
-    from question_banks.samples import SAMPLE_BANKS, load_sample, sample_bytes
-
     lines = []
     for filename, code, name, kind, category in SAMPLE_BANKS:
         if db.session.scalars(sa.select(QuestionBank).where(QuestionBank.code == code)).first():

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # local import: a feature's views load when the app is built, not with its models
     from examsvc.papers import cli, views
 
     app.register_blueprint(views.bp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from examsvc import uow
 from examsvc.audit.operations import record
-from examsvc.clock import now
+from examsvc.clock import BEIJING, beijing_time, now
 from examsvc.enums import WindowRound
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
@@ -24,7 +24,6 @@ from examsvc.roster.queries import current_cycle
 
 papers = AppGroup("papers", help="Papers and their blueprints.")
 windows = AppGroup("windows", help="Exam windows (regular and makeup).")
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _cycle_id() -> int:
@@ -160,5 +159,5 @@ def list_windows() -> None:
     for window in db.session.scalars(query):
         click.echo(
             f"{window.id:4} {window.paper.code:16} {window.round.value:8} "
-            f"{window.opens_at.astimezone(BEIJING):%Y-%m-%d %H:%M} – {window.closes_at.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+            f"{beijing_time(window.opens_at)} – {beijing_time(window.closes_at)}"
         )

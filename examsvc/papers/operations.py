@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from examsvc.accounts.ids import InvalidIdNumber, id_key
+from examsvc.accounts.models import User
 from examsvc.banks.models import Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
-from examsvc.enums import AttemptStatus, WindowRound
-from examsvc.extensions import db
+from examsvc.clock import beijing_time
+from examsvc.enums import AttemptStatus, RegistrationStatus, Role, WindowRound
+from examsvc.extensions import db, table
 from examsvc.papers.models import (
     ExamSession,
     ExamWindow,
@@ -23,12 +26,11 @@ from examsvc.papers.models import (
     session_candidates,
     session_invigilators,
 )
-from examsvc.papers.queries import slots_of
+from examsvc.papers.queries import papers_for, slots_of
 from examsvc.papers.schemas import PaperSpec
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 
-_BJ = timezone(timedelta(hours=8))
 TYPE_ZH = {code: kind.label_zh for code, kind in QUESTION_TYPES.items()}
 
 
@@ -122,11 +124,10 @@ class WindowChangeRefused(ValueError):
 
 
 def running_attempts(window: ExamWindow) -> tuple[int, datetime | None]:
-    from examsvc.attempts.models import Attempt
-
+    attempts = table("attempts")  # attempts are above papers: read, never imported
     count, latest = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(Attempt.deadline_at)).where(
-            Attempt.window_id == window.id, Attempt.status == AttemptStatus.IN_PROGRESS
+        sa.select(sa.func.count(), sa.func.max(attempts.c.deadline_at)).where(
+            attempts.c.window_id == window.id, attempts.c.status == AttemptStatus.IN_PROGRESS
         )
     ).one()
     return int(count or 0), latest
@@ -150,7 +151,7 @@ def change_window(
     count, latest = running_attempts(window)
     if count and latest is not None and closes_at < latest and not let_running_finish:
         raise WindowChangeRefused(
-            f"该时段有 {count} 场测评正在进行，最晚至 {latest.astimezone(_BJ):%Y-%m-%d %H:%M} 结束；"
+            f"该时段有 {count} 场测评正在进行，最晚至 {beijing_time(latest)} 结束；"
             "提前结束会中断考试。如确认让进行中的测评继续到原定时间，请勾选“允许进行中的测评按原时间完成”。"
         )
     if count and opens_at > now and window.opens_at <= now:
@@ -180,8 +181,7 @@ class PaperRefused(ValueError):
 
 def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
     """Create or update a paper; refused when a bank cannot fill it or attempts pin it."""
-    from examsvc.attempts.models import Attempt
-
+    attempts = table("attempts")  # attempts are above papers: read, never imported
     problems: list[str] = []
     banks = {
         b.code: b
@@ -233,7 +233,8 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
         db.session.add(paper)
     else:
         used = (
-            db.session.scalar(sa.select(sa.func.count()).where(Attempt.paper_id == paper.id)) or 0
+            db.session.scalar(sa.select(sa.func.count()).where(attempts.c.paper_id == paper.id))
+            or 0
         )
         changed = (
             spec.duration_minutes != paper.duration_minutes
@@ -312,15 +313,14 @@ class AssignRefused(ValueError):
 def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:
     """Make ``paper`` the one its physicians sit from now on, in every slot it is written for;
     returns the papers it replaces. Refused while one of those has an attempt in progress."""
-    from examsvc.attempts.models import Attempt
-
+    attempts = table("attempts")  # attempts are above papers: read, never imported
     slots = set(slots_of(paper))
     rows = [r for r in _assignments(paper) if (r.practice_category, r.physician_level) in slots]
     replaced = sorted({r.paper for r in rows if r.paper_id != paper.id}, key=lambda p: p.code)
     for old in replaced:
         running = db.session.scalar(
             sa.select(sa.func.count()).where(
-                Attempt.paper_id == old.id, Attempt.status == AttemptStatus.IN_PROGRESS
+                attempts.c.paper_id == old.id, attempts.c.status == AttemptStatus.IN_PROGRESS
             )
         )
         if running:
@@ -353,8 +353,7 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
             "number": number,
             "section": item.section_position,
             "points": item.points_per_item,
-            "label": kind.label_zh,
-            **kind.public_view(question.data, item.option_order),
+            **kind.candidate_view(question.data, item.option_order),
         }
         if with_answers:
             view["key"] = kind.display_key(question.data, item.option_order)
@@ -385,9 +384,6 @@ def create_session(window: ExamWindow, name: str, site: Site | None) -> ExamSess
 
 def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
     """Replace the session's invigilators; only invigilator accounts may be assigned."""
-    from examsvc.accounts.models import User
-    from examsvc.enums import Role
-
     users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
     wrong = [u.display_name for u in users if u.role != Role.INVIGILATOR or not u.active]
     if wrong or len(users) != len(set(user_ids)):
@@ -420,9 +416,6 @@ class CandidatesRefused(ValueError):
 def _find_candidate(cycle_id: int, text: str) -> Physician | str:
     """The physician a line names (registration id, or an ID number in any form the login
     accepts), or why it names nobody."""
-    from examsvc.accounts.ids import InvalidIdNumber, id_key
-    from examsvc.roster.models import Physician
-
     physician = db.session.scalars(
         sa.select(Physician).where(
             Physician.cycle_id == cycle_id, Physician.registration_id == text
@@ -444,9 +437,6 @@ def _find_candidate(cycle_id: int, text: str) -> Physician | str:
 def assign_candidates(session: ExamSession, lines: list[str]) -> int:
     """Add the candidates named one per line (registration id or ID number); all of them, or
     none with each bad line named. Returns how many were new to the session."""
-    from examsvc.enums import RegistrationStatus
-    from examsvc.papers.queries import papers_for
-
     paper = db.session.get(Paper, session.window.paper_id)
     assert paper is not None
     problems: list[LineProblem] = []

@@ -13,7 +13,7 @@ import itertools
 import sqlalchemy as sa
 
 from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
-from examsvc.extensions import db
+from examsvc.extensions import db, table
 from examsvc.papers.models import Paper, PaperAssignment
 from examsvc.roster.models import Physician
 
@@ -39,20 +39,21 @@ def assigned_slots(cycle_id: int) -> dict[int, list[Slot]]:
 
 def papers_for(physician: Physician) -> list[Paper]:
     """The papers that count for this physician, at most one per kind."""
-    from examsvc.attempts.models import Attempt
-
+    attempts = table("attempts")  # attempts are above papers: read, never imported
     chosen: list[Paper] = []
     for kind in PaperKind:
         # Passed first, then the most recent attempt: the paper they have started stays theirs.
         started = db.session.scalars(
             sa.select(Paper)
-            .join(Attempt, Attempt.paper_id == Paper.id)
+            .join(attempts, attempts.c.paper_id == Paper.id)
             .where(
-                Attempt.physician_id == physician.id,
+                attempts.c.physician_id == physician.id,
                 Paper.cycle_id == physician.cycle_id,
                 Paper.kind == kind,
             )
-            .order_by(sa.func.coalesce(Attempt.passed, False).desc(), Attempt.started_at.desc())
+            .order_by(
+                sa.func.coalesce(attempts.c.passed, False).desc(), attempts.c.started_at.desc()
+            )
             .limit(1)
         ).first()
         paper = (

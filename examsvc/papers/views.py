@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,13 +12,21 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc import uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
+from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
-from examsvc.clock import now
+from examsvc.clock import BEIJING, now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
-from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.models import (
+    ExamSession,
+    ExamWindow,
+    Paper,
+    Site,
+    session_candidates,
+    session_invigilators,
+)
 from examsvc.papers.queries import assigned_slots, slots_of
 from examsvc.papers.schemas import PaperSpec, WindowChange
 from examsvc.roster.queries import current_cycle
@@ -28,7 +36,6 @@ from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("papers", __name__)
 readers = roles_required(Role.ADMIN, Role.VIEWER)
-BEIJING = timezone(timedelta(hours=8))
 SECTION_ROWS = 8
 
 
@@ -411,9 +418,6 @@ def sessions() -> str:
 
 def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
     """The sessions page; ``failed`` keeps a refused form as it was sent, with its problems."""
-    from examsvc.accounts.models import User
-    from examsvc.papers.models import ExamSession, Site, session_candidates, session_invigilators
-
     rows = db.session.scalars(
         sa.select(ExamSession)
         .join(ExamWindow)
@@ -479,8 +483,6 @@ def add_site() -> BaseResponse:
 @bp.post("/admin/sessions")
 @admin_required
 def add_session() -> BaseResponse:
-    from examsvc.papers.models import Site
-
     window = db.get_or_404(ExamWindow, _form_id("window_id", "请选择考试时间（window_id）"))
     site_id = request.form.get("site_id", type=int)
     name = request.form.get("name", "").strip()
@@ -495,8 +497,6 @@ def add_session() -> BaseResponse:
 @bp.post("/admin/sessions/<int:session_id>")
 @admin_required
 def update_session(session_id: int) -> Any:
-    from examsvc.papers.models import ExamSession
-
     session = db.get_or_404(ExamSession, session_id)
     text = request.form.get("candidates", "")
     chosen = request.form.getlist("invigilators")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from fpdf import FPDF
 
-BEIJING = timezone(timedelta(hours=8))
+from examsvc.clock import BEIJING
 
 
 @dataclass(frozen=True)

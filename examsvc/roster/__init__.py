@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.jobs import JOBS, every
 from examsvc.web.i18n import register
 
 EN = {
@@ -46,12 +47,15 @@ EN = {
 
 
 def init_app(app: Flask) -> None:
-    from examsvc import jobs
+    # local import: a feature's views load when the app is built, not with its models
+    from examsvc.accounts.views import PHYSICIAN_SEARCH
     from examsvc.roster import cli, views
     from examsvc.roster.jobs import pull_interval, scheduled_pull
+    from examsvc.roster.queries import search_physicians
 
     register(EN)
+    app.extensions[PHYSICIAN_SEARCH] = search_physicians
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.roster)
-    if not any(job.name == "roster-pull" for job in jobs.JOBS):
-        jobs.every("roster-pull", pull_interval)(scheduled_pull)
+    if not any(job.name == "roster-pull" for job in JOBS):
+        every("roster-pull", pull_interval)(scheduled_pull)

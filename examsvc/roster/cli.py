@@ -16,7 +16,9 @@ from examsvc.clock import now
 from examsvc.extensions import db
 from examsvc.roster import files, operations
 from examsvc.roster.models import Cycle
+from examsvc.roster.queries import current_cycle
 from examsvc.roster.registry import RegistryClient, RegistryError
+from examsvc.roster.schemas import CycleInfo
 
 roster = AppGroup("roster", help="The roster of physicians from the registration system.")
 
@@ -57,8 +59,6 @@ def pull(cycle_code: str | None, base_url: str | None, token_env: str) -> None:
 
 
 def _cycle(code: str | None) -> Cycle:
-    from examsvc.roster.queries import current_cycle
-
     cycle = (
         db.session.scalars(sa.select(Cycle).where(Cycle.code == code)).first()
         if code
@@ -77,8 +77,6 @@ def _cycle(code: str | None) -> Cycle:
 @uow.transactional
 def make_cycle(code: str, name: str, starts: date, ends: date) -> None:
     """Create or update a cycle (for agencies importing files)."""
-    from examsvc.roster.schemas import CycleInfo
-
     operations.ensure_cycle(CycleInfo(code=code, name=name, starts_on=starts, ends_on=ends))
     click.echo(f"cycle {code} ready")
 

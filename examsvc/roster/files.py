@@ -6,20 +6,27 @@ report names the row, the column and why, in Chinese.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from examsvc.roster.operations import validate_item
-from examsvc.roster.schemas import RosterItem
-from question_banks.sheets import SheetLimit, capped_rows, check_archive, xlsx_rows
+from examsvc.roster.schemas import RosterFileError, RosterItem, RowProblem
+from question_banks.sheets import (
+    SheetLimit,
+    capped_rows,
+    cell_text,
+    check_archive,
+    csv_rows,
+    new_sheet,
+    workbook_bytes,
+    xlsx_rows,
+)
 
 T = TypeVar("T")
 MAX_ROWS = 100_000
@@ -93,33 +100,11 @@ FIELD_TO_COLUMN = {
 }
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    row: int
-    column: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
-class RosterFileError(Exception):
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the roster file")
-        self.problems = problems
-
-    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
-        return (RosterFileError, (self.problems,))
-
-
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    """A cell as text; a date cell as its day (birth dates)."""
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
-    return str(value).strip()
+    return cell_text(value)
 
 
 # A workbook from Excel or WPS has a dozen parts and never a DOCTYPE (entities, external DTDs).
@@ -163,17 +148,12 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[list[str]]]:
     if data[:4] == b"PK\x03\x04":
         rows = _xlsx_rows(data)
     else:
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
+        read = csv_rows(data)
+        if read is None:
             raise RosterFileError(
                 [RowProblem(0, "-", "文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV")]
             )
-        rows = _check(list, _capped(csv.reader(io.StringIO(text))))
+        rows = _check(list, _capped(read))
     rows = [r for r in rows if any(r)]
     if not rows:
         raise RosterFileError([RowProblem(0, "-", f"文件 {filename} 中没有数据")])
@@ -293,31 +273,30 @@ def _plain(reason: str, *, row_value: str | None) -> str:
 
 def template() -> bytes:
     """The XLSX template with an instructions sheet."""
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "名单"
-    sheet.append([zh for _, zh, _ in COLUMNS])
-    sheet.append(
+    workbook, sheet = new_sheet(
+        "名单",
+        [zh for _, zh, _ in COLUMNS],
         [
-            "HN2026-0000001",
-            "报名完成",
-            "居民身份证",
-            "430102198001010011",
-            "张三",
-            "男",
-            "1980-01-01",
-            "13800000000",
-            "HN-430102-001",
-            "演示市人民医院",
-            "内科",
-            "临床",
-            "执业医师",
-            "一般程序",
-            "",
-            "合格",
-            "合格",
-        ]
+            [
+                "HN2026-0000001",
+                "报名完成",
+                "居民身份证",
+                "430102198001010011",
+                "张三",
+                "男",
+                "1980-01-01",
+                "13800000000",
+                "HN-430102-001",
+                "演示市人民医院",
+                "内科",
+                "临床",
+                "执业医师",
+                "一般程序",
+                "",
+                "合格",
+                "合格",
+            ]
+        ],
     )
     for i, (_, zh, _) in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[sheet.cell(1, i).column_letter].width = max(10, len(zh) * 2 + 4)
@@ -340,6 +319,4 @@ def template() -> bytes:
     notes.append(["注意", "任何一行有错误时整个文件都不会导入，请按错误报告逐行修改后重新上传。"])
     notes.column_dimensions["A"].width = 14
     notes.column_dimensions["B"].width = 60
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,11 +15,20 @@ from pydantic import ValidationError
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
+from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.extensions import db
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
-from examsvc.roster.schemas import CycleInfo, RosterItem, RosterPage, error_fields
+from examsvc.roster.registry import RegistryError
+from examsvc.roster.schemas import (
+    CycleInfo,
+    RosterFileError,
+    RosterItem,
+    RosterPage,
+    RowProblem,
+    error_fields,
+)
 from examsvc.uow import end_reads, unit_of_work
 
 log = logging.getLogger("examsvc.roster")
@@ -29,6 +39,7 @@ PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | Non
 
 def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
     """The face engine's check, run in this process (the CLI; never the web loop)."""
+    # local import: dlib and OpenCV load only where photos are checked (CLI, child process)
     from proctoring.engine import check_registration_photo
 
     check = check_registration_photo(data)
@@ -242,8 +253,6 @@ def pull(
     half-way keeps the pages stored, and the next pull resumes at the cursor. Called by the
     CLI command and the scheduled job (which own no unit of their own), never by a view.
     """
-    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
-
     report = PullReport()
     initial_hash = hash_password(INITIAL_PASSWORD)  # argon2 is slow on purpose: once per pull
     with unit_of_work():
@@ -299,8 +308,6 @@ def _fetch_page(
     try:
         return RosterPage.model_validate(body)
     except ValidationError as exc:
-        from examsvc.roster.registry import RegistryError
-
         raise RegistryError(
             f"malformed roster page: {error_fields(exc)[0]}", retriable=True
         ) from None
@@ -313,8 +320,6 @@ Fetched = dict[str, bytes | Exception]
 def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched:
     """Download the photos that storing ``items`` will need (new or changed ones, as
     ``_store_page`` decides), with no transaction open while the registry answers."""
-    from examsvc.roster.registry import RegistryError
-
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
     urls: list[str] = []
     claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
@@ -435,9 +440,6 @@ def _store_page(
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
     """Store every item of a file, or none: a duplicate ID number rejects the file."""
-    from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
-    from examsvc.roster.files import RosterFileError, RowProblem
-
     keys: dict[str, int] = {}
     problems = []
     for row, item in enumerate(items, start=2):
@@ -473,8 +475,6 @@ def import_photo_folder(
     cycle: Cycle, folder: str, *, data_dir: str, checker: PhotoChecker
 ) -> PullReport:
     """Photos named by registration id or ID number (e.g. HN2026-0000001.jpg)."""
-    from pathlib import Path
-
     report = PullReport()
     for path in sorted(Path(folder).iterdir()):
         if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):

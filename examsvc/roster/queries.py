@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
-from examsvc.enums import RegistrationStatus, WindowRound
+from examsvc.accounts.ids import InvalidIdNumber, id_key, mask
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle, Physician
 
 
 def current_cycle() -> Cycle | None:
     """The cycle being examined: the configured one, else the latest to start."""
-    from flask import current_app
-
     code = current_app.config.get("REGISTRY_CYCLE")
     query = sa.select(Cycle)
     query = query.where(Cycle.code == code) if code else query.order_by(Cycle.starts_on.desc())
@@ -32,28 +33,43 @@ def current_physician(user_id: int) -> Physician | None:
     ).first()
 
 
-# --- progress, as the agency sees it (the states come from examsvc.attempts) ------------
+def search_physicians(text: str) -> list[dict[str, Any]]:
+    """Physicians by name (part of it) or ID number, for the administrators' password reset
+    (``accounts.views.PHYSICIAN_SEARCH``)."""
+    try:
+        key: str | None = id_key(text)
+    except InvalidIdNumber:
+        key = None
+    rows = db.session.scalars(
+        sa.select(Physician)
+        .where(sa.or_(Physician.name.like(f"%{text}%"), Physician.id_key == key))
+        .order_by(Physician.name)
+        .limit(50)
+    ).all()
+    return [
+        {
+            "user_id": p.user_id,
+            "name": p.name,
+            "masked_id": mask(p.id_number),
+            "institution": p.institution_name,
+        }
+        for p in rows
+    ]
 
-# What each paper state is called on the agency's pages (the candidate's page shows a
-# button where the agency needs a state: "进入测评" becomes "可以测评").
-PAPER_STATE_ZH = {
-    "exempt": "免考通过",
-    "passed": "合格",
-    "in_progress": "测评进行中",
-    "open": "可以测评",
-    "waiting": "等待考试开始",
-    "locked": "等待医学人文测评合格",
-    "failed": "不合格",
-    "makeup_waiting": "不合格-等待补考",
-}
-FINAL = {"exempt", "passed", "failed", "closed"}
+
+# --- progress, as the agency sees it ---------------------------------------------------
+# A physician's progress and attempt records come from examsvc.attempts, a feature above
+# the roster (the same rules as the physician's own page): its init_app registers the two
+# functions in ``app.extensions`` under these names, and the roster's pages ask here.
+PROGRESS = "examsvc.physician_progress"
+ATTEMPT_RECORDS = "examsvc.attempt_records"
 
 
 @dataclass(frozen=True)
 class PaperProgress:
     name: str
     code: str  # rules.PaperState.code
-    label: str
+    label: str  # rules.PaperState.agency_label
     remaining: int
     best_score: float | None
 
@@ -67,37 +83,13 @@ class Progress:
 
 
 def progress(physician: Physician, now: datetime) -> Progress:
-    """The physician's current task and each paper's state, from the same computation as
-    the physician's own 考核安排 page (``attempts.operations.overview``)."""
-    from examsvc.attempts.operations import overview
+    """The physician's current task and each paper's state (``attempts.queries.progress``)."""
+    lookup: Callable[[Physician, datetime], Progress] = current_app.extensions[PROGRESS]
+    return lookup(physician, now)
 
-    if physician.status == RegistrationStatus.WITHDRAWN:
-        return Progress("已退出", "fail", [], [])
-    result = overview(physician, now)
-    papers = [
-        PaperProgress(
-            s.paper.name,
-            s.code,
-            "可以补考"
-            if s.code == "open" and s.window is not None and s.window.round == WindowRound.MAKEUP
-            else PAPER_STATE_ZH.get(s.code, s.label),
-            s.remaining,
-            s.best_score,
-        )
-        for s in result.states
-    ]
-    codes = {p.code for p in papers}
-    verdict = result.verdict
-    if verdict.result == "pass":
-        task, tone = "测评完成-合格", "pass"
-    elif verdict.result == "fail":
-        task, tone = ("测评完成-不合格" if codes <= FINAL else "不合格"), "fail"
-    elif "makeup_waiting" in codes:
-        task, tone = "不合格-等待补考", "fail"
-    elif "in_progress" in codes:
-        task, tone = "测评进行中", "wait"
-    elif papers and codes <= {"passed", "exempt"}:
-        task, tone = "测评完成-等待评定", "wait"  # the evaluations are still pending
-    else:
-        task, tone = "报名完成-等待测评", "wait"
-    return Progress(task, tone, papers, verdict.reasons)
+
+def attempt_records(physician: Physician) -> list[tuple[Any, str]]:
+    """Each attempt of the physician with its paper's name, oldest first
+    (``attempts.queries.attempt_records``)."""
+    lookup: Callable[[Physician], list[tuple[Any, str]]] = current_app.extensions[ATTEMPT_RECORDS]
+    return lookup(physician)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,8 +60,6 @@ class RegistryClient:
         sleep: Callable[[float], None] | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        import time
-
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout = timeout
         self.policy = policy or RetryPolicy()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from examsvc.enums import (
     Evaluation,
@@ -75,11 +76,29 @@ class RosterPage(BaseModel):
 
 def error_fields(exc: Exception) -> list[tuple[str, str]]:
     """(field, reason) pairs of a pydantic ValidationError, in plain words."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return [("-", str(exc))]
     return [
         (".".join(str(p) for p in err["loc"]) or "-", err["msg"])
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
+
+
+# A roster file's problems, row by row (the file is stored whole or not at all).
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class RosterFileError(Exception):
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the roster file")
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
+        return (RosterFileError, (self.problems,))

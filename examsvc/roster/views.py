@@ -27,7 +27,7 @@ from examsvc.extensions import db
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
-from examsvc.roster.queries import current_cycle, progress
+from examsvc.roster.queries import attempt_records, current_cycle, progress
 from examsvc.web.errors import ApiError
 from examsvc.web.i18n import gettext as _
 
@@ -59,6 +59,17 @@ def _filtered(args: Any) -> sa.Select[Any]:
         if args.get(name):
             query = query.where(column == args[name])
     return query
+
+
+def _page(args: Any) -> tuple[int, int, list[Physician]]:
+    """The page asked for, the number of physicians the filters keep, and that page of them."""
+    page = max(1, args.get("page", 1, type=int))
+    query = _filtered(args)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
+    ).all()
+    return page, total, list(rows)
 
 
 def _row(p: Physician, with_progress: bool = False) -> dict[str, Any]:
@@ -97,12 +108,7 @@ def _row(p: Physician, with_progress: bool = False) -> dict[str, Any]:
 @bp.get("/admin/roster")
 @readers
 def index() -> str:
-    page = max(1, request.args.get("page", 1, type=int))
-    query = _filtered(request.args)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
-    )
+    page, total, rows = _page(request.args)
     cycle = current_cycle()
     problems = db.session.scalars(
         sa.select(RosterProblem)
@@ -206,22 +212,13 @@ def template() -> Response:
 @bp.get("/admin/roster/<int:physician_id>")
 @admin_required
 def detail(physician_id: int) -> str:
-    from examsvc.attempts.models import Attempt
-    from examsvc.papers.models import Paper
-
     physician = db.get_or_404(Physician, physician_id)
-    attempts = db.session.execute(
-        sa.select(Attempt, Paper.name)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .where(Attempt.physician_id == physician.id)
-        .order_by(Attempt.started_at, Attempt.id)
-    ).all()
     return render_template(
         "roster/detail.html",
         p=physician,
         row=_row(physician),
         progress=progress(physician, now()),
-        attempts=attempts,
+        attempts=attempt_records(physician),
     )
 
 
@@ -269,12 +266,7 @@ def allowance(physician_id: int) -> BaseResponse:
 @bp.get("/api/v1/admin/roster")
 @readers
 def api_list() -> dict[str, Any]:
-    page = max(1, request.args.get("page", 1, type=int))
-    query = _filtered(request.args)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(Physician.registration_id).limit(PAGE).offset((page - 1) * PAGE)
-    )
+    page, total, rows = _page(request.args)
     cycle = current_cycle()
     return {
         "cycle": None

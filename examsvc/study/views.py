@@ -70,8 +70,7 @@ def practice(bank_id: int) -> str | BaseResponse:
         data, kind = item.question.data, QUESTION_TYPES[item.question.qtype]
         view: dict[str, Any] = {
             "number": number,
-            "label": kind.label_zh,
-            **kind.public_view(data, item.order),
+            **kind.candidate_view(data, item.order),
         }
         if graded:
             response = _response(number)

@@ -1,18 +1,18 @@
-"""The web shell: layout, language, errors, security headers, the home redirect."""
+"""The web shell: layout, language, errors, security headers. It knows nothing of who is
+logged in: accounts (a feature above it) adds the home redirect, the current user and the
+menu's links to the pages."""
 
 from __future__ import annotations
 
-import ipaddress
 import unicodedata
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from examsvc.clock import beijing_time
 from examsvc.web import errors
 from examsvc.web.i18n import LANGUAGES, current_language, gettext
 
@@ -24,19 +24,6 @@ CSP = (
     "connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-
-
-@bp.get("/")
-def index() -> Response:
-    from examsvc.accounts.auth import current_user
-    from examsvc.enums import Role
-
-    user = current_user()
-    if user is None:
-        return redirect(url_for("accounts.login"))
-    if user.role == Role.PHYSICIAN:
-        return redirect(url_for("attempts.home"))
-    return redirect(url_for("admin.dashboard"))
 
 
 @bp.get("/favicon.ico")
@@ -72,63 +59,6 @@ def set_language(code: str) -> Response:
     return response
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, Any], int]:
-    """Up or down for everyone; the database, and the face queues' depth and latency (the
-    local pool when it runs, the RQ queues on Redis when one is configured), only for staff
-    and for a loopback address (the host's own monitoring)."""
-    from examsvc import faces
-    from examsvc.accounts.auth import current_user
-    from examsvc.enums import Role
-    from examsvc.extensions import db
-
-    try:  # on a connection of its own: a failure leaves the request's session clean
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except sa.exc.SQLAlchemyError:
-        database = "down"
-    status = 200 if database == "ok" else 503
-    body: dict[str, Any] = {"status": "ok" if status == 200 else "down"}
-    user = current_user() if status == 200 else None
-    if not (
-        _is_loopback(request.remote_addr) or (user is not None and user.role != Role.PHYSICIAN)
-    ):
-        return body, status
-    body["database"] = database
-    if (metrics := faces.metrics()) is not None:
-        body["faces"] = metrics
-    if redis_url := current_app.config["REDIS_URL"]:
-        body["faces_remote"] = faces.remote_metrics(redis_url)
-    return body, status
-
-
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-BEIJING = timezone(timedelta(hours=8))
-
-
-def beijing_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Times are stored in UTC and shown in Beijing time, as the manuals write them."""
-    return "" if value is None else value.astimezone(BEIJING).strftime(fmt)
-
-
-def nav_url(endpoint: str, **values: Any) -> str | None:
-    """A URL for a menu or a link, or None while that feature has no such page or the
-    logged-in user may not open it (the view's own role check decides)."""
-    from examsvc.accounts.auth import current_user, may_open
-
-    view = current_app.view_functions.get(endpoint)
-    if view is None or not may_open(current_user(), view):
-        return None
-    return url_for(endpoint, **values)
-
-
 def init_app(app: Flask) -> None:
     if hops := app.config["PROXY_HOPS"]:
         # The client's address (login throttling, /healthz) and scheme from the proxies.
@@ -137,7 +67,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_language"] = current_language
-    app.jinja_env.globals["nav_url"] = nav_url
     app.jinja_env.filters["beijing"] = beijing_time
 
     @app.before_request
@@ -147,10 +76,8 @@ def init_app(app: Flask) -> None:
         g.pop("lang", None)
 
     @app.context_processor
-    def inject_user() -> dict[str, Any]:
-        from examsvc.accounts.auth import current_user
-
-        return {"current_user": current_user(), "demo_mode": app.config["DEMO_MODE"]}
+    def inject_mode() -> dict[str, Any]:
+        return {"demo_mode": app.config["DEMO_MODE"]}
 
     @app.after_request
     def security_headers(response: Response) -> Response:

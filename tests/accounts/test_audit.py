@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from examsvc.accounts.ids import mask
-from examsvc.audit.labels import ACTION_LABELS
+from examsvc.admin.audit_labels import ACTION_LABELS
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db
@@ -90,7 +90,7 @@ def test_every_recorded_action_has_a_chinese_label():
 
 
 def test_details_read_as_words_scores_in_points_and_id_numbers_masked():
-    from examsvc.audit.labels import detail_pairs
+    from examsvc.admin.audit_labels import detail_pairs
 
     pairs = dict(detail_pairs({"score": 58.0, "passed": False, "login": "430102197001010019"}))
     assert pairs == {"得分": "58分", "是否合格": "不合格", "登录名": "430*****0019"}

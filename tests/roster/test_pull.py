@@ -45,52 +45,23 @@ def physicians() -> list[Physician]:
 
 
 def test_paged_pull_stores_everyone_with_photos_and_encodings(registry, pull, faces_photos):
-    registry.add(
-        item(
-            1,
-            id_number=resident_id(1),
-            updated_at="2026-04-01T10:00:00+08:00",
-            photo=faces_photos["obama"],
-        ),
-        faces_photos["obama"],
-    )
-    registry.add(
-        item(
-            2,
-            id_number=resident_id(2),
-            updated_at="2026-04-02T10:00:00+08:00",
-            photo=faces_photos["biden"],
-            procedure="general",
-        ),
-        faces_photos["biden"],
-    )
-    registry.add(
-        item(
-            3,
-            id_number=resident_id(3),
-            updated_at="2026-04-03T10:00:00+08:00",
-            photo=faces_photos["two"],
-        ),
-        faces_photos["two"],
-    )
-    registry.add(
-        item(
-            4,
-            id_number=resident_id(4),
-            updated_at="2026-04-04T10:00:00+08:00",
-            photo=faces_photos["none"],
-        ),
-        faces_photos["none"],
-    )
-    registry.add(
-        item(
-            5,
-            id_number=resident_id(5),
-            updated_at="2026-04-05T10:00:00+08:00",
-            photo=faces_photos["broken"],
-        ),
-        faces_photos["broken"],
-    )
+    for n, photo, extra in [
+        (1, "obama", {}),
+        (2, "biden", {"procedure": "general"}),
+        (3, "two", {}),
+        (4, "none", {}),
+        (5, "broken", {}),
+    ]:
+        registry.add(
+            item(
+                n,
+                id_number=resident_id(n),
+                updated_at=f"2026-04-0{n}T10:00:00+08:00",
+                photo=faces_photos[photo],
+                **extra,
+            ),
+            faces_photos[photo],
+        )
     report = pull()
     assert report.pages == 3 and report.created == 5
     stored = physicians()

@@ -1,4 +1,5 @@
-"""The audit log page: who did what and when (administrators), in people's words."""
+"""The audit log page: who did what and when (administrators), in people's words. It is a
+page of the back office: examsvc.audit only records (every feature writes there)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, render_template, request
 from examsvc.accounts.auth import admin_required
 from examsvc.accounts.ids import mask
 from examsvc.accounts.models import User
-from examsvc.audit import labels
+from examsvc.admin import audit_labels as labels
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db

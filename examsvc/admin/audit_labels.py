@@ -9,7 +9,7 @@ from typing import Any
 
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts.ids import mask
-from examsvc.web import beijing_time
+from examsvc.clock import beijing_time
 
 # Every action that ``record()`` is called with (a test checks the code against this table).
 ACTION_LABELS = {
