@@ -13,6 +13,7 @@ from examsvc.banks.models import Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
 from examsvc.enums import AttemptStatus, WindowRound
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers.models import (
     ExamSession,
     ExamWindow,
@@ -75,7 +76,7 @@ def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
                 if qtype == section.qtype and (not section.tags or tag in section.tags)
             )
         if have < section.count:
-            tags = "、".join(section.tags) if section.tags else "全部知识点"
+            tags = "、".join(section.tags) if section.tags else N_("全部知识点")
             shortfalls.append(
                 Shortfall(
                     section.position,
@@ -146,7 +147,7 @@ def change_window(
     agency says explicitly that running attempts finish (their deadlines stay as they are).
     """
     if closes_at <= opens_at:
-        raise WindowChangeRefused("结束时间须晚于开始时间")
+        raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     count, latest = running_attempts(window)
     if count and latest is not None and closes_at < latest and not let_running_finish:
         raise WindowChangeRefused(
@@ -154,7 +155,7 @@ def change_window(
             "提前结束会中断考试。如确认让进行中的测评继续到原定时间，请勾选“允许进行中的测评按原时间完成”。"
         )
     if count and opens_at > now and window.opens_at <= now:
-        raise WindowChangeRefused("已有测评进行中，不能推迟开始时间")
+        raise WindowChangeRefused(N_("已有测评进行中，不能推迟开始时间"))
     window.opens_at, window.closes_at = opens_at, closes_at
     db.session.flush()
 
@@ -163,7 +164,7 @@ def add_window(
     paper: Paper, *, round: WindowRound, opens_at: datetime, closes_at: datetime
 ) -> ExamWindow:
     if closes_at <= opens_at:
-        raise WindowChangeRefused("结束时间须晚于开始时间")
+        raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     window = ExamWindow(paper_id=paper.id, round=round, opens_at=opens_at, closes_at=closes_at)
     db.session.add(window)
     db.session.flush()
@@ -200,7 +201,7 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
         if prerequisite is None:
             problems.append(f"前置试卷「{spec.prerequisite}」不存在")
         elif prerequisite.code == spec.code:
-            problems.append("试卷不能以自己为前置试卷")
+            problems.append(N_("试卷不能以自己为前置试卷"))
     if problems:
         raise PaperRefused(problems)
     paper = db.session.scalars(
@@ -437,7 +438,7 @@ def _find_candidate(cycle_id: int, text: str) -> Physician | str:
             sa.select(Physician).where(Physician.cycle_id == cycle_id, Physician.id_key == key)
         ).first()
     if physician is None:
-        return "本周期名单中没有此报名编号或证件号码"
+        return N_("本周期名单中没有此报名编号或证件号码")
     return physician
 
 

@@ -16,6 +16,7 @@ from examsvc.banks.models import QuestionBank
 from examsvc.clock import now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import assigned_slots, slots_of
@@ -34,7 +35,7 @@ SECTION_ROWS = 8
 def _cycle_id() -> int:
     cycle = current_cycle()
     if cycle is None:
-        raise ApiError(409, "no_cycle", "尚无考核周期：请先同步名单或导入名单文件")
+        raise ApiError(409, "no_cycle", N_("尚无考核周期：请先同步名单或导入名单文件"))
     return cycle.id
 
 
@@ -43,7 +44,7 @@ def _bad_field(field: str, message: str) -> ApiError:
     return ApiError(
         422,
         "invalid",
-        "提交的内容有误：{reason}",
+        N_("提交的内容有误：{reason}"),
         [{"field": field, "message": message}],
         reason=message,
     )
@@ -294,15 +295,17 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, _form_id("paper_id", "请选择试卷（paper_id）"))
+    paper = db.get_or_404(Paper, _form_id("paper_id", N_("请选择试卷（paper_id）")))
     try:
         round_ = WindowRound(request.form.get("round", "regular"))
     except ValueError:
-        raise _bad_field("round", "考试类型（round）须为正式考试 regular 或补考 makeup") from None
+        raise _bad_field(
+            "round", N_("考试类型（round）须为正式考试 regular 或补考 makeup")
+        ) from None
     return _window_form(
         lambda **when: ops.add_window(paper, round=round_, **when),
         "window.add",
-        "考试时间已添加",
+        N_("考试时间已添加"),
         paper=paper.code,
         round=round_.value,
     )
@@ -318,7 +321,7 @@ def change_window(window_id: int) -> BaseResponse:
         ops.change_window(window, let_running_finish=finish, now=now(), **when)
         return window
 
-    return _window_form(change, "window.change", "考试时间已修改", let_running_finish=finish)
+    return _window_form(change, "window.change", N_("考试时间已修改"), let_running_finish=finish)
 
 
 # --- JSON API -------------------------------------------------------------------------
@@ -351,7 +354,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     raw = parse_json(PaperSpec).model_dump(mode="json")
     paper, problems = _save(raw)
     if problems or paper is None:
-        raise ApiError(422, "paper_refused", "试卷未保存", [{"message": p} for p in problems])
+        raise ApiError(422, "paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
     db.session.commit()
     return {"id": paper.id, **_spec_of(paper)}, 201
 
@@ -381,7 +384,7 @@ def api_change_window(window_id: int) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if body is not None and not isinstance(body, dict):
         raise _bad_field(
-            "(body)", '请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}'
+            "(body)", N_('请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}')
         )
     change = parse_json(WindowChange, body)
     closes = change.closes_at
@@ -494,7 +497,7 @@ def add_site() -> BaseResponse:
 def add_session() -> BaseResponse:
     from examsvc.papers.models import Site
 
-    window = db.get_or_404(ExamWindow, _form_id("window_id", "请选择考试时间（window_id）"))
+    window = db.get_or_404(ExamWindow, _form_id("window_id", N_("请选择考试时间（window_id）")))
     site_id = request.form.get("site_id", type=int)
     name = request.form.get("name", "").strip()
     if not name:

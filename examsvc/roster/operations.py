@@ -15,6 +15,7 @@ from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
 from examsvc.roster.schemas import CycleInfo, RosterItem, RosterPage, error_fields
@@ -188,7 +189,7 @@ def apply_photo(
     if expected_sha256 and digest != expected_sha256.lower():
         physician.photo_status = PhotoStatus.FAILED
         physician.photo_problem = "sha256_mismatch"
-        physician.photo_problem_text = "照片校验值与登记系统不符"
+        physician.photo_problem_text = N_("照片校验值与登记系统不符")
         physician.face_encoding = None
         report.photos_failed += 1
         return
@@ -369,7 +370,7 @@ def _store_page(
             physician.photo_status = PhotoStatus.FAILED
             physician.photo_problem, physician.photo_problem_text = (
                 "download_failed",
-                "照片下载失败",
+                N_("照片下载失败"),
             )
             report.photos_failed += 1
             continue
@@ -439,7 +440,7 @@ def import_photo_folder(
             )
         ).first()
         if physician is None:
-            report.problems.append((stem, "photo", "没有对应的报名记录"))
+            report.problems.append((stem, "photo", N_("没有对应的报名记录")))
             continue
         report.photos_downloaded += 1
         apply_photo(

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from examsvc.enums import RegistrationStatus, WindowRound
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.roster.models import Cycle, Physician
 
 
@@ -37,14 +38,14 @@ def current_physician(user_id: int) -> Physician | None:
 # What each paper state is called on the agency's pages (the candidate's page shows a
 # button where the agency needs a state: "进入测评" becomes "可以测评").
 PAPER_STATE_ZH = {
-    "exempt": "免考通过",
-    "passed": "合格",
-    "in_progress": "测评进行中",
-    "open": "可以测评",
-    "waiting": "等待考试开始",
-    "locked": "等待医学人文测评合格",
-    "failed": "不合格",
-    "makeup_waiting": "不合格-等待补考",
+    "exempt": N_("免考通过"),
+    "passed": N_("合格"),
+    "in_progress": N_("测评进行中"),
+    "open": N_("可以测评"),
+    "waiting": N_("等待考试开始"),
+    "locked": N_("等待医学人文测评合格"),
+    "failed": N_("不合格"),
+    "makeup_waiting": N_("不合格-等待补考"),
 }
 FINAL = {"exempt", "passed", "failed", "closed"}
 
@@ -72,13 +73,13 @@ def progress(physician: Physician, now: datetime) -> Progress:
     from examsvc.attempts.operations import overview
 
     if physician.status == RegistrationStatus.WITHDRAWN:
-        return Progress("已退出", "fail", [], [])
+        return Progress(N_("已退出"), "fail", [], [])
     result = overview(physician, now)
     papers = [
         PaperProgress(
             s.paper.name,
             s.code,
-            "可以补考"
+            N_("可以补考")
             if s.code == "open" and s.window is not None and s.window.round == WindowRound.MAKEUP
             else PAPER_STATE_ZH.get(s.code, s.label),
             s.remaining,
@@ -89,15 +90,15 @@ def progress(physician: Physician, now: datetime) -> Progress:
     codes = {p.code for p in papers}
     verdict = result.verdict
     if verdict.result == "pass":
-        task, tone = "测评完成-合格", "pass"
+        task, tone = N_("测评完成-合格"), "pass"
     elif verdict.result == "fail":
-        task, tone = ("测评完成-不合格" if codes <= FINAL else "不合格"), "fail"
+        task, tone = (N_("测评完成-不合格") if codes <= FINAL else N_("不合格")), "fail"
     elif "makeup_waiting" in codes:
-        task, tone = "不合格-等待补考", "fail"
+        task, tone = N_("不合格-等待补考"), "fail"
     elif "in_progress" in codes:
-        task, tone = "测评进行中", "wait"
+        task, tone = N_("测评进行中"), "wait"
     elif papers and codes <= {"passed", "exempt"}:
-        task, tone = "测评完成-等待评定", "wait"  # the evaluations are still pending
+        task, tone = N_("测评完成-等待评定"), "wait"  # the evaluations are still pending
     else:
-        task, tone = "报名完成-等待测评", "wait"
+        task, tone = N_("报名完成-等待测评"), "wait"
     return Progress(task, tone, papers, verdict.reasons)
