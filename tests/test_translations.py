@@ -4,6 +4,7 @@ pages show no Chinese but the people's data."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from examsvc.enums import Role
+from examsvc.enums import Evaluation, Role
 from examsvc.extensions import db
 from tests.conftest import REPO
 from tests.factories import create_cycle, create_physician, login_as
 from tests.factories_exam import create_bank, create_paper, create_window
 from tests.html_text import visible_text
+from tests.roster.test_files import csv_bytes, row
 
 PO = REPO / "examsvc" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -138,3 +140,29 @@ def test_the_configured_language_is_the_default_and_the_cookie_wins(app, client,
     assert "登录" in seen(client, "/login", [])
     client.set_cookie("lang", "fr")  # unknown: Chinese, as before
     assert "登录" in seen(client, "/login", [])
+
+
+def test_sentences_with_fields_are_translated_with_their_labels(client, people):
+    """A reason made of a label and a name (a Text) reads as one English sentence."""
+    people["physician"].eval_ethics = Evaluation.FAIL
+    db.session.commit()
+    client.set_cookie("lang", "en")
+    client.post("/login", data={"login": people["physician"].id_number, "password": "Right-Pass1"})
+    assert "Professional ethics evaluation: failed" in seen(client, "/results", [])
+    client.set_cookie("lang", "zh")
+    assert "职业道德评定不合格" in seen(client, "/results", [])
+
+
+def test_a_refused_roster_file_explains_itself_in_english(client, people):
+    login_as(client, Role.ADMIN)
+    client.set_cookie("lang", "en")
+    data = csv_bytes([row(1), row(2, 执业类别="外科"), row(1)])
+    response = client.post(
+        "/admin/roster/import",
+        data={"file": (io.BytesIO(data), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    text = visible_text(response.get_data(as_text=True))
+    assert "“外科” is not an allowed value" in text
+    assert "Registration number" in text and "repeats row 2" in text

@@ -289,7 +289,7 @@ def create_staff(role: Role, login: str, name: str, password: str, *, now: datet
         raise ValueError("physician accounts come from the roster")
     taken = sa.select(User).where(User.role != Role.PHYSICIAN, User.login == login)
     if db.session.scalars(taken).first():
-        raise ValueError(f"用户名 {login} 已存在")
+        raise ValueError(N_("用户名 {login} 已存在", login=login))
     user = User(
         role=role,
         login=login,

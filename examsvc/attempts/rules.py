@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
-from examsvc.marks import N_
+from examsvc.marks import N_, Text
 
 CLOSED_LABEL = N_("考试已结束")  # the paper's window closed and it was never sat: 缺考
 
@@ -204,16 +204,16 @@ def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
     """Pass only if both evaluations pass and every required paper is passed or exempt."""
     reasons = []
     for name, value in (
-        (N_("工作成绩"), physician.eval_work_performance),
-        (N_("职业道德"), physician.eval_ethics),
+        (Text(N_("工作成绩")), physician.eval_work_performance),
+        (Text(N_("职业道德")), physician.eval_ethics),
     ):
         if value == Evaluation.FAIL:
-            reasons.append(f"{name}评定不合格")
+            reasons.append(N_("{name}评定不合格", name=name))
     for state in states:
         if state.code == "failed":
-            reasons.append(f"{state.paper.name}不合格")
+            reasons.append(N_("{paper}不合格", paper=state.paper.name))
         elif state.code == "closed" and physician.status == RegistrationStatus.APPROVED:
-            reasons.append(f"{state.paper.name}缺考")
+            reasons.append(N_("{paper}缺考", paper=state.paper.name))
     if reasons:
         return Verdict("fail", N_("不合格"), reasons)
     if any(s.code == "makeup_waiting" for s in states):

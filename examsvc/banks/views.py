@@ -85,7 +85,7 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
             now=now(),
         )
     except ops.BankConflict as exc:
-        raise ApiError(409, "bank_conflict", str(exc)) from None
+        raise ApiError(409, "bank_conflict", exc.args[0]) from None
     record(
         "bank.import",
         "bank",

@@ -216,7 +216,7 @@ def assign(paper_id: int) -> BaseResponse:
     try:
         replaced = _assign_and_commit(paper)
     except ops.AssignRefused as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         return redirect(url_for("papers.index"))
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
@@ -272,7 +272,7 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
         )
     except ops.WindowChangeRefused as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         return redirect(url_for("papers.windows"))
     except (ValueError, KeyError):
         db.session.rollback()
@@ -366,7 +366,7 @@ def api_assign(paper_id: int) -> dict[str, Any]:
     try:
         replaced = _assign_and_commit(paper)
     except ops.AssignRefused as exc:
-        raise ApiError(409, "assign_refused", str(exc)) from None
+        raise ApiError(409, "assign_refused", exc.args[0]) from None
     return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
 
 
@@ -398,7 +398,7 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         )
     except ops.WindowChangeRefused as exc:
         db.session.rollback()
-        raise ApiError(409, "window_change_refused", str(exc)) from None
+        raise ApiError(409, "window_change_refused", exc.args[0]) from None
     record(
         "window.change",
         "window",
@@ -485,7 +485,7 @@ def add_site() -> BaseResponse:
             request.form.get("address", "").strip(),
         )
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         return redirect(url_for("papers.sessions"))
     record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
     db.session.commit()
@@ -525,7 +525,7 @@ def update_session(session_id: int) -> Any:
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", str(exc))]
+            else [ops.LineProblem(0, "", exc.args[0])]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         return _sessions_page(failed | {"problems": problems}, 422)

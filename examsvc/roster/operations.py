@@ -47,10 +47,17 @@ class PullReport:
     pages: int = 0
 
     def summary(self) -> str:
-        return (
-            f"新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}，退出 {self.withdrawn}；"
-            f"照片下载 {self.photos_downloaded}，跳过 {self.photos_skipped}，不合格 {self.photos_failed}；"
-            f"数据问题 {len(self.problems)}"
+        return N_(
+            "新增 {created}，更新 {updated}，未变 {unchanged}，退出 {withdrawn}；"
+            "照片下载 {downloaded}，跳过 {skipped}，不合格 {failed}；数据问题 {problems}",
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            withdrawn=self.withdrawn,
+            downloaded=self.photos_downloaded,
+            skipped=self.photos_skipped,
+            failed=self.photos_failed,
+            problems=len(self.problems),
         )
 
 
@@ -345,7 +352,7 @@ def _store_page(
                 cycle,
                 item.registration_id,
                 "id_number",
-                f"证件号码与报名 {duplicate.registration_id} 重复",
+                N_("证件号码与报名 {registration} 重复", registration=duplicate.registration_id),
                 now,
                 report,
             )
@@ -396,7 +403,9 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
     for row, item in enumerate(items, start=2):
         key = account_key(item.id_type, item.id_number)
         if key in keys:
-            problems.append(RowProblem(row, "证件号码", f"证件号码与第 {keys[key]} 行重复"))
+            problems.append(
+                RowProblem(row, "证件号码", N_("证件号码与第 {row} 行重复", row=keys[key]))
+            )
         keys.setdefault(key, row)
         other = db.session.scalars(
             sa.select(Physician.registration_id).where(
@@ -406,7 +415,13 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
             )
         ).first()
         if other:
-            problems.append(RowProblem(row, "证件号码", f"证件号码与已有报名 {other} 重复"))
+            problems.append(
+                RowProblem(
+                    row,
+                    "证件号码",
+                    N_("证件号码与已有报名 {registration} 重复", registration=other),
+                )
+            )
     if problems:
         raise RosterFileError(problems)
     report = PullReport()

@@ -185,7 +185,7 @@ def import_file() -> Any:
         flash(_(exc.message), "error")
         return redirect(url_for("roster.index"))
     db.session.commit()
-    flash(_("导入成功：") + report.summary(), "success")
+    flash(_("导入成功：") + _(report.summary()), "success")
     return redirect(url_for("roster.index"))
 
 

@@ -15,6 +15,8 @@ from flask import Flask, current_app, g, request
 from flask_babel import Babel, refresh
 from flask_babel import gettext as babel_gettext
 
+from examsvc.marks import Text
+
 LANGUAGES = ("zh", "en")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -31,9 +33,18 @@ def current_language() -> str:
 
 
 def gettext(text: str, **values: object) -> str:
-    """Translate ``text`` (Chinese) into the request's language and fill ``{name}`` fields."""
-    text = babel_gettext(text)
-    return text.format(**values) if values else text
+    """Translate ``text`` (Chinese) into the request's language and fill ``{name}`` fields;
+    a :class:`~examsvc.marks.Text` brings its own msgid and fields (labels among them are
+    translated too)."""
+    if isinstance(text, Text):
+        values = text.values | values
+        text = text.msgid
+    translated = babel_gettext(text)
+    if not values:
+        return translated
+    return translated.format(
+        **{k: gettext(v) if isinstance(v, Text) else v for k, v in values.items()}
+    )
 
 
 _ = gettext
