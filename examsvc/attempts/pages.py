@@ -18,6 +18,8 @@ from examsvc.extensions import db
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
+from examsvc.web.i18n import gettext
+from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("attempts", __name__)
 
@@ -112,7 +114,9 @@ def exam(attempt_id: int) -> str:
             result=ops.result_view(attempt, retry),
             can_retry=retry,
         )
-    return render_template("attempts/exam.html", attempt=attempt)
+    # The question types in the page's language (the API gives their Chinese labels).
+    type_labels = {code: gettext(kind.label_zh) for code, kind in QUESTION_TYPES.items()}
+    return render_template("attempts/exam.html", attempt=attempt, type_labels=type_labels)
 
 
 @bp.get("/results")
