@@ -14,11 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+
+def N_(text: str) -> str:
+    """Marks a Chinese label for the translation catalog (the same marker as examsvc.marks.N_;
+    question_banks knows nothing of examsvc)."""
+    return text
+
+
 KEYS = string.ascii_uppercase[:8]
 # A rule failure: (field, sub-question index or None, code, message zh, message en)
 Issue = tuple[str, int | None, str, str, str]
 OptionOrder = dict[str, list[str]]  # slot ("" or a sub-question id) -> option keys in order
-NOT_ANSWERED = "未作答"
+NOT_ANSWERED = N_("未作答")
 _UNASKED: Any = object()
 
 
@@ -118,7 +125,7 @@ def _single_answer_issues(answer: Any, options: dict[str, Any], sub: int | None)
             )
         ]
     if answer not in options:
-        span = f"{next(iter(options))}–{list(options)[-1]}" if options else "（无选项）"
+        span = f"{next(iter(options))}–{list(options)[-1]}" if options else N_("（无选项）")
         return [
             (
                 "answer",
@@ -204,7 +211,7 @@ class QuestionType:
 
 
 class Single(QuestionType):
-    code, label_zh, label_en = "single", "单选题", "Single answer"
+    code, label_zh, label_en = "single", N_("单选题"), "Single answer"
 
     @classmethod
     def validate(cls, q: dict[str, Any]) -> list[Issue]:
@@ -243,7 +250,7 @@ class Single(QuestionType):
 
 
 class Multiple(Single):
-    code, label_zh, label_en = "multiple", "多选题", "Multiple answer"
+    code, label_zh, label_en = "multiple", N_("多选题"), "Multiple answer"
 
     @classmethod
     def validate(cls, q: dict[str, Any]) -> list[Issue]:
@@ -291,7 +298,7 @@ class Multiple(Single):
 
 
 class TrueFalse(QuestionType):
-    code, label_zh, label_en = "true_false", "判断题", "True or false"
+    code, label_zh, label_en = "true_false", N_("判断题"), "True or false"
 
     @classmethod
     def validate(cls, q: dict[str, Any]) -> list[Issue]:
@@ -456,12 +463,12 @@ class _Group(QuestionType):
 
 
 class Case(_Group):
-    code, label_zh, label_en = "case", "病例组型题", "Case group"
+    code, label_zh, label_en = "case", N_("病例组型题"), "Case group"
     shared_options = False
 
 
 class Matching(_Group):
-    code, label_zh, label_en = "matching", "配伍题", "Matching (shared options)"
+    code, label_zh, label_en = "matching", N_("配伍题"), "Matching (shared options)"
     shared_options = True
 
 

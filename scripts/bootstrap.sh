@@ -39,5 +39,8 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The English catalog, compiled from examsvc/translations/en/LC_MESSAGES/messages.po.
+scripts/translations.sh compile >/dev/null
+
 # Front-end libraries from the npm registry, served by the app (no CDN).
 if [ -x scripts/vendor.sh ]; then scripts/vendor.sh; fi

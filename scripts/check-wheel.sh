@@ -2,7 +2,8 @@
 # A built package serves pages: build the wheel from a copy of the sources, install it into
 # a fresh virtualenv outside the checkout (the project venv's packages reached through a
 # .pth, never the checkout), run `examsvc db upgrade` on a new SQLite database from another
-# directory and fetch the login page, a stylesheet and the vendored Socket.IO client.
+# directory and fetch the login page (in Chinese and in English: the wheel carries the
+# compiled catalog), a stylesheet and the vendored Socket.IO client.
 # Prints "wheel ok: <wheel>" at the end; with EXAMSVC_WHEEL_DIR set, leaves the wheel there.
 # Used by .ci/run and tests/test_packaging.py.
 set -euo pipefail
@@ -18,6 +19,7 @@ mkdir "$work/src"
 cp -r setup.py pyproject.toml README.md examsvc proctoring question_banks templates migrations \
   "$work/src/"
 find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+find "$work/src" -name "*.mo" -delete  # the build compiles the catalogs itself (setup.py)
 "$python" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$work/dist" "$work/src"
 wheel=$(ls "$work/dist"/examsvc-*.whl)
 if [[ -n "${EXAMSVC_WHEEL_DIR:-}" ]]; then cp "$wheel" "$EXAMSVC_WHEEL_DIR/"; fi
@@ -56,5 +58,7 @@ for url, expected in [
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     assert expected in response.get_data(as_text=True), url
+client.set_cookie("lang", "en")  # the compiled English catalog is in the wheel
+assert "Log in" in client.get("/login").get_data(as_text=True), "no English catalog"
 EOF
 echo "wheel ok: $(basename "$wheel")"

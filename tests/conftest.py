@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from redis import ConnectionError as RedisConnectionError
@@ -24,6 +26,22 @@ REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 # 2026-05-12 09:00 Beijing time, inside a typical exam window.
 T0 = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def english_catalog() -> None:
+    """The compiled English catalog, as scripts/bootstrap.sh builds it (``pytest`` run
+    straight from a checkout may find none yet, or one older than messages.po)."""
+    po = REPO / "examsvc" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        return
+    with po.open("rb") as source:
+        catalog = read_po(source)
+    partial = mo.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as target:
+        write_mo(target, catalog)
+    partial.replace(mo)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from examsvc.accounts.models import User
 from examsvc.accounts.operations import end_sessions
 from examsvc.enums import Role
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.web.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,11 +61,11 @@ def _deny(status: int) -> Any:
         raise ApiError(
             status,
             "unauthorized" if status == 401 else "forbidden",
-            "请先登录" if status == 401 else "您没有权限访问此页面",
+            N_("请先登录") if status == 401 else N_("您没有权限访问此页面"),
         )
     if status == 401:
         return redirect(url_for("accounts.login", next=request.full_path))
-    raise ApiError(403, "forbidden", "您没有权限访问此页面")
+    raise ApiError(403, "forbidden", N_("您没有权限访问此页面"))
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
@@ -78,7 +79,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
                 return _deny(401)
             if user.must_change_password and request.endpoint != "accounts.change_password":
                 if request.path.startswith("/api/"):
-                    raise ApiError(403, "password_change_required", "首次登录请先修改密码")
+                    raise ApiError(403, "password_change_required", N_("首次登录请先修改密码"))
                 return redirect(url_for("accounts.change_password"))
             if roles and user.role not in roles:
                 return _deny(403)

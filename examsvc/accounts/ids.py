@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from examsvc.marks import N_
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _RESIDENT_18 = re.compile(r"^\d{17}[\dX]$")
@@ -48,7 +50,7 @@ def id_key(raw: str) -> str:
         expected = check_digit(number[:17])
         if number[17] != expected:
             raise InvalidIdNumber(
-                "身份证号码最后一位校验码不正确，请核对后重新输入（如末位为 X，大小写均可）"
+                N_("身份证号码最后一位校验码不正确，请核对后重新输入（如末位为 X，大小写均可）")
             )
         return number
     return number

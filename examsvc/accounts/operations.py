@@ -34,10 +34,11 @@ from examsvc.accounts.passwords import (
 )
 from examsvc.enums import Role
 from examsvc.extensions import db
+from examsvc.marks import N_
 
 # Verifying against this when the account does not exist keeps the timing the same.
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
-BAD_CREDENTIALS = "证件号码（用户名）或密码错误"
+BAD_CREDENTIALS = N_("证件号码（用户名）或密码错误")
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,10 @@ def throttle_wait(account: str, address: str, *, now: datetime, policy: LoginPol
 def throttled(seconds: int) -> LoginRefused:
     """The refusal while a pair or address waits (the same for every account)."""
     if seconds < 120:
-        return LoginRefused("throttled", "尝试次数过多，请 {n} 秒后再试", n=seconds)
-    return LoginRefused("throttled", "尝试次数过多，请 {n} 分钟后再试", n=math.ceil(seconds / 60))
+        return LoginRefused("throttled", N_("尝试次数过多，请 {n} 秒后再试"), n=seconds)
+    return LoginRefused(
+        "throttled", N_("尝试次数过多，请 {n} 分钟后再试"), n=math.ceil(seconds / 60)
+    )
 
 
 def count_failure(account: str, address: str, *, now: datetime, policy: LoginPolicy) -> None:
@@ -257,10 +260,10 @@ def change_password(
     """Change a password; returns the problems (nothing changed) or an empty list. Guesses
     of the current password are throttled like logins (raises LoginRefused)."""
     if not check_password(user, account_of(user.login), old, address, now=now, policy=policy):
-        return ["原密码不正确"]
+        return [N_("原密码不正确")]
     problems = password_problems(new, old_hash=user.password_hash, login=user.login)
     if new != repeat:
-        problems.append("两次输入的新密码不一致")
+        problems.append(N_("两次输入的新密码不一致"))
     if problems:
         return problems
     user.password_hash = hash_password(new)
@@ -285,7 +288,7 @@ def create_staff(role: Role, login: str, name: str, password: str, *, now: datet
         raise ValueError("physician accounts come from the roster")
     taken = sa.select(User).where(User.role != Role.PHYSICIAN, User.login == login)
     if db.session.scalars(taken).first():
-        raise ValueError(f"用户名 {login} 已存在")
+        raise ValueError(N_("用户名 {login} 已存在", login=login))
     user = User(
         role=role,
         login=login,

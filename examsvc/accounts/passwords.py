@@ -9,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from examsvc import offload
 from examsvc.accounts.ids import to_15
+from examsvc.marks import N_
 
 INITIAL_PASSWORD = "666666"  # the manuals' initial password; a change is forced at first login
 
@@ -55,7 +56,7 @@ def password_problems(
     """Why ``new`` is not acceptable (Chinese messages); empty when it is."""
     problems = []
     if len(new) < 8:
-        problems.append("密码长度至少为8位")
+        problems.append(N_("密码长度至少为8位"))
     classes = sum(
         (
             any(c.isupper() for c in new),
@@ -65,11 +66,11 @@ def password_problems(
         )
     )
     if classes < 3:
-        problems.append("密码须包含大写字母、小写字母、数字、特殊符号中的至少三种")
+        problems.append(N_("密码须包含大写字母、小写字母、数字、特殊符号中的至少三种"))
     if INITIAL_PASSWORD in new:
-        problems.append("新密码不能包含初始密码 666666")
+        problems.append(N_("新密码不能包含初始密码 666666"))
     if login is not None and any(form in new.upper() for form in _login_forms(login)):
-        problems.append("新密码不能包含证件号码或用户名")
+        problems.append(N_("新密码不能包含证件号码或用户名"))
     if old_hash is not None and verify_password(old_hash, new):
-        problems.append("新密码不能与原密码相同")
+        problems.append(N_("新密码不能与原密码相同"))
     return problems

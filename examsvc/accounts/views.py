@@ -258,7 +258,7 @@ def staff_create() -> Response:
     try:
         user = ops.create_staff(role, login, name, password, now=now())
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         return redirect(url_for("accounts.staff_list"))
     record("user.create", "user", user.id, actor_id=actor.id, now=now(), role=role.value)
     flash(

@@ -15,29 +15,8 @@ from examsvc.admin.queries import invigilator_sessions, roster_counts
 from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.roster.queries import current_cycle
-from examsvc.web.i18n import register
 
 bp = Blueprint("admin", __name__)
-
-EN = {
-    "首页": "Home",
-    "考核周期": "Assessment cycle",
-    "报名人数": "Registered physicians",
-    "简易程序": "Simple procedure",
-    "一般程序": "General procedure",
-    "照片合格": "Photos usable",
-    "照片待处理": "Photos to resolve",
-    "已退出": "Withdrawn",
-    "尚无考核周期：请同步名单或导入名单文件。": "No cycle yet: pull the roster or import a roster file.",
-    "我的监考场次": "My sessions",
-    "试卷": "Paper",
-    "考试时间": "Exam time",
-    "考点": "Test site",
-    "至": "to",
-    "暂无指派的场次": "No session assigned to you yet",
-    "考生 {n} 人": "{n} candidates",
-    "尚未指派考生": "No candidates assigned yet",
-}
 
 
 @bp.get("/admin")
@@ -88,6 +67,5 @@ def _is_loopback(address: str | None) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    register(EN)
     app.register_blueprint(bp)
     app.register_blueprint(audit.bp)

@@ -15,6 +15,7 @@ from examsvc.admin import audit_labels as labels
 from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db
+from examsvc.marks import N_
 
 bp = Blueprint("audit", __name__)
 
@@ -25,8 +26,8 @@ def _actor(event: AuditEvent, user: User | None) -> str:
         login = mask(user.login) if user.role == Role.PHYSICIAN else user.login
         return f"{user.display_name}（{login}）"
     if event.detail.get("via") == "cli":
-        return "命令行"
-    return "未登录访客" if event.action.startswith("login") else "系统"
+        return N_("命令行")
+    return N_("未登录访客") if event.action.startswith("login") else N_("系统")
 
 
 @bp.get("/admin/audit")

@@ -20,6 +20,7 @@ from examsvc.attempts.models import Attempt
 from examsvc.clock import now
 from examsvc.enums import SubmitReason
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 from examsvc.web.errors import ApiError, parse_json
@@ -31,17 +32,17 @@ bp = Blueprint("attempts_api", __name__, url_prefix="/api/v1/exam")
 def me() -> Physician:
     user = current_user()
     if user is None:  # logged out (on any device): not "unregistered"
-        raise ApiError(401, "unauthorized", "请先登录")
+        raise ApiError(401, "unauthorized", N_("请先登录"))
     physician = current_physician(user.id)
     if physician is None:
-        raise ApiError(404, "not_registered", "本周期没有您的报名记录")
+        raise ApiError(404, "not_registered", N_("本周期没有您的报名记录"))
     return physician
 
 
 def my_attempt(attempt_id: int) -> Attempt:
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None or attempt.physician_id != me().id:
-        raise ApiError(404, "not_found", "没有这次测评")
+        raise ApiError(404, "not_found", N_("没有这次测评"))
     return attempt
 
 

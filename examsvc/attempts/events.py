@@ -18,6 +18,7 @@ from examsvc.accounts.auth import current_user
 from examsvc.attempts.api import AnswerMessage, save
 from examsvc.enums import Role
 from examsvc.extensions import socketio
+from examsvc.marks import N_
 from examsvc.web.errors import ApiError, validate
 from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
 
@@ -34,7 +35,7 @@ def _refuse(error: ApiError) -> ConnectionRefusedError:
 def connect(auth: Any = None) -> None:
     user = current_user()
     if user is None or user.role != Role.PHYSICIAN or user.must_change_password:
-        raise _refuse(ApiError(401, "unauthorized", "请先登录"))
+        raise _refuse(ApiError(401, "unauthorized", N_("请先登录")))
     room = f"user:{user.id}"
     # Counted and joined without yielding to another greenlet: the cap holds under gevent.
     # The server's manager knows this process's connections only: the cap is per process.
@@ -44,7 +45,7 @@ def connect(auth: Any = None) -> None:
             ApiError(
                 429,
                 "too_many_connections",
-                "同一账号最多同时打开 {limit} 个考试页面，请关闭其他页面",
+                N_("同一账号最多同时打开 {limit} 个考试页面，请关闭其他页面"),
                 limit=limit,
             )
         )
@@ -60,7 +61,7 @@ def answer(data: Any = None) -> dict[str, Any]:
         return exc.to_ack()
     except Exception:  # acknowledged all the same: the client keeps the save and retries
         log.exception("answer not saved")
-        return ApiError(500, "internal_server_error", "服务器繁忙，请稍后再试").to_ack()
+        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
 
 
 @uow.socket_event
@@ -76,4 +77,4 @@ def unknown(event: Any, *args: Any) -> dict[str, Any]:
     """Any other event, and a packet whose JSON could not be read (``SocketPacket``)."""
     if event == UNREADABLE_EVENT:
         return ApiError(400, "bad_json", BAD_JSON).to_ack()
-    return ApiError(400, "unknown_event", "不支持此操作").to_ack()
+    return ApiError(400, "unknown_event", N_("不支持此操作")).to_ack()

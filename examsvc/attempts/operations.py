@@ -22,6 +22,7 @@ from examsvc.audit.operations import record
 from examsvc.banks.models import Question
 from examsvc.enums import AttemptStatus, SubmitReason
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from examsvc.papers.queries import papers_for
@@ -138,7 +139,7 @@ def state_of(physician: Physician, paper_id: int, now: datetime) -> rules.PaperS
 def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState:
     state = state_of(physician, paper_id, now)
     if state is None:
-        raise Refused("not_required", "您无需参加此试卷的测评")
+        raise Refused("not_required", N_("您无需参加此试卷的测评"))
     return state
 
 
@@ -179,9 +180,11 @@ def start_attempt(
     # The proctoring seam: consent to face data and the exam rules come first; entry face
     # verification against the registration photo will be checked here too.
     if physician.user.face_consent_at is None:
-        raise Refused("consent_required", "初次进入测评须进行人脸信息采集授权")
+        raise Refused("consent_required", N_("初次进入测评须进行人脸信息采集授权"))
     if not rules_acknowledged:
-        raise Refused("rules_not_acknowledged", "请阅读考前须知并勾选“我已阅读并同意遵守上述规定”")
+        raise Refused(
+            "rules_not_acknowledged", N_("请阅读考前须知并勾选“我已阅读并同意遵守上述规定”")
+        )
     paper = db.session.get(Paper, paper_id)
     assert paper is not None
     used = (
@@ -255,21 +258,21 @@ def save_answer(
 ) -> SaveResult:
     """Save one answer if ``seq`` is newer than what is stored; idempotent for a repeated seq."""
     if seq < 1:
-        raise Refused("bad_seq", "保存序号无效")
+        raise Refused("bad_seq", N_("保存序号无效"))
     if attempt.status != AttemptStatus.IN_PROGRESS:
-        raise Refused("attempt_closed", "本次测评已交卷，答案不能再修改")
+        raise Refused("attempt_closed", N_("本次测评已交卷，答案不能再修改"))
     late = now > attempt.deadline_at
     if late:
         in_time = journaled_at is not None and journaled_at <= attempt.deadline_at
         if not (in_time and now <= attempt.deadline_at + grace):
-            raise Refused("deadline_passed", "考试时间已到，答案不能再保存")
+            raise Refused("deadline_passed", N_("考试时间已到，答案不能再保存"))
     item = db.session.scalars(
         sa.select(AttemptItem).where(
             AttemptItem.attempt_id == attempt.id, AttemptItem.position == position
         )
     ).first()
     if item is None:
-        raise Refused("no_such_question", "没有这道题")
+        raise Refused("no_such_question", N_("没有这道题"))
     kind = QUESTION_TYPES[item.question.qtype]
     problem = kind.validate_response(item.question.data, response)
     if problem:
@@ -422,13 +425,13 @@ def can_retry(attempt: Attempt, now: datetime) -> bool:
 
 def result_view(attempt: Attempt, retry: bool) -> dict[str, Any]:
     if attempt.status == AttemptStatus.VOIDED:
-        return {"passed": False, "score": None, "message": "本次测评因违纪被终止"}
+        return {"passed": False, "score": None, "message": N_("本次测评因违纪被终止")}
     if attempt.passed:
-        message = "交卷成功，合格"
+        message = N_("交卷成功，合格")
     elif retry:
-        message = "交卷成功，您本次未达到分数线，您可以继续参加测评"
+        message = N_("交卷成功，您本次未达到分数线，您可以继续参加测评")
     else:
-        message = "交卷成功，您本次未达到分数线"
+        message = N_("交卷成功，您本次未达到分数线")
     return {
         "passed": attempt.passed,
         "score": attempt.score,

@@ -20,6 +20,8 @@ from examsvc.results.notice import Notice, NoticePaper, render
 from examsvc.roster import photos
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
+from examsvc.web.i18n import gettext
+from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("attempts", __name__)
 
@@ -115,7 +117,9 @@ def exam(attempt_id: int) -> str:
             result=ops.result_view(attempt, retry),
             can_retry=retry,
         )
-    return render_template("attempts/exam.html", attempt=attempt)
+    # The question types in the page's language (the API gives their Chinese labels).
+    type_labels = {code: gettext(kind.label_zh) for code, kind in QUESTION_TYPES.items()}
+    return render_template("attempts/exam.html", attempt=attempt, type_labels=type_labels)
 
 
 @bp.get("/results")

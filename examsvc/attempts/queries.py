@@ -11,6 +11,7 @@ from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import overview
 from examsvc.enums import RegistrationStatus
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import PaperProgress, Progress
@@ -22,7 +23,7 @@ def progress(physician: Physician, now: datetime) -> Progress:
     """The physician's current task and each paper's state, from the same computation as
     the physician's own 考核安排 page (``operations.overview``)."""
     if physician.status == RegistrationStatus.WITHDRAWN:
-        return Progress("已退出", "fail", [], [])
+        return Progress(N_("已退出"), "fail", [], [])
     result = overview(physician, now)
     papers = [
         PaperProgress(s.paper.name, s.code, s.agency_label, s.remaining, s.best_score)
@@ -31,17 +32,17 @@ def progress(physician: Physician, now: datetime) -> Progress:
     codes = {p.code for p in papers}
     verdict = result.verdict
     if verdict.result == "pass":
-        task, tone = "测评完成-合格", "pass"
+        task, tone = N_("测评完成-合格"), "pass"
     elif verdict.result == "fail":
-        task, tone = ("测评完成-不合格" if codes <= FINAL else "不合格"), "fail"
+        task, tone = (N_("测评完成-不合格") if codes <= FINAL else N_("不合格")), "fail"
     elif "makeup_waiting" in codes:
-        task, tone = "不合格-等待补考", "fail"
+        task, tone = N_("不合格-等待补考"), "fail"
     elif "in_progress" in codes:
-        task, tone = "测评进行中", "wait"
+        task, tone = N_("测评进行中"), "wait"
     elif papers and codes <= {"passed", "exempt"}:
-        task, tone = "测评完成-等待评定", "wait"  # the evaluations are still pending
+        task, tone = N_("测评完成-等待评定"), "wait"  # the evaluations are still pending
     else:
-        task, tone = "报名完成-等待测评", "wait"
+        task, tone = N_("报名完成-等待测评"), "wait"
     return Progress(task, tone, papers, verdict.reasons)
 
 

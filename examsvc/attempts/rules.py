@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
+from examsvc.marks import N_, Text
 
-CLOSED_LABEL = "考试已结束"  # the paper's window closed and it was never sat: 缺考
+CLOSED_LABEL = N_("考试已结束")  # the paper's window closed and it was never sat: 缺考
 
 # What each paper state is called on the agency's pages (the candidate's page shows a
 # button where the agency needs a state: "进入测评" becomes "可以测评").
 AGENCY_LABELS = {
-    "exempt": "免考通过",
-    "passed": "合格",
-    "in_progress": "测评进行中",
-    "open": "可以测评",
-    "waiting": "等待考试开始",
-    "locked": "等待医学人文测评合格",
-    "failed": "不合格",
-    "makeup_waiting": "不合格-等待补考",
+    "exempt": N_("免考通过"),
+    "passed": N_("合格"),
+    "in_progress": N_("测评进行中"),
+    "open": N_("可以测评"),
+    "waiting": N_("等待考试开始"),
+    "locked": N_("等待医学人文测评合格"),
+    "failed": N_("不合格"),
+    "makeup_waiting": N_("不合格-等待补考"),
 }
 
 
@@ -97,10 +98,10 @@ class PaperState:
         进入测评 (a results list or a roster column, where ``label`` would be a button)."""
         if self.code == "open":
             if self.window is not None and self.window.round == WindowRound.MAKEUP:
-                return "不合格-可参加补考"
-            return "待考" if self.best_score is None else "未达到分数线-可继续测评"
+                return N_("不合格-可参加补考")
+            return N_("待考") if self.best_score is None else N_("未达到分数线-可继续测评")
         if self.code == "closed" and self.label == CLOSED_LABEL:
-            return "缺考"
+            return N_("缺考")
         return self.label
 
     @property
@@ -112,7 +113,7 @@ class PaperState:
             and self.window is not None
             and self.window.round == WindowRound.MAKEUP
         ):
-            return "可以补考"
+            return N_("可以补考")
         return AGENCY_LABELS.get(self.code, self.label)
 
 
@@ -173,48 +174,48 @@ def paper_state(
     makeup = [a for a in mine if a.window_round == WindowRound.MAKEUP]
     limit = paper.limit(physician.procedure)
     if is_exempt(physician, paper):
-        return PaperState(paper, "exempt", "免考通过", 0)
+        return PaperState(paper, "exempt", N_("免考通过"), 0)
     if any(a.passed for a in mine):
-        return PaperState(paper, "passed", "合格", 0, best_score=best)
+        return PaperState(paper, "passed", N_("合格"), 0, best_score=best)
     if physician.status != RegistrationStatus.APPROVED:
         return PaperState(
-            paper, "closed", "已退出本周期考核", 0, reason="已退出本周期考核，不能参加测评"
+            paper, "closed", N_("已退出本周期考核"), 0, reason=N_("已退出本周期考核，不能参加测评")
         )
     open_attempt = next((a for a in mine if a.in_progress), None)
     if open_attempt is not None:
         window = _window(paper, open_attempt.window_round, now)[0]
-        return PaperState(paper, "in_progress", "测评进行中", 0, window, best_score=best)
+        return PaperState(paper, "in_progress", N_("测评进行中"), 0, window, best_score=best)
     if paper.prerequisite_id is not None and paper.prerequisite_id not in passed_papers:
         return PaperState(
             paper,
             "locked",
-            "需先通过医学人文测评",
+            N_("需先通过医学人文测评"),
             limit,
             None,
-            reason="医学人文测评试卷合格后才可以进行业务水平测评",
+            reason=N_("医学人文测评试卷合格后才可以进行业务水平测评"),
         )
     current, upcoming = _window(paper, WindowRound.REGULAR, now)
     used = len(regular)
     failed_regular = used >= limit or (used > 0 and current is None and upcoming is None)
     if not failed_regular:
         if current is not None:
-            return PaperState(paper, "open", "进入测评", limit - used, current, best_score=best)
+            return PaperState(paper, "open", N_("进入测评"), limit - used, current, best_score=best)
         if upcoming is not None:
             return PaperState(
-                paper, "waiting", "等待考试开始", limit - used, upcoming, best_score=best
+                paper, "waiting", N_("等待考试开始"), limit - used, upcoming, best_score=best
             )
         if used == 0 and not any(w.round == WindowRound.MAKEUP for w in paper.windows):
-            return PaperState(paper, "closed", CLOSED_LABEL, 0, reason="测评时间已结束")
+            return PaperState(paper, "closed", CLOSED_LABEL, 0, reason=N_("测评时间已结束"))
     # Regular round over without a pass (attempts used up, or the window closed): makeup.
     m_current, m_upcoming = _window(paper, WindowRound.MAKEUP, now)
     m_left = limit - len(makeup)
     if m_current is not None and m_left > 0:
-        return PaperState(paper, "open", "进入测评（补考）", m_left, m_current, best_score=best)
+        return PaperState(paper, "open", N_("进入测评（补考）"), m_left, m_current, best_score=best)
     if m_upcoming is not None and m_left > 0:
         return PaperState(
-            paper, "makeup_waiting", "不合格-等待补考", m_left, m_upcoming, best_score=best
+            paper, "makeup_waiting", N_("不合格-等待补考"), m_left, m_upcoming, best_score=best
         )
-    return PaperState(paper, "failed", "不合格", 0, best_score=best)
+    return PaperState(paper, "failed", N_("不合格"), 0, best_score=best)
 
 
 @dataclass
@@ -228,21 +229,21 @@ def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
     """Pass only if both evaluations pass and every required paper is passed or exempt."""
     reasons = []
     for name, value in (
-        ("工作成绩", physician.eval_work_performance),
-        ("职业道德", physician.eval_ethics),
+        (Text(N_("工作成绩")), physician.eval_work_performance),
+        (Text(N_("职业道德")), physician.eval_ethics),
     ):
         if value == Evaluation.FAIL:
-            reasons.append(f"{name}评定不合格")
+            reasons.append(N_("{name}评定不合格", name=name))
     for state in states:
         if state.code == "failed":
-            reasons.append(f"{state.paper.name}不合格")
+            reasons.append(N_("{paper}不合格", paper=state.paper.name))
         elif state.code == "closed" and physician.status == RegistrationStatus.APPROVED:
-            reasons.append(f"{state.paper.name}缺考")
+            reasons.append(N_("{paper}缺考", paper=state.paper.name))
     if reasons:
-        return Verdict("fail", "不合格", reasons)
+        return Verdict("fail", N_("不合格"), reasons)
     if any(s.code == "makeup_waiting" for s in states):
-        return Verdict("pending", "不合格-等待补考")
+        return Verdict("pending", N_("不合格-等待补考"))
     undecided = Evaluation.PENDING in (physician.eval_work_performance, physician.eval_ethics)
     if undecided or any(s.code not in ("passed", "exempt") for s in states):
-        return Verdict("pending", "报名完成-等待测评")
-    return Verdict("pass", "合格")
+        return Verdict("pending", N_("报名完成-等待测评"))
+    return Verdict("pass", N_("合格"))

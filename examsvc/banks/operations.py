@@ -14,6 +14,7 @@ from examsvc.audit.operations import record
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import PaperKind, PracticeCategory
 from examsvc.extensions import db, table
+from examsvc.marks import N_
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
 
@@ -54,7 +55,7 @@ def import_bank(
         db.session.add(bank)
         db.session.flush()
     elif bank.kind != info.kind or bank.practice_category != info.practice_category:
-        raise BankConflict(f"题库 {info.code} 已存在，且类型或执业类别不同")
+        raise BankConflict(N_("题库 {code} 已存在，且类型或执业类别不同", code=info.code))
     else:
         bank.name = info.name
     number = (

@@ -16,6 +16,7 @@ from examsvc.banks.models import QuestionBank
 from examsvc.clock import now
 from examsvc.enums import PaperKind, PracticeCategory, Role
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.web.errors import ApiError
 from examsvc.web.i18n import gettext as _
 from question_banks import BankImportError, parse_bank
@@ -56,7 +57,7 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
     """Parse and store an uploaded bank: (version, None) or (None, problems). Caller commits."""
     upload = files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError(400, "missing_file", "请选择题库文件")
+        raise ApiError(400, "missing_file", N_("请选择题库文件"))
     data = upload.read()
     try:
         parsed = offload.process_call(parse_bank, data, upload.filename)
@@ -68,9 +69,9 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
     kind = form.get("kind") or (meta.kind if meta else "")
     category = form.get("category") or (meta.practice_category if meta else None) or None
     if not code or not name or kind not in ("humanities", "professional"):
-        raise ApiError(422, "missing_fields", "请填写题库编号、名称和类型")
+        raise ApiError(422, "missing_fields", N_("请填写题库编号、名称和类型"))
     if kind == "professional" and not category:
-        raise ApiError(422, "missing_fields", "业务水平题库须选择执业类别")
+        raise ApiError(422, "missing_fields", N_("业务水平题库须选择执业类别"))
     info = ops.BankInfo(
         code, name, PaperKind(kind), PracticeCategory(category) if category else None
     )
@@ -85,7 +86,7 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
             now=now(),
         )
     except ops.BankConflict as exc:
-        raise ApiError(409, "bank_conflict", str(exc)) from None
+        raise ApiError(409, "bank_conflict", exc.args[0]) from None
     record(
         "bank.import",
         "bank",
@@ -205,7 +206,10 @@ def api_import() -> tuple[dict[str, Any], int]:
     version, problems = _import(request.files, request.form)
     if problems is not None:
         raise ApiError(
-            422, "invalid_bank", "题库文件有错误，未导入任何题目", [p.as_dict() for p in problems]
+            422,
+            "invalid_bank",
+            N_("题库文件有错误，未导入任何题目"),
+            [p.as_dict() for p in problems],
         )
     return {
         "bank_id": version.bank_id,

@@ -10,17 +10,6 @@ from examsvc import uow
 from examsvc.clock import now
 from examsvc.demo import data
 from examsvc.roster import operations
-from examsvc.web.i18n import register
-
-EN = {
-    "演示：用摄像头采集报名照片": "Demo: take your registration photo with the camera",
-    "仅限演示模式": "Demo mode only",
-    "正式考核中，报名照片来自登记系统，考生不能自行上传。": "In a real assessment the registration photo comes from the registration system; candidates cannot upload it.",
-    "拍照": "Take photo",
-    "使用此照片": "Use this photo",
-    "照片已保存，可用于人脸验证": "Photo saved: it will be used for face verification",
-    "无法打开摄像头": "The camera could not be opened",
-}
 
 
 @click.command("demo")
@@ -56,7 +45,6 @@ def demo_command(action: str, photos: str | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    register(EN)
     app.cli.add_command(demo_command)
     if app.config["DEMO_MODE"]:
         # local import: the demo's pages load only in demo mode

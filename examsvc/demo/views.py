@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from examsvc import faces
 from examsvc.accounts.auth import current_user, physician_required
+from examsvc.marks import N_
 from examsvc.roster import operations
 from examsvc.roster.queries import current_physician
 from examsvc.web.errors import ApiError
@@ -42,7 +43,7 @@ def enrol() -> dict[str, Any]:
         raise ApiError(
             422,
             result.get("reason_code") or result.get("error") or "bad_photo",
-            result.get("reason_zh") or result.get("message_zh") or "照片不可用",
+            result.get("reason_zh") or result.get("message_zh") or N_("照片不可用"),
         )
 
     def checker(_: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
@@ -56,4 +57,4 @@ def enrol() -> dict[str, Any]:
         expected_sha256=None,
         report=operations.PullReport(),
     )
-    return {"ok": True, "message": "照片已保存，可用于人脸验证"}
+    return {"ok": True, "message": N_("照片已保存，可用于人脸验证")}

@@ -16,6 +16,7 @@ from examsvc.banks.operations import counts, current_version
 from examsvc.clock import beijing_time
 from examsvc.enums import AttemptStatus, RegistrationStatus, Role, WindowRound
 from examsvc.extensions import db, table
+from examsvc.marks import N_, Text
 from examsvc.papers.models import (
     ExamSession,
     ExamWindow,
@@ -77,14 +78,23 @@ def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
                 if qtype == section.qtype and (not section.tags or tag in section.tags)
             )
         if have < section.count:
-            tags = "、".join(section.tags) if section.tags else "全部知识点"
+            tags = "、".join(section.tags) if section.tags else N_("全部知识点")
             shortfalls.append(
                 Shortfall(
                     section.position,
                     have,
                     section.count,
-                    f"第 {section.position} 节「{section.title}」：题库「{bank.name if bank else section.bank_id}」"
-                    f"知识点「{tags}」的{TYPE_ZH.get(section.qtype, section.qtype)}只有 {have} 道，本节需要 {section.count} 道",
+                    N_(
+                        "第 {n} 节「{title}」：题库「{bank}」知识点「{tags}」的{qtype}只有 {have} 道，"
+                        "本节需要 {count} 道",
+                        n=section.position,
+                        title=section.title,
+                        bank=bank.name if bank else section.bank_id,
+                        tags=tags,
+                        qtype=Text(TYPE_ZH.get(section.qtype, section.qtype)),
+                        have=have,
+                        count=section.count,
+                    ),
                 )
             )
     return shortfalls
@@ -147,15 +157,19 @@ def change_window(
     agency says explicitly that running attempts finish (their deadlines stay as they are).
     """
     if closes_at <= opens_at:
-        raise WindowChangeRefused("结束时间须晚于开始时间")
+        raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     count, latest = running_attempts(window)
     if count and latest is not None and closes_at < latest and not let_running_finish:
         raise WindowChangeRefused(
-            f"该时段有 {count} 场测评正在进行，最晚至 {beijing_time(latest)} 结束；"
-            "提前结束会中断考试。如确认让进行中的测评继续到原定时间，请勾选“允许进行中的测评按原时间完成”。"
+            N_(
+                "该时段有 {count} 场测评正在进行，最晚至 {latest} 结束；提前结束会中断考试。"
+                "如确认让进行中的测评继续到原定时间，请勾选“允许进行中的测评按原时间完成”。",
+                count=count,
+                latest=beijing_time(latest),
+            )
         )
     if count and opens_at > now and window.opens_at <= now:
-        raise WindowChangeRefused("已有测评进行中，不能推迟开始时间")
+        raise WindowChangeRefused(N_("已有测评进行中，不能推迟开始时间"))
     window.opens_at, window.closes_at = opens_at, closes_at
     db.session.flush()
 
@@ -164,7 +178,7 @@ def add_window(
     paper: Paper, *, round: WindowRound, opens_at: datetime, closes_at: datetime
 ) -> ExamWindow:
     if closes_at <= opens_at:
-        raise WindowChangeRefused("结束时间须晚于开始时间")
+        raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     window = ExamWindow(paper_id=paper.id, round=round, opens_at=opens_at, closes_at=closes_at)
     db.session.add(window)
     db.session.flush()
@@ -191,16 +205,16 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
     }
     for i, section in enumerate(spec.sections, start=1):
         if section.bank not in banks:
-            problems.append(f"第 {i} 节：没有编号为「{section.bank}」的题库")
+            problems.append(N_("第 {n} 节：没有编号为「{bank}」的题库", n=i, bank=section.bank))
     prerequisite = None
     if spec.prerequisite:
         prerequisite = db.session.scalars(
             sa.select(Paper).where(Paper.cycle_id == cycle_id, Paper.code == spec.prerequisite)
         ).first()
         if prerequisite is None:
-            problems.append(f"前置试卷「{spec.prerequisite}」不存在")
+            problems.append(N_("前置试卷「{code}」不存在", code=spec.prerequisite))
         elif prerequisite.code == spec.code:
-            problems.append("试卷不能以自己为前置试卷")
+            problems.append(N_("试卷不能以自己为前置试卷"))
     if problems:
         raise PaperRefused(problems)
     paper = db.session.scalars(
@@ -245,9 +259,12 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
         if used and changed:
             raise PaperRefused(
                 [
-                    f"已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数。"
-                    "如需调整：以新的试卷编号保存新试卷，再在试卷列表中对新试卷点击「设为当前使用」"
-                    "（本试卷没有进行中的测评时才能更换；已开始本试卷的医师继续使用本试卷）"
+                    N_(
+                        "已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数。"
+                        "如需调整：以新的试卷编号保存新试卷，再在试卷列表中对新试卷点击「设为当前使用」"
+                        "（本试卷没有进行中的测评时才能更换；已开始本试卷的医师继续使用本试卷）",
+                        used=used,
+                    )
                 ]
             )
         paper.sections.clear()
@@ -325,8 +342,12 @@ def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:
         )
         if running:
             raise AssignRefused(
-                f"试卷「{old.name}」有 {running} 场测评正在进行，"
-                "请在这些测评结束后（或在两个考试时段之间）再更换"
+                N_(
+                    "试卷「{name}」有 {running} 场测评正在进行，"
+                    "请在这些测评结束后（或在两个考试时段之间）再更换",
+                    name=old.name,
+                    running=running,
+                )
             )
     for row in rows:
         if row.paper_id != paper.id:
@@ -366,7 +387,7 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
 
 def create_site(code: str, name: str, address: str | None) -> Site:
     if db.session.scalars(sa.select(Site).where(Site.code == code)).first():
-        raise ValueError(f"考点编号 {code} 已存在")
+        raise ValueError(N_("考点编号 {code} 已存在", code=code))
     site = Site(code=code, name=name, address=address or None)
     db.session.add(site)
     db.session.flush()
@@ -430,7 +451,7 @@ def _find_candidate(cycle_id: int, text: str) -> Physician | str:
             sa.select(Physician).where(Physician.cycle_id == cycle_id, Physician.id_key == key)
         ).first()
     if physician is None:
-        return "本周期名单中没有此报名编号或证件号码"
+        return N_("本周期名单中没有此报名编号或证件号码")
     return physician
 
 
@@ -447,10 +468,16 @@ def assign_candidates(session: ExamSession, lines: list[str]) -> int:
             if isinstance(match, str):
                 problems.append(LineProblem(number, text, match))
             elif match.status != RegistrationStatus.APPROVED:
-                problems.append(LineProblem(number, text, f"{match.name}已退出本周期考核"))
+                problems.append(
+                    LineProblem(number, text, N_("{name}已退出本周期考核", name=match.name))
+                )
             elif paper not in papers_for(match):
                 problems.append(
-                    LineProblem(number, text, f"{match.name}本周期不参加「{paper.name}」")
+                    LineProblem(
+                        number,
+                        text,
+                        N_("{name}本周期不参加「{paper}」", name=match.name, paper=paper.name),
+                    )
                 )
             else:
                 found[match.id] = match

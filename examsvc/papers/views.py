@@ -18,6 +18,7 @@ from examsvc.banks.models import QuestionBank
 from examsvc.clock import BEIJING, now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers import operations as ops
 from examsvc.papers.models import (
     ExamSession,
@@ -42,7 +43,7 @@ SECTION_ROWS = 8
 def _cycle_id() -> int:
     cycle = current_cycle()
     if cycle is None:
-        raise ApiError(409, "no_cycle", "尚无考核周期：请先同步名单或导入名单文件")
+        raise ApiError(409, "no_cycle", N_("尚无考核周期：请先同步名单或导入名单文件"))
     return cycle.id
 
 
@@ -51,7 +52,7 @@ def _bad_field(field: str, message: str) -> ApiError:
     return ApiError(
         422,
         "invalid",
-        "提交的内容有误：{reason}",
+        N_("提交的内容有误：{reason}"),
         [{"field": field, "message": message}],
         reason=message,
     )
@@ -216,7 +217,7 @@ def assign(paper_id: int) -> BaseResponse:
     try:
         replaced = _assign(paper)
     except ops.AssignRefused as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.index"))) from None
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
@@ -271,7 +272,7 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
             opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
         )
     except ops.WindowChangeRefused as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     except (ValueError, KeyError):
         flash(_("请填写正确的开始和结束时间"), "error")
@@ -292,15 +293,17 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, _form_id("paper_id", "请选择试卷（paper_id）"))
+    paper = db.get_or_404(Paper, _form_id("paper_id", N_("请选择试卷（paper_id）")))
     try:
         round_ = WindowRound(request.form.get("round", "regular"))
     except ValueError:
-        raise _bad_field("round", "考试类型（round）须为正式考试 regular 或补考 makeup") from None
+        raise _bad_field(
+            "round", N_("考试类型（round）须为正式考试 regular 或补考 makeup")
+        ) from None
     return _window_form(
         lambda **when: ops.add_window(paper, round=round_, **when),
         "window.add",
-        "考试时间已添加",
+        N_("考试时间已添加"),
         paper=paper.code,
         round=round_.value,
     )
@@ -316,7 +319,7 @@ def change_window(window_id: int) -> BaseResponse:
         ops.change_window(window, let_running_finish=finish, now=now(), **when)
         return window
 
-    return _window_form(change, "window.change", "考试时间已修改", let_running_finish=finish)
+    return _window_form(change, "window.change", N_("考试时间已修改"), let_running_finish=finish)
 
 
 # --- JSON API -------------------------------------------------------------------------
@@ -349,7 +352,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     raw = parse_json(PaperSpec).model_dump(mode="json")
     paper, problems = _save(raw)
     if problems or paper is None:
-        raise ApiError(422, "paper_refused", "试卷未保存", [{"message": p} for p in problems])
+        raise ApiError(422, "paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 
@@ -360,7 +363,7 @@ def api_assign(paper_id: int) -> dict[str, Any]:
     try:
         replaced = _assign(paper)
     except ops.AssignRefused as exc:
-        raise ApiError(409, "assign_refused", str(exc)) from None
+        raise ApiError(409, "assign_refused", exc.args[0]) from None
     return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
 
 
@@ -378,7 +381,7 @@ def api_change_window(window_id: int) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if body is not None and not isinstance(body, dict):
         raise _bad_field(
-            "(body)", '请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}'
+            "(body)", N_('请求内容须为 JSON 对象，例如 {"closes_at": "2026-05-20T17:00:00+08:00"}')
         )
     change = parse_json(WindowChange, body)
     closes = change.closes_at
@@ -391,7 +394,7 @@ def api_change_window(window_id: int) -> dict[str, Any]:
             now=now(),
         )
     except ops.WindowChangeRefused as exc:
-        raise ApiError(409, "window_change_refused", str(exc)) from None
+        raise ApiError(409, "window_change_refused", exc.args[0]) from None
     record(
         "window.change",
         "window",
@@ -474,7 +477,7 @@ def add_site() -> BaseResponse:
             request.form.get("address", "").strip(),
         )
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(_(exc.args[0]), "error")
         return redirect(url_for("papers.sessions"))
     record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
     return redirect(url_for("papers.sessions"))
@@ -483,7 +486,7 @@ def add_site() -> BaseResponse:
 @bp.post("/admin/sessions")
 @admin_required
 def add_session() -> BaseResponse:
-    window = db.get_or_404(ExamWindow, _form_id("window_id", "请选择考试时间（window_id）"))
+    window = db.get_or_404(ExamWindow, _form_id("window_id", N_("请选择考试时间（window_id）")))
     site_id = request.form.get("site_id", type=int)
     name = request.form.get("name", "").strip()
     if not name:
@@ -507,7 +510,7 @@ def update_session(session_id: int) -> Any:
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", str(exc))]
+            else [ops.LineProblem(0, "", exc.args[0])]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None

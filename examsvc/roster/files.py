@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from openpyxl import load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from examsvc.marks import N_, Text
 from examsvc.roster.operations import validate_item
 from examsvc.roster.schemas import RosterFileError, RosterItem, RowProblem
 from question_banks.sheets import (
@@ -109,7 +110,7 @@ def _text(value: Any) -> str:
 
 # A workbook from Excel or WPS has a dozen parts and never a DOCTYPE (entities, external DTDs).
 MAX_XLSX_PARTS = 200
-NOT_XLSX = "文件已损坏或不是有效的 Excel 文件（.xlsx）"
+NOT_XLSX = N_("文件已损坏或不是有效的 Excel 文件（.xlsx）")
 log = logging.getLogger(__name__)
 
 
@@ -151,12 +152,14 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[list[str]]]:
         read = csv_rows(data)
         if read is None:
             raise RosterFileError(
-                [RowProblem(0, "-", "文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV")]
+                [RowProblem(0, "-", N_("文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV"))]
             )
         rows = _check(list, _capped(read))
     rows = [r for r in rows if any(r)]
     if not rows:
-        raise RosterFileError([RowProblem(0, "-", f"文件 {filename} 中没有数据")])
+        raise RosterFileError(
+            [RowProblem(0, "-", N_("文件 {filename} 中没有数据", filename=filename))]
+        )
     return rows[0], rows[1:]
 
 
@@ -197,7 +200,7 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
     missing = required - {k for k in keys if k}
     for key in sorted(missing):
         zh = next(z for k, z, _ in COLUMNS if k == key)
-        problems.append(RowProblem(1, zh, f"缺少「{zh}」列"))
+        problems.append(RowProblem(1, zh, N_("缺少「{column}」列", column=zh)))
     if problems:
         raise RosterFileError(problems)
     zh_of = {k: z for k, z, _ in COLUMNS}
@@ -249,7 +252,11 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
                     RowProblem(
                         number,
                         "报名编号",
-                        f"报名编号 {item.registration_id} 与第 {seen[item.registration_id]} 行重复",
+                        N_(
+                            "报名编号 {registration} 与第 {row} 行重复",
+                            registration=item.registration_id,
+                            row=seen[item.registration_id],
+                        ),
                     )
                 )
             seen.setdefault(item.registration_id, number)
@@ -261,13 +268,13 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
 
 def _plain(reason: str, *, row_value: str | None) -> str:
     """Pydantic's English reasons, said plainly in Chinese."""
-    shown = f"“{row_value}”" if row_value else "空值"
+    shown = N_("“{value}”", value=row_value) if row_value else Text(N_("空值"))
     if "at least" in reason and "character" in reason:
-        return "不能为空"
+        return N_("不能为空")
     if reason.startswith("Input should be"):
-        return f"{shown} 不是允许的取值"
+        return N_("{value} 不是允许的取值", value=shown)
     if "date" in reason:
-        return f"{shown} 不是有效日期（应如 1980-01-31）"
+        return N_("{value} 不是有效日期（应如 1980-01-31）", value=shown)
     return reason
 
 

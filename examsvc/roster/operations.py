@@ -18,6 +18,7 @@ from examsvc.accounts.operations import ensure_physician_user
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
 from examsvc.roster.registry import RegistryError
@@ -59,10 +60,17 @@ class PullReport:
     pages: int = 0
 
     def summary(self) -> str:
-        return (
-            f"新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}，退出 {self.withdrawn}；"
-            f"照片下载 {self.photos_downloaded}，跳过 {self.photos_skipped}，不合格 {self.photos_failed}；"
-            f"数据问题 {len(self.problems)}"
+        return N_(
+            "新增 {created}，更新 {updated}，未变 {unchanged}，退出 {withdrawn}；"
+            "照片下载 {downloaded}，跳过 {skipped}，不合格 {failed}；数据问题 {problems}",
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            withdrawn=self.withdrawn,
+            downloaded=self.photos_downloaded,
+            skipped=self.photos_skipped,
+            failed=self.photos_failed,
+            problems=len(self.problems),
         )
 
 
@@ -197,7 +205,7 @@ def apply_photo(
     if expected_sha256 and digest != expected_sha256.lower():
         physician.photo_status = PhotoStatus.FAILED
         physician.photo_problem = "sha256_mismatch"
-        physician.photo_problem_text = "照片校验值与登记系统不符"
+        physician.photo_problem_text = N_("照片校验值与登记系统不符")
         physician.face_encoding = None
         report.photos_failed += 1
         return
@@ -400,7 +408,7 @@ def _store_page(
                 cycle,
                 item.registration_id,
                 "id_number",
-                f"证件号码与报名 {duplicate.registration_id} 重复",
+                N_("证件号码与报名 {registration} 重复", registration=duplicate.registration_id),
                 now,
                 report,
             )
@@ -422,7 +430,7 @@ def _store_page(
             physician.photo_status = PhotoStatus.FAILED
             physician.photo_problem, physician.photo_problem_text = (
                 "download_failed",
-                "照片下载失败",
+                N_("照片下载失败"),
             )
             report.photos_failed += 1
             continue
@@ -445,7 +453,9 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
     for row, item in enumerate(items, start=2):
         key = account_key(item.id_type, item.id_number)
         if key in keys:
-            problems.append(RowProblem(row, "证件号码", f"证件号码与第 {keys[key]} 行重复"))
+            problems.append(
+                RowProblem(row, "证件号码", N_("证件号码与第 {row} 行重复", row=keys[key]))
+            )
         keys.setdefault(key, row)
         other = db.session.scalars(
             sa.select(Physician.registration_id).where(
@@ -455,7 +465,13 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
             )
         ).first()
         if other:
-            problems.append(RowProblem(row, "证件号码", f"证件号码与已有报名 {other} 重复"))
+            problems.append(
+                RowProblem(
+                    row,
+                    "证件号码",
+                    N_("证件号码与已有报名 {registration} 重复", registration=other),
+                )
+            )
     if problems:
         raise RosterFileError(problems)
     report = PullReport()
@@ -487,7 +503,7 @@ def import_photo_folder(
             )
         ).first()
         if physician is None:
-            report.problems.append((stem, "photo", "没有对应的报名记录"))
+            report.problems.append((stem, "photo", N_("没有对应的报名记录")))
             continue
         report.photos_downloaded += 1
         apply_photo(

@@ -24,6 +24,7 @@ from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import PhotoStatus, Role
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
@@ -156,9 +157,9 @@ def _import_upload(upload: Any) -> tuple[int, operations.PullReport]:
     """
     cycle = current_cycle()
     if cycle is None:
-        raise ApiError(409, "no_cycle", "请先创建考核周期")
+        raise ApiError(409, "no_cycle", N_("请先创建考核周期"))
     if upload is None or not upload.filename:
-        raise ApiError(400, "missing_file", "请选择名单文件")
+        raise ApiError(400, "missing_file", N_("请选择名单文件"))
     items = offload.process_call(files.parse, upload.read(), upload.filename)
     report = operations.import_items(cycle, items, now=now())
     user = current_user()
@@ -195,7 +196,7 @@ def import_file() -> Any:
     except ApiError as exc:
         flash(_(exc.message), "error")
         raise uow.Discard(lambda: redirect(url_for("roster.index"))) from None
-    flash(_("导入成功：") + report.summary(), "success")
+    flash(_("导入成功：") + _(report.summary()), "success")
     return redirect(url_for("roster.index"))
 
 
@@ -232,7 +233,7 @@ def photo(physician_id: int) -> Response:
         else None
     )
     if data is None:
-        raise ApiError(404, "no_photo", "没有照片")
+        raise ApiError(404, "no_photo", N_("没有照片"))
     response = Response(data, mimetype="image/png" if data.startswith(b"\x89PNG") else "image/jpeg")
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -289,7 +290,7 @@ def api_list() -> dict[str, Any]:
 @admin_required
 def api_pull() -> tuple[dict[str, Any], int]:
     if not current_app.config["REGISTRY_BASE_URL"]:
-        raise ApiError(409, "no_registry", "未配置登记系统接口，请使用名单文件导入")
+        raise ApiError(409, "no_registry", N_("未配置登记系统接口，请使用名单文件导入"))
     process = spawn_pull(current_app._get_current_object())  # type: ignore[attr-defined]
     return {"started": True, "pid": process.pid}, 202
 
@@ -303,7 +304,7 @@ def api_import() -> tuple[dict[str, Any], int]:
         raise ApiError(
             422,
             "invalid_file",
-            "名单文件有错误，未导入任何数据",
+            N_("名单文件有错误，未导入任何数据"),
             [p.as_dict() for p in exc.problems],
         ) from None
     return {"imported": imported, "summary": report.summary()}, 200

@@ -12,13 +12,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.banks.models import QuestionBank
+from examsvc.marks import N_
 from examsvc.roster.queries import current_physician
 from examsvc.study import operations as ops
 from examsvc.web.errors import ApiError
 from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("study", __name__)
-CLOSED = "您有正在进行的测评。为保证考核公平，交卷前不能使用“我要学习”（模拟练习和背题模式）。"
+CLOSED = N_("您有正在进行的测评。为保证考核公平，交卷前不能使用“我要学习”（模拟练习和背题模式）。")
 
 
 @bp.before_request
@@ -52,7 +53,7 @@ def _response(number: int) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
-        raise ApiError(400, "bad_response", "第 {n} 题的作答格式不正确", n=number) from None
+        raise ApiError(400, "bad_response", N_("第 {n} 题的作答格式不正确"), n=number) from None
 
 
 @bp.route("/study/<int:bank_id>", methods=["GET", "POST"])
@@ -75,7 +76,7 @@ def practice(bank_id: int) -> str | BaseResponse:
         if graded:
             response = _response(number)
             if kind.validate_response(data, response) is not None:
-                raise ApiError(400, "bad_response", "第 {n} 题的作答格式不正确", n=number)
+                raise ApiError(400, "bad_response", N_("第 {n} 题的作答格式不正确"), n=number)
             marks = kind.grade(data, response)
             view["correct"] = all(marks)
             view["key"] = kind.display_key(data, item.order, response)

@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from examsvc.clock import beijing_time
-from examsvc.web import errors
+from examsvc.web import errors, i18n
 from examsvc.web.i18n import LANGUAGES, current_language, gettext
 
 bp = Blueprint("web", __name__)
@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
     if hops := app.config["PROXY_HOPS"]:
         # The client's address (login throttling, /healthz) and scheme from the proxies.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["_"] = gettext
@@ -73,7 +74,6 @@ def init_app(app: Flask) -> None:
     def forget_request_caches() -> None:
         # g lives as long as the app context, which may outlive one request.
         g.pop("user", None)
-        g.pop("lang", None)
 
     @app.context_processor
     def inject_mode() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from examsvc.marks import N_
 from examsvc.web.i18n import gettext
 
 
@@ -50,7 +51,7 @@ def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
     if data is None:
         data = request.get_json(silent=True)
         if data is None:
-            raise ApiError(400, "bad_json", "请求内容不是有效的 JSON")
+            raise ApiError(400, "bad_json", N_("请求内容不是有效的 JSON"))
     return validate(model, data)
 
 
@@ -69,7 +70,7 @@ def validate(model: type[BaseModel], data: Any) -> Any:
             }
             for err in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
-        raise ApiError(422, "invalid", "提交的内容有误", details) from None
+        raise ApiError(422, "invalid", N_("提交的内容有误"), details) from None
 
 
 def _wants_json() -> bool:
@@ -87,24 +88,24 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError) -> Any:
-        return handle_api_error(ApiError(400, "csrf", "页面已过期，请刷新后重试"))
+        return handle_api_error(ApiError(400, "csrf", N_("页面已过期，请刷新后重试")))
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Any:
         messages = {
-            400: "请求有误",
-            401: "请先登录",
-            403: "您没有权限访问此页面",
-            404: "页面不存在",
-            405: "不支持此操作",
-            413: "上传的文件太大",
-            429: "请求过于频繁，请稍后再试",
+            400: N_("请求有误"),
+            401: N_("请先登录"),
+            403: N_("您没有权限访问此页面"),
+            404: N_("页面不存在"),
+            405: N_("不支持此操作"),
+            413: N_("上传的文件太大"),
+            429: N_("请求过于频繁，请稍后再试"),
         }
         status = exc.code or 500
         return handle_api_error(
             ApiError(
                 status,
                 (exc.name or "error").lower().replace(" ", "_"),
-                messages.get(status, "服务器繁忙，请稍后再试"),
+                messages.get(status, N_("服务器繁忙，请稍后再试")),
             )
         )

@@ -1,23 +1,28 @@
-"""Chinese first: strings are written in Chinese; English comes from per-feature tables.
+"""Chinese first: the strings are written in Chinese (the source language) and translated
+with gettext catalogs through Flask-Babel: ``examsvc/translations/<lang>/LC_MESSAGES``
+(``scripts/translations.sh`` extracts, updates and compiles them).
 
-A feature registers its English table with ``register({"考核安排": "Schedule", ...})``.
+Messages fill ``{name}`` fields after translation: ``gettext("考生 {n} 人", n=3)``. Strings
+defined away from where they are shown (labels, error messages) are marked with
+``examsvc.marks.N_`` so that extraction finds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from pathlib import Path
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, refresh
+from flask_babel import gettext as babel_gettext
+
+from examsvc.marks import Text
 
 LANGUAGES = ("zh", "en")
-_EN: dict[str, str] = {}
-
-
-def register(table: Mapping[str, str]) -> None:
-    _EN.update(table)
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 
 def current_language() -> str:
+    """The ``lang`` cookie (set by /lang/<code>), else the configured default (zh)."""
     lang = getattr(g, "lang", None)
     if lang is None:
         lang = request.cookies.get("lang") or current_app.config["LANGUAGE"]
@@ -28,10 +33,32 @@ def current_language() -> str:
 
 
 def gettext(text: str, **values: object) -> str:
-    """Translate ``text`` (Chinese) into the request's language and fill ``{name}`` fields."""
-    if current_language() == "en":
-        text = _EN.get(text, text)
-    return text.format(**values) if values else text
+    """Translate ``text`` (Chinese) into the request's language and fill ``{name}`` fields;
+    a :class:`~examsvc.marks.Text` brings its own msgid and fields (labels among them are
+    translated too)."""
+    if isinstance(text, Text):
+        values = text.values | values
+        text = text.msgid
+    translated = babel_gettext(text)
+    if not values:
+        return translated
+    return translated.format(
+        **{k: gettext(v) if isinstance(v, Text) else v for k, v in values.items()}
+    )
 
 
 _ = gettext
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    # The templates get ``_`` and ``current_language`` from examsvc.web, not Babel's Jinja setup.
+    Babel(app, locale_selector=current_language, configure_jinja=False)
+
+    @app.before_request
+    def forget_the_language() -> None:
+        # g (where both the choice and Babel's catalog are kept) lives as long as the app
+        # context, which may outlive one request.
+        g.pop("lang", None)
+        refresh()

@@ -12,13 +12,14 @@ from flask.json.provider import DefaultJSONProvider
 from socketio import packet as socketio_packet
 from werkzeug.routing import IntegerConverter
 
+from examsvc.marks import N_
 from examsvc.web.errors import ApiError
 
 # The largest value of an INTEGER column on every database we run on (PostgreSQL's int4).
 MAX_INT = 2**31 - 1
 # Our deepest legitimate body is a paper specification (about 5 levels).
 MAX_JSON_DEPTH = 32
-BAD_JSON = "请求内容不是有效的 JSON，或嵌套过深"
+BAD_JSON = N_("请求内容不是有效的 JSON，或嵌套过深")
 
 
 class JSONTooDeep(ValueError):

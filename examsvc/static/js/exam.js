@@ -53,7 +53,7 @@
 
   function renderItem(item) {
     var box = el("section", { "class": "card question", id: "q" + item.position, "aria-label": String(item.position) });
-    var stem = el("p", { "class": "stem" }, item.position + ". [" + item.label + "] " + item.stem);
+    var stem = el("p", { "class": "stem" }, item.position + ". [" + (T.types[item.type] || item.label) + "] " + item.stem);
     stem.appendChild(el("span", { "class": "points" }, points(item)));
     box.appendChild(stem);
     var name = "q" + item.position;
