@@ -171,11 +171,12 @@ def browser():
 
 
 def log_in(page, server: Server, login: str, password: str) -> None:
-    """Log in on the login page, as a person types it."""
+    """Log in on the login page, as a person types it, and wait for the page it leads to."""
     page.goto(server.url + "/login")
     page.fill("#login", login)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def first_login(page, server: Server, login: str, new_password: str) -> None:
