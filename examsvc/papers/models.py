@@ -1,4 +1,4 @@
-"""Papers, their blueprints, exam windows, test sites and sessions."""
+"""Papers, their blueprints and assignments, exam windows (sites and sessions: invigilation)."""
 
 from __future__ import annotations
 
