@@ -41,6 +41,7 @@ FEATURES = (
     "roster",
     "banks",
     "papers",
+    "invigilation",
     "attempts",
     "results",
     "study",

@@ -4,16 +4,8 @@ from examsvc.accounts.models import User
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.audit.models import AuditEvent
 from examsvc.banks.models import BankVersion, Question, QuestionBank
-from examsvc.papers.models import (
-    ExamSession,
-    ExamWindow,
-    Paper,
-    PaperAssignment,
-    PaperSection,
-    Site,
-    session_candidates,
-    session_invigilators,
-)
+from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
+from examsvc.papers.models import ExamWindow, Paper, PaperAssignment, PaperSection
 from examsvc.roster.models import Cycle, Physician
 
 __all__ = [

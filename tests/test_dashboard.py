@@ -9,7 +9,7 @@ import pytest
 
 from examsvc.enums import Role
 from examsvc.extensions import db
-from examsvc.papers import operations as paper_ops
+from examsvc.invigilation import operations as invigilation_ops
 from tests.factories import create_cycle, create_physician, create_user, login_as
 from tests.factories_exam import create_bank, create_paper, create_window
 
@@ -72,8 +72,8 @@ def agency(app, clock):
     window = create_window(paper, clock.now() - timedelta(hours=1))
     physician = create_physician(cycle, password="Right-Pass1", name="张三")
     physician.user.must_change_password = False
-    session = paper_ops.create_session(window, "第一场", None)
-    paper_ops.assign_candidates(session, [physician.registration_id])
+    session = invigilation_ops.create_session(window, "第一场", None)
+    invigilation_ops.assign_candidates(session, [physician.registration_id])
     db.session.commit()
     return {"cycle": cycle, "session": session, "physician": physician}
 
@@ -113,7 +113,7 @@ def test_every_menu_link_opens_for_its_role(client, agency, role):
 def test_invigilator_sees_the_sessions_assigned_to_them(client, agency):
     user = login_as(client, Role.INVIGILATOR)
     assert "暂无指派的场次" in client.get("/admin").get_data(as_text=True)
-    paper_ops.assign_invigilators(agency["session"], [user.id])
+    invigilation_ops.assign_invigilators(agency["session"], [user.id])
     db.session.commit()
     html = client.get("/admin").get_data(as_text=True)
     assert "暂无指派的场次" not in html

@@ -11,9 +11,10 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from examsvc import faces
 from examsvc.accounts.auth import current_user, staff_required
 from examsvc.admin import audit
-from examsvc.admin.queries import invigilator_sessions, roster_counts
+from examsvc.admin.queries import roster_counts
 from examsvc.enums import Role
 from examsvc.extensions import db
+from examsvc.invigilation.queries import invigilator_sessions
 from examsvc.roster.queries import current_cycle
 
 bp = Blueprint("admin", __name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from examsvc import offload, uow
+from examsvc import uow
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
@@ -16,8 +16,6 @@ from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
-from examsvc.results.notice import Notice, NoticePaper, render
-from examsvc.roster import photos
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import current_physician
 from examsvc.web.i18n import gettext
@@ -141,46 +139,3 @@ def results() -> str:
         states=result.states,
         verdict=result.verdict,
     )
-
-
-@bp.get("/results/notice.pdf")
-@physician_required
-def notice() -> Any:
-    """考核结果通知书 (only once the cycle's result is 合格)."""
-    physician = _me()
-    if physician is None:
-        abort(404)
-    result = ops.overview(physician, now())
-    if result.verdict.result != "pass":
-        abort(403)
-    papers = [
-        NoticePaper(
-            s.paper.name, "免考通过" if s.code == "exempt" else f"合格（{score(s.best_score)}分）"
-        )
-        for s in result.states
-    ]
-    photo = (
-        photos.load(current_app.config["DATA_DIR"], physician.photo_sha256)
-        if physician.photo_sha256
-        else None
-    )
-    procedure = {"simple": "简易程序", "general": "一般程序"}[physician.procedure.value]
-    pdf = offload.process_call(
-        render,
-        Notice(
-            physician.name,
-            mask(physician.id_number),
-            physician.institution_name,
-            physician.cycle.name,
-            procedure,
-            papers,
-            "合格",
-            now(),
-            photo,
-        ),
-        current_app.config["CJK_FONT"],
-    )
-    response = current_app.response_class(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = "inline; filename=result-notice.pdf"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response

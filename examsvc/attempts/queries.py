@@ -1,8 +1,10 @@
 """Read-side views of attempts for other features' pages: a physician's progress and
-attempt records on the agency's roster pages (registered there by ``init_app``)."""
+attempt records on the agency's roster pages (registered there by ``init_app``), and the
+papers a physician passed, for the result notice (``results``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -55,3 +57,19 @@ def attempt_records(physician: Physician) -> list[tuple[Attempt, str]]:
         .order_by(Attempt.started_at, Attempt.id)
     ).all()
     return [(attempt, name) for attempt, name in rows]
+
+
+@dataclass(frozen=True)
+class PassedPaper:
+    name: str
+    exempt: bool  # 免考通过, else passed with ``best_score``
+    best_score: float | None
+
+
+def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | None:
+    """Each paper of a physician whose cycle's result is 合格, from the same computation as
+    the physician's own pages (``operations.overview``); None while it is not 合格."""
+    result = overview(physician, now)
+    if result.verdict.result != "pass":
+        return None
+    return [PassedPaper(s.paper.name, s.code == "exempt", s.best_score) for s in result.states]

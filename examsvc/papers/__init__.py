@@ -1,4 +1,4 @@
-"""Papers, blueprints, exam windows, test sites and sessions."""
+"""Papers, blueprints, paper assignment, exam windows."""
 
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
-"""Papers, their blueprints, exam windows, test sites and sessions."""
+"""Papers, their blueprints and assignments, exam windows (sites and sessions: invigilation)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.db import UTCDateTime, enum_column
 from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory, WindowRound
-from examsvc.extensions import Model, db
+from examsvc.extensions import Model
 
 
 class Paper(Model):
@@ -129,44 +128,3 @@ class ExamWindow(Model):
     paper: Mapped[Paper] = relationship(back_populates="windows")
 
     __table_args__ = (sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
-
-
-class Site(Model):
-    """A test site (考点)."""
-
-    __tablename__ = "sites"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    address: Mapped[str | None] = mapped_column(sa.String(300))
-
-
-session_candidates = sa.Table(
-    "session_candidates",
-    db.metadata,
-    sa.Column("session_id", sa.ForeignKey("exam_sessions.id"), primary_key=True),
-    sa.Column("physician_id", sa.ForeignKey("physicians.id"), primary_key=True),
-)
-
-session_invigilators = sa.Table(
-    "session_invigilators",
-    db.metadata,
-    sa.Column("session_id", sa.ForeignKey("exam_sessions.id"), primary_key=True),
-    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
-)
-
-
-class ExamSession(Model):
-    """A group of candidates in a window, watched by its invigilators."""
-
-    __tablename__ = "exam_sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    window_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_windows.id"), index=True)
-    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
-    name: Mapped[str] = mapped_column(sa.String(100))
-    settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-    window: Mapped[ExamWindow] = relationship()
-    site: Mapped[Site | None] = relationship()

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc import uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
-from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import BEIJING, now
@@ -21,12 +20,8 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
 from examsvc.papers.models import (
-    ExamSession,
     ExamWindow,
     Paper,
-    Site,
-    session_candidates,
-    session_invigilators,
 )
 from examsvc.papers.queries import assigned_slots, slots_of
 from examsvc.papers.schemas import PaperSpec, WindowChange
@@ -40,7 +35,7 @@ readers = roles_required(Role.ADMIN, Role.VIEWER)
 SECTION_ROWS = 8
 
 
-def _cycle_id() -> int:
+def current_cycle_id() -> int:
     cycle = current_cycle()
     if cycle is None:
         raise ApiError(409, "no_cycle", N_("尚无考核周期：请先同步名单或导入名单文件"))
@@ -58,14 +53,14 @@ def _bad_field(field: str, message: str) -> ApiError:
     )
 
 
-def _form_id(field: str, message: str) -> int:
+def form_id(field: str, message: str) -> int:
     value = request.form.get(field, type=int)
     if value is None:
         raise _bad_field(field, message)
     return value
 
 
-def _actor() -> int | None:
+def actor_id() -> int | None:
     user = current_user()
     return user.id if user else None
 
@@ -147,19 +142,19 @@ def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
             for e in exc.errors(include_url=False)
         ]
     try:
-        paper = ops.save_paper(_cycle_id(), spec, now=now())
+        paper = ops.save_paper(current_cycle_id(), spec, now=now())
     except ops.PaperRefused as exc:
         return None, exc.problems
-    record("paper.save", "paper", paper.id, actor_id=_actor(), now=now(), code=paper.code)
+    record("paper.save", "paper", paper.id, actor_id=actor_id(), now=now(), code=paper.code)
     return paper, []
 
 
 def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) -> tuple[str, int]:
     papers = db.session.scalars(
-        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+        sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)
     ).all()
     banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.code)).all()
-    in_use = assigned_slots(_cycle_id())
+    in_use = assigned_slots(current_cycle_id())
     return render_template(
         "papers/index.html",
         papers=papers,
@@ -201,7 +196,7 @@ def _assign(paper: Paper) -> list[Paper]:
         "paper.assign",
         "paper",
         paper.id,
-        actor_id=_actor(),
+        actor_id=actor_id(),
         now=now(),
         code=paper.code,
         replaced=[p.code for p in replaced],
@@ -254,12 +249,12 @@ def windows() -> str:
     rows = db.session.scalars(
         sa.select(ExamWindow)
         .join(Paper)
-        .where(Paper.cycle_id == _cycle_id())
+        .where(Paper.cycle_id == current_cycle_id())
         .order_by(ExamWindow.opens_at)
     ).all()
     running = {w.id: ops.running_attempts(w) for w in rows}
     papers = db.session.scalars(
-        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+        sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)
     ).all()
     return render_template("papers/windows.html", windows=rows, running=running, papers=papers)
 
@@ -281,7 +276,7 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
         action,
         "window",
         window.id,
-        actor_id=_actor(),
+        actor_id=actor_id(),
         now=now(),
         closes_at=window.closes_at.isoformat(),
         **detail,
@@ -293,7 +288,7 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, _form_id("paper_id", N_("请选择试卷（paper_id）")))
+    paper = db.get_or_404(Paper, form_id("paper_id", N_("请选择试卷（paper_id）")))
     try:
         round_ = WindowRound(request.form.get("round", "regular"))
     except ValueError:
@@ -329,9 +324,9 @@ def change_window(window_id: int) -> BaseResponse:
 @readers
 def api_papers() -> dict[str, Any]:
     papers = db.session.scalars(
-        sa.select(Paper).where(Paper.cycle_id == _cycle_id()).order_by(Paper.code)
+        sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)
     )
-    in_use = assigned_slots(_cycle_id())
+    in_use = assigned_slots(current_cycle_id())
     return {
         "papers": [
             {
@@ -399,7 +394,7 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         "window.change",
         "window",
         window.id,
-        actor_id=_actor(),
+        actor_id=actor_id(),
         now=now(),
         closes_at=closes.isoformat(),
     )
@@ -408,119 +403,3 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         "opens_at": window.opens_at.isoformat(),
         "closes_at": window.closes_at.isoformat(),
     }
-
-
-# --- test sites and sessions -----------------------------------------------------------
-
-
-@bp.get("/admin/sessions")
-@readers
-def sessions() -> str:
-    return _sessions_page()[0]
-
-
-def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
-    """The sessions page; ``failed`` keeps a refused form as it was sent, with its problems."""
-    rows = db.session.scalars(
-        sa.select(ExamSession)
-        .join(ExamWindow)
-        .join(Paper)
-        .where(Paper.cycle_id == _cycle_id())
-        .order_by(ExamSession.id)
-    ).all()
-    invigilators = {
-        s.id: db.session.scalars(
-            sa.select(User.display_name)
-            .join(session_invigilators, session_invigilators.c.user_id == User.id)
-            .where(session_invigilators.c.session_id == s.id)
-        ).all()
-        for s in rows
-    }
-    candidates = {
-        s.id: db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(session_candidates)
-            .where(session_candidates.c.session_id == s.id)
-        )
-        for s in rows
-    }
-    windows = db.session.scalars(
-        sa.select(ExamWindow)
-        .join(Paper)
-        .where(Paper.cycle_id == _cycle_id())
-        .order_by(ExamWindow.opens_at)
-    ).all()
-    staff = db.session.scalars(
-        sa.select(User)
-        .where(User.role == Role.INVIGILATOR, User.active)
-        .order_by(User.display_name)
-    ).all()
-    return render_template(
-        "papers/sessions.html",
-        sessions=rows,
-        invigilators=invigilators,
-        candidates=candidates,
-        sites=db.session.scalars(sa.select(Site).order_by(Site.code)).all(),
-        windows=windows,
-        staff=staff,
-        failed=failed or {},
-    ), status
-
-
-@bp.post("/admin/sites")
-@admin_required
-def add_site() -> BaseResponse:
-    try:
-        site = ops.create_site(
-            request.form.get("code", "").strip(),
-            request.form.get("name", "").strip(),
-            request.form.get("address", "").strip(),
-        )
-    except ValueError as exc:
-        flash(_(exc.args[0]), "error")
-        return redirect(url_for("papers.sessions"))
-    record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
-    return redirect(url_for("papers.sessions"))
-
-
-@bp.post("/admin/sessions")
-@admin_required
-def add_session() -> BaseResponse:
-    window = db.get_or_404(ExamWindow, _form_id("window_id", N_("请选择考试时间（window_id）")))
-    site_id = request.form.get("site_id", type=int)
-    name = request.form.get("name", "").strip()
-    if not name:
-        flash(_("请填写场次名称"), "error")
-        return redirect(url_for("papers.sessions"))
-    session = ops.create_session(window, name, db.session.get(Site, site_id) if site_id else None)
-    record("session.create", "session", session.id, actor_id=_actor(), now=now(), window=window.id)
-    return redirect(url_for("papers.sessions"))
-
-
-@bp.post("/admin/sessions/<int:session_id>")
-@admin_required
-def update_session(session_id: int) -> Any:
-    session = db.get_or_404(ExamSession, session_id)
-    text = request.form.get("candidates", "")
-    chosen = request.form.getlist("invigilators")
-    try:
-        ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
-        added = ops.assign_candidates(session, text.splitlines())
-    except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
-        problems = (
-            exc.problems
-            if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", exc.args[0])]
-        )
-        failed = {"session_id": session_id, "text": text, "invigilators": chosen}
-        raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None
-    record(
-        "session.assign",
-        "session",
-        session.id,
-        actor_id=_actor(),
-        now=now(),
-        added_candidates=added,
-    )
-    flash(_("已保存，新增考生 {n} 人", n=added), "success")
-    return redirect(url_for("papers.sessions"))

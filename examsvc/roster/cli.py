@@ -14,10 +14,10 @@ from flask.cli import AppGroup
 from examsvc import uow
 from examsvc.clock import now
 from examsvc.extensions import db
+from examsvc.registry import RegistryClient, RegistryError
 from examsvc.roster import files, operations
 from examsvc.roster.models import Cycle
 from examsvc.roster.queries import current_cycle
-from examsvc.roster.registry import RegistryClient, RegistryError
 from examsvc.roster.schemas import CycleInfo
 
 roster = AppGroup("roster", help="The roster of physicians from the registration system.")

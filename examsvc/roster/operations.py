@@ -19,9 +19,9 @@ from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.extensions import db
 from examsvc.marks import N_
+from examsvc.registry import RegistryError
 from examsvc.roster import photos
 from examsvc.roster.models import Cycle, Physician, RosterProblem
-from examsvc.roster.registry import RegistryError
 from examsvc.roster.schemas import (
     CycleInfo,
     RosterFileError,

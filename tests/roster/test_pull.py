@@ -9,9 +9,9 @@ from examsvc.accounts.ids import to_15
 from examsvc.accounts.models import User
 from examsvc.enums import PhotoStatus, RegistrationStatus, Role
 from examsvc.extensions import db
+from examsvc.registry import RegistryClient, RegistryError, RetryPolicy
 from examsvc.roster import operations
 from examsvc.roster.models import Cycle, Physician, RosterProblem
-from examsvc.roster.registry import RegistryClient, RegistryError, RetryPolicy
 from tests.factories import resident_id
 from tests.roster.fake_registry import TOKEN, item
 

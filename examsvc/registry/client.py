@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import requests
 
-log = logging.getLogger("examsvc.roster")
+log = logging.getLogger("examsvc.registry")
 
 
 class RegistryError(Exception):
