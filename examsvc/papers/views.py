@@ -17,6 +17,7 @@ from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import BEIJING, now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
+from examsvc.errors import field_errors
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -142,10 +143,7 @@ def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
     try:
         spec = PaperSpec.model_validate(raw)
     except ValidationError as exc:
-        return None, [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
+        return None, [f"{d['field']}：{d['message']}" for d in field_errors(exc)]
     try:
         paper = ops.save_paper(_cycle_id(), spec, now=now())
     except ops.PaperRefused as exc:

@@ -117,11 +117,14 @@ def _problem(
         existing.message, existing.seen_at = message[:300], now
 
 
-def validate_item(raw: dict[str, Any]) -> tuple[RosterItem | None, list[tuple[str, str]]]:
+def validate_item(
+    raw: dict[str, Any], typed: dict[str, str] | None = None
+) -> tuple[RosterItem | None, list[tuple[str, str]]]:
+    """The item, or (field, reason) pairs; ``typed`` (by field) names the bad values."""
     try:
         item = RosterItem.model_validate(raw)
     except ValidationError as exc:
-        return None, error_fields(exc)
+        return None, error_fields(exc, typed)
     try:
         account_key(item.id_type, item.id_number)
     except InvalidIdNumber as exc:

@@ -15,6 +15,7 @@ from examsvc.enums import (
     Procedure,
     RegistrationStatus,
 )
+from examsvc.errors import field_errors
 
 
 class Institution(BaseModel):
@@ -74,14 +75,11 @@ class RosterPage(BaseModel):
     next_cursor: str | None = None
 
 
-def error_fields(exc: Exception) -> list[tuple[str, str]]:
-    """(field, reason) pairs of a pydantic ValidationError, in plain words."""
+def error_fields(exc: Exception, values: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(field, reason) pairs of a pydantic ValidationError, in Chinese (the one formatter)."""
     if not isinstance(exc, ValidationError):
         return [("-", str(exc))]
-    return [
-        (".".join(str(p) for p in err["loc"]) or "-", err["msg"])
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+    return [(d["field"], d["message"]) for d in field_errors(exc, values)]
 
 
 # A roster file's problems, row by row (the file is stored whole or not at all).
