@@ -15,6 +15,7 @@ from examsvc.banks.models import Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
 from examsvc.clock import beijing_time
 from examsvc.enums import AttemptStatus, RegistrationStatus, Role, WindowRound
+from examsvc.errors import Conflict, Invalid, Refused
 from examsvc.extensions import db, table
 from examsvc.marks import N_, Text
 from examsvc.papers.models import (
@@ -129,8 +130,11 @@ def total_points(items: list[DrawnItem]) -> float:
     return sum(i.points_per_item * scoring[i.question_id] for i in items)
 
 
-class WindowChangeRefused(ValueError):
+class WindowChangeRefused(Refused):
     """A change that would cut running attempts short, refused with the reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("window_change_refused", message)
 
 
 def running_attempts(window: ExamWindow) -> tuple[int, datetime | None]:
@@ -185,12 +189,13 @@ def add_window(
     return window
 
 
-class PaperRefused(ValueError):
+class PaperRefused(Invalid):
     """A paper definition that cannot be saved; ``problems`` says why, in plain words."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__("paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
         self.problems = problems
+        self.args = ("; ".join(problems),)  # said whole where no details are shown (CLI)
 
 
 def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
@@ -323,8 +328,11 @@ def _fill_free_slots(paper: Paper, now: datetime) -> None:
     db.session.flush()
 
 
-class AssignRefused(ValueError):
+class AssignRefused(Refused):
     """A re-assignment the rules do not allow now, with the reason in plain words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("assign_refused", message)
 
 
 def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:
@@ -387,7 +395,7 @@ def preview(paper: Paper, seed: int, *, with_answers: bool = False) -> list[dict
 
 def create_site(code: str, name: str, address: str | None) -> Site:
     if db.session.scalars(sa.select(Site).where(Site.code == code)).first():
-        raise ValueError(N_("考点编号 {code} 已存在", code=code))
+        raise Conflict("site_code_taken", N_("考点编号 {code} 已存在", code=code))
     site = Site(code=code, name=name, address=address or None)
     db.session.add(site)
     db.session.flush()
@@ -408,7 +416,7 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
     users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
     wrong = [u.display_name for u in users if u.role != Role.INVIGILATOR or not u.active]
     if wrong or len(users) != len(set(user_ids)):
-        raise ValueError("只能指派有效的监考人员账号：" + "、".join(wrong))
+        raise Invalid("not_invigilators", "只能指派有效的监考人员账号：" + "、".join(wrong))
     db.session.execute(
         session_invigilators.delete().where(session_invigilators.c.session_id == session.id)
     )
@@ -426,11 +434,15 @@ class LineProblem:
     reason: str
 
 
-class CandidatesRefused(ValueError):
+class CandidatesRefused(Invalid):
     """Candidate lines that name nobody who can sit this session; nothing was added."""
 
     def __init__(self, problems: list[LineProblem]) -> None:
-        super().__init__("; ".join(f"{p.line}: {p.reason}" for p in problems))
+        super().__init__(
+            "candidates_refused",
+            "; ".join(f"{p.line}: {p.reason}" for p in problems),
+            [{"field": str(p.line), "message": p.reason} for p in problems],
+        )
         self.problems = problems
 
 

@@ -17,7 +17,7 @@ from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import BEIJING, now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
-from examsvc.errors import field_errors
+from examsvc.errors import DomainError, field_errors
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -215,7 +215,7 @@ def assign(paper_id: int) -> BaseResponse:
     try:
         replaced = _assign(paper)
     except ops.AssignRefused as exc:
-        flash(_(exc.args[0]), "error")
+        flash(_(exc.message), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.index"))) from None
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
@@ -270,7 +270,7 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
             opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
         )
     except ops.WindowChangeRefused as exc:
-        flash(_(exc.args[0]), "error")
+        flash(_(exc.message), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     except (ValueError, KeyError):
         flash(_("请填写正确的开始和结束时间"), "error")
@@ -350,7 +350,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     raw = parse_json(PaperSpec).model_dump(mode="json")
     paper, problems = _save(raw)
     if problems or paper is None:
-        raise ApiError(422, "paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
+        raise ops.PaperRefused(problems)
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 
@@ -358,10 +358,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
 @admin_required
 def api_assign(paper_id: int) -> dict[str, Any]:
     paper = db.get_or_404(Paper, paper_id)
-    try:
-        replaced = _assign(paper)
-    except ops.AssignRefused as exc:
-        raise ApiError(409, "assign_refused", exc.args[0]) from None
+    replaced = _assign(paper)  # an AssignRefused is answered by the one error mapping
     return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
 
 
@@ -383,16 +380,13 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         )
     change = parse_json(WindowChange, body)
     closes = change.closes_at
-    try:
-        ops.change_window(
-            window,
-            opens_at=change.opens_at or window.opens_at,
-            closes_at=closes,
-            let_running_finish=change.let_running_finish,
-            now=now(),
-        )
-    except ops.WindowChangeRefused as exc:
-        raise ApiError(409, "window_change_refused", exc.args[0]) from None
+    ops.change_window(  # a WindowChangeRefused is answered by the one error mapping
+        window,
+        opens_at=change.opens_at or window.opens_at,
+        closes_at=closes,
+        let_running_finish=change.let_running_finish,
+        now=now(),
+    )
     record(
         "window.change",
         "window",
@@ -474,8 +468,8 @@ def add_site() -> BaseResponse:
             request.form.get("name", "").strip(),
             request.form.get("address", "").strip(),
         )
-    except ValueError as exc:
-        flash(_(exc.args[0]), "error")
+    except DomainError as exc:
+        flash(_(exc.message), "error")
         return redirect(url_for("papers.sessions"))
     record("site.create", "site", site.id, actor_id=_actor(), now=now(), code=site.code)
     return redirect(url_for("papers.sessions"))
@@ -504,11 +498,11 @@ def update_session(session_id: int) -> Any:
     try:
         ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
         added = ops.assign_candidates(session, text.splitlines())
-    except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
+    except DomainError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", exc.args[0])]
+            else [ops.LineProblem(0, "", exc.message)]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None
