@@ -17,6 +17,7 @@ from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
+from examsvc.errors import Conflict
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.roster import photos
@@ -231,8 +232,11 @@ def photo_needed(physician: Physician, item: RosterItem) -> bool:
     return (physician.photo_sha256 or "").lower() != item.photo.sha256.lower()
 
 
-class PullBusy(Exception):
+class PullBusy(Conflict):
     """Another pull of this cycle holds the lease."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("pull_busy", message)
 
 
 def take_lease(cycle_code: str, now: datetime, minutes: int = 30) -> bool:

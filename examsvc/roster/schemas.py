@@ -15,7 +15,8 @@ from examsvc.enums import (
     Procedure,
     RegistrationStatus,
 )
-from examsvc.errors import field_errors
+from examsvc.errors import Invalid, field_errors
+from examsvc.marks import N_
 
 
 class Institution(BaseModel):
@@ -93,9 +94,16 @@ class RowProblem:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
-class RosterFileError(Exception):
+class RosterFileError(Invalid):
+    """A roster file with problems; ``details`` has one ``{row, column, message}`` each."""
+
     def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the roster file")
+        super().__init__(
+            "invalid_file",
+            N_("名单文件有错误，未导入任何数据"),
+            [p.as_dict() for p in problems],
+        )
+        self.args = (f"{len(problems)} problem(s) in the roster file",)
         self.problems = problems
 
     def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
