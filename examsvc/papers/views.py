@@ -15,9 +15,9 @@ from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
-from examsvc.clock import BEIJING, now
+from examsvc.clock import now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
-from examsvc.errors import DomainError, field_errors
+from examsvc.errors import DomainError, Invalid, field_errors
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -30,9 +30,9 @@ from examsvc.papers.models import (
     session_invigilators,
 )
 from examsvc.papers.queries import assigned_slots, slots_of
-from examsvc.papers.schemas import PaperSpec, WindowChange
+from examsvc.papers.schemas import PaperSpec, WindowChange, WindowTimes
 from examsvc.roster.queries import current_cycle
-from examsvc.web.errors import ApiError, parse_json
+from examsvc.web.errors import ApiError, form_model, parse_json
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
 
@@ -240,12 +240,6 @@ def preview_page(paper_id: int) -> str:
     )
 
 
-def _when(text: str) -> datetime:
-    """A form's date and time, in Beijing time unless it names its own offset."""
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
-
-
 @bp.get("/admin/windows")
 @readers
 def windows() -> str:
@@ -266,14 +260,14 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
     """Run a window change from the form, audit it and say what happened; for both window
     forms."""
     try:
-        window = change(
-            opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
-        )
+        times = form_model(WindowTimes)
+    except Invalid:
+        flash(_("请填写正确的开始和结束时间"), "error")
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
+    try:
+        window = change(opens_at=times.opens_at, closes_at=times.closes_at)
     except ops.WindowChangeRefused as exc:
         flash(_(exc.message), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    except (ValueError, KeyError):
-        flash(_("请填写正确的开始和结束时间"), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     record(
         action,

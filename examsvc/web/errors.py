@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast, get_origin
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from examsvc.errors import DomainError, field_errors
+from examsvc.errors import DomainError, Invalid, field_errors
 from examsvc.marks import N_
 from examsvc.web.i18n import gettext
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(DomainError):
@@ -72,7 +74,20 @@ def validate(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "invalid", N_("提交的内容有误"), field_errors(exc)) from None
+        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc)) from None
+
+
+def form_model(model: type[M], form: Any | None = None) -> M:
+    """An HTML form (``request.form``) as ``model``: forms take the same pydantic path as
+    JSON. A field left empty is left out (the model's default applies); a list field takes
+    every value; a checkbox's ``on`` is true. Invalid (422) names each bad field."""
+    form = request.form if form is None else form
+    data: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        values = [v for v in form.getlist(name) if v.strip()]
+        if values:
+            data[name] = values if get_origin(field.annotation) is list else values[0]
+    return cast(M, validate(model, data))
 
 
 def _wants_json() -> bool:
