@@ -3,11 +3,16 @@ examsvc/web/errors.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from pydantic import BaseModel, Field, ValidationError
+from werkzeug.datastructures import MultiDict
 
-from examsvc.errors import DomainError, field_errors
-from examsvc.web.errors import error_ack, error_body
+from examsvc.clock import BEIJING
+from examsvc.errors import DomainError, Invalid, field_errors
+from examsvc.papers.schemas import BeijingTime
+from examsvc.web.errors import error_ack, error_body, form_model
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -75,3 +80,24 @@ def test_pydantic_errors_are_said_in_chinese_field_by_field(data, details):
     with pytest.raises(ValidationError) as caught:
         Sample.model_validate(data)
     assert field_errors(caught.value) == details
+
+
+class Filter(BaseModel):
+    start: BeijingTime
+    tags: list[str] = []
+    done: bool = False
+    note: str = "无"
+
+
+def test_a_form_takes_the_same_pydantic_path_as_json(app):
+    form = MultiDict(
+        [("start", "2026-05-11T09:00"), ("tags", "a"), ("tags", "b"), ("done", "on"), ("note", " ")]
+    )
+    got = form_model(Filter, form)
+    assert got == Filter(
+        start=datetime(2026, 5, 11, 9, tzinfo=BEIJING), tags=["a", "b"], done=True, note="无"
+    )
+    with pytest.raises(Invalid) as caught:
+        form_model(Filter, MultiDict([("start", "明天")]))
+    assert caught.value.status == 422
+    assert caught.value.details == [{"field": "start", "message": "不是有效时间"}]
