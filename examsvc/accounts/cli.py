@@ -15,6 +15,7 @@ from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import Role
+from examsvc.errors import DomainError
 from examsvc.extensions import db
 
 users = AppGroup("users", help="Staff accounts and password resets.")
@@ -33,7 +34,7 @@ def create(role: str, login: str, name: str, password_env: str | None) -> None:
         raise click.ClickException(f"environment variable {password_env} is empty")
     try:
         user = ops.create_staff(Role(role), login, name, password, now=now())
-    except ValueError as exc:
+    except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     record("user.create", "user", user.id, actor_id=None, now=now(), role=role, via="cli")
     click.echo(f"created {role} {login}")

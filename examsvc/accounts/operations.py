@@ -33,6 +33,7 @@ from examsvc.accounts.passwords import (
     verify_password,
 )
 from examsvc.enums import Role
+from examsvc.errors import Conflict, Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
 
@@ -66,17 +67,6 @@ class LoginPolicy:
             return None
         seconds = 2 ** min(failures - free, 30)
         return min(timedelta(seconds=seconds), self.max_delay)
-
-
-class LoginRefused(Exception):
-    """Login refused; ``message`` is for the person (Chinese, ``{name}`` fields filled from
-    ``values`` by gettext), ``code`` is stable."""
-
-    def __init__(self, code: str, message: str, **values: object) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.values = values
 
 
 def find_user(login: str) -> User | None:
@@ -140,12 +130,12 @@ def throttle_wait(account: str, address: str, *, now: datetime, policy: LoginPol
     return math.ceil((until - now).total_seconds())
 
 
-def throttled(seconds: int) -> LoginRefused:
+def throttled(seconds: int) -> Refused:
     """The refusal while a pair or address waits (the same for every account)."""
     if seconds < 120:
-        return LoginRefused("throttled", N_("尝试次数过多，请 {n} 秒后再试"), n=seconds)
-    return LoginRefused(
-        "throttled", N_("尝试次数过多，请 {n} 分钟后再试"), n=math.ceil(seconds / 60)
+        return Refused("throttled", N_("尝试次数过多，请 {n} 秒后再试"), status=429, n=seconds)
+    return Refused(
+        "throttled", N_("尝试次数过多，请 {n} 分钟后再试"), status=429, n=math.ceil(seconds / 60)
     )
 
 
@@ -228,13 +218,13 @@ def check_password(
 def authenticate(
     login: str, password: str, address: str, *, now: datetime, policy: LoginPolicy
 ) -> User:
-    """Check a login; raise LoginRefused (the same for known and unknown accounts)."""
+    """Check a login; raise Refused (the same for known and unknown accounts)."""
     try:
         user = find_user(login)
     except InvalidIdNumber as exc:
-        raise LoginRefused("invalid_id_number", exc.message) from None
+        raise Refused("invalid_id_number", exc.message, status=400) from None
     if not check_password(user, account_of(login), password, address, now=now, policy=policy):
-        raise LoginRefused("bad_credentials", BAD_CREDENTIALS)
+        raise Refused("bad_credentials", BAD_CREDENTIALS, status=401)
     assert user is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -258,7 +248,7 @@ def change_password(
     policy: LoginPolicy,
 ) -> list[str]:
     """Change a password; returns the problems (nothing changed) or an empty list. Guesses
-    of the current password are throttled like logins (raises LoginRefused)."""
+    of the current password are throttled like logins (raises Refused)."""
     if not check_password(user, account_of(user.login), old, address, now=now, policy=policy):
         return [N_("原密码不正确")]
     problems = password_problems(new, old_hash=user.password_hash, login=user.login)
@@ -285,10 +275,10 @@ def generate_password() -> str:
 
 def create_staff(role: Role, login: str, name: str, password: str, *, now: datetime) -> User:
     if role == Role.PHYSICIAN:
-        raise ValueError("physician accounts come from the roster")
+        raise Invalid("physician_account", N_("医师账号来自报名名单，不能在此创建"))
     taken = sa.select(User).where(User.role != Role.PHYSICIAN, User.login == login)
     if db.session.scalars(taken).first():
-        raise ValueError(N_("用户名 {login} 已存在", login=login))
+        raise Conflict("login_taken", N_("用户名 {login} 已存在", login=login))
     user = User(
         role=role,
         login=login,

@@ -34,9 +34,10 @@ from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import Role
+from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.web import safe_next
-from examsvc.web.errors import ApiError, parse_json
+from examsvc.web.errors import error_body, parse_json
 from examsvc.web.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
@@ -63,10 +64,10 @@ def _address() -> str:
 
 def _attempt_login(login: str, password: str) -> User:
     """Log in and audit it, or audit the refusal (masked ID, never the password), keep the
-    failure count, and raise LoginRefused."""
+    failure count, and raise Refused."""
     try:
         user = ops.authenticate(login, password, _address(), now=now(), policy=_policy())
-    except ops.LoginRefused as exc:
+    except Refused as exc:
         record(
             "login.failed",
             "user",
@@ -96,17 +97,13 @@ def login() -> Any:
         else:
             try:
                 user = _attempt_login(login_value, password)
-            except ops.LoginRefused as exc:
-                error, status = _(exc.message, **exc.values), _refusal_status(exc)
+            except Refused as exc:
+                error, status = _(exc.message, **exc.values), exc.status
             else:
                 if user.must_change_password:
                     return redirect(url_for("accounts.change_password"))
                 return redirect(safe_next(request.args.get("next"), url_for("accounts.index")))
     return render_template("accounts/login.html", error=error, login=login_value), status
-
-
-def _refusal_status(exc: ops.LoginRefused) -> int:
-    return {"invalid_id_number": 400, "throttled": 429}.get(exc.code, 401)
 
 
 def _logout() -> None:
@@ -145,7 +142,7 @@ def change_password() -> Any:
                     now=now(),
                     policy=_policy(),
                 )
-            except ops.LoginRefused as exc:
+            except Refused as exc:
                 problems = [_(exc.message, **exc.values)]
             else:
                 problems = [_(p) for p in problems]
@@ -191,10 +188,9 @@ def session_create() -> Any:
     body = parse_json(LoginBody)
     try:
         user = _attempt_login(body.login, body.password)
-    except ops.LoginRefused as exc:
+    except Refused as exc:
         # Answered, not raised: the unit keeps the failure and its count.
-        refusal = ApiError(_refusal_status(exc), exc.code, exc.message, None, **exc.values)
-        return refusal.to_dict(), refusal.status
+        return error_body(exc), exc.status
     return _session_json(user)
 
 

@@ -46,10 +46,6 @@ def my_attempt(attempt_id: int) -> Attempt:
     return attempt
 
 
-def _refused(exc: ops.Refused) -> ApiError:
-    return ApiError(409, exc.code, exc.message)
-
-
 def state_json(state: Any) -> dict[str, Any]:
     window = state.window
     return {
@@ -108,12 +104,9 @@ class StartBody(BaseModel):
 @uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
     body = parse_json(StartBody)
-    try:
-        attempt = ops.start_attempt(
-            me(), paper_id, now=now(), rules_acknowledged=body.rules_acknowledged
-        )
-    except ops.Refused as exc:
-        raise _refused(exc) from None
+    attempt = ops.start_attempt(
+        me(), paper_id, now=now(), rules_acknowledged=body.rules_acknowledged
+    )
     return ops.attempt_view(attempt, now()), 201
 
 
@@ -139,20 +132,19 @@ class AnswerMessage(AnswerBody):
 
 def save(attempt_id: int, position: int, body: AnswerBody) -> dict[str, Any]:
     """Save one answer; shared by the HTTP fallback and the socket channel, whose unit of
-    work commits it (two first saves of one question at once: the retry sees the winner)."""
-    try:
-        result = ops.save_answer(
-            my_attempt(attempt_id),
-            position,
-            body.response,
-            marked=body.marked,
-            seq=body.seq,
-            now=now(),
-            journaled_at=body.journaled_at,
-            grace=timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"]),
-        )
-    except ops.Refused as exc:
-        raise _refused(exc) from None
+    work commits it (two first saves of one question at once: the retry sees the winner).
+    A refusal (:class:`examsvc.errors.Refused`) is raised as it is: the one mapping answers it
+    over HTTP and over the socket."""
+    result = ops.save_answer(
+        my_attempt(attempt_id),
+        position,
+        body.response,
+        marked=body.marked,
+        seq=body.seq,
+        now=now(),
+        journaled_at=body.journaled_at,
+        grace=timedelta(seconds=current_app.config["ANSWER_GRACE_SECONDS"]),
+    )
     return {"ok": True, "code": result.code, "seq": result.seq, "saved_at": now().isoformat()}
 
 

@@ -2,7 +2,8 @@
 
 Auth at connect from the Flask session; each save runs the same code as the HTTP fallback.
 Every event with an acknowledgement id is acknowledged: with the result, or with the HTTP
-error body plus ``ok: false`` and the HTTP status (``ApiError.to_ack``).
+error body plus ``ok: false`` and the HTTP status (``web.errors.error_ack``, the same
+mapping of domain errors as the HTTP error handler).
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from examsvc import uow
 from examsvc.accounts.auth import current_user
 from examsvc.attempts.api import AnswerMessage, save
 from examsvc.enums import Role
+from examsvc.errors import DomainError
 from examsvc.extensions import socketio
 from examsvc.marks import N_
-from examsvc.web.errors import ApiError, validate
+from examsvc.web.errors import ApiError, error_ack, error_body, validate
 from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
 
 NAMESPACE = "/exam"
 log = logging.getLogger(__name__)
 
 
-def _refuse(error: ApiError) -> ConnectionRefusedError:
+def _refuse(error: DomainError) -> ConnectionRefusedError:
     """A refused connection: the code as its message, the one error shape as its data."""
-    return ConnectionRefusedError(error.code, error.to_dict()["error"])
+    return ConnectionRefusedError(error.code, error_body(error)["error"])
 
 
 @socketio.on("connect", namespace=NAMESPACE)
@@ -57,8 +59,8 @@ def answer(data: Any = None) -> dict[str, Any]:
     """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
     try:
         return _save(validate(AnswerMessage, data))
-    except ApiError as exc:
-        return exc.to_ack()
+    except DomainError as exc:
+        return error_ack(exc)
     except Exception:  # acknowledged all the same: the client keeps the save and retries
         log.exception("answer not saved")
         return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()

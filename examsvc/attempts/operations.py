@@ -21,6 +21,7 @@ from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.audit.operations import record
 from examsvc.banks.models import Question
 from examsvc.enums import AttemptStatus, SubmitReason
+from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
@@ -32,15 +33,6 @@ from question_banks.types import QUESTION_TYPES
 # The text agreed to (templates/attempts/prepare.html). 2026-2: the camera is not used during
 # the exam yet; the proctoring channel brings a new text and asks again.
 CONSENT_VERSION = "2026-2"
-
-
-class Refused(Exception):
-    """An operation the rules do not allow; ``code`` is stable, ``message`` is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # --- facts for the rules ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
 from examsvc.clock import now
 from examsvc.enums import AttemptStatus
+from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
@@ -77,7 +78,7 @@ def prepare(paper_id: int) -> Any:
             attempt = ops.start_attempt(
                 physician, paper_id, now=now(), rules_acknowledged=request.form.get("rules") == "on"
             )
-        except ops.Refused as exc:
+        except Refused as exc:
             flash(exc.message, "error")
             raise uow.Discard(
                 lambda: redirect(url_for("attempts.prepare", paper_id=paper_id))

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from examsvc.audit.operations import record
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import PaperKind, PracticeCategory
+from examsvc.errors import Conflict
 from examsvc.extensions import db, table
 from examsvc.marks import N_
 from question_banks import ParsedBank
@@ -21,7 +22,7 @@ from question_banks.types import QUESTION_TYPES
 INSERT_CHUNK = 250  # questions per INSERT: a 3,000-question bank never holds the loop long
 
 
-class BankConflict(ValueError):
+class BankConflict(Conflict):
     """The import names an existing bank with a different kind or category."""
 
 
@@ -55,7 +56,9 @@ def import_bank(
         db.session.add(bank)
         db.session.flush()
     elif bank.kind != info.kind or bank.practice_category != info.practice_category:
-        raise BankConflict(N_("题库 {code} 已存在，且类型或执业类别不同", code=info.code))
+        raise BankConflict(
+            "bank_conflict", N_("题库 {code} 已存在，且类型或执业类别不同", code=info.code)
+        )
     else:
         bank.name = info.name
     number = (

@@ -76,17 +76,14 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
         code, name, PaperKind(kind), PracticeCategory(category) if category else None
     )
     user = current_user()
-    try:
-        version = ops.import_bank(
-            parsed,
-            info,
-            filename=upload.filename,
-            data=data,
-            actor_id=user.id if user else None,
-            now=now(),
-        )
-    except ops.BankConflict as exc:
-        raise ApiError(409, "bank_conflict", exc.args[0]) from None
+    version = ops.import_bank(  # a BankConflict is answered by the one error mapping
+        parsed,
+        info,
+        filename=upload.filename,
+        data=data,
+        actor_id=user.id if user else None,
+        now=now(),
+    )
     record(
         "bank.import",
         "bank",

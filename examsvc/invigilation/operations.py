@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from examsvc.accounts.ids import InvalidIdNumber, id_key
 from examsvc.accounts.models import User
 from examsvc.enums import RegistrationStatus, Role
+from examsvc.errors import Conflict, Invalid
 from examsvc.extensions import db
 from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
 from examsvc.marks import N_
@@ -20,7 +21,7 @@ from examsvc.roster.models import Physician
 
 def create_site(code: str, name: str, address: str | None) -> Site:
     if db.session.scalars(sa.select(Site).where(Site.code == code)).first():
-        raise ValueError(N_("考点编号 {code} 已存在", code=code))
+        raise Conflict("site_code_taken", N_("考点编号 {code} 已存在", code=code))
     site = Site(code=code, name=name, address=address or None)
     db.session.add(site)
     db.session.flush()
@@ -41,7 +42,7 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
     users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
     wrong = [u.display_name for u in users if u.role != Role.INVIGILATOR or not u.active]
     if wrong or len(users) != len(set(user_ids)):
-        raise ValueError("只能指派有效的监考人员账号：" + "、".join(wrong))
+        raise Invalid("not_invigilators", "只能指派有效的监考人员账号：" + "、".join(wrong))
     db.session.execute(
         session_invigilators.delete().where(session_invigilators.c.session_id == session.id)
     )
@@ -59,11 +60,15 @@ class LineProblem:
     reason: str
 
 
-class CandidatesRefused(ValueError):
+class CandidatesRefused(Invalid):
     """Candidate lines that name nobody who can sit this session; nothing was added."""
 
     def __init__(self, problems: list[LineProblem]) -> None:
-        super().__init__("; ".join(f"{p.line}: {p.reason}" for p in problems))
+        super().__init__(
+            "candidates_refused",
+            "; ".join(f"{p.line}: {p.reason}" for p in problems),
+            [{"field": str(p.line), "message": p.reason} for p in problems],
+        )
         self.problems = problems
 
 

@@ -15,6 +15,7 @@ from examsvc.accounts.models import User
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import Role
+from examsvc.errors import DomainError
 from examsvc.extensions import db
 from examsvc.invigilation import operations as ops
 from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
@@ -90,8 +91,8 @@ def add_site() -> BaseResponse:
             request.form.get("name", "").strip(),
             request.form.get("address", "").strip(),
         )
-    except ValueError as exc:
-        flash(_(exc.args[0]), "error")
+    except DomainError as exc:
+        flash(_(exc.message), "error")
         return redirect(url_for("invigilation.sessions"))
     record("site.create", "site", site.id, actor_id=actor_id(), now=now(), code=site.code)
     return redirect(url_for("invigilation.sessions"))
@@ -122,11 +123,11 @@ def update_session(session_id: int) -> Any:
     try:
         ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
         added = ops.assign_candidates(session, text.splitlines())
-    except ValueError as exc:  # CandidatesRefused names each line; the rest, the invigilators
+    except DomainError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", exc.args[0])]
+            else [ops.LineProblem(0, "", exc.message)]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None

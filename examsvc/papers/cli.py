@@ -15,6 +15,7 @@ from examsvc import uow
 from examsvc.audit.operations import record
 from examsvc.clock import BEIJING, beijing_time, now
 from examsvc.enums import WindowRound
+from examsvc.errors import field_errors
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
@@ -49,7 +50,8 @@ def create(path: Path) -> None:
             spec = PaperSpec.model_validate(raw)
             paper = ops.save_paper(_cycle_id(), spec, now=now())
         except ValidationError as exc:
-            raise click.ClickException(f"{raw.get('code', '?')}: {exc}") from None
+            why = "；".join(f"{d['field']}：{d['message']}" for d in field_errors(exc))
+            raise click.ClickException(f"{raw.get('code', '?')}: {why}") from None
         except ops.PaperRefused as exc:
             raise click.ClickException(f"{spec.code}: " + "；".join(exc.problems)) from None
         record(

@@ -13,6 +13,7 @@ from examsvc.banks.models import Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
 from examsvc.clock import beijing_time
 from examsvc.enums import AttemptStatus, WindowRound
+from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db, table
 from examsvc.marks import N_, Text
 from examsvc.papers.models import (
@@ -122,8 +123,11 @@ def total_points(items: list[DrawnItem]) -> float:
     return sum(i.points_per_item * scoring[i.question_id] for i in items)
 
 
-class WindowChangeRefused(ValueError):
+class WindowChangeRefused(Refused):
     """A change that would cut running attempts short, refused with the reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("window_change_refused", message)
 
 
 def running_attempts(window: ExamWindow) -> tuple[int, datetime | None]:
@@ -178,12 +182,13 @@ def add_window(
     return window
 
 
-class PaperRefused(ValueError):
+class PaperRefused(Invalid):
     """A paper definition that cannot be saved; ``problems`` says why, in plain words."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__("paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
         self.problems = problems
+        self.args = ("; ".join(problems),)  # said whole where no details are shown (CLI)
 
 
 def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
@@ -316,8 +321,11 @@ def _fill_free_slots(paper: Paper, now: datetime) -> None:
     db.session.flush()
 
 
-class AssignRefused(ValueError):
+class AssignRefused(Refused):
     """A re-assignment the rules do not allow now, with the reason in plain words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("assign_refused", message)
 
 
 def assign_paper(paper: Paper, *, now: datetime) -> list[Paper]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from examsvc.clock import BEIJING
 from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
 
 
@@ -46,3 +48,25 @@ class WindowChange(BaseModel):
     opens_at: AwareDatetime | None = Field(default=None, description="unchanged when left out")
     closes_at: AwareDatetime
     let_running_finish: bool = False
+
+
+def _in_beijing(value: Any) -> Any:
+    """A form's date and time (``datetime-local``: no offset) is Beijing time; one that names
+    its offset keeps it; what is no date and time is left for pydantic to refuse."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+        return when if when.tzinfo else when.replace(tzinfo=BEIJING)
+    return value
+
+
+BeijingTime = Annotated[AwareDatetime, BeforeValidator(_in_beijing)]
+
+
+class WindowTimes(BaseModel):
+    """The window forms' times (add and change), read with ``form_model``."""
+
+    opens_at: BeijingTime
+    closes_at: BeijingTime

@@ -14,8 +14,9 @@ from examsvc import uow
 from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
-from examsvc.clock import BEIJING, now
+from examsvc.clock import now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
+from examsvc.errors import Invalid, field_errors
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -24,9 +25,9 @@ from examsvc.papers.models import (
     Paper,
 )
 from examsvc.papers.queries import assigned_slots, slots_of
-from examsvc.papers.schemas import PaperSpec, WindowChange
+from examsvc.papers.schemas import PaperSpec, WindowChange, WindowTimes
 from examsvc.roster.queries import current_cycle
-from examsvc.web.errors import ApiError, parse_json
+from examsvc.web.errors import ApiError, form_model, parse_json
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
 
@@ -137,10 +138,7 @@ def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
     try:
         spec = PaperSpec.model_validate(raw)
     except ValidationError as exc:
-        return None, [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
+        return None, [f"{d['field']}：{d['message']}" for d in field_errors(exc)]
     try:
         paper = ops.save_paper(current_cycle_id(), spec, now=now())
     except ops.PaperRefused as exc:
@@ -212,7 +210,7 @@ def assign(paper_id: int) -> BaseResponse:
     try:
         replaced = _assign(paper)
     except ops.AssignRefused as exc:
-        flash(_(exc.args[0]), "error")
+        flash(_(exc.message), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.index"))) from None
     message = _("「{name}」已设为当前使用", name=paper.name)
     if replaced:
@@ -237,12 +235,6 @@ def preview_page(paper_id: int) -> str:
     )
 
 
-def _when(text: str) -> datetime:
-    """A form's date and time, in Beijing time unless it names its own offset."""
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
-
-
 @bp.get("/admin/windows")
 @readers
 def windows() -> str:
@@ -263,14 +255,14 @@ def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResp
     """Run a window change from the form, audit it and say what happened; for both window
     forms."""
     try:
-        window = change(
-            opens_at=_when(request.form["opens_at"]), closes_at=_when(request.form["closes_at"])
-        )
-    except ops.WindowChangeRefused as exc:
-        flash(_(exc.args[0]), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    except (ValueError, KeyError):
+        times = form_model(WindowTimes)
+    except Invalid:
         flash(_("请填写正确的开始和结束时间"), "error")
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
+    try:
+        window = change(opens_at=times.opens_at, closes_at=times.closes_at)
+    except ops.WindowChangeRefused as exc:
+        flash(_(exc.message), "error")
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     record(
         action,
@@ -347,7 +339,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
     raw = parse_json(PaperSpec).model_dump(mode="json")
     paper, problems = _save(raw)
     if problems or paper is None:
-        raise ApiError(422, "paper_refused", N_("试卷未保存"), [{"message": p} for p in problems])
+        raise ops.PaperRefused(problems)
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 
@@ -355,10 +347,7 @@ def api_save_paper() -> tuple[dict[str, Any], int]:
 @admin_required
 def api_assign(paper_id: int) -> dict[str, Any]:
     paper = db.get_or_404(Paper, paper_id)
-    try:
-        replaced = _assign(paper)
-    except ops.AssignRefused as exc:
-        raise ApiError(409, "assign_refused", exc.args[0]) from None
+    replaced = _assign(paper)  # an AssignRefused is answered by the one error mapping
     return {"id": paper.id, "code": paper.code, "replaced": [p.code for p in replaced]}
 
 
@@ -380,16 +369,13 @@ def api_change_window(window_id: int) -> dict[str, Any]:
         )
     change = parse_json(WindowChange, body)
     closes = change.closes_at
-    try:
-        ops.change_window(
-            window,
-            opens_at=change.opens_at or window.opens_at,
-            closes_at=closes,
-            let_running_finish=change.let_running_finish,
-            now=now(),
-        )
-    except ops.WindowChangeRefused as exc:
-        raise ApiError(409, "window_change_refused", exc.args[0]) from None
+    ops.change_window(  # a WindowChangeRefused is answered by the one error mapping
+        window,
+        opens_at=change.opens_at or window.opens_at,
+        closes_at=closes,
+        let_running_finish=change.let_running_finish,
+        now=now(),
+    )
     record(
         "window.change",
         "window",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from openpyxl import load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from examsvc.marks import N_, Text
+from examsvc.marks import N_
 from examsvc.roster.operations import validate_item
 from examsvc.roster.schemas import RosterFileError, RosterItem, RowProblem
 from question_banks.sheets import (
@@ -238,14 +238,11 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
                 "ethics": values.get("ethics", ""),
             },
         }
-        item, errors = validate_item(raw)
+        typed = values | {f: values.get(c, "") for f, c in FIELD_TO_COLUMN.items()}
+        item, errors = validate_item(raw, typed)
         for fld, why in errors:
             column = FIELD_TO_COLUMN.get(fld, fld.split(".")[0])
-            problems.append(
-                RowProblem(
-                    number, zh_of.get(column, column), _plain(why, row_value=values.get(column))
-                )
-            )
+            problems.append(RowProblem(number, zh_of.get(column, column), why))
         if item is not None:
             if item.registration_id in seen:
                 problems.append(
@@ -264,18 +261,6 @@ def parse(data: bytes, filename: str) -> list[RosterItem]:
     if problems:
         raise RosterFileError(problems)
     return items
-
-
-def _plain(reason: str, *, row_value: str | None) -> str:
-    """Pydantic's English reasons, said plainly in Chinese."""
-    shown = N_("“{value}”", value=row_value) if row_value else Text(N_("空值"))
-    if "at least" in reason and "character" in reason:
-        return N_("不能为空")
-    if reason.startswith("Input should be"):
-        return N_("{value} 不是允许的取值", value=shown)
-    if "date" in reason:
-        return N_("{value} 不是有效日期（应如 1980-01-31）", value=shown)
-    return reason
 
 
 def template() -> bytes:

@@ -17,6 +17,7 @@ from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
+from examsvc.errors import Conflict
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.registry import RegistryError
@@ -117,11 +118,14 @@ def _problem(
         existing.message, existing.seen_at = message[:300], now
 
 
-def validate_item(raw: dict[str, Any]) -> tuple[RosterItem | None, list[tuple[str, str]]]:
+def validate_item(
+    raw: dict[str, Any], typed: dict[str, str] | None = None
+) -> tuple[RosterItem | None, list[tuple[str, str]]]:
+    """The item, or (field, reason) pairs; ``typed`` (by field) names the bad values."""
     try:
         item = RosterItem.model_validate(raw)
     except ValidationError as exc:
-        return None, error_fields(exc)
+        return None, error_fields(exc, typed)
     try:
         account_key(item.id_type, item.id_number)
     except InvalidIdNumber as exc:
@@ -228,8 +232,11 @@ def photo_needed(physician: Physician, item: RosterItem) -> bool:
     return (physician.photo_sha256 or "").lower() != item.photo.sha256.lower()
 
 
-class PullBusy(Exception):
+class PullBusy(Conflict):
     """Another pull of this cycle holds the lease."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("pull_busy", message)
 
 
 def take_lease(cycle_code: str, now: datetime, minutes: int = 30) -> bool:

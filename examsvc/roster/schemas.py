@@ -15,6 +15,8 @@ from examsvc.enums import (
     Procedure,
     RegistrationStatus,
 )
+from examsvc.errors import Invalid, field_errors
+from examsvc.marks import N_
 
 
 class Institution(BaseModel):
@@ -74,14 +76,11 @@ class RosterPage(BaseModel):
     next_cursor: str | None = None
 
 
-def error_fields(exc: Exception) -> list[tuple[str, str]]:
-    """(field, reason) pairs of a pydantic ValidationError, in plain words."""
+def error_fields(exc: Exception, values: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(field, reason) pairs of a pydantic ValidationError, in Chinese (the one formatter)."""
     if not isinstance(exc, ValidationError):
         return [("-", str(exc))]
-    return [
-        (".".join(str(p) for p in err["loc"]) or "-", err["msg"])
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+    return [(d["field"], d["message"]) for d in field_errors(exc, values)]
 
 
 # A roster file's problems, row by row (the file is stored whole or not at all).
@@ -95,9 +94,16 @@ class RowProblem:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
-class RosterFileError(Exception):
+class RosterFileError(Invalid):
+    """A roster file with problems; ``details`` has one ``{row, column, message}`` each."""
+
     def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the roster file")
+        super().__init__(
+            "invalid_file",
+            N_("名单文件有错误，未导入任何数据"),
+            [p.as_dict() for p in problems],
+        )
+        self.args = (f"{len(problems)} problem(s) in the roster file",)
         self.problems = problems
 
     def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast, get_origin
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from examsvc.errors import DomainError, Invalid, field_errors
 from examsvc.marks import N_
 from examsvc.web.i18n import gettext
 
+M = TypeVar("M", bound=BaseModel)
 
-class ApiError(Exception):
-    """An error with a stable code and a message for people (Chinese, translated)."""
+
+class ApiError(DomainError):
+    """A refusal of the web tier itself (bad JSON, not logged in), with its HTTP status."""
 
     def __init__(
         self,
@@ -24,26 +27,36 @@ class ApiError(Exception):
         details: list[dict[str, Any]] | None = None,
         **values: object,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.values = values
-        self.details = details or []
+        super().__init__(code, message, details, status=status, **values)
 
     def to_dict(self) -> dict[str, Any]:
-        """The HTTP body."""
-        return {
-            "error": {
-                "code": self.code,
-                "message": gettext(self.message, **self.values),
-                "details": self.details,
-            }
-        }
+        return error_body(self)
 
     def to_ack(self) -> dict[str, Any]:
-        """A Socket.IO acknowledgement: the HTTP body with ``ok`` and the HTTP status."""
-        return {"ok": False, "status": self.status, **self.to_dict()}
+        return error_ack(self)
+
+
+def error_body(exc: DomainError) -> dict[str, Any]:
+    """The one error shape, as the HTTP body: ``{"error": {code, message, details}}``, the
+    message and each detail's message translated."""
+    return {
+        "error": {
+            "code": exc.code,
+            "message": gettext(exc.message, **exc.values),
+            "details": [
+                {
+                    k: gettext(v) if k == "message" and isinstance(v, str) else v
+                    for k, v in d.items()
+                }
+                for d in exc.details
+            ],
+        }
+    }
+
+
+def error_ack(exc: DomainError) -> dict[str, Any]:
+    """A Socket.IO acknowledgement: the HTTP body with ``ok`` and the HTTP status."""
+    return {"ok": False, "status": exc.status, **error_body(exc)}
 
 
 def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
@@ -61,16 +74,20 @@ def validate(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details = [
-            {
-                "field": ".".join(str(p) for p in err["loc"]),
-                "message": "Input should be an object"
-                if err["type"] == "model_type"
-                else err["msg"],
-            }
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
-        raise ApiError(422, "invalid", N_("提交的内容有误"), details) from None
+        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc)) from None
+
+
+def form_model(model: type[M], form: Any | None = None) -> M:
+    """An HTML form (``request.form``) as ``model``: forms take the same pydantic path as
+    JSON. A field left empty is left out (the model's default applies); a list field takes
+    every value; a checkbox's ``on`` is true. Invalid (422) names each bad field."""
+    form = request.form if form is None else form
+    data: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        values = [v for v in form.getlist(name) if v.strip()]
+        if values:
+            data[name] = values if get_origin(field.annotation) is list else values[0]
+    return cast(M, validate(model, data))
 
 
 def _wants_json() -> bool:
@@ -78,10 +95,10 @@ def _wants_json() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def handle_api_error(exc: ApiError) -> Any:
+    @app.errorhandler(DomainError)
+    def handle_api_error(exc: DomainError) -> Any:
         if _wants_json():
-            return jsonify(exc.to_dict()), exc.status
+            return jsonify(error_body(exc)), exc.status
         return render_template(
             "error.html", status=exc.status, message=gettext(exc.message, **exc.values)
         ), exc.status

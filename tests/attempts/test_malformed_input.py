@@ -5,13 +5,14 @@ never a save left without an acknowledgement."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from examsvc.attempts.events import NAMESPACE
-from examsvc.attempts.models import AttemptItem
+from examsvc.attempts.models import Attempt, AttemptItem
 from examsvc.extensions import db, socketio
 from tests.attempts.test_attempts import start
 
@@ -192,3 +193,20 @@ def test_json_is_not_a_string_of_digits(client):
         content_type="application/json",
     )
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_json"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_deadline_refusal_has_one_shape_over_http_and_the_socket(
+    candidate, attempt, channel, clock, app, lang
+):
+    """A domain refusal (the rules', not the input's) reaches both channels through the one
+    mapping: the socket's ``error`` is the HTTP body's, in the same language."""
+    candidate.set_cookie("lang", lang)
+    deadline = db.session.get(Attempt, attempt["id"]).deadline_at
+    clock.set(deadline + timedelta(seconds=app.config["ANSWER_GRACE_SECONDS"] + 1))
+    got_status, got = over_http(candidate, attempt["id"], attempt["single"], {"seq": 1})
+    assert got_status == 409 and got["error"]["code"] == "deadline_passed"
+    assert set(got) == {"error"} and set(got["error"]) == ERROR_KEYS
+    assert got["error"]["message"].isascii() == (lang == "en")
+    ack = over_socket(channel, attempt["id"], attempt["single"], {"seq": 2})
+    assert ack == {"ok": False, "status": 409, "error": got["error"]}

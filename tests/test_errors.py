@@ -1,0 +1,103 @@
+"""The one error mapping and the one pydantic-error formatter (examsvc/errors.py,
+examsvc/web/errors.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError
+from werkzeug.datastructures import MultiDict
+
+from examsvc.clock import BEIJING
+from examsvc.errors import DomainError, Invalid, field_errors
+from examsvc.papers.schemas import BeijingTime
+from examsvc.web.errors import error_ack, error_body, form_model
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def domain_errors() -> list[type[DomainError]]:
+    """Every DomainError class of examsvc that the app loads (the ``app`` fixture built it)."""
+    return sorted(
+        {c for c in _subclasses(DomainError) if c.__module__.startswith("examsvc.")},
+        key=lambda c: c.__qualname__,
+    )
+
+
+def test_every_domain_error_maps_to_its_status_through_the_one_handler(app):
+    classes = domain_errors()
+    assert len(classes) >= 10  # Refused, Conflict, Invalid, ApiError and the features' own
+    for cls in [DomainError, *classes]:
+        exc = cls.__new__(cls)
+        DomainError.__init__(exc, "some_code", "请求有误")
+        assert 400 <= exc.status < 600, cls
+        with app.test_request_context("/api/v1/anything"):
+            response = app.make_response(app.handle_user_exception(exc))
+            ack = error_ack(exc)
+        assert response.status_code == exc.status, cls
+        assert (
+            response.get_json()
+            == error_body(exc)
+            == {"error": {"code": "some_code", "message": "请求有误", "details": []}}
+        ), cls
+        assert ack == {"ok": False, "status": exc.status, **error_body(exc)}, cls
+
+
+class Sample(BaseModel):
+    name: str = Field(min_length=1)
+    count: int = Field(ge=1)
+    items: list[int] = []
+
+
+@pytest.mark.parametrize(
+    ("data", "details"),
+    [
+        ({"count": 1}, [{"field": "name", "message": "必须填写"}]),
+        (
+            {"name": "", "count": 0},
+            [
+                {"field": "name", "message": "不能为空"},
+                {"field": "count", "message": "不能小于 1"},
+            ],
+        ),
+        (
+            {"name": "a", "count": "x", "items": ["y"]},
+            [
+                {"field": "count", "message": "应为整数"},
+                {"field": "items.0", "message": "应为整数"},
+            ],
+        ),
+        ([1], [{"field": "-", "message": "应为对象"}]),
+    ],
+)
+def test_pydantic_errors_are_said_in_chinese_field_by_field(data, details):
+    with pytest.raises(ValidationError) as caught:
+        Sample.model_validate(data)
+    assert field_errors(caught.value) == details
+
+
+class Filter(BaseModel):
+    start: BeijingTime
+    tags: list[str] = []
+    done: bool = False
+    note: str = "无"
+
+
+def test_a_form_takes_the_same_pydantic_path_as_json(app):
+    form = MultiDict(
+        [("start", "2026-05-11T09:00"), ("tags", "a"), ("tags", "b"), ("done", "on"), ("note", " ")]
+    )
+    got = form_model(Filter, form)
+    assert got == Filter(
+        start=datetime(2026, 5, 11, 9, tzinfo=BEIJING), tags=["a", "b"], done=True, note="无"
+    )
+    with pytest.raises(Invalid) as caught:
+        form_model(Filter, MultiDict([("start", "明天")]))
+    assert caught.value.status == 422
+    assert caught.value.details == [{"field": "start", "message": "不是有效时间"}]
