@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.banks.models import Question
@@ -50,6 +51,13 @@ class Attempt(Model):
     items: Mapped[list[AttemptItem]] = relationship(
         back_populates="attempt", order_by="AttemptItem.position"
     )
+
+    @hybrid_method
+    def overdue(self, now: datetime, grace: timedelta) -> Any:
+        """The deadline and the late-save grace after it have passed: no save is accepted
+        any more, and the sweeper hands the attempt in. One rule, in Python on an attempt
+        and in SQL on the class (``Attempt.overdue(now, grace)`` in a query)."""
+        return self.deadline_at <= now - grace
 
     __table_args__ = (
         sa.UniqueConstraint("physician_id", "paper_id", "number"),

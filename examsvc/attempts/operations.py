@@ -256,7 +256,7 @@ def save_answer(
     late = now > attempt.deadline_at
     if late:
         in_time = journaled_at is not None and journaled_at <= attempt.deadline_at
-        if not (in_time and now <= attempt.deadline_at + grace):
+        if not in_time or attempt.overdue(now, grace):
             raise Refused("deadline_passed", N_("考试时间已到，答案不能再保存"))
     item = db.session.scalars(
         sa.select(AttemptItem).where(
@@ -344,7 +344,7 @@ def due_attempts(now: datetime, grace: timedelta) -> list[int]:
     return list(
         db.session.scalars(
             sa.select(Attempt.id).where(
-                Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at <= now - grace
+                Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.overdue(now, grace)
             )
         )
     )

@@ -174,6 +174,28 @@ def test_late_saves_only_when_journalled_in_time_and_within_grace(candidate, exa
     assert beyond.get_json()["error"]["code"] == "deadline_passed"
 
 
+@pytest.mark.parametrize("after_grace", [timedelta(0), timedelta(microseconds=-1)])
+def test_the_save_rule_and_the_sweeper_agree_on_overdue(candidate, exam, clock, app, after_grace):
+    """One rule (``Attempt.overdue``): at the end of the grace a journalled save is refused
+    exactly when the sweeper takes the attempt, and accepted exactly when it does not."""
+    attempt_id = start(candidate, exam["paper"].id).get_json()["id"]
+    deadline = db.session.get(Attempt, attempt_id).deadline_at
+    grace = timedelta(seconds=app.config["ANSWER_GRACE_SECONDS"])
+    clock.set(deadline + grace + after_grace)
+    saved = candidate.put(
+        f"/api/v1/exam/attempts/{attempt_id}/answers/1",
+        json={
+            "response": None,
+            "seq": 1,
+            "journaled_at": (deadline - timedelta(seconds=1)).isoformat(),
+        },
+    )
+    swept = sweep()
+    refused = saved.status_code == 409
+    assert refused == (swept == 1), (saved.get_json(), swept)
+    assert refused == (after_grace >= timedelta(0))
+
+
 def test_submit_grades_once_and_says_so(candidate, exam):
     attempt_id = start(candidate, exam["paper"].id).get_json()["id"]
     items = db.session.scalars(
