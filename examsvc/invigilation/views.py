@@ -21,6 +21,7 @@ from examsvc.invigilation import operations as ops
 from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.queries import cycle_windows
 from examsvc.papers.views import actor_id, current_cycle_id, form_id
 from examsvc.web.i18n import gettext as _
 
@@ -59,12 +60,7 @@ def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> t
         )
         for s in rows
     }
-    windows = db.session.scalars(
-        sa.select(ExamWindow)
-        .join(Paper)
-        .where(Paper.cycle_id == current_cycle_id())
-        .order_by(ExamWindow.opens_at)
-    ).all()
+    windows = cycle_windows(current_cycle_id())
     staff = db.session.scalars(
         sa.select(User)
         .where(User.role == Role.INVIGILATOR, User.active)

@@ -18,8 +18,8 @@ from examsvc.enums import WindowRound
 from examsvc.errors import field_errors
 from examsvc.extensions import db
 from examsvc.papers import operations as ops
-from examsvc.papers.models import ExamWindow, Paper
-from examsvc.papers.queries import assigned_slots
+from examsvc.papers.models import Paper
+from examsvc.papers.queries import assigned_slots, cycle_windows
 from examsvc.papers.schemas import PaperSpec
 from examsvc.roster.queries import current_cycle
 
@@ -152,13 +152,7 @@ def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
 
 @windows.command("list")
 def list_windows() -> None:
-    query = (
-        sa.select(ExamWindow)
-        .join(Paper)
-        .where(Paper.cycle_id == _cycle_id())
-        .order_by(ExamWindow.opens_at)
-    )
-    for window in db.session.scalars(query):
+    for window in cycle_windows(_cycle_id()):
         click.echo(
             f"{window.id:4} {window.paper.code:16} {window.round.value:8} "
             f"{beijing_time(window.opens_at)} – {beijing_time(window.closes_at)}"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
 from examsvc.extensions import db, table
-from examsvc.papers.models import Paper, PaperAssignment
+from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
 from examsvc.roster.models import Physician
 
 Slot = tuple[PracticeCategory, PhysicianLevel]
@@ -72,3 +72,15 @@ def papers_for(physician: Physician) -> list[Paper]:
         if paper is not None:
             chosen.append(paper)
     return chosen
+
+
+def cycle_windows(cycle_id: int) -> list[ExamWindow]:
+    """Every exam window of the cycle's papers, earliest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ExamWindow)
+            .join(Paper)
+            .where(Paper.cycle_id == cycle_id)
+            .order_by(ExamWindow.opens_at)
+        )
+    )

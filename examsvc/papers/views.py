@@ -24,7 +24,7 @@ from examsvc.papers.models import (
     ExamWindow,
     Paper,
 )
-from examsvc.papers.queries import assigned_slots, slots_of
+from examsvc.papers.queries import assigned_slots, cycle_windows, slots_of
 from examsvc.papers.schemas import PaperSpec, WindowChange, WindowTimes
 from examsvc.roster.queries import current_cycle
 from examsvc.web.errors import ApiError, form_model, parse_json
@@ -238,12 +238,7 @@ def preview_page(paper_id: int) -> str:
 @bp.get("/admin/windows")
 @readers
 def windows() -> str:
-    rows = db.session.scalars(
-        sa.select(ExamWindow)
-        .join(Paper)
-        .where(Paper.cycle_id == current_cycle_id())
-        .order_by(ExamWindow.opens_at)
-    ).all()
+    rows = cycle_windows(current_cycle_id())
     running = {w.id: ops.running_attempts(w) for w in rows}
     papers = db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)

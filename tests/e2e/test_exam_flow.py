@@ -130,6 +130,18 @@ def _start(page, server) -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
+def _first_attempt(browser, server, physician: int, password: str):
+    """A phone page of a physician who logged in for the first time, consented and started
+    their first paper: the page and the attempt's id."""
+    number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
+    page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()
+    first_login(page, server, number, password)
+    page.goto(server.url + "/home")
+    page.click("text=进入测评")
+    page.click("text=同意授权")
+    return page, _start(page, server)
+
+
 def _expire(server, attempt_id: int) -> None:
     """The attempt's time ran out an hour ago (the server's clock is real in these tests)."""
     with sqlite3.connect(server.env["EXAMSVC_DATABASE_URL"].removeprefix("sqlite:///")) as conn:
@@ -214,13 +226,7 @@ def test_fail_retry_and_pass_on_a_phone(demo_server, browser):
 def test_the_deadline_ends_the_exam_screen(demo_server, browser):
     """The sweeper submits at the deadline while the page is open: the page ends at the next
     answer it tries to save, and shows the result alone."""
-    number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])  # simple procedure
-    page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()
-    first_login(page, demo_server, number, "Late-Doc-2026")
-    page.goto(demo_server.url + "/home")
-    page.click("text=进入测评")
-    page.click("text=同意授权")
-    attempt = _start(page, demo_server)
+    page, attempt = _first_attempt(browser, demo_server, 0, "Late-Doc-2026")  # simple procedure
     questions = stems(page)
     _expire(demo_server, attempt)
     assert "submitted 1" in demo_server.command("attempts-sweep")
@@ -234,13 +240,7 @@ def test_a_slow_start_never_hands_the_paper_in_and_time_up_does(demo_server, bro
     """The attempt's state arrives late (a slow mobile network): the clock runs on, the page
     waits with no time shown, and nothing is submitted before the state arrives. When the
     page's own countdown reaches zero it hands the paper in and shows the result alone."""
-    number = demo_id(PHYSICIANS[4][0], PHYSICIANS[4][8])
-    page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()
-    first_login(page, demo_server, number, "Slow-Doc-2026")
-    page.goto(demo_server.url + "/home")
-    page.click("text=进入测评")
-    page.click("text=同意授权")
-    attempt = _start(page, demo_server)
+    page, attempt = _first_attempt(browser, demo_server, 4, "Slow-Doc-2026")
     submits: list[str] = []
     page.on("request", lambda r: submits.append(r.url) if r.url.endswith("/submit") else None)
     held = []
