@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from examsvc import uow
-from examsvc.accounts.auth import current_user, physician_required
+from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
@@ -17,8 +17,7 @@ from examsvc.enums import AttemptStatus
 from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
-from examsvc.roster.models import Physician
-from examsvc.roster.queries import current_physician
+from examsvc.roster.queries import logged_in_physician
 from examsvc.web.i18n import gettext
 from question_banks.types import QUESTION_TYPES
 
@@ -31,15 +30,10 @@ def score(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
-def _me() -> Physician | None:
-    user = current_user()
-    return current_physician(user.id) if user else None
-
-
 @bp.get("/home")
 @physician_required
 def home() -> str:
-    physician = _me()
+    physician = logged_in_physician()
     if physician is None:
         return render_template("attempts/home.html", physician=None)
     result = ops.overview(physician, now())
@@ -66,7 +60,7 @@ def home() -> str:
 @uow.retry_conflicts
 def prepare(paper_id: int) -> Any:
     """进入测评: consent (first time), 考前须知, the time available, then 开始考试."""
-    physician = _me()
+    physician = logged_in_physician()
     paper = db.session.get(Paper, paper_id)
     if physician is None or paper is None:
         abort(404)
@@ -104,7 +98,7 @@ def prepare(paper_id: int) -> Any:
 @bp.get("/exam/<int:attempt_id>")
 @physician_required
 def exam(attempt_id: int) -> str:
-    physician = _me()
+    physician = logged_in_physician()
     attempt = db.session.get(Attempt, attempt_id)
     if physician is None or attempt is None or attempt.physician_id != physician.id:
         abort(404)
@@ -124,7 +118,7 @@ def exam(attempt_id: int) -> str:
 @bp.get("/results")
 @physician_required
 def results() -> str:
-    physician = _me()
+    physician = logged_in_physician()
     if physician is None:
         return render_template("attempts/results.html", physician=None)
     attempts = db.session.scalars(

@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 
 from examsvc import faces
-from examsvc.accounts.auth import current_user, physician_required
+from examsvc.accounts.auth import physician_required
 from examsvc.marks import N_
 from examsvc.roster import operations
-from examsvc.roster.queries import current_physician
+from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import ApiError
 from proctoring.pool import Priority
 
@@ -30,8 +30,7 @@ def enrol_page() -> str:
 @bp.post("/api/v1/demo/photo")
 @physician_required
 def enrol() -> dict[str, Any]:
-    user = current_user()
-    physician = current_physician(user.id) if user else None
+    physician = logged_in_physician()
     if physician is None:
         abort(404)
     upload = request.files.get("photo")

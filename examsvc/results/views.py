@@ -7,14 +7,14 @@ from typing import Any
 from flask import Blueprint, abort, current_app
 
 from examsvc import offload
-from examsvc.accounts.auth import current_user, physician_required
+from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts.pages import score
 from examsvc.attempts.queries import passed_papers
 from examsvc.clock import now
 from examsvc.results.notice import Notice, NoticePaper, render
 from examsvc.roster import photos
-from examsvc.roster.queries import current_physician
+from examsvc.roster.queries import logged_in_physician
 
 bp = Blueprint("results", __name__)
 
@@ -23,8 +23,7 @@ bp = Blueprint("results", __name__)
 @physician_required
 def notice() -> Any:
     """考核结果通知书 (only once the cycle's result is 合格)."""
-    user = current_user()
-    physician = current_physician(user.id) if user else None
+    physician = logged_in_physician()
     if physician is None:
         abort(404)
     passed = passed_papers(physician, now())

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from examsvc.accounts.auth import current_user
 from examsvc.accounts.ids import InvalidIdNumber, id_key, mask
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle, Physician
@@ -31,6 +32,12 @@ def current_physician(user_id: int) -> Physician | None:
     return db.session.scalars(
         sa.select(Physician).where(Physician.user_id == user_id, Physician.cycle_id == cycle.id)
     ).first()
+
+
+def logged_in_physician() -> Physician | None:
+    """The logged-in user's registration in the current cycle (None for staff or nobody)."""
+    user = current_user()
+    return current_physician(user.id) if user else None
 
 
 def search_physicians(text: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.banks.models import QuestionBank
 from examsvc.marks import N_
-from examsvc.roster.queries import current_physician
+from examsvc.roster.queries import logged_in_physician
 from examsvc.study import operations as ops
 from examsvc.web.errors import ApiError
 from question_banks.types import QUESTION_TYPES
@@ -35,8 +35,7 @@ def closed_during_an_attempt() -> Any:
 
 
 def _banks() -> list[QuestionBank]:
-    user = current_user()
-    physician = current_physician(user.id) if user else None
+    physician = logged_in_physician()
     return ops.study_banks(physician) if physician else []
 
 
