@@ -183,3 +183,13 @@ def test_the_event_loop_keeps_running_while_work_is_offloaded(app, tmp_path):
     assert _ticks_between(tmp_path, "inline", font) == {"parse": 0, "hash": 0, "pdf": 0}
     offloaded = _ticks_between(tmp_path, "pools", font)
     assert all(n > 0 for n in offloaded.values()), offloaded
+
+
+def test_workbooks_are_built_in_a_worker_process(pools):
+    """Templates and bank exports (thousands of rows) are built off the loop too, and come
+    back as the same workbook."""
+    made = offload.process_call(build_template)
+    assert parse_bank(made, "t.xlsx") == parse_bank(build_template(), "t.xlsx")
+    completed = offload.metrics()["processes"]["completed"]  # type: ignore[index]
+    offload.process_call(build_template)
+    assert offload.metrics()["processes"]["completed"] == completed + 1  # type: ignore[index]

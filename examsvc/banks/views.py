@@ -129,7 +129,7 @@ def import_page() -> Any:
 @readers
 def template() -> Response:
     return Response(
-        build_template(),
+        offload.process_call(build_template),
         mimetype=XLSX,
         headers={"Content-Disposition": "attachment; filename=question-bank-template.xlsx"},
     )
@@ -185,7 +185,7 @@ def export(bank_id: int) -> BaseResponse:
     if version is None:
         return redirect(url_for("banks.detail", bank_id=bank_id))
     return Response(
-        export_xlsx(None, ops.version_questions(version.id)),
+        offload.process_call(export_xlsx, None, ops.version_questions(version.id)),
         mimetype=XLSX,
         headers={"Content-Disposition": f"attachment; filename={bank.code}-v{version.number}.xlsx"},
     )

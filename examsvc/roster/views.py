@@ -204,7 +204,7 @@ def import_file() -> Any:
 @readers
 def template() -> Response:
     return Response(
-        files.template(),
+        offload.process_call(files.template),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": "attachment; filename=roster-template.xlsx"},
     )
