@@ -43,6 +43,7 @@ FEATURES = (
     "papers",
     "invigilation",
     "attempts",
+    "camera",
     "results",
     "study",
     "audit",

@@ -6,7 +6,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from examsvc import faces, jobs, offload
+from examsvc import jobs, offload
+from examsvc.camera import faces
 from examsvc.extensions import socketio
 
 

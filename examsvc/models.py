@@ -4,7 +4,20 @@ from examsvc.accounts.models import User
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.audit.models import AuditEvent
 from examsvc.banks.models import BankVersion, Question, QuestionBank
-from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
+from examsvc.camera.models import (
+    ClientEvent,
+    EntryCheck,
+    EntryOverride,
+    FaceConsent,
+    Snapshot,
+)
+from examsvc.invigilation.models import (
+    ExamSession,
+    ProctorWarning,
+    Site,
+    session_candidates,
+    session_invigilators,
+)
 from examsvc.papers.models import ExamWindow, Paper, PaperAssignment, PaperSection
 from examsvc.roster.models import Cycle, Physician
 
@@ -14,16 +27,22 @@ __all__ = [
     "AttemptItem",
     "AuditEvent",
     "BankVersion",
+    "ClientEvent",
     "Cycle",
+    "EntryCheck",
+    "EntryOverride",
     "ExamSession",
     "ExamWindow",
+    "FaceConsent",
     "Paper",
     "PaperAssignment",
     "PaperSection",
     "Physician",
+    "ProctorWarning",
     "Question",
     "QuestionBank",
     "Site",
+    "Snapshot",
     "User",
     "session_candidates",
     "session_invigilators",

@@ -19,6 +19,7 @@ as much as the web does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -31,6 +32,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from examsvc.extensions import db
 
 _WROTE = "uow.wrote"  # Session.info key: this transaction has flushed changes
+_AFTER_COMMIT = "uow.after_commit"  # Session.info key: callbacks for after the commit
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,12 +56,26 @@ class Discard(Exception):
 def unit_of_work() -> Iterator[None]:
     """Commit what the block (and the session before it) did, or roll it all back (also
     when the commit itself fails, so that a retry starts from a clean session)."""
+    db.session.info.pop(_AFTER_COMMIT, None)
     try:
         yield
         db.session.commit()
     except BaseException:
+        db.session.info.pop(_AFTER_COMMIT, None)
         db.session.rollback()
         raise
+    for callback in db.session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # what was committed stays committed; a missed notice is logged
+            log.exception("after-commit callback failed")
+
+
+def after_commit(callback: Callable[[], Any]) -> None:
+    """Run ``callback`` once the current unit has committed (never if it rolls back): live
+    notices (the invigilators' wall, the candidate's page) must not announce what a
+    rollback then takes back, nor be read before the commit makes them visible."""
+    db.session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def is_conflict(exc: BaseException) -> bool:

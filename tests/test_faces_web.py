@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from examsvc import faces
+from examsvc.camera import faces
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle
 from tests.factories import create_cycle

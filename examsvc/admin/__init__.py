@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from examsvc import faces
 from examsvc.accounts.auth import current_user, staff_required
 from examsvc.admin import audit
 from examsvc.admin.queries import roster_counts
+from examsvc.camera import faces
 from examsvc.enums import Role
 from examsvc.extensions import db
 from examsvc.invigilation.queries import invigilator_sessions

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from examsvc import faces
 from examsvc.accounts.auth import physician_required
+from examsvc.camera import faces
 from examsvc.marks import N_
 from examsvc.roster import operations
 from examsvc.roster.queries import logged_in_physician

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from examsvc.db import UTCDateTime
 from examsvc.extensions import Model, db
 from examsvc.papers.models import ExamWindow
 
@@ -50,3 +52,16 @@ class ExamSession(Model):
 
     window: Mapped[ExamWindow] = relationship()
     site: Mapped[Site | None] = relationship()
+
+
+class ProctorWarning(Model):
+    """A warning an invigilator sent to a candidate during an attempt (shown at once)."""
+
+    __tablename__ = "proctor_warnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempts.id"), index=True)
+    sent_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message: Mapped[str] = mapped_column(sa.String(300))
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

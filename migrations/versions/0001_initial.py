@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:32:00.726484
+Create Date: 2026-11-25 20:29:28.396416
 
 """
 
@@ -190,6 +190,28 @@ def upgrade():
     )
     with op.batch_alter_table("bank_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bank_versions_bank_id"), ["bank_id"], unique=False)
+
+    op.create_table(
+        "face_consents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(length=20), nullable=False),
+        sa.Column("given_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["cycles.id"], name=op.f("fk_face_consents_cycle_id_cycles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_face_consents_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_face_consents")),
+        sa.UniqueConstraint(
+            "user_id", "cycle_id", "version", name=op.f("uq_face_consents_user_id_cycle_id_version")
+        ),
+    )
+    with op.batch_alter_table("face_consents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_face_consents_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "papers",
@@ -407,6 +429,32 @@ def upgrade():
     )
     with op.batch_alter_table("roster_problems", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_roster_problems_cycle_id"), ["cycle_id"], unique=False)
+
+    op.create_table(
+        "entry_overrides",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("granted_by", sa.Integer(), nullable=False),
+        sa.Column("granted_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("revoked_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "length(reason) >= 2", name=op.f("ck_entry_overrides_override_has_reason")
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by"], ["users.id"], name=op.f("fk_entry_overrides_granted_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_entry_overrides_physician_id_physicians"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_overrides")),
+    )
+    with op.batch_alter_table("entry_overrides", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_entry_overrides_physician_id"), ["physician_id"], unique=False
+        )
 
     op.create_table(
         "exam_windows",
@@ -685,6 +733,118 @@ def upgrade():
         )
 
     op.create_table(
+        "client_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("attempt_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "hidden",
+                "visible",
+                "blur",
+                "focus",
+                "camera_stopped",
+                "camera_started",
+                "disconnected",
+                "reconnected",
+                "fullscreen_exit",
+                "fullscreen_enter",
+                name="client_event",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("client_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"], ["attempts.id"], name=op.f("fk_client_events_attempt_id_attempts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_client_events")),
+    )
+    with op.batch_alter_table("client_events", schema=None) as batch_op:
+        batch_op.create_index("ix_client_events_attempt_at", ["attempt_id", "at"], unique=False)
+
+    op.create_table(
+        "entry_checks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("paper_id", sa.Integer(), nullable=True),
+        sa.Column("attempt_id", sa.Integer(), nullable=True),
+        sa.Column("checked_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column(
+            "outcome",
+            sa.Enum(
+                "passed",
+                "review",
+                "mismatch",
+                "retry",
+                "multiple_faces",
+                "no_photo",
+                "overridden",
+                name="entry_outcome",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("distance", sa.Double(), nullable=True),
+        sa.Column("decision", sa.JSON(), nullable=False),
+        sa.Column("frames", sa.JSON(), nullable=False),
+        sa.Column("enrolled", sa.LargeBinary(), nullable=True),
+        sa.Column("reviewed_by", sa.Integer(), nullable=True),
+        sa.Column("reviewed_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("review_verdict", sa.String(length=20), nullable=True),
+        sa.Column("review_note", sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"], ["attempts.id"], name=op.f("fk_entry_checks_attempt_id_attempts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["paper_id"], ["papers.id"], name=op.f("fk_entry_checks_paper_id_papers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_entry_checks_physician_id_physicians"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by"], ["users.id"], name=op.f("fk_entry_checks_reviewed_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_checks")),
+    )
+    with op.batch_alter_table("entry_checks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_entry_checks_attempt_id"), ["attempt_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_entry_checks_physician_id"), ["physician_id"], unique=False
+        )
+
+    op.create_table(
+        "proctor_warnings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("attempt_id", sa.Integer(), nullable=False),
+        sa.Column("sent_by", sa.Integer(), nullable=False),
+        sa.Column("sent_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("message", sa.String(length=300), nullable=False),
+        sa.Column("seen_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"], ["attempts.id"], name=op.f("fk_proctor_warnings_attempt_id_attempts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sent_by"], ["users.id"], name=op.f("fk_proctor_warnings_sent_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_proctor_warnings")),
+    )
+    with op.batch_alter_table("proctor_warnings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_proctor_warnings_attempt_id"), ["attempt_id"], unique=False
+        )
+
+    op.create_table(
         "session_candidates",
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("physician_id", sa.Integer(), nullable=False),
@@ -714,6 +874,54 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("session_id", "user_id", name=op.f("pk_session_invigilators")),
     )
+    op.create_table(
+        "snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("attempt_id", sa.Integer(), nullable=False),
+        sa.Column("received_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("taken_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("path", sa.String(length=200), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "ok",
+                "no_face",
+                "multiple_faces",
+                "mismatch",
+                "covered",
+                "poor_camera",
+                "skipped",
+                "error",
+                name="snapshot_status",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("flags", sa.JSON(), nullable=False),
+        sa.Column("distance", sa.Double(), nullable=True),
+        sa.Column("measurements", sa.JSON(), nullable=False),
+        sa.Column("analysed_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("reviewed_by", sa.Integer(), nullable=True),
+        sa.Column("reviewed_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("review_note", sa.String(length=300), nullable=True),
+        sa.CheckConstraint("size >= 0", name=op.f("ck_snapshots_snapshot_size_positive")),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"], ["attempts.id"], name=op.f("fk_snapshots_attempt_id_attempts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by"], ["users.id"], name=op.f("fk_snapshots_reviewed_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_snapshots")),
+    )
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_snapshots_attempt_received", ["attempt_id", "received_at"], unique=False
+        )
+
     op.create_table(
         "answers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -746,8 +954,25 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_answers_attempt_id"))
 
     op.drop_table("answers")
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_snapshots_attempt_received")
+
+    op.drop_table("snapshots")
     op.drop_table("session_invigilators")
     op.drop_table("session_candidates")
+    with op.batch_alter_table("proctor_warnings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proctor_warnings_attempt_id"))
+
+    op.drop_table("proctor_warnings")
+    with op.batch_alter_table("entry_checks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_entry_checks_physician_id"))
+        batch_op.drop_index(batch_op.f("ix_entry_checks_attempt_id"))
+
+    op.drop_table("entry_checks")
+    with op.batch_alter_table("client_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_client_events_attempt_at")
+
+    op.drop_table("client_events")
     with op.batch_alter_table("attempt_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_attempt_items_attempt_id"))
 
@@ -779,6 +1004,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_exam_windows_paper_id"))
 
     op.drop_table("exam_windows")
+    with op.batch_alter_table("entry_overrides", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_entry_overrides_physician_id"))
+
+    op.drop_table("entry_overrides")
     with op.batch_alter_table("roster_problems", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_roster_problems_cycle_id"))
 
@@ -793,6 +1022,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_papers_cycle_id"))
 
     op.drop_table("papers")
+    with op.batch_alter_table("face_consents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_face_consents_user_id"))
+
+    op.drop_table("face_consents")
     with op.batch_alter_table("bank_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_versions_bank_id"))
 

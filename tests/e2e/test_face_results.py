@@ -12,7 +12,7 @@ import pytest
 import requests
 import socketio
 
-from examsvc import faces
+from examsvc.camera import faces
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import cookie_header, launch, physician_session

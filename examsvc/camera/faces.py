@@ -95,7 +95,7 @@ def enqueue(
         config=config_from_env(),
         priority=priority,
         candidate=candidate,
-        on_result="examsvc.faces:emit_result",
+        on_result="examsvc.camera.faces:emit_result",
         meta={"room": room, "event": event, "namespace": namespace},
         namespace=queue_prefix,
     )
