@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
+import gevent
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
@@ -24,6 +27,10 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
     offload.start(app)
     if not no_jobs:
         jobs.start(app)
+    # SIGTERM (systemd, a deploy) stops like Ctrl-C: the pools and jobs end, the database
+    # connections close, and the exit status is 0.
+    main = gevent.getcurrent()
+    gevent.signal_handler(signal.SIGTERM, lambda: main.throw(SystemExit(0)))
     click.echo(f"examsvc listening on http://{host}:{port}/")
     try:
         socketio.run(app, host=host, port=port, use_reloader=False, log_output=False)
@@ -31,6 +38,7 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
         jobs.stop(app)
         offload.stop()
         faces.stop()
+        click.echo("examsvc stopped")
 
 
 def init_app(app: Flask) -> None:
