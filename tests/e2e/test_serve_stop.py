@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import socketio
 
@@ -56,6 +57,9 @@ def test_sigterm_stops_the_server_cleanly(tmp_path):
     assert "examsvc stopped" in log.read_text()
     assert closed.wait(timeout=10), "the candidate's socket was not closed"
     client.disconnect()
+    deadline = time.monotonic() + 15  # the pools' processes end when they see their owner go
+    while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)], "pool processes outlived the server"
 
 
