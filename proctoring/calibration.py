@@ -32,6 +32,9 @@ class NotEnoughPairs(ValueError):
         super().__init__(f"{pairs} pairs cannot bound FAR ≤ {target_far:g}: at least {needed}")
         self.target_far, self.pairs, self.needed = target_far, pairs, needed
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses a process pool
+        return (NotEnoughPairs, (self.target_far, self.pairs, self.needed))
+
 
 def _log_binom_cdf(k: int, n: int, p: float) -> float:
     """log P(X ≤ k) for X ~ Binomial(n, p), summed in log space (k is small)."""

@@ -59,7 +59,7 @@ class FaceConfig:
         continuity: tuple[float, float] | None = None,
     ) -> FaceConfig:
         """A copy with (strict, loose) thresholds replaced, e.g. from a calibration."""
-        changes: dict[str, float] = {}
+        changes: dict[str, Any] = {}
         if entry is not None:
             changes |= {"entry_accept": entry[0], "entry_reject": entry[1]}
         if continuity is not None:
