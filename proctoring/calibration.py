@@ -37,19 +37,20 @@ class NotEnoughPairs(ValueError):
 
 
 def _log_binom_cdf(k: int, n: int, p: float) -> float:
-    """log P(X ≤ k) for X ~ Binomial(n, p), summed in log space (k is small)."""
+    """log P(X ≤ k) for X ~ Binomial(n, p): the log-pmf terms by their ratio recurrence,
+    summed in log space (vectorised: k runs to thousands for a 5 % target)."""
+    if k < 0:
+        return -math.inf
     if p <= 0.0:
         return 0.0
     if p >= 1.0:
         return 0.0 if k >= n else -math.inf
     log_p, log_q = math.log(p), math.log1p(-p)
-    terms = [
-        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p
-        + (n - i) * log_q
-        for i in range(k + 1)
-    ]  # fmt: skip
-    top = max(terms)
-    return top + math.log(sum(math.exp(t - top) for t in terms))
+    i = np.arange(min(k, n), dtype=np.float64)
+    steps = np.log(n - i) - np.log(i + 1) + (log_p - log_q)
+    terms = n * log_q + np.concatenate(([0.0], np.cumsum(steps)))
+    top = float(terms.max())
+    return top + math.log(float(np.exp(terms - top).sum()))
 
 
 def far_upper_bound(accepts: int, pairs: int, confidence: float = CONFIDENCE) -> float:
@@ -222,7 +223,7 @@ def calibrate(
     encodings: np.ndarray,
     *,
     strict_far: float = 0.001,
-    loose_far: float = 0.01,
+    loose_far: float = 0.05,
     enrolled_frames: int = 5,
     max_pairs: int = MAX_PAIRS,
     confidence: float = CONFIDENCE,

@@ -24,7 +24,11 @@ faces = AppGroup("faces", help="Face verification thresholds.")
     "--target-far", type=float, default=0.001, show_default=True, help="FAR of the accept band."
 )
 @click.option(
-    "--loose-far", type=float, default=0.01, show_default=True, help="FAR of the review band."
+    "--loose-far",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="FAR beyond which a face is refused (between the two: an invigilator reviews).",
 )
 @click.option("--max-pairs", type=int, default=MAX_PAIRS, show_default=True)
 @click.option("--seed", type=int, help="Seed of the pair sample (to repeat a run).")
