@@ -242,3 +242,13 @@ def _now():
 @pytest.fixture(autouse=True)
 def _shared_faces(faces_dir: Path) -> None:
     assert faces_dir == ROOT or (faces_dir / "pairs.csv").exists()
+
+
+def test_show_command_tells_defaults_from_a_calibration(app, runner):
+    before = runner.invoke(args=["faces", "show"])
+    assert before.exit_code == 0
+    assert "尚未进行人脸阈值校准，正在使用保守的默认阈值：entry 0.4/0.5" in before.output
+    make_roster(roster_photos())
+    runner.invoke(args=["faces", "calibrate", "--target-far", "0.01", "--loose-far", "0.05"])
+    after = runner.invoke(args=["faces", "show"])
+    assert "calibration v1" in after.output and "impostor distances" in after.output
