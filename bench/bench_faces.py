@@ -155,11 +155,11 @@ def main() -> None:
             for name in pipelines:
                 started = time.perf_counter()
                 if name == "naive":
-                    verdict = naive(image, reference, config.entry_threshold)
+                    verdict = naive(image, reference, config.entry_reject)
                 elif name == "ours-dlib":
-                    verdict = ours(image, reference, config.entry_threshold, with_dlib)
+                    verdict = ours(image, reference, config.entry_reject, with_dlib)
                 elif name == "ours":
-                    verdict = ours(image, reference, config.entry_threshold)
+                    verdict = ours(image, reference, config.entry_reject)
                 else:
                     verdict = count_only(image)
                 timings[name].append((time.perf_counter() - started) * 1000)
@@ -170,9 +170,7 @@ def main() -> None:
                 )
                 correct[name] += verdict == expected
                 by_label.setdefault((name, label), []).append(int(verdict == expected))
-    print(
-        f"{len(cases)} frames x {args.rounds} rounds; one core; threshold {config.entry_threshold}"
-    )
+    print(f"{len(cases)} frames x {args.rounds} rounds; one core; threshold {config.entry_reject}")
     print(f"{'pipeline':10} {'median ms':>10} {'p95 ms':>8} {'frames/s':>9} {'accuracy':>9}")
     for name, values in timings.items():
         med = statistics.median(values)
@@ -219,7 +217,7 @@ def by_face_size(root: Path, refs: list[np.ndarray], config: FaceConfig) -> None
         for image, reference in zip(frames, refs, strict=True):
             for name, pipeline in (("naive", naive), ("ours", ours)):
                 started = time.perf_counter()
-                verdict = pipeline(image, reference, config.entry_threshold)
+                verdict = pipeline(image, reference, config.entry_reject)
                 timings[name].append((time.perf_counter() - started) * 1000)
                 right += verdict == "match"
         naive_ms, ours_ms = (statistics.median(timings[n]) for n in ("naive", "ours"))

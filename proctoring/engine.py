@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from proctoring import faces, quality
-from proctoring.config import DEFAULT, FaceConfig
+from proctoring.config import AGGREGATES, DEFAULT, FaceConfig
 from proctoring.frames import FrameError, decode
 
 UNUSABLE = {"dark", "overexposed", "face_too_small"}
@@ -132,15 +132,66 @@ def check_registration_photo(data: bytes, config: FaceConfig | None = None) -> P
 # --- entry verification ------------------------------------------------------------------
 
 
+def frame_weight(measurements: dict[str, Any]) -> float:
+    """How much a frame's identity is to be trusted: sharp and big faces count fully,
+    blurred or small ones less (the ``quality`` aggregate)."""
+    sharp = min(1.0, float(measurements.get("sharpness", 200.0)) / 200.0)
+    size = min(1.0, float(measurements.get("face_px", 120)) / 120.0)
+    return max(0.05, sharp * size)
+
+
+def aggregate(
+    encodings: list[np.ndarray],
+    reference: np.ndarray,
+    method: str = "median",
+    weights: list[float] | None = None,
+) -> float:
+    """One distance from several frames to the reference (bench/bench_aggregation.py
+    measures the methods against each other):
+
+    - ``median``: the median of the frames' distances;
+    - ``mean_best``: the mean of the best half (at least two) of the distances;
+    - ``vote``: the distance a strict majority of frames is within (the ⌊n/2⌋+1-th smallest);
+    - ``quality``: the mean distance weighted by ``frame_weight``;
+    - ``centroid``: the distance of the mean encoding.
+    """
+    if not encodings:
+        raise ValueError("no encodings to aggregate")
+    distances = np.array([faces.distance(e, reference) for e in encodings])
+    ordered = np.sort(distances)
+    if method == "median":
+        return float(np.median(distances))
+    if method == "mean_best":
+        k = max(2, len(ordered) // 2) if len(ordered) > 1 else 1
+        return float(ordered[:k].mean())
+    if method == "vote":
+        return float(ordered[len(ordered) // 2])
+    if method == "quality":
+        w = np.array(weights if weights is not None else [1.0] * len(encodings), dtype=float)
+        return float((distances * w).sum() / w.sum())
+    if method == "centroid":
+        return float(faces.distance(np.mean(np.stack(encodings), axis=0), reference))
+    raise ValueError(f"unknown aggregate {method!r}; one of {', '.join(AGGREGATES)}")
+
+
+def band(distance: float, strict: float, loose: float) -> str:
+    """``accept`` within the strict threshold, ``review`` up to the loose one, else ``reject``."""
+    if distance <= strict:
+        return "accept"
+    return "review" if distance <= loose else "reject"
+
+
 @dataclass
 class EntryDecision:
-    passed: bool
-    code: str  # passed | mismatch | retry | multiple_faces
+    passed: bool  # True only for "passed"
+    code: str  # passed | review | mismatch | retry | multiple_faces
     message_zh: str
     message_en: str
     distances: list[float]
     enrolled: list[np.ndarray]
     frames: list[dict[str, Any]]
+    distance: float | None = None  # the aggregate the decision compared with the thresholds
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +203,8 @@ class EntryDecision:
             "median_distance": round(statistics.median(self.distances), 4)
             if self.distances
             else None,
+            "distance": None if self.distance is None else round(self.distance, 4),
+            "thresholds": self.thresholds,
             "frames": self.frames,
         }
 
@@ -159,7 +212,10 @@ class EntryDecision:
 def verify_entry(
     frames: list[bytes], reference: np.ndarray | bytes, config: FaceConfig | None = None
 ) -> EntryDecision:
-    """Several live frames against the registration photo; enrol them when they match."""
+    """Several live frames against the registration photo: within the strict threshold the
+    candidate passes, between the strict and the loose one an invigilator reviews (the
+    candidate may continue), beyond it the face does not match. Frames are enrolled (for
+    the continuity checks) on a pass and on a review."""
     config = config or DEFAULT
     ref = faces.from_bytes(reference) if isinstance(reference, bytes) else reference
     analyses: list[FrameAnalysis] = []
@@ -172,9 +228,14 @@ def verify_entry(
             continue
         analyses.append(analysis)
         reports.append(analysis.as_dict())
+    thresholds = {
+        "accept": config.entry_accept,
+        "reject": config.entry_reject,
+        "aggregate": config.entry_aggregate,
+    }
     if any(a.face_count > 1 for a in analyses):
         zh, en = quality.INSTRUCTIONS["multiple_faces"]
-        return EntryDecision(False, "multiple_faces", zh, en, [], [], reports)
+        return EntryDecision(False, "multiple_faces", zh, en, [], [], reports, None, thresholds)
     usable = [a for a in analyses if a.usable and a.encoding is not None]
     distances = [
         round(faces.distance(a.encoding, ref), 4) for a in usable if a.encoding is not None
@@ -186,11 +247,34 @@ def verify_entry(
         codes = [c for a in analyses for c in a.codes()]
         first = next((c for c in codes if c in quality.INSTRUCTIONS), "no_face")
         zh, en = quality.INSTRUCTIONS[first]
-        return EntryDecision(False, "retry", zh, en, distances, [], reports)
-    if statistics.median(distances) <= config.entry_threshold:
-        encodings = [a.encoding for a in usable if a.encoding is not None]
+        return EntryDecision(False, "retry", zh, en, distances, [], reports, None, thresholds)
+    encodings = [a.encoding for a in usable if a.encoding is not None]
+    weights = [frame_weight(a.measurements) for a in usable]
+    distance = aggregate(encodings, ref, config.entry_aggregate, weights)
+    verdict = band(distance, config.entry_accept, config.entry_reject)
+    if verdict == "accept":
         return EntryDecision(
-            True, "passed", "人脸验证通过", "Face verified", distances, encodings, reports
+            True,
+            "passed",
+            "人脸验证通过",
+            "Face verified",
+            distances,
+            encodings,
+            reports,
+            distance,
+            thresholds,
+        )
+    if verdict == "review":
+        return EntryDecision(
+            False,
+            "review",
+            "人脸相似度不足以自动确认，请继续，监考人员将人工核验",
+            "The face could not be confirmed automatically: continue; an invigilator will check",
+            distances,
+            encodings,
+            reports,
+            distance,
+            thresholds,
         )
     return EntryDecision(
         False,
@@ -200,6 +284,8 @@ def verify_entry(
         distances,
         [],
         reports,
+        distance,
+        thresholds,
     )
 
 
@@ -228,7 +314,9 @@ class SnapshotDecision:
 def check_snapshot(
     data: bytes, enrolled: list[np.ndarray] | list[bytes], config: FaceConfig | None = None
 ) -> SnapshotDecision:
-    """Flags for one snapshot: no face, several, camera problems, covered, not the same person."""
+    """Flags for one snapshot: no face, several, camera problems, covered, and against the
+    frames enrolled at entry ``mismatch`` beyond the loose continuity threshold or
+    ``identity_uncertain`` between the strict and the loose one."""
     config = config or DEFAULT
     analysis = analyse(decode(data, config), config)
     flags = analysis.codes()
@@ -236,8 +324,11 @@ def check_snapshot(
     if analysis.encoding is not None and enrolled:
         refs = [faces.from_bytes(e) if isinstance(e, bytes) else e for e in enrolled]
         distance = round(min(faces.distance(analysis.encoding, r) for r in refs), 4)
-        if distance > config.continuity_threshold:
+        verdict = band(distance, config.continuity_accept, config.continuity_reject)
+        if verdict == "reject":
             flags.append("mismatch")
+        elif verdict == "review":
+            flags.append("identity_uncertain")
     return SnapshotDecision(flags, distance, analysis)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from proctoring import engine, faces
+from proctoring import engine, faces, liveness
 from proctoring.config import FaceConfig
 from proctoring.frames import FrameError
 
@@ -48,6 +48,9 @@ def run(kind: str, payload: dict[str, Any], config: FaceConfig | None = None) ->
             return engine.check_snapshot(
                 payload["image"], payload.get("enrolled", []), config
             ).as_dict()
+        if kind == "liveness":  # a challenge (liveness.choose) over a short frame sequence
+            verdict = liveness.check(payload["frames"], payload["challenge"], config)
+            return {"ok": verdict.passed, **verdict.as_dict()}
         if kind == "count":
             return {"ok": True, **engine.count_faces(payload["image"], config).as_dict()}
         if kind == "crash":  # for tests: a job that kills its worker process

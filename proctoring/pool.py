@@ -87,6 +87,7 @@ class _Job:
     queued_at: float = field(compare=False)
     tries: int = field(compare=False, default=0)
     cancelled: bool = field(compare=False, default=False)
+    config: FaceConfig | None = field(compare=False, default=None)  # else the pool's
 
 
 class Scheduler:
@@ -206,11 +207,20 @@ class FacePool:
         *,
         candidate: str | None = None,
         priority: Priority = Priority.ROUTINE,
+        config: FaceConfig | None = None,
     ) -> Future[dict[str, Any]]:
-        """Queue a job; never blocks. The future fails with Busy, Dropped or WorkerCrashed."""
+        """Queue a job; never blocks. The future fails with Busy, Dropped or WorkerCrashed.
+        ``config`` (e.g. the thresholds of the latest calibration) replaces the pool's."""
         future: Future[dict[str, Any]] = Future()
         job = _Job(
-            int(priority), next(self._order), kind, payload, candidate, future, time.monotonic()
+            int(priority),
+            next(self._order),
+            kind,
+            payload,
+            candidate,
+            future,
+            time.monotonic(),
+            config=config,
         )
         with self._lock:
             if self._executor is None:
@@ -245,7 +255,7 @@ class FacePool:
                 self._in_flight += 1
                 executor = self._executor
             try:
-                inner = executor.submit(jobs.run, job.kind, job.payload, self.config)
+                inner = executor.submit(jobs.run, job.kind, job.payload, job.config or self.config)
             except (BrokenProcessPool, RuntimeError):
                 self._on_broken(job, executor)
                 continue

@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "site.create": N_("新建考点"),
     "session.create": N_("新建场次"),
     "session.assign": N_("安排场次考生"),
+    "face.calibrate": N_("人脸阈值校准"),
 }
 
 # The filter on the page: a group of actions by their key prefixes.
@@ -46,6 +47,7 @@ FILTERS = {
     "bank": (N_("题库"), ("bank.",)),
     "paper": (N_("试卷与考试时间"), ("paper.", "window.")),
     "session": (N_("考点与场次"), ("site.", "session.")),
+    "face": (N_("人脸验证"), ("face.",)),
 }
 
 OBJECT_LABELS = {
@@ -58,6 +60,7 @@ OBJECT_LABELS = {
     "site": N_("考点"),
     "session": N_("场次"),
     "attempt": N_("测评"),
+    "face_calibration": N_("人脸阈值校准版本"),
 }
 
 DETAIL_LABELS = {
@@ -81,6 +84,9 @@ DETAIL_LABELS = {
     "score": N_("得分"),
     "passed": N_("是否合格"),
     "replaced": N_("替换的试卷"),
+    "pairs": N_("照片对数"),
+    "entry_accept": N_("入场通过阈值"),
+    "entry_reject": N_("入场复核阈值"),
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {

@@ -8,4 +8,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Views and socket events arrive with the feature's pages (issue 11)."""
+    """Views and socket events arrive with the feature's pages (issue 11); the face
+    calibration command and page with issue 12."""
+    # local import: a feature's views load when the app is built, not with its models
+    from examsvc.camera import cli, views
+
+    app.cli.add_command(cli.faces)
+    app.register_blueprint(views.bp)

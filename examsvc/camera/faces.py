@@ -19,6 +19,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from redis import Redis, RedisError
 
+from examsvc.camera import calibration
 from examsvc.uow import end_reads
 from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
@@ -28,14 +29,17 @@ _pool: FacePool | None = None
 
 
 def config_from_env() -> FaceConfig:
-    """``EXAMSVC_FACE_ENTRY_THRESHOLD`` and friends override the calibrated defaults."""
-    return FaceConfig.from_mapping(os.environ, prefix="EXAMSVC_FACE_")
+    """The config face jobs run with: ``EXAMSVC_FACE_ENTRY_ACCEPT`` and friends override
+    the defaults, and the latest roster calibration's thresholds override both
+    (``examsvc.camera.calibration.effective_config``)."""
+    return calibration.effective_config()
 
 
 def start(app: Flask) -> FacePool:
     global _pool
     if _pool is None:
-        _pool = FacePool(app.config["FACE_WORKERS"], config=config_from_env()).start()
+        # Each job carries the thresholds in force when it was submitted (``run``).
+        _pool = FacePool(app.config["FACE_WORKERS"], config=calibration.base_config()).start()
     return _pool
 
 
@@ -61,8 +65,11 @@ def run(
     of the few pooled connections that answer saves and logins need. Objects loaded
     before reload on their next use."""
     if _pool is not None:
+        config = config_from_env()  # read before the transaction ends
         end_reads()
-        return _pool.submit(kind, payload, candidate=candidate, priority=priority).result(timeout)
+        return _pool.submit(
+            kind, payload, candidate=candidate, priority=priority, config=config
+        ).result(timeout)
     return jobs.run(kind, payload, config_from_env())
 
 

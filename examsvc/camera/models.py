@@ -183,3 +183,42 @@ class ClientEvent(Model):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     __table_args__ = (sa.Index("ix_client_events_attempt_at", "attempt_id", "at"),)
+
+
+class FaceCalibration(Model):
+    """A versioned calibration of the face thresholds on a cycle's roster
+    (``proctoring.calibration``): pairs of two physicians' registration encodings are
+    impostor pairs of the very population examined; the thresholds are those whose FAR
+    has a one-sided upper confidence bound within the targets. The latest one is what the
+    engine uses (``examsvc.camera.calibration.effective_config``)."""
+
+    __tablename__ = "face_calibrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: command
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycles.id"), index=True)
+    people: Mapped[int]  # registration encodings used
+    pairs: Mapped[int]  # impostor pairs measured
+    all_pairs: Mapped[bool]
+    confidence: Mapped[float]
+    strict_far: Mapped[float]  # target FAR of the strict (accept) thresholds
+    loose_far: Mapped[float]  # target FAR of the loose (review) thresholds
+    entry_accept: Mapped[float]
+    entry_reject: Mapped[float]
+    entry_accept_far_upper: Mapped[float]
+    entry_reject_far_upper: Mapped[float]
+    continuity_accept: Mapped[float | None]  # None: too few pairs; the defaults stay
+    continuity_reject: Mapped[float | None]
+    # The FarThreshold of each, the impostor distance summary, the genuine evidence then.
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    seconds: Mapped[float]  # how long the computation took
+
+    creator: Mapped[User | None] = relationship()
+    cycle: Mapped[Cycle] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("entry_accept <= entry_reject", name="calibration_ordered"),
+        sa.CheckConstraint("pairs > 0", name="calibration_has_pairs"),
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:29:28.396416
+Create Date: 2026-11-25 20:39:46.046577
 
 """
 
@@ -190,6 +190,45 @@ def upgrade():
     )
     with op.batch_alter_table("bank_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bank_versions_bank_id"), ["bank_id"], unique=False)
+
+    op.create_table(
+        "face_calibrations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+        sa.Column("pairs", sa.Integer(), nullable=False),
+        sa.Column("all_pairs", sa.Boolean(), nullable=False),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("strict_far", sa.Double(), nullable=False),
+        sa.Column("loose_far", sa.Double(), nullable=False),
+        sa.Column("entry_accept", sa.Double(), nullable=False),
+        sa.Column("entry_reject", sa.Double(), nullable=False),
+        sa.Column("entry_accept_far_upper", sa.Double(), nullable=False),
+        sa.Column("entry_reject_far_upper", sa.Double(), nullable=False),
+        sa.Column("continuity_accept", sa.Double(), nullable=True),
+        sa.Column("continuity_reject", sa.Double(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("seconds", sa.Double(), nullable=False),
+        sa.CheckConstraint(
+            "entry_accept <= entry_reject", name=op.f("ck_face_calibrations_calibration_ordered")
+        ),
+        sa.CheckConstraint("pairs > 0", name=op.f("ck_face_calibrations_calibration_has_pairs")),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_face_calibrations_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["cycles.id"], name=op.f("fk_face_calibrations_cycle_id_cycles")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_face_calibrations")),
+        sa.UniqueConstraint("version", name=op.f("uq_face_calibrations_version")),
+    )
+    with op.batch_alter_table("face_calibrations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_face_calibrations_cycle_id"), ["cycle_id"], unique=False
+        )
 
     op.create_table(
         "face_consents",
@@ -1026,6 +1065,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_face_consents_user_id"))
 
     op.drop_table("face_consents")
+    with op.batch_alter_table("face_calibrations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_face_calibrations_cycle_id"))
+
+    op.drop_table("face_calibrations")
     with op.batch_alter_table("bank_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_versions_bank_id"))
 

@@ -62,13 +62,19 @@ def test_unreadable_registration_photo_is_refused():
 
 
 @pytest.mark.parametrize(("a", "b"), SAME)
-def test_same_person_matches_at_the_entry_threshold(encoding, a, b):
-    assert faces.distance(encoding(a), encoding(b)) <= FaceConfig().entry_threshold
+def test_same_person_is_never_refused_at_the_loose_entry_threshold(encoding, a, b):
+    # photo against photo, years apart: 0.37–0.45, so some of these land in the review band
+    assert faces.distance(encoding(a), encoding(b)) <= FaceConfig().entry_reject
+
+
+def test_the_closest_same_person_pair_is_accepted_at_the_strict_threshold(encoding):
+    a, b = SAME[0]
+    assert faces.distance(encoding(a), encoding(b)) <= FaceConfig().entry_accept
 
 
 @pytest.mark.parametrize(("a", "b"), DIFFERENT)
 def test_different_people_do_not_match(encoding, a, b):
-    assert faces.distance(encoding(a), encoding(b)) > FaceConfig().entry_threshold
+    assert faces.distance(encoding(a), encoding(b)) > FaceConfig().entry_reject
 
 
 def test_count_faces_tells_none_one_and_several(photo_bytes):
@@ -93,8 +99,38 @@ def test_entry_passes_for_the_registered_person_and_enrols_frames(photo, encodin
     )
     assert decision.passed and decision.code == "passed"
     assert len(decision.enrolled) == 3
-    assert all(d <= FaceConfig().entry_threshold for d in decision.distances)
+    assert decision.distance is not None and decision.distance <= FaceConfig().entry_accept
     assert decision.as_dict()["median_distance"] is not None
+    assert decision.as_dict()["thresholds"]["accept"] == FaceConfig().entry_accept
+
+
+def test_entry_between_the_thresholds_goes_to_review_and_enrols(photo, encoding):
+    """The same frames, with the strict threshold moved just below their distance: the
+    candidate may continue (frames enrolled), an invigilator decides."""
+    frames = _variants(photo("face_recognition/obama2.jpg"))
+    reference = encoding("face_recognition/obama.jpg")
+    measured = engine.verify_entry(frames, reference).distance
+    assert measured is not None
+    config = FaceConfig(entry_accept=measured - 0.02, entry_reject=measured + 0.02)
+    decision = engine.verify_entry(frames, reference, config)
+    assert decision.code == "review" and not decision.passed
+    assert len(decision.enrolled) == 3 and "监考人员" in decision.message_zh
+    tighter = FaceConfig(entry_accept=measured - 0.04, entry_reject=measured - 0.02)
+    assert engine.verify_entry(frames, reference, tighter).code == "mismatch"
+
+
+def test_aggregates_of_known_distances():
+    reference = np.zeros(128)
+    encodings = [np.eye(128)[0] * d for d in (0.2, 0.3, 0.9)]
+    assert engine.aggregate(encodings, reference, "median") == pytest.approx(0.3)
+    assert engine.aggregate(encodings, reference, "mean_best") == pytest.approx(0.25)
+    assert engine.aggregate(encodings, reference, "vote") == pytest.approx(0.3)
+    assert engine.aggregate(encodings, reference, "centroid") == pytest.approx(
+        (0.2 + 0.3 + 0.9) / 3
+    )
+    weighted = engine.aggregate(encodings, reference, "quality", [1.0, 1.0, 0.0001])
+    assert weighted == pytest.approx(0.25, abs=0.001)
+    assert [engine.band(d, 0.4, 0.5) for d in (0.4, 0.45, 0.51)] == ["accept", "review", "reject"]
 
 
 def test_entry_refuses_someone_else(photo, encoding):
@@ -128,8 +164,17 @@ def test_continuity_flags_a_substitute(photo, photo_bytes):
     assert (
         "mismatch" in other.flags
         and other.distance
-        and other.distance > FaceConfig().continuity_threshold
+        and other.distance > FaceConfig().continuity_reject
     )
+    # Another photo of the same man, with the thresholds around its distance.
+    other_photo = photo_bytes("face_recognition/obama2.jpg")
+    measured = engine.check_snapshot(other_photo, enrolled).distance
+    assert measured is not None
+    between = FaceConfig(continuity_accept=measured - 0.01, continuity_reject=measured + 0.01)
+    uncertain = engine.check_snapshot(other_photo, enrolled, between)
+    assert uncertain.flags == ["identity_uncertain"] and not uncertain.ok
+    above = FaceConfig(continuity_accept=measured - 0.02, continuity_reject=measured - 0.01)
+    assert engine.check_snapshot(other_photo, enrolled, above).flags == ["mismatch"]
 
 
 def test_snapshot_flags_no_face_and_several(photo_bytes):
@@ -193,6 +238,20 @@ def test_clear_faces_are_not_flagged_as_covered(photo, name):
 
 def test_config_reads_face_settings():
     config = FaceConfig.from_mapping(
-        {"FACE_ENTRY_THRESHOLD": "0.5", "FACE_MIN_FACE_PX": "70", "OTHER": 1}
+        {"FACE_ENTRY_ACCEPT": "0.38", "FACE_ENTRY_REJECT": "0.48", "FACE_MIN_FACE_PX": "70"}
     )
-    assert config.entry_threshold == 0.5 and config.min_face_px == 70
+    assert (config.entry_accept, config.entry_reject, config.min_face_px) == (0.38, 0.48, 70)
+
+
+def test_config_reads_the_old_single_threshold_as_the_loose_one():
+    config = FaceConfig.from_mapping({"FACE_ENTRY_THRESHOLD": "0.55", "OTHER": 1})
+    assert (config.entry_accept, config.entry_reject) == (0.40, 0.55)
+    tight = FaceConfig.from_mapping({"FACE_CONTINUITY_THRESHOLD": "0.30"})
+    assert (tight.continuity_accept, tight.continuity_reject) == (0.30, 0.30)
+
+
+def test_config_refuses_a_strict_threshold_above_the_loose_one():
+    with pytest.raises(ValueError, match="ENTRY_ACCEPT"):
+        FaceConfig(entry_accept=0.5, entry_reject=0.4)
+    with pytest.raises(ValueError, match="AGGREGATE"):
+        FaceConfig(entry_aggregate="best")
