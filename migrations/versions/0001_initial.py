@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:39:46.046577
+Create Date: 2026-11-25 20:55:57.969361
 
 """
 
