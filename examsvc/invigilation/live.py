@@ -1,0 +1,40 @@
+"""Live notices, sent once the unit of work has committed (``uow.after_commit``): a
+candidate's card to the walls of the sessions holding them (``/invigilate``, room
+``session:<id>``), and an invigilator's warning or void to the candidate (``/exam``, room
+``user:<id>``). Nothing is announced that a rollback takes back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from examsvc import uow
+from examsvc.clock import now
+from examsvc.extensions import socketio
+from examsvc.invigilation import queries
+
+NAMESPACE = "/invigilate"
+EXAM_NAMESPACE = "/exam"
+
+
+def session_room(session_id: int) -> str:
+    return f"session:{session_id}"
+
+
+def attempt_changed(attempt_id: int, **_: Any) -> None:
+    """``examsvc.signals.attempt_changed``'s receiver: push the card after the commit, once
+    per attempt and unit however often the unit announced it."""
+    uow.after_commit(lambda: push_card(attempt_id), key=("invigilation.card", attempt_id))
+
+
+def push_card(attempt_id: int) -> None:
+    for session_id, card in queries.card_updates(attempt_id, now()):
+        socketio.emit(
+            "candidate", {"card": card.as_dict()}, to=session_room(session_id), namespace=NAMESPACE
+        )
+
+
+def tell_candidate(user_id: int, event: str, payload: dict[str, Any]) -> None:
+    """``event`` to every exam page of this candidate, after the commit."""
+    uow.after_commit(
+        lambda: socketio.emit(event, payload, to=f"user:{user_id}", namespace=EXAM_NAMESPACE)
+    )
