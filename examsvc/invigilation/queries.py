@@ -200,12 +200,21 @@ class Card:
     @property
     def order(self) -> int:
         """Most serious first: flagged, then in progress with the connection or the camera
-        lost, in progress, not started, finished; within flagged, the worst flag first."""
+        lost, in progress, not started; the finished (submitted, voided) last, their flagged
+        first. Within flagged, the worst flag first."""
+        worst = FLAG_ORDER.index(self.flags[0][0]) if self.flags else 9
+        if self.state in ("submitted", "voided"):
+            return 50 + worst
         if self.flags:
-            return FLAG_ORDER.index(self.flags[0][0])
+            return worst
         troubled = self.connection == "disconnected" or self.camera == "off"
-        group = {"in_progress": 2 if troubled else 3, "not_started": 4}.get(self.state, 5)
-        return 10 * group
+        return (
+            20
+            if self.state == "in_progress" and troubled
+            else 30
+            if self.state == "in_progress"
+            else 40
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -184,7 +184,7 @@ def test_a_submission_moves_the_card_to_the_end(app, hall, clock):
         submit_attempt(hall.attempt_b.id, now=clock.now(), reason=SubmitReason.CANDIDATE)
     [message] = candidate_events(ws)
     assert message["card"]["state"] == "submitted" and message["card"]["state_label"] == "已交卷"
-    assert message["card"]["order"] == 50 and message["card"]["remaining_seconds"] is None
+    assert message["card"]["order"] == 59 and message["card"]["remaining_seconds"] is None
     ws.disconnect(NAMESPACE)
 
 

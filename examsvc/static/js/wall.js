@@ -70,6 +70,7 @@
     role(li, "name").textContent = card.name;
     role(li, "masked").textContent = card.masked_id;
     role(li, "paper").textContent = card.paper;
+    role(li, "paper").title = card.paper;
     var link = role(li, "link");
     if (card.attempt_id) link.href = cfg.timeline.replace("2147483647", card.attempt_id);
     else link.removeAttribute("href");
