@@ -23,7 +23,7 @@ from examsvc.extensions import db
 from examsvc.invigilation import operations as ops
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster import photos
-from examsvc.roster.models import Physician
+from examsvc.roster.models import Cycle, Physician
 from tests.e2e.conftest import (
     Server,
     cookie_header,
@@ -119,11 +119,45 @@ def furnish(server: Server, root: Path, faces: dict[str, bytes]) -> int:
         create_snapshot(
             seven, now - timedelta(minutes=1), SnapshotStatus.OK, faces["obama"], data_dir
         )
+        fill_to_forty(session, window, now, faces["obama"], data_dir)
         db.session.commit()
         session_id = session.id
         db.session.remove()
         db.engine.dispose()
     return session_id
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
+
+
+def fill_to_forty(session, window: ExamWindow, now: datetime, photo: bytes, data_dir: Path) -> None:
+    """34 more candidates, as a full session has: most answering, a few not started yet,
+    a few who have handed in."""
+    from examsvc.enums import AttemptStatus, SubmitReason
+    from tests.factories import create_physician
+
+    paper = db.session.get(Paper, window.paper_id)
+    assert paper is not None
+    cycle = db.session.get(Cycle, paper.cycle_id)
+    extra = [
+        create_physician(
+            cycle, name=SURNAMES[n] + GIVEN[n % len(GIVEN)] + GIVEN[(n * 7) % len(GIVEN)]
+        )
+        for n in range(34)
+    ]
+    ops.assign_candidates(session, [p.registration_id for p in extra])
+    for n, physician in enumerate(extra):
+        if n % 11 == 10:
+            continue  # not started
+        attempt = create_attempt(physician, window, now - timedelta(minutes=n))
+        create_snapshot(
+            attempt, now - timedelta(seconds=30 + n), SnapshotStatus.OK, photo, data_dir
+        )
+        if n % 11 == 9:
+            attempt.status, attempt.open_slot = AttemptStatus.SUBMITTED, None
+            attempt.submitted_at, attempt.submit_reason = now, SubmitReason.CANDIDATE
+    db.session.flush()
 
 
 def exam_channel(base: str, http: requests.Session) -> tuple[socketio.Client, list]:
@@ -185,14 +219,15 @@ def test_an_invigilator_watches_warns_and_voids_live(browser, tmp_path, faces_ph
         assert page.url.endswith(f"/invigilate/sessions/{session_id}")
         # Most serious first: not the registered person, two faces, disconnected, in
         # progress, then the candidates who have not started.
-        assert card_names(page) == [
-            "演示医师2号",
-            "演示医师3号",
-            "演示医师5号",
-            "演示医师7号",
-            "演示医师1号",
-            "演示医师6号",
-        ]
+        names = card_names(page)
+        assert len(names) == 40
+        assert names[:3] == ["演示医师2号", "演示医师3号", "演示医师5号"]
+        assert names.index("演示医师7号") < names.index("演示医师1号") < names.index("演示医师6号")
+        states = page.eval_on_selector_all(
+            "#wall [data-role=state]", "els => els.map(e => e.textContent)"
+        )
+        assert states.index("未开始") > max(i for i, s in enumerate(states) if s == "答题中")
+        assert states[-3:] == ["已交卷"] * 3
         text = look(page, "invigilation-wall")
         for words in ("疑似非本人", "多张人脸", "已断开", "答题中", "未开始", "入场核验待复核"):
             assert words in text, words
@@ -200,7 +235,7 @@ def test_an_invigilator_watches_warns_and_voids_live(browser, tmp_path, faces_ph
         thumbs = page.eval_on_selector_all(
             "#wall img[data-role=thumb]:not([hidden])", "els => els.map(e => e.naturalWidth)"
         )
-        assert len(thumbs) == 4 and all(w > 0 for w in thumbs)
+        assert len(thumbs) == 4 + 31 and all(w > 0 for w in thumbs)
 
         # A candidate starts their paper: their card changes and moves, without a reload.
         page.evaluate("window.__same_page = true")
@@ -249,7 +284,7 @@ def test_an_invigilator_watches_warns_and_voids_live(browser, tmp_path, faces_ph
         page.wait_for_selector(
             "#wall .wall-card[data-name='演示医师2号'] [data-role=state]:has-text('违纪作废')"
         )
-        assert card_names(page)[-1] == "演示医师2号"
+        assert card_names(page)[-4] == "演示医师2号"  # then the three who handed in
         assert page.evaluate("window.__same_page") is True
         look(page, "invigilation-wall-live")
         # The candidate's results say so in the manuals' words.

@@ -510,3 +510,37 @@ def test_the_timeline_says_everything_in_words_and_logs_the_viewer(app, hall, cl
     )
     assert refused.status_code == 403
     assert len(audit("proctor.view")) == 1
+
+
+def test_the_wall_costs_the_same_queries_for_forty_candidates_as_for_three(app, hall, clock):
+    """No query per candidate: a wall of 40 is as cheap to build as a wall of 3."""
+    from examsvc.invigilation import operations as ops
+    from tests.factories import create_physician
+    from tests.invigilation.factories import create_attempt
+
+    def count_queries() -> int:
+        statements: list[str] = []
+
+        def listen(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            db.session.expire_all()
+            cards = queries.cards(hall.session, clock.now())
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listen)
+        assert cards
+        return len(statements)
+
+    three = count_queries()
+    cycle = hall.a.cycle
+    more = [create_physician(cycle, name=f"考生{n:02d}") for n in range(37)]
+    ops.assign_candidates(hall.session, [p.registration_id for p in more])
+    for n, physician in enumerate(more):
+        attempt = create_attempt(physician, hall.window, clock.now())
+        create_snapshot(attempt, clock.now(), list(SnapshotStatus)[n % len(SnapshotStatus)])
+        create_event(attempt, ClientEventKind.DISCONNECTED, clock.now())
+    db.session.commit()
+    assert len(queries.cards(hall.session, clock.now())) == 40
+    assert count_queries() == three
