@@ -194,6 +194,7 @@ class Card:
     connection: str | None = None  # connected | disconnected, while in progress
     camera: str | None = None  # on | off | none, while in progress
     thumb: str | None = None  # a signed token for the newest snapshot
+    thumb_id: int | None = None  # that snapshot (the page fetches an image only when it changes)
     thumb_status: SnapshotStatus | None = None
     flags: list[tuple[str, int]] = field(default_factory=list)  # (code, count), worst first
 
@@ -234,6 +235,7 @@ class Card:
             "camera": self.camera,
             "camera_label": gettext(CAMERA_LABELS[self.camera]) if self.camera else None,
             "thumb": self.thumb,
+            "thumb_id": self.thumb_id,
             "thumb_label": gettext(SNAPSHOT_LABELS[self.thumb_status])
             if self.thumb_status
             else None,
@@ -290,6 +292,7 @@ def cards(
         for snap in db.session.scalars(sa.select(Snapshot).where(Snapshot.id.in_(newest))):
             card = by_attempt[snap.attempt_id]
             card.thumb = evidence.token("snapshot", snap.id)
+            card.thumb_id = snap.id
             card.thumb_status = snap.status
             if card.camera == "none":
                 card.camera = "on"

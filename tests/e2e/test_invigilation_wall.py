@@ -196,6 +196,7 @@ def warn_and_void(timeline, received: list) -> None:
     timeline.fill("#reason", "他人代考")
     timeline.click("button:has-text('作废本次测评')")
     timeline.wait_for_selector(".flash:has-text('该考生本次测评已作废')")
+    assert timeline.locator(".flash").count() == 1  # the warning's notice was shown once
     assert wait_for(received, "voided")["reason"] == "他人代考"
     text = look(timeline, "invigilation-timeline-voided")
     assert "违纪作废" in text and "他人代考" in text and "作废本次测评" not in text

@@ -12,6 +12,7 @@
     if (!img || img.tagName !== "IMG") return;
     if (img.getAttribute("data-role") === "thumb") {
       img.hidden = true;
+      img.removeAttribute("data-snapshot");  // a later card's fresh token tries again
       var none = img.parentNode.querySelector("[data-role=nothumb]");
       if (none) none.hidden = false;
     } else if (img.classList.contains("evidence")) {
@@ -76,10 +77,13 @@
     else link.removeAttribute("href");
     var img = role(li, "thumb"), none = role(li, "nothumb");
     if (card.thumb) {
-      var src = cfg.evidence.replace("TOKEN", card.thumb);
-      if (img.getAttribute("src") !== src) img.src = src;
-      img.hidden = false; none.hidden = true;
-    } else { img.hidden = true; img.removeAttribute("src"); none.hidden = false; }
+      // A new token comes with every card; the image is fetched again only for a new snapshot.
+      if (img.getAttribute("data-snapshot") !== String(card.thumb_id)) {
+        img.setAttribute("data-snapshot", card.thumb_id);
+        img.src = cfg.evidence.replace("TOKEN", card.thumb);
+        img.hidden = false; none.hidden = true;
+      }
+    } else { img.hidden = true; img.removeAttribute("src"); img.removeAttribute("data-snapshot"); none.hidden = false; }
     badge(role(li, "state"), card.state_label, "state-" + card.state);
     badge(role(li, "connection"), card.connection_label, card.connection === "disconnected" ? "fail" : "pass");
     badge(role(li, "camera"), card.camera_label, card.camera === "off" ? "fail" : card.camera === "none" ? "wait" : "pass");
