@@ -291,3 +291,4 @@ def test_an_invigilator_watches_warns_and_voids_live(browser, tmp_path, faces_ph
         # The candidate's results say so in the manuals' words.
         results = doc2.get(server.url + "/results", timeout=10).text
         assert "违纪终止" in results
+        assert "上次测评因违纪被终止：他人代考" in doc2.get(server.url + "/home", timeout=10).text

@@ -339,6 +339,8 @@ def test_voiding_needs_a_reason_tells_the_candidate_and_shows_on_their_results(a
     # The candidate's results page says so in the manuals' words.
     physician = log_in(app.test_client(), hall.a.user)
     assert "违纪终止" in visible_text(physician.get("/results").get_data(as_text=True))
+    home = visible_text(physician.get("/home").get_data(as_text=True))
+    assert "违纪终止 上次测评因违纪被终止：他人代考" in home
     # The audit log shows it in words.
     admin = create_user(Role.ADMIN, password=PASSWORD)
     db.session.commit()
