@@ -27,7 +27,13 @@ def attempt_changed(attempt_id: int, **_: Any) -> None:
 
 
 def push_card(attempt_id: int) -> None:
-    for session_id, card in queries.card_updates(attempt_id, now()):
+    """The candidate's card to every session holding them (read after the commit, in a
+    read-only transaction of its own that ends here: a job's session holds no connection)."""
+    try:
+        updates = queries.card_updates(attempt_id, now())
+    finally:
+        uow.end_reads()
+    for session_id, card in updates:
         socketio.emit(
             "candidate", {"card": card.as_dict()}, to=session_room(session_id), namespace=NAMESPACE
         )
