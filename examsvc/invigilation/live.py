@@ -44,3 +44,16 @@ def tell_candidate(user_id: int, event: str, payload: dict[str, Any]) -> None:
     uow.after_commit(
         lambda: socketio.emit(event, payload, to=f"user:{user_id}", namespace=EXAM_NAMESPACE)
     )
+
+
+def reseat(session_id: int) -> None:
+    """After the session's invigilators changed: every wall in its room is asked to join
+    again (``rejoin``) and the room is emptied, so that only those still assigned come back
+    (``join`` checks them again). After the commit."""
+
+    def empty_room() -> None:
+        room = session_room(session_id)
+        socketio.emit("rejoin", {"session_id": session_id}, to=room, namespace=NAMESPACE)
+        socketio.close_room(room, namespace=NAMESPACE)
+
+    uow.after_commit(empty_room, key=("invigilation.reseat", session_id))

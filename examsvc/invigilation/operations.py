@@ -65,6 +65,7 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
             session_invigilators.insert(),
             [{"session_id": session.id, "user_id": u.id} for u in users],
         )
+    live.reseat(session.id)
 
 
 @dataclass(frozen=True)

@@ -546,3 +546,22 @@ def test_the_wall_costs_the_same_queries_for_forty_candidates_as_for_three(app, 
     db.session.commit()
     assert len(queries.cards(hall.session, clock.now())) == 40
     assert count_queries() == three
+
+
+def test_an_invigilator_taken_off_a_session_stops_receiving_its_cards(app, hall):
+    ws = wall_socket(app, log_in(app.test_client(), hall.mine))
+    ws.emit("join", {"session_id": hall.session.id}, namespace=NAMESPACE, callback=True)
+    admin = create_user(Role.ADMIN, password=PASSWORD)
+    db.session.commit()
+    session_id, attempt_id, theirs_id = hall.session.id, hall.attempt_a.id, hall.theirs.id
+    response = log_in(app.test_client(), admin).post(
+        f"/admin/sessions/{session_id}", data={"invigilators": [str(theirs_id)], "candidates": ""}
+    )
+    assert response.status_code == 302
+    assert [m["name"] for m in ws.get_received(NAMESPACE)] == ["rejoin"]
+    with uow.unit_of_work():
+        attempt_changed.send(attempt_id)
+    assert candidate_events(ws) == []
+    again = ws.emit("join", {"session_id": session_id}, namespace=NAMESPACE, callback=True)
+    assert again["status"] == 403
+    ws.disconnect(NAMESPACE)

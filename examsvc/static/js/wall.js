@@ -127,14 +127,16 @@
 
   // ---- live updates ------------------------------------------------------------------------
   var socket = window.io("/invigilate", { transports: ["websocket", "polling"] });
-  socket.on("connect", function () {
-    status(T.connecting);
+  function join() {
     socket.emit("join", { session_id: cfg.session }, function (ack) {
       if (!ack || !ack.ok) { status(T.refused + ((ack && ack.error && ack.error.message) || ""), true); return; }
       (ack.cards || []).forEach(update);  // whatever changed while the wall was away
       status(T.live);
     });
-  });
+  }
+  socket.on("connect", function () { status(T.connecting); join(); });
+  // The session's invigilators changed: join again, and the server checks this user again.
+  socket.on("rejoin", join);
   socket.on("connect_error", function (err) {
     var message = err && err.data && err.data.message;
     status(message ? T.refused + message : T.offline, true);
