@@ -121,6 +121,8 @@ def test_the_wall_page_is_for_the_session_s_own_invigilators(app, hall, clock):
     assert hall.a.id_number not in text and queries.mask(hall.a.id_number) in text
     assert "赵六" not in text
     assert mine.get(f"/invigilate/sessions/{hall.other.id}").status_code == 403
+    assert mine.get("/invigilate/sessions/999999").status_code == 404
+    assert mine.get("/invigilate/attempts/999999").status_code == 404
     assert mine.get(f"/invigilate/attempts/{hall.attempt_c.id}").status_code == 403
     physician = log_in(app.test_client(), hall.a.user)
     assert physician.get(f"/invigilate/sessions/{hall.session.id}").status_code == 403
