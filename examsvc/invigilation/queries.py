@@ -34,7 +34,6 @@ from examsvc.invigilation.words import (
     CAMERA_LABELS,
     CONNECTION_LABELS,
     FLAG_LABELS,
-    SNAPSHOT_LABELS,
     STATE_LABELS,
 )
 from examsvc.marks import N_
@@ -195,7 +194,6 @@ class Card:
     camera: str | None = None  # on | off | none, while in progress
     thumb: str | None = None  # a signed token for the newest snapshot
     thumb_id: int | None = None  # that snapshot (the page fetches an image only when it changes)
-    thumb_status: SnapshotStatus | None = None
     flags: list[tuple[str, int]] = field(default_factory=list)  # (code, count), worst first
 
     @property
@@ -218,6 +216,8 @@ class Card:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Codes, not words: one card goes to every wall of the room, whatever language each
+        page is in; the page names them (``labels()``)."""
         return {
             "physician_id": self.physician_id,
             "attempt_id": self.attempt_id,
@@ -225,26 +225,26 @@ class Card:
             "masked_id": self.masked_id,
             "paper": self.paper,
             "state": self.state,
-            "state_label": gettext(STATE_LABELS[self.state]),
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "remaining_seconds": self.remaining_seconds,
             "connection": self.connection,
-            "connection_label": gettext(CONNECTION_LABELS[self.connection])
-            if self.connection
-            else None,
             "camera": self.camera,
-            "camera_label": gettext(CAMERA_LABELS[self.camera]) if self.camera else None,
             "thumb": self.thumb,
             "thumb_id": self.thumb_id,
-            "thumb_label": gettext(SNAPSHOT_LABELS[self.thumb_status])
-            if self.thumb_status
-            else None,
-            "flags": [
-                {"code": code, "label": gettext(FLAG_LABELS[code]), "count": n}
-                for code, n in self.flags
-            ],
+            "flags": [{"code": code, "count": n} for code, n in self.flags],
             "order": self.order,
         }
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """The words for a card's codes in the page's language (the wall renders and patches
+    cards with them)."""
+    return {
+        "state": {k: gettext(v) for k, v in STATE_LABELS.items()},
+        "connection": {k: gettext(v) for k, v in CONNECTION_LABELS.items()},
+        "camera": {k: gettext(v) for k, v in CAMERA_LABELS.items()},
+        "flag": {k: gettext(v) for k, v in FLAG_LABELS.items()},
+    }
 
 
 def cards(
@@ -293,7 +293,6 @@ def cards(
             card = by_attempt[snap.attempt_id]
             card.thumb = evidence.token("snapshot", snap.id)
             card.thumb_id = snap.id
-            card.thumb_status = snap.status
             if card.camera == "none":
                 card.camera = "on"
         for attempt_id, status, count in db.session.execute(

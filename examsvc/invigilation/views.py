@@ -183,6 +183,7 @@ def wall(session_id: int) -> str:
         "invigilation/wall.html",
         session=session,
         cards=[c.as_dict() for c in queries.cards(session, now())],
+        labels=queries.labels(),
     )
 
 

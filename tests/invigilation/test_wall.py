@@ -162,8 +162,10 @@ def test_a_change_arrives_as_the_candidate_s_card_after_commit_and_never_on_roll
     assert card["physician_id"] == hall.a.id and card["attempt_id"] == hall.attempt_a.id
     assert card["name"] == "张三" and card["masked_id"] == queries.mask(hall.a.id_number)
     assert card["state"] == "in_progress" and card["remaining_seconds"] == 3600
-    assert card["flags"] == [{"code": "mismatch", "label": "疑似非本人", "count": 1}]
-    assert card["connection"] == "disconnected" and card["connection_label"] == "已断开"
+    assert card["flags"] == [{"code": "mismatch", "count": 1}]
+    # Codes only: walls of one room may be in different languages; each page has the words.
+    assert not any(key.endswith("label") for key in card)
+    assert card["connection"] == "disconnected"
     assert card["camera"] == "on" and card["thumb"] and card["order"] == 0
 
     with uow.unit_of_work():
@@ -185,7 +187,7 @@ def test_a_submission_moves_the_card_to_the_end(app, hall, clock):
     with uow.unit_of_work():
         submit_attempt(hall.attempt_b.id, now=clock.now(), reason=SubmitReason.CANDIDATE)
     [message] = candidate_events(ws)
-    assert message["card"]["state"] == "submitted" and message["card"]["state_label"] == "已交卷"
+    assert message["card"]["state"] == "submitted"
     assert message["card"]["order"] == 59 and message["card"]["remaining_seconds"] is None
     ws.disconnect(NAMESPACE)
 

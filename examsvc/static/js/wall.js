@@ -27,6 +27,7 @@
   if (!data) return;
   var cfg = JSON.parse(data.textContent);
   var T = cfg.text;
+  var L = cfg.labels;  // the words for the cards' codes, in this page's language
   var wall = document.getElementById("wall");
   var live = document.getElementById("live");
   var template = document.getElementById("card-template");
@@ -84,15 +85,15 @@
         img.hidden = false; none.hidden = true;
       }
     } else { img.hidden = true; img.removeAttribute("src"); img.removeAttribute("data-snapshot"); none.hidden = false; }
-    badge(role(li, "state"), card.state_label, "state-" + card.state);
-    badge(role(li, "connection"), card.connection_label, card.connection === "disconnected" ? "fail" : "pass");
-    badge(role(li, "camera"), card.camera_label, card.camera === "off" ? "fail" : card.camera === "none" ? "wait" : "pass");
+    badge(role(li, "state"), L.state[card.state], "state-" + card.state);
+    badge(role(li, "connection"), card.connection && L.connection[card.connection], card.connection === "disconnected" ? "fail" : "pass");
+    badge(role(li, "camera"), card.camera && L.camera[card.camera], card.camera === "off" ? "fail" : card.camera === "none" ? "wait" : "pass");
     var flags = role(li, "flags");
     flags.textContent = "";
     card.flags.forEach(function (f) {
       var span = document.createElement("span");
       span.className = "badge fail flag-" + f.code;
-      span.textContent = f.label + (f.count > 1 ? " ×" + f.count : "");
+      span.textContent = (L.flag[f.code] || f.code) + (f.count > 1 ? " ×" + f.count : "");
       flags.appendChild(span);
     });
     setRemaining(li, card.remaining_seconds);
