@@ -98,11 +98,13 @@ def test_an_administrator_joins_any_session(app, hall):
 
 def test_physicians_viewers_and_strangers_cannot_connect(app, hall):
     viewer = create_user(Role.VIEWER, password=PASSWORD)
+    fresh = create_user(Role.INVIGILATOR, password=PASSWORD, must_change_password=True)
     db.session.commit()
     for client in (
         app.test_client(),
         log_in(app.test_client(), hall.a.user),
         log_in(app.test_client(), viewer),
+        log_in(app.test_client(), fresh),  # the initial password not changed yet
     ):
         ws = wall_socket(app, client)
         assert not ws.is_connected(NAMESPACE)
