@@ -87,6 +87,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Exam-channel connections one physician may hold at once, per server process (0: no cap).",
     ),
     Setting(
+        "EVIDENCE_URL_SECONDS",
+        300,
+        int,
+        "How long a signed URL of a snapshot, entry frame or registration photo on the"
+        " invigilators' pages stays valid (the viewer's rights are checked on every request too).",
+    ),
+    Setting(
         "CJK_FONT",
         "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
         str,

@@ -20,7 +20,7 @@ as much as the web does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -71,11 +71,27 @@ def unit_of_work() -> Iterator[None]:
             log.exception("after-commit callback failed")
 
 
-def after_commit(callback: Callable[[], Any]) -> None:
+def after_commit(callback: Callable[[], Any], key: Hashable | None = None) -> None:
     """Run ``callback`` once the current unit has committed (never if it rolls back): live
     notices (the invigilators' wall, the candidate's page) must not announce what a
-    rollback then takes back, nor be read before the commit makes them visible."""
-    db.session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    rollback then takes back, nor be read before the commit makes them visible. With a
+    ``key``, a callback of the same key already waiting in this unit makes this one moot
+    (a unit that changes an attempt three times pushes its card once)."""
+    callbacks = db.session.info.setdefault(_AFTER_COMMIT, [])
+    if key is not None:
+        if any(getattr(c, "uow_key", None) == key for c in callbacks):
+            return
+        callback = _Keyed(callback, key)
+    callbacks.append(callback)
+
+
+class _Keyed:
+    def __init__(self, callback: Callable[[], Any], key: Hashable) -> None:
+        self.callback = callback
+        self.uow_key = key
+
+    def __call__(self) -> Any:
+        return self.callback()
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts.ids import mask
 from examsvc.clock import beijing_time
+from examsvc.invigilation.words import SNAPSHOT_LABELS
 from examsvc.marks import N_
 from examsvc.web.i18n import gettext
 
@@ -36,6 +37,11 @@ ACTION_LABELS = {
     "session.create": N_("新建场次"),
     "session.assign": N_("安排场次考生"),
     "face.calibrate": N_("人脸阈值校准"),
+    "proctor.view": N_("查看考生抓拍与核验照片"),
+    "proctor.warn": N_("向考生发送提醒"),
+    "proctor.review": N_("复核抓拍标记"),
+    "proctor.entry_review": N_("复核入场人脸核验"),
+    "attempt.void": N_("违纪作废测评"),
 }
 
 # The filter on the page: a group of actions by their key prefixes.
@@ -48,6 +54,7 @@ FILTERS = {
     "paper": (N_("试卷与考试时间"), ("paper.", "window.")),
     "session": (N_("考点与场次"), ("site.", "session.")),
     "face": (N_("人脸验证"), ("face.",)),
+    "proctor": (N_("监考"), ("proctor.",)),
 }
 
 OBJECT_LABELS = {
@@ -87,6 +94,12 @@ DETAIL_LABELS = {
     "pairs": N_("照片对数"),
     "entry_accept": N_("入场通过阈值"),
     "entry_reject": N_("入场复核阈值"),
+    "message": N_("提醒内容"),
+    "snapshot": N_("抓拍编号"),
+    "status": N_("抓拍结果"),
+    "check": N_("核验编号"),
+    "verdict": N_("复核结论"),
+    "physician": N_("报名编号"),
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {
@@ -102,6 +115,8 @@ _VALUE_LABELS: dict[str, dict[Any, str]] = {
     "active": {True: N_("启用"), False: N_("停用")},
     "passed": {True: N_("合格"), False: N_("不合格")},
     "via": {"cli": N_("命令行")},
+    "status": dict(SNAPSHOT_LABELS),
+    "verdict": {"same": N_("是本人"), "different": N_("不是本人")},
 }
 
 _ID_NUMBER = re.compile(r"^\d{15}$|^\d{17}[\dXx]$")

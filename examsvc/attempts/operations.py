@@ -28,6 +28,7 @@ from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
+from examsvc.signals import attempt_changed
 from question_banks.types import QUESTION_TYPES
 
 # The text agreed to (templates/attempts/prepare.html). 2026-2: the camera is not used during
@@ -223,6 +224,7 @@ def start_attempt(
         for i, d in enumerate(drawn, start=1)
     )
     db.session.flush()
+    attempt_changed.send(attempt.id)
     return attempt
 
 
@@ -336,6 +338,7 @@ def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> A
             score=attempt.score,
         )
         db.session.flush()
+        attempt_changed.send(attempt.id)
     return attempt
 
 

@@ -45,6 +45,11 @@ def home() -> str:
             )
         )
     }
+    latest: dict[int, Attempt] = {}
+    for a in db.session.scalars(
+        sa.select(Attempt).where(Attempt.physician_id == physician.id).order_by(Attempt.number)
+    ):
+        latest[a.paper_id] = a
     return render_template(
         "attempts/home.html",
         physician=physician,
@@ -52,6 +57,8 @@ def home() -> str:
         verdict=result.verdict,
         masked_id=mask(physician.id_number),
         open_attempts=open_attempts,
+        # A paper whose last attempt an invigilator voided says so (违纪终止, with the reason).
+        voided={pid: a for pid, a in latest.items() if a.status == AttemptStatus.VOIDED},
     )
 
 

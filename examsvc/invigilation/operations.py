@@ -1,22 +1,36 @@
-"""Creating sites and sessions, assigning invigilators and candidates (operations flush; the
-request commits, see ``examsvc.uow``)."""
+"""Creating sites and sessions, assigning invigilators and candidates; an invigilator's actions
+on an attempt (warn, review a flag, void). Operations flush; the request or socket event
+commits (``examsvc.uow``), and live notices go out after that commit (``live``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key
 from examsvc.accounts.models import User
-from examsvc.enums import RegistrationStatus, Role
-from examsvc.errors import Conflict, Invalid
+from examsvc.attempts.models import Attempt
+from examsvc.attempts.operations import void_attempt
+from examsvc.audit.operations import record
+from examsvc.camera.models import EntryCheck, Snapshot
+from examsvc.enums import AttemptStatus, RegistrationStatus, Role
+from examsvc.errors import Conflict, Invalid, Refused
 from examsvc.extensions import db
-from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
+from examsvc.invigilation import live
+from examsvc.invigilation.models import (
+    ExamSession,
+    ProctorWarning,
+    Site,
+    session_candidates,
+    session_invigilators,
+)
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
+from examsvc.signals import attempt_changed
 
 
 def create_site(code: str, name: str, address: str | None) -> Site:
@@ -51,6 +65,7 @@ def assign_invigilators(session: ExamSession, user_ids: list[int]) -> None:
             session_invigilators.insert(),
             [{"session_id": session.id, "user_id": u.id} for u in users],
         )
+    live.reseat(session.id)
 
 
 @dataclass(frozen=True)
@@ -136,3 +151,126 @@ def assign_candidates(session: ExamSession, lines: list[str]) -> int:
     if rows:
         db.session.execute(session_candidates.insert(), rows)
     return len(rows)
+
+
+# --- an invigilator's actions on an attempt (the caller checked they watch it) ----------
+
+
+def _reason(text: str, code: str, message: str) -> str:
+    text = " ".join(text.split())
+    if len(text) < 2:
+        raise Invalid(code, message, [{"field": "-", "message": message}])
+    return text[:300]
+
+
+def send_warning(attempt: Attempt, user: User, message: str, now: datetime) -> ProctorWarning:
+    """A warning shown to the candidate at once (``warning`` on their exam pages)."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise Refused("attempt_closed", N_("该考生的测评已结束"))
+    text = _reason(message, "message_required", N_("请填写提醒内容"))
+    warning = ProctorWarning(attempt_id=attempt.id, sent_by=user.id, sent_at=now, message=text)
+    db.session.add(warning)
+    db.session.flush()
+    record("proctor.warn", "attempt", attempt.id, actor_id=user.id, now=now, message=text)
+    live.tell_candidate(
+        attempt.physician.user_id,
+        "warning",
+        {"id": warning.id, "message": text, "sent_at": now.isoformat()},
+    )
+    attempt_changed.send(attempt.id)
+    return warning
+
+
+def void_for_violation(attempt: Attempt, user: User, reason: str, now: datetime) -> Attempt:
+    """End the attempt for a violation (违纪作废): the reason is required; the candidate is
+    told at once; the paper counts the attempt as used and not passed."""
+    text = _reason(reason, "reason_required", N_("请填写作废原因"))
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise Refused("attempt_closed", N_("该考生的测评已结束"))
+    attempt = void_attempt(attempt.id, now=now, reason=text)
+    record(
+        "attempt.void",
+        "attempt",
+        attempt.id,
+        actor_id=user.id,
+        now=now,
+        reason=text,
+        paper=attempt.paper.code,
+    )
+    live.tell_candidate(
+        attempt.physician.user_id, "voided", {"attempt_id": attempt.id, "reason": text}
+    )
+    attempt_changed.send(attempt.id)
+    return attempt
+
+
+def review_snapshot(snapshot: Snapshot, user: User, note: str, now: datetime) -> None:
+    """Mark a flagged snapshot as seen by a person, with what they concluded."""
+    snapshot.reviewed_by = user.id
+    snapshot.reviewed_at = now
+    snapshot.review_note = " ".join(note.split())[:300] or None
+    db.session.flush()
+    record(
+        "proctor.review",
+        "attempt",
+        snapshot.attempt_id,
+        actor_id=user.id,
+        now=now,
+        snapshot=snapshot.id,
+        status=snapshot.status.value,
+    )
+    attempt_changed.send(snapshot.attempt_id)
+
+
+VERDICTS = ("same", "different")
+
+
+def review_entry(check: EntryCheck, user: User, verdict: str, note: str, now: datetime) -> None:
+    """An invigilator's decision on an entry verification left for review: the same person
+    as the registration photo, or not."""
+    if verdict not in VERDICTS:
+        raise Invalid(
+            "invalid", N_("请选择复核结论"), [{"field": "verdict", "message": N_("请选择复核结论")}]
+        )
+    check.reviewed_by = user.id
+    check.reviewed_at = now
+    check.review_verdict = verdict
+    check.review_note = " ".join(note.split())[:300] or None
+    db.session.flush()
+    record(
+        "proctor.entry_review",
+        "physician",
+        check.physician_id,
+        actor_id=user.id,
+        now=now,
+        check=check.id,
+        verdict=verdict,
+    )
+    for attempt_id in _attempts_of_check(check):
+        attempt_changed.send(attempt_id)
+
+
+def _attempts_of_check(check: EntryCheck) -> list[int]:
+    if check.attempt_id is not None:
+        return [check.attempt_id]
+    return list(
+        db.session.scalars(
+            sa.select(Attempt.id).where(
+                Attempt.physician_id == check.physician_id,
+                Attempt.paper_id == check.paper_id,
+                Attempt.status == AttemptStatus.IN_PROGRESS,
+            )
+        )
+    )
+
+
+def record_view(attempt: Attempt, user: User, now: datetime) -> None:
+    """Who looked at which candidate's snapshots and entry frames (the timeline)."""
+    record(
+        "proctor.view",
+        "attempt",
+        attempt.id,
+        actor_id=user.id,
+        now=now,
+        physician=attempt.physician.registration_id,
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:55:57.969361
+Create Date: 2026-11-25 21:03:11.680699
 
 """
 
