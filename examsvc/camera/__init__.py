@@ -8,4 +8,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Views and socket events arrive with the feature's pages (issue 11)."""
+    # local import: a feature's views load when the app is built, not with its models
+    from examsvc.attempts.operations import ENTRY_GATE
+    from examsvc.camera import events, views  # noqa: F401  (events registers on import)
+
+    app.extensions[ENTRY_GATE] = views.entry_gate
+    app.register_blueprint(views.bp)
