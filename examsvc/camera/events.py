@@ -85,6 +85,9 @@ def camera_check(data: Any = None) -> dict[str, Any]:
         return error_ack(exc)
     except Busy:
         return _busy().to_ack()
+    except Exception:  # acknowledged all the same: the page tries again
+        log.exception("camera check failed")
+        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
     finally:
         db.session.remove()
 
