@@ -4,6 +4,7 @@ them, resuming on another device, the agency's list and its overrides."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from examsvc.extensions import db
 from proctoring import frames as frame_io
 from proctoring.config import FaceConfig
 from tests.camera.conftest import CONTACT, emit, log_in, socket_of
-from tests.factories import create_physician, create_user
+from tests.factories import create_cycle, create_physician, create_user
 from tests.factories_exam import pass_gate
 from tests.html_text import visible_text
 from tests.proctoring.conftest import jpeg
@@ -82,8 +83,14 @@ def test_consent_is_asked_once_per_cycle_and_stored_with_its_version(app, gate, 
         (physician.user_id, gate["cycle"].id, rules.CONSENT_VERSION, "127.0.0.1")
     ]
     assert phone.get("/api/v1/exam").get_json()["consent_given"] is True
-    # Consent to the old text (before the camera) does not count.
+    # Consent to the old text (before the camera) does not count, nor another cycle's.
     rows[0].version = "2026-2"
+    db.session.commit()
+    assert phone.get("/api/v1/exam").get_json()["consent_given"] is False
+    rows[0].version, rows[0].cycle_id = (
+        rules.CONSENT_VERSION,
+        create_cycle(code="HN-2020", starts_on=date(2018, 1, 1), ends_on=date(2020, 12, 31)).id,
+    )
     db.session.commit()
     assert phone.get("/api/v1/exam").get_json()["consent_given"] is False
 
