@@ -8,7 +8,7 @@ the entry check is written afterwards in a unit of its own."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from flask import current_app, session
 from pydantic import BaseModel, Field
@@ -21,6 +21,7 @@ from examsvc.clock import now
 from examsvc.errors import DomainError, Refused
 from examsvc.extensions import db, socketio
 from examsvc.marks import N_
+from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import ApiError, error_ack, validate
@@ -39,7 +40,9 @@ class CameraFrame(BaseModel):
 
 class EntryFrames(BaseModel):
     paper_id: int = Field(ge=1, le=MAX_INT)
-    frames: list[bytes] = Field(min_length=rules.MIN_FRAMES, max_length=rules.MAX_FRAMES)
+    frames: list[Annotated[bytes, Field(min_length=1, max_length=MAX_FRAME)]] = Field(
+        min_length=rules.MIN_FRAMES, max_length=rules.MAX_FRAMES
+    )
 
 
 def _me() -> Physician:
@@ -99,6 +102,8 @@ def entry_frames(data: Any = None) -> dict[str, Any]:
     try:
         message = validate(EntryFrames, data)
         physician = _me()
+        if db.session.get(Paper, message.paper_id) is None:
+            raise ApiError(404, "not_found", N_("没有这份试卷"))
         if not queries.photo_usable(physician):
             raise Refused(
                 "no_photo", N_("您的报名照片不能用于人脸验证，暂不能参加测评，请联系考核机构")

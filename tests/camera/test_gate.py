@@ -192,6 +192,11 @@ def test_another_persons_face_is_refused_stored_and_after_three_the_agency_is_as
         socket, "entry_frames", {"paper_id": paper_id, "frames": shots(faces_dir, "obama.jpg")}
     )
     assert few["ok"] is False and few["error"]["code"] == "invalid"
+    huge = emit(socket, "entry_frames", {"paper_id": paper_id, "frames": [b"x" * 3_000_000] * 3})
+    assert huge["ok"] is False and huge["error"]["code"] == "invalid"
+    nowhere = emit(socket, "entry_frames", {"paper_id": 999, "frames": shots(faces_dir, *OBAMA)})
+    assert nowhere["ok"] is False and nowhere["error"]["code"] == "not_found"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EntryCheck)) == 3
 
 
 def test_without_a_usable_photo_the_physician_cannot_start_and_is_told_whom_to_call(
