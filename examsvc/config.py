@@ -74,6 +74,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
     Setting(
+        "ENTRY_VALID_MINUTES",
+        30,
+        int,
+        "Minutes a passed entry face verification may open an attempt on its device.",
+    ),
+    Setting(
+        "HELP_CONTACT",
+        "",
+        str,
+        "Whom candidates call when the camera or face verification stops them (the agency's"
+        " name and telephone), shown on those pages. Default: their region's agency.",
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         "",
         str,

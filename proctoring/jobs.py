@@ -8,8 +8,8 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from proctoring import engine, faces, liveness
-from proctoring.config import FaceConfig
-from proctoring.frames import FrameError
+from proctoring.config import DEFAULT, FaceConfig
+from proctoring.frames import FrameError, decode
 
 
 def warm_up() -> None:
@@ -51,6 +51,16 @@ def run(kind: str, payload: dict[str, Any], config: FaceConfig | None = None) ->
         if kind == "liveness":  # a challenge (liveness.choose) over a short frame sequence
             verdict = liveness.check(payload["frames"], payload["challenge"], config)
             return {"ok": verdict.passed, **verdict.as_dict()}
+        if kind == "camera":  # the device check before entry: light, size, one face; no encoding
+            config = config or DEFAULT
+            analysis = engine.analyse(decode(payload["image"], config), config, encode=False)
+            return {
+                "ok": True,
+                "good": not analysis.issues,
+                "face_count": analysis.face_count,
+                "issues": [issue.as_dict() for issue in analysis.issues],
+                "measurements": analysis.measurements,
+            }
         if kind == "count":
             return {"ok": True, **engine.count_faces(payload["image"], config).as_dict()}
         if kind == "crash":  # for tests: a job that kills its worker process

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from examsvc.attempts.operations import Entry
 from examsvc.banks.operations import BankInfo, import_bank
-from examsvc.enums import PaperKind, PracticeCategory, WindowRound
+from examsvc.camera import rules
+from examsvc.camera.models import EntryCheck, EntryOutcome, FaceConsent
+from examsvc.enums import PaperKind, PhotoStatus, PracticeCategory, WindowRound
+from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import add_window, save_paper
 from examsvc.papers.schemas import PaperSpec
+from examsvc.roster.models import Physician
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
 
@@ -162,3 +167,69 @@ def create_window(
     return add_window(
         paper, round=round, opens_at=opens_at, closes_at=opens_at + timedelta(hours=hours)
     )
+
+
+# --- the gate before an attempt (for tests that are not about it) ----------------------
+
+
+def pass_gate(
+    physician: Physician,
+    device: str,
+    now: datetime,
+    outcome: EntryOutcome = EntryOutcome.PASSED,
+) -> EntryCheck:
+    """What the camera steps leave behind for a physician on one device (``device``: the
+    session's device token): a usable registration photo, consent to the current text in
+    this cycle, and a passed entry verification. Tests of the gate itself take the real path
+    (tests/camera)."""
+    if physician.face_encoding is None:
+        physician.photo_status, physician.face_encoding = PhotoStatus.OK, bytes(1024)
+    consent = db.session.query(FaceConsent).filter_by(
+        user_id=physician.user_id, cycle_id=physician.cycle_id, version=rules.CONSENT_VERSION
+    )
+    if consent.first() is None:
+        db.session.add(
+            FaceConsent(
+                user_id=physician.user_id,
+                cycle_id=physician.cycle_id,
+                version=rules.CONSENT_VERSION,
+                given_at=now,
+            )
+        )
+    check = EntryCheck(
+        physician_id=physician.id,
+        checked_at=now,
+        outcome=outcome,
+        distance=0.3,
+        decision={"code": outcome.value, "factory": True},
+        device=rules.device_key(device),
+    )
+    db.session.add(check)
+    db.session.flush()
+    return check
+
+
+def entry(check: EntryCheck) -> Entry:
+    """The gate as the camera feature answers it for ``check``'s device (operations tests)."""
+    return Entry(consented=True, photo_usable=True, check=check)
+
+
+def device_of(client: Any) -> str:
+    """The device token of a logged-in Flask test client's session."""
+    with client.session_transaction() as session:
+        return str(session["device"])
+
+
+def let_in(client: Any, physician: Physician | None = None) -> EntryCheck:
+    """Pass the gate now for the physician logged in on ``client`` (committed): before each
+    new attempt, as a new attempt takes a verification of its own."""
+    from examsvc import clock
+    from examsvc.roster.queries import current_physician
+
+    if physician is None:
+        with client.session_transaction() as session:
+            physician = current_physician(session["uid"])
+        assert physician is not None
+    check = pass_gate(physician, device_of(client), clock.now())
+    db.session.commit()
+    return check

@@ -17,7 +17,7 @@ from examsvc.enums import Evaluation, Role
 from examsvc.extensions import db
 from tests.conftest import REPO
 from tests.factories import create_cycle, create_physician, login_as
-from tests.factories_exam import create_bank, create_paper, create_window
+from tests.factories_exam import create_bank, create_paper, create_window, let_in
 from tests.html_text import visible_text
 from tests.roster.test_files import csv_bytes, row
 
@@ -92,9 +92,8 @@ def physician_pages(client, people) -> dict[str, str]:
     pages = {"login": seen(client, "/login", data)}
     client.post("/login", data={"login": people["physician"].id_number, "password": "Right-Pass1"})
     exam = f"/exam/paper/{people['paper'].id}"
-    pages["consent"] = seen(client, exam, data)
-    people["physician"].user.face_consent_at = people["physician"].user.created_at
-    db.session.commit()
+    let_in(client, people["physician"])
+    pages["consent"] = seen(client, exam + "/consent", data)
     for name, url in [
         ("home", "/home"),
         ("exam rules", exam),
@@ -106,7 +105,14 @@ def physician_pages(client, people) -> dict[str, str]:
     return pages
 
 
-STAFF_PAGES = ["/admin", "/admin/roster", "/admin/windows", "/admin/sessions", "/admin/users"]
+STAFF_PAGES = [
+    "/admin",
+    "/admin/roster",
+    "/admin/windows",
+    "/admin/sessions",
+    "/admin/users",
+    "/admin/entry",
+]
 
 
 def test_the_pages_speak_english_after_the_switch(client, people):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -37,6 +38,8 @@ def login_user(user: User) -> None:
     session.permanent = True
     session["uid"] = user.id
     session["sv"] = user.session_version
+    # This login on this device: the camera feature binds an entry verification to it.
+    session["device"] = secrets.token_urlsafe(16)
     g.user = user
 
 

@@ -33,9 +33,6 @@ class User(Model):
     # Every session carries this number; logging out, a password change or a reset raises
     # it, so a copied cookie stops working at once (HTTP and socket).
     session_version: Mapped[int] = mapped_column(default=0)
-    # 人脸信息采集授权: when the physician consented, and to which text version.
-    face_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    face_consent_version: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (

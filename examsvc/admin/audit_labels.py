@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "user.reset_password": N_("重置密码"),
     "user.password_change": N_("修改密码"),
     "attempt.submit": N_("交卷"),
+    "entry.override": N_("准许免于人脸验证进入测评"),
     "roster.import": N_("导入考生名单"),
     "roster.allowance": N_("设置延长时间"),
     "bank.import": N_("导入题库"),
@@ -48,7 +49,7 @@ ACTION_LABELS = {
 FILTERS = {
     "login": (N_("登录与退出"), ("login", "logout")),
     "user": (N_("账号与密码"), ("user.",)),
-    "attempt": (N_("测评与交卷"), ("attempt.",)),
+    "attempt": (N_("测评与交卷"), ("attempt.", "entry.")),
     "roster": (N_("考生名单"), ("roster.",)),
     "bank": (N_("题库"), ("bank.",)),
     "paper": (N_("试卷与考试时间"), ("paper.", "window.")),

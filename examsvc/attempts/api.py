@@ -1,4 +1,5 @@
-"""The physician's exam API: overview, consent, start, state, answers, submit.
+"""The physician's exam API: overview, start, state, answers, submit (consent is the
+camera feature's, which also answers the gate before a start: ``entry``).
 
 Thin: parse, check ownership, call one operation; the request's unit of work commits.
 Starting and saving are run again after losing a race to the database's unique constraints
@@ -39,6 +40,13 @@ def me() -> Physician:
     return physician
 
 
+def entry(physician: Physician, paper_id: int | None, attempt_id: int | None = None) -> ops.Entry:
+    """The camera feature's gate for this physician on this device (registered by its
+    ``init_app``; without it nothing passes)."""
+    gate = current_app.extensions.get(ops.ENTRY_GATE)
+    return gate(physician, paper_id, now(), attempt_id=attempt_id) if gate else ops.Entry()
+
+
 def my_attempt(attempt_id: int) -> Attempt:
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None or attempt.physician_id != me().id:
@@ -76,7 +84,7 @@ def overview() -> dict[str, Any]:
     return {
         "cycle": physician.cycle.name,
         "procedure": physician.procedure.value,
-        "consent_given": physician.user.face_consent_at is not None,
+        "consent_given": entry(physician, None).consented,
         "papers": [state_json(s) for s in result.states],
         "verdict": {
             "result": result.verdict.result,
@@ -84,15 +92,6 @@ def overview() -> dict[str, Any]:
             "reasons": result.verdict.reasons,
         },
     }
-
-
-@bp.post("/consent")
-@physician_required
-def consent() -> dict[str, Any]:
-    user = current_user()
-    assert user is not None
-    ops.give_consent(user, now())
-    return {"consent_given": True, "version": ops.CONSENT_VERSION}
 
 
 class StartBody(BaseModel):
@@ -104,8 +103,13 @@ class StartBody(BaseModel):
 @uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
     body = parse_json(StartBody)
+    physician = me()
     attempt = ops.start_attempt(
-        me(), paper_id, now=now(), rules_acknowledged=body.rules_acknowledged
+        physician,
+        paper_id,
+        now=now(),
+        rules_acknowledged=body.rules_acknowledged,
+        entry=entry(physician, paper_id),
     )
     return ops.attempt_view(attempt, now()), 201
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from examsvc.accounts.models import User
 from examsvc.attempts import rules
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.audit.operations import record
@@ -31,9 +30,37 @@ from examsvc.roster.models import Physician
 from examsvc.signals import attempt_changed
 from question_banks.types import QUESTION_TYPES
 
-# The text agreed to (templates/attempts/prepare.html). 2026-2: the camera is not used during
-# the exam yet; the proctoring channel brings a new text and asks again.
-CONSENT_VERSION = "2026-2"
+ENTRY_GATE = "attempts.entry_gate"
+"""``app.extensions`` key: the camera feature's ``gate(physician, paper_id, now) -> Entry``."""
+
+
+class EntryRecord(Protocol):
+    """A passed entry face verification (the camera feature's EntryCheck)."""
+
+    id: int
+    attempt_id: int | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the camera feature found before an attempt, for this physician on this device
+    (attempts knows no camera model): consent to face data in this cycle, a usable
+    registration photo, and a passed entry verification or an administrator's override.
+    ``step`` is the page of the first camera step still to do (None: none left)."""
+
+    consented: bool = False
+    photo_usable: bool = False
+    check: EntryRecord | None = None  # fresh and unused, or linked to an open attempt
+    override_id: int | None = None
+    step: str | None = None
+
+    def admits(self, attempt_id: int | None) -> bool:
+        """May this device open the attempt (``None``: a new one)? Never without consent."""
+        if not self.consented:
+            return False
+        if self.override_id is not None:
+            return True
+        return self.check is not None and self.check.attempt_id in (None, attempt_id)
 
 
 # --- facts for the rules ----------------------------------------------------------------
@@ -118,12 +145,6 @@ def overview(physician: Physician, now: datetime) -> Overview:
 # --- starting ---------------------------------------------------------------------------
 
 
-def give_consent(user: User, now: datetime) -> None:
-    """人脸信息采集授权: recorded once, with the version of the text agreed to."""
-    user.face_consent_at, user.face_consent_version = now, CONSENT_VERSION
-    db.session.flush()
-
-
 def state_of(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState | None:
     """The state of one paper for this physician (None when the paper is not theirs to sit)."""
     return next((s for s in overview(physician, now).states if s.paper.id == paper_id), None)
@@ -154,10 +175,15 @@ def start_attempt(
     *,
     now: datetime,
     rules_acknowledged: bool,
+    entry: Entry | None,
     seed: int | None = None,
 ) -> Attempt:
-    """Open an attempt, or return the one already open. May raise IntegrityError under a race:
-    the caller rolls back and calls again, and then finds the winner's attempt."""
+    """Open an attempt, or return the one already open (resuming: on another device only
+    after its own entry verification). The gate before a new attempt, in the manuals'
+    order: consent to face data, entry face verification against the registration photo
+    (or an administrator's override), the exam rules. May raise IntegrityError under a
+    race: the caller rolls back and calls again, and then finds the winner's attempt."""
+    entry = entry or Entry()
     open_attempt = db.session.scalars(
         sa.select(Attempt).where(
             Attempt.physician_id == physician.id,
@@ -166,14 +192,15 @@ def start_attempt(
         )
     ).first()
     if open_attempt is not None:
+        if not entry.admits(open_attempt.id):
+            raise _entry_refusal(entry)
+        link_entry(entry, open_attempt)
         return open_attempt
     state = _state_for(physician, paper_id, now)
     if not state.can_start or state.window is None:
         raise Refused(state.code, state.reason or state.label)
-    # The proctoring seam: consent to face data and the exam rules come first; entry face
-    # verification against the registration photo will be checked here too.
-    if physician.user.face_consent_at is None:
-        raise Refused("consent_required", N_("初次进入测评须进行人脸信息采集授权"))
+    if not entry.admits(None):
+        raise _entry_refusal(entry)
     if not rules_acknowledged:
         raise Refused(
             "rules_not_acknowledged", N_("请阅读考前须知并勾选“我已阅读并同意遵守上述规定”")
@@ -223,9 +250,27 @@ def start_attempt(
         )
         for i, d in enumerate(drawn, start=1)
     )
+    link_entry(entry, attempt)
     db.session.flush()
     attempt_changed.send(attempt.id)
     return attempt
+
+
+def _entry_refusal(entry: Entry) -> Refused:
+    if not entry.consented:
+        return Refused("consent_required", N_("进入测评前须进行人脸信息采集授权"))
+    if not entry.photo_usable:
+        return Refused(
+            "no_photo", N_("您的报名照片不能用于人脸验证，暂不能参加测评，请联系考核机构")
+        )
+    return Refused("entry_check_required", N_("请先完成人脸验证"))
+
+
+def link_entry(entry: Entry, attempt: Attempt) -> None:
+    """The verification that opened (or, on another device, resumed) the attempt belongs to
+    it: the invigilators see it, and this device may come back to the attempt later."""
+    if entry.check is not None and entry.check.attempt_id is None:
+        entry.check.attempt_id = attempt.id
 
 
 # --- answers ----------------------------------------------------------------------------

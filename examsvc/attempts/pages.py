@@ -11,6 +11,7 @@ from examsvc import uow
 from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
+from examsvc.attempts.api import entry
 from examsvc.attempts.models import Attempt
 from examsvc.clock import now
 from examsvc.enums import AttemptStatus
@@ -66,18 +67,31 @@ def home() -> str:
 @physician_required
 @uow.retry_conflicts
 def prepare(paper_id: int) -> Any:
-    """进入测评: consent (first time), 考前须知, the time available, then 开始考试."""
+    """进入测评's last step, 考前须知 and 【我知晓--开始考试】, after the camera's steps
+    (device check, consent, face verification: the gate sends the candidate there first)."""
     physician = logged_in_physician()
     paper = db.session.get(Paper, paper_id)
     if physician is None or paper is None:
         abort(404)
+    state = ops.state_of(physician, paper_id, now())
+    open_id = db.session.scalar(
+        sa.select(Attempt.id).where(
+            Attempt.physician_id == physician.id,
+            Attempt.paper_id == paper_id,
+            Attempt.status == AttemptStatus.IN_PROGRESS,
+        )
+    )
+    gate = entry(physician, paper_id, open_id)
+    if state is not None and state.can_start and gate.step:
+        return redirect(gate.step)
     if request.method == "POST":
-        if request.form.get("consent") == "yes" and physician.user.face_consent_at is None:
-            ops.give_consent(physician.user, now())
-            return redirect(url_for("attempts.prepare", paper_id=paper_id))
         try:
             attempt = ops.start_attempt(
-                physician, paper_id, now=now(), rules_acknowledged=request.form.get("rules") == "on"
+                physician,
+                paper_id,
+                now=now(),
+                rules_acknowledged=request.form.get("rules") == "on",
+                entry=gate,
             )
         except Refused as exc:
             flash(exc.message, "error")
@@ -85,7 +99,6 @@ def prepare(paper_id: int) -> Any:
                 lambda: redirect(url_for("attempts.prepare", paper_id=paper_id))
             ) from None
         return redirect(url_for("attempts.exam", attempt_id=attempt.id))
-    state = ops.state_of(physician, paper_id, now())
     minutes = None
     if state is not None and state.window is not None:
         minutes = int(
@@ -95,8 +108,9 @@ def prepare(paper_id: int) -> Any:
         "attempts/prepare.html",
         paper=paper,
         state=state,
+        step=4,
         minutes=minutes,
-        consent_given=physician.user.face_consent_at is not None,
+        overridden=gate.override_id is not None,
         full_minutes=ops.full_minutes(physician, paper),
         questions=sum(section.count for section in paper.sections),
     )
@@ -104,7 +118,7 @@ def prepare(paper_id: int) -> Any:
 
 @bp.get("/exam/<int:attempt_id>")
 @physician_required
-def exam(attempt_id: int) -> str:
+def exam(attempt_id: int) -> Any:
     physician = logged_in_physician()
     attempt = db.session.get(Attempt, attempt_id)
     if physician is None or attempt is None or attempt.physician_id != physician.id:
@@ -117,6 +131,11 @@ def exam(attempt_id: int) -> str:
             result=ops.result_view(attempt, retry),
             can_retry=retry,
         )
+    # Another device (no verification of its own for this attempt): face verification first.
+    gate = entry(physician, attempt.paper_id, attempt.id)
+    if gate.step:
+        return redirect(gate.step)
+    ops.link_entry(gate, attempt)
     # The question types in the page's language (the API gives their Chinese labels).
     type_labels = {code: gettext(kind.label_zh) for code, kind in QUESTION_TYPES.items()}
     return render_template("attempts/exam.html", attempt=attempt, type_labels=type_labels)

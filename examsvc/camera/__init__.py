@@ -8,10 +8,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Views and socket events arrive with the feature's pages (issue 11); the face
-    calibration command and page with issue 12."""
+    """Views and socket events (the gate before an attempt), the face calibration command
+    and page, and the entry gate the attempts feature asks (``ENTRY_GATE``)."""
     # local import: a feature's views load when the app is built, not with its models
-    from examsvc.camera import cli, views
+    from examsvc.attempts.operations import ENTRY_GATE
+    from examsvc.camera import cli, events, views  # noqa: F401  (events registers on import)
 
+    app.extensions[ENTRY_GATE] = views.entry_gate
     app.cli.add_command(cli.faces)
     app.register_blueprint(views.bp)

@@ -110,6 +110,9 @@ class EntryCheck(Model):
     distance: Mapped[float | None]  # the decision's aggregate distance
     decision: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     frames: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # paths under DATA_DIR
+    # The browser session that verified (sha256 of its session's device token): one device,
+    # one verification; another device verifies again.
+    device: Mapped[str | None] = mapped_column(sa.String(64))
     enrolled: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     # An invigilator's or administrator's decision on a REVIEW (or a confirmation).
     reviewed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:03:11.680699
+Create Date: 2026-11-25 21:04:51.070631
 
 """
 
@@ -127,8 +127,6 @@ def upgrade():
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("session_version", sa.Integer(), nullable=False),
-        sa.Column("face_consent_at", examsvc.db.UTCDateTime(), nullable=True),
-        sa.Column("face_consent_version", sa.String(length=20), nullable=True),
         sa.Column("created_at", examsvc.db.UTCDateTime(), nullable=False),
         sa.CheckConstraint("session_version >= 0", name=op.f("ck_users_session_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
@@ -833,6 +831,7 @@ def upgrade():
         sa.Column("distance", sa.Double(), nullable=True),
         sa.Column("decision", sa.JSON(), nullable=False),
         sa.Column("frames", sa.JSON(), nullable=False),
+        sa.Column("device", sa.String(length=64), nullable=True),
         sa.Column("enrolled", sa.LargeBinary(), nullable=True),
         sa.Column("reviewed_by", sa.Integer(), nullable=True),
         sa.Column("reviewed_at", examsvc.db.UTCDateTime(), nullable=True),

@@ -14,7 +14,7 @@ from examsvc.audit.models import AuditEvent
 from examsvc.enums import Role
 from examsvc.extensions import db
 from tests.factories import create_cycle, create_physician, login_as
-from tests.factories_exam import create_bank, create_paper, create_window
+from tests.factories_exam import create_bank, create_paper, create_window, let_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,11 +32,11 @@ def test_logins_failures_and_submissions_are_recorded_and_read_as_words(app, cli
     create_window(paper, clock.now() - timedelta(hours=1), hours=48)
     physician = create_physician(cycle, password="Right-Pass1")
     physician.user.must_change_password = False
-    physician.user.face_consent_at = clock.now()
     db.session.commit()
 
     client.post("/login", data={"login": physician.id_number, "password": "Wrong-Pass9"})
     client.post("/login", data={"login": physician.id_number, "password": "Right-Pass1"})
+    let_in(client, physician)
     attempt = client.post(
         f"/api/v1/exam/papers/{paper.id}/attempts", json={"rules_acknowledged": True}
     ).get_json()

@@ -87,14 +87,13 @@ def test_a_password_change_keeps_this_session_and_ends_the_copies(app):
 def test_a_socket_opened_before_logout_can_no_longer_save(app, clock):
     from datetime import timedelta
 
-    from tests.factories_exam import create_bank, create_paper, create_window
+    from tests.factories_exam import create_bank, create_paper, create_window, let_in
 
     physician, client = _logged_in_physician(app)
     create_bank(now=clock.now())
     paper = create_paper(physician.cycle_id, clock.now())
     create_window(paper, clock.now() - timedelta(hours=1), hours=48)
-    physician.user.face_consent_at = clock.now()
-    db.session.commit()
+    let_in(client, physician)
     started = client.post(
         f"/api/v1/exam/papers/{paper.id}/attempts", json={"rules_acknowledged": True}
     )

@@ -13,10 +13,12 @@ from examsvc import offload, uow
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.attempts.sweeper import sweep
+from examsvc.camera.models import EntryCheck
 from examsvc.enums import AttemptStatus, Procedure
 from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
+from tests.factories_exam import let_in, pass_gate
 
 
 def start(client, paper_id: int, ack: bool = True):
@@ -46,12 +48,8 @@ def test_overview_speaks_the_manuals_words(candidate, exam):
     assert body["verdict"]["result"] == "pending"
 
 
-def test_start_needs_consent_and_the_rules_ticked(candidate, exam):
-    exam["physician"].user.face_consent_at = None
-    db.session.commit()
-    refused = start(candidate, exam["paper"].id)
-    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "consent_required"
-    candidate.post("/api/v1/exam/consent")
+def test_start_needs_the_rules_ticked(candidate, exam):
+    """(Consent and face verification come before: tests/camera/test_gate.py.)"""
     assert (
         start(candidate, exam["paper"].id, ack=False).get_json()["error"]["code"]
         == "rules_not_acknowledged"
@@ -68,6 +66,7 @@ def test_the_deadline_is_the_servers_and_never_past_the_window(candidate, exam, 
     ops.submit_attempt(attempt.id, now=clock.now(), reason=ops.SubmitReason.CANDIDATE)
     db.session.commit()
     clock.set(exam["window"].closes_at - timedelta(minutes=20))
+    let_in(candidate)
     capped = start(candidate, exam["paper"].id).get_json()
     assert capped["remaining_seconds"] == 20 * 60
 
@@ -89,13 +88,18 @@ def test_concurrent_starts_never_exceed_the_limit(app, exam, clock):
     exam["paper"].attempt_limit_simple = 1
     db.session.commit()
     physician_id, paper_id = exam["physician"].id, exam["paper"].id
+    check_id = pass_gate(exam["physician"], "one-device", clock.now()).id
+    db.session.commit()
     ids: list[int] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
     def start_unit() -> Attempt:  # what the start view does, as the request's unit runs it
         physician = db.session.get(Physician, physician_id)
-        return ops.start_attempt(physician, paper_id, now=clock.now(), rules_acknowledged=True)
+        entry = ops.Entry(True, True, db.session.get(EntryCheck, check_id))
+        return ops.start_attempt(
+            physician, paper_id, now=clock.now(), rules_acknowledged=True, entry=entry
+        )
 
     def run() -> None:
         with app.app_context():
@@ -221,6 +225,9 @@ def test_a_failed_attempt_may_be_retried_when_attempts_remain(candidate, exam):
     result = candidate.post(f"/api/v1/exam/attempts/{attempt_id}/submit").get_json()
     assert result["result"]["score"] == 0.0 and not result["result"]["passed"]
     assert result["can_retry"] and "您可以继续参加测评" in result["result"]["message"]
+    refused = start(candidate, exam["paper"].id).get_json()  # each attempt verifies anew
+    assert refused["error"]["code"] == "entry_check_required"
+    let_in(candidate)
     assert start(candidate, exam["paper"].id).get_json()["number"] == 2
 
 
@@ -370,6 +377,7 @@ def test_the_candidate_is_told_before_starting_when_time_is_short(candidate, exa
     page = candidate.get(f"/exam/paper/{exam['paper'].id}").get_data(as_text=True)
     assert "考前须知" in page and "我已阅读并同意遵守上述规定" in page and "仅剩" not in page
     clock.set(exam["window"].closes_at - timedelta(minutes=25))
+    let_in(candidate)  # the morning's verification no longer counts
     short = candidate.get(f"/exam/paper/{exam['paper'].id}").get_data(as_text=True)
     assert "距考试结束仅剩25分钟" in short
     started = candidate.post(f"/exam/paper/{exam['paper'].id}", data={"rules": "on"})

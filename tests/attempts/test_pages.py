@@ -6,6 +6,7 @@ import re
 
 from examsvc.attempts.sweeper import sweep
 from examsvc.extensions import db
+from tests.factories_exam import let_in
 
 # Python reprs and the code's English words, which must never reach a candidate's page.
 RAW = re.compile(
@@ -34,16 +35,9 @@ def test_the_rules_page_gives_the_papers_facts(candidate, exam):
     page = text(candidate.get(f"/exam/paper/{exam['paper'].id}"))
     for fact in ("共11题", "满分 100分", "合格分数线 60分", "考试时长 60分钟", "剩余20次"):
         assert fact in page, fact
-    assert "随机抓拍" not in page and "不开启摄像头" in page
-
-
-def test_the_consent_describes_what_the_service_does_today(candidate, exam):
-    exam["physician"].user.face_consent_at = None
-    db.session.commit()
-    page = text(candidate.get(f"/exam/paper/{exam['paper'].id}"))
-    assert "人脸信息采集授权" in page and "报名时提交的证件照片" in page
-    assert "目前测评过程中不开启摄像头，不进行人脸比对，也不抓拍照片" in page
-    assert "随机抓拍监考照片" not in page and "与您的报名照片进行人脸比对" not in page
+    # The last of the four steps, after the camera's (tests/camera/test_gate.py).
+    assert "1 设备调试 2 授权 3 人脸验证 4 考前须知" in page
+    assert "考试过程中随机抓拍监考照片" in page and "不开启摄像头" not in page
 
 
 def test_a_submitted_attempt_shows_the_result_alone(candidate, exam):
@@ -85,6 +79,7 @@ def test_the_results_page_shows_states_not_actions(candidate, exam):
 
 def test_candidate_pages_show_no_code_words(candidate, exam):
     attempt_id = submitted(candidate, exam["paper"].id)
+    let_in(candidate)
     for url in ("/home", "/results", f"/exam/paper/{exam['paper'].id}", f"/exam/{attempt_id}"):
         page = text(candidate.get(url))
         assert not RAW.search(page), (url, RAW.search(page))

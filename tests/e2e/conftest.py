@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import requests
 
@@ -56,6 +58,9 @@ class Server:
         return done.stdout
 
 
+SERVERS: dict[str, Server] = {}  # by URL: the helpers below reach a server's database
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +96,7 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
     env.pop("EXAMSVC_REDIS_URL", None)
     env.update(extra_env)
     server = Server(f"http://127.0.0.1:{port}", env, root / "serve.log")
+    SERVERS[server.url] = server
     server.command("db", "upgrade")
     server.command("demo", "load")
     with (
@@ -106,6 +112,7 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
         yield server
         process.terminate()
         process.wait(timeout=30)
+    SERVERS.pop(server.url, None)
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +138,81 @@ def physician_session(base: str, login: str, new_password: str) -> requests.Sess
     return http
 
 
+def _session_cookie(holder) -> str:
+    """The session cookie of a requests session or of a Playwright page's browser."""
+    if isinstance(holder, requests.Session):
+        return str(holder.cookies["session"])
+    return next(c["value"] for c in holder.context.cookies() if c["name"] == "session")
+
+
+@contextmanager
+def server_database(base: str) -> Iterator[None]:
+    """An application context on the server's database, in the test's process."""
+    from examsvc import create_app
+    from examsvc.extensions import db
+
+    server = SERVERS[base]
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": server.env["EXAMSVC_DATABASE_URL"],
+            "DATA_DIR": str(Path(server.env["EXAMSVC_INSTANCE_PATH"]) / "data"),
+        }
+    )
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def let_in(base: str, holder) -> None:
+    """Pass the gate before an attempt for the physician logged in on ``holder`` (a requests
+    session or a Playwright page), on that browser session: what the camera steps leave
+    (tests/factories_exam.pass_gate), for tests that are not about the gate. The gate's own
+    browser test takes the real path (test_camera_gate.py)."""
+    from flask.json.tag import TaggedJSONSerializer
+    from itsdangerous import URLSafeTimedSerializer
+
+    from examsvc import clock
+    from examsvc.extensions import db
+    from examsvc.roster.queries import current_physician
+    from tests.factories_exam import pass_gate
+
+    # The payload is only signed, not encrypted: read it without the server's key.
+    reader = URLSafeTimedSerializer("-", salt="cookie-session", serializer=TaggedJSONSerializer())
+    _, session = reader.loads_unsafe(_session_cookie(holder))
+    with server_database(base):
+        physician = current_physician(session["uid"])
+        assert physician is not None
+        pass_gate(physician, session["device"], clock.now())
+        db.session.commit()
+
+
+def camera_file(faces_dir: Path, path: Path, photo: str = "face_recognition/obama.jpg") -> str:
+    """A .y4m 'camera' showing a real face, for Chromium's fake capture device
+    (``--use-file-for-fake-video-capture``; generated here, never committed)."""
+    image = cv2.imread(str(faces_dir / photo))
+    height, width = image.shape[:2]
+    image = cv2.resize(image, (int(width * 480 / height) // 2 * 2, 480))[:, :640]
+    canvas = np.full((480, 640, 3), 120, np.uint8)
+    x = (640 - image.shape[1]) // 2
+    canvas[:, x : x + image.shape[1]] = image
+    frame = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with open(path, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            out.write(b"FRAME\n" + frame)
+    return str(path)
+
+
 def start_first_paper(base: str, http: requests.Session) -> dict:
-    """Consent, then start the physician's first paper: the attempt as the API returns it."""
+    """Consent, pass the gate (a factory), then start the physician's first paper: the
+    attempt as the API returns it."""
     headers = {"X-CSRFToken": http.get(base + "/api/v1/session").json()["csrf_token"]}
     assert http.post(base + "/api/v1/exam/consent", headers=headers).ok
+    let_in(base, http)
     papers = http.get(base + "/api/v1/exam").json()["papers"]
     started = http.post(
         f"{base}/api/v1/exam/papers/{papers[0]['paper_id']}/attempts",

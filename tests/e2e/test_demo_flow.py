@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
@@ -13,6 +11,7 @@ from requests.adapters import HTTPAdapter
 from examsvc.accounts.ids import check_digit, to_15
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import (
+    camera_file,
     enabled_controls,
     log_in,
     look,
@@ -21,22 +20,6 @@ from tests.e2e.conftest import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-def _camera_file(faces_dir, path) -> str:
-    """A .y4m 'camera' showing a real face (generated here, never committed)."""
-    image = cv2.imread(str(faces_dir / "face_recognition/obama.jpg"))
-    height, width = image.shape[:2]
-    image = cv2.resize(image, (int(width * 480 / height) // 2 * 2, 480))[:, :640]
-    canvas = np.full((480, 640, 3), 120, np.uint8)
-    x = (640 - image.shape[1]) // 2
-    canvas[:, x : x + image.shape[1]] = image
-    frame = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
-    with open(path, "wb") as out:
-        out.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
-        for _ in range(10):
-            out.write(b"FRAME\n" + frame)
-    return str(path)
 
 
 def test_physician_on_a_phone_logs_in_with_15_digits_changes_password_and_sees_home(
@@ -198,7 +181,7 @@ def test_admin_on_a_desktop_sees_the_roster_with_masked_ids(demo_server, browser
 
 def test_demo_physician_enrols_a_photo_from_the_camera(demo_server, browser, faces_dir, tmp_path):
     number = demo_id(PHYSICIANS[3][0], PHYSICIANS[3][8])
-    camera = _camera_file(faces_dir, tmp_path / "face.y4m")
+    camera = camera_file(faces_dir, tmp_path / "face.y4m")
     from tests.e2e.conftest import ARGS, CHROMIUM, first_login
 
     with browser.browser_type.launch(

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import WIDTHS, enabled_controls, first_login, look
+from tests.e2e.conftest import WIDTHS, enabled_controls, first_login, let_in, look
 
 pytestmark = pytest.mark.browser
 
@@ -122,6 +122,9 @@ def _answer_all(page, keys, correct: bool) -> None:
 
 
 def _start(page, server) -> int:
+    """进入测评 past the camera's steps (a factory: the gate's own test is
+    test_camera_gate.py), then the rules and 开始考试."""
+    let_in(server.url, page)
     page.goto(server.url + "/home")
     page.click("text=进入测评")
     page.check("input[name=rules]")
@@ -131,14 +134,11 @@ def _start(page, server) -> int:
 
 
 def _first_attempt(browser, server, physician: int, password: str):
-    """A phone page of a physician who logged in for the first time, consented and started
-    their first paper: the page and the attempt's id."""
+    """A phone page of a physician who logged in for the first time, passed the gate and
+    started their first paper: the page and the attempt's id."""
     number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
     page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()
     first_login(page, server, number, password)
-    page.goto(server.url + "/home")
-    page.click("text=进入测评")
-    page.click("text=同意授权")
     return page, _start(page, server)
 
 
@@ -158,16 +158,13 @@ def test_fail_retry_and_pass_on_a_phone(demo_server, browser):
     first_login(page, demo_server, number, "Exam-Doc-2026")
     page.goto(demo_server.url + "/home")
     assert_plain(look(page, "exam-home"))
+    let_in(demo_server.url, page)  # the camera's steps: test_camera_gate.py
     page.click("text=进入测评")
-    consent = look(page, "exam-consent")  # 人脸信息采集授权, first time only
-    # It says what is collected today, and promises no camera work that does not happen.
-    assert "不开启摄像头，不进行人脸比对，也不抓拍照片" in consent
-    assert "随机抓拍" not in consent and "与您的报名照片进行人脸比对" not in consent
-    page.click("text=同意授权")
     rules = look(page, "exam-rules")  # 考前须知, with the paper's facts
     for fact in ("共54题", "100分", "合格分数线", "60分", "60分钟", "剩余20次"):
         assert fact in rules, fact
-    assert "随机抓拍" not in rules and "不开启摄像头" in rules
+    assert "考试过程中随机抓拍监考照片" in rules
+    assert "1 设备调试 2 授权 3 人脸验证 4 考前须知" in " ".join(rules.split())
 
     first = _start(page, demo_server)
     look(page, "exam-question")
@@ -200,6 +197,7 @@ def test_fail_retry_and_pass_on_a_phone(demo_server, browser):
     page.goto(f"{demo_server.url}/exam/{first}")  # reopened later: still the result alone
     assert "您本次未达到分数线" in assert_result_only(page, "exam-reopened", questions)
 
+    let_in(demo_server.url, page)  # each attempt verifies anew
     page.click("text=再次测评")
     page.check("input[name=rules]")
     page.click("text=我知晓--开始考试")

@@ -43,10 +43,6 @@ def test_general_procedure_order_limits_and_offline_answers(demo_server, browser
     assert "待考" in results and "需先通过医学人文测评" in results
     assert "进入测评" not in results  # an action, never a state
     assert_plain(results)
-    page.goto(demo_server.url + "/home")
-
-    page.click("text=进入测评")
-    page.click("text=同意授权")
     humanities = _start(page, demo_server)
     context.set_offline(True)  # the network drops in the middle of the paper
     _answer_all(page, _keys(demo_server, humanities), correct=True)
@@ -69,9 +65,7 @@ def test_general_procedure_order_limits_and_offline_answers(demo_server, browser
     page.goto(f"{demo_server.url}/exam/{humanities}")  # reopened: the result alone
     assert "交卷成功，合格" in assert_result_only(page, "general-humanities-reopened", questions)
 
-    page.goto(demo_server.url + "/home")
-    page.click("text=进入测评")  # now the professional paper opens
-    professional = _start(page, demo_server)
+    professional = _start(page, demo_server)  # now the professional paper opens
     assert professional != humanities
     _answer_all(page, _keys(demo_server, professional), correct=False)
     _settled(page)

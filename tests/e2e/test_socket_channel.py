@@ -14,6 +14,7 @@ from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import (
     cookie_header,
     first_login,
+    let_in,
     look,
     physician_session,
     some_answer,
@@ -117,9 +118,9 @@ def test_the_page_shows_a_refusal_that_came_over_the_socket(demo_server, browser
     # No HTTP fallback for saves: what is acknowledged was acknowledged over the socket.
     page.route("**/api/v1/exam/attempts/*/answers/*", lambda route: route.abort())
     first_login(page, demo_server, demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8]), "Sock-Page-2026")
+    let_in(base, page)  # the camera's steps: test_camera_gate.py
     page.goto(base + "/home")
     page.click("text=进入测评")
-    page.click("text=同意授权")
     page.check("input[name=rules]")
     page.click("text=我知晓--开始考试")
     page.wait_for_selector("#q1.current")

@@ -15,6 +15,7 @@ import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import (
+    SERVERS,
     Server,
     _free_port,
     cookie_header,
@@ -41,6 +42,7 @@ def test_acknowledged_answers_survive_a_killed_server(demo_server, tmp_path):
     with (tmp_path / "serve.log").open("wb") as log:
         process = _serve(demo_server, port, log)
         base = f"http://127.0.0.1:{port}"
+        SERVERS[base] = demo_server  # another process on the same database
         number = demo_id(PHYSICIANS[4][0], PHYSICIANS[4][8])
         http = physician_session(base, number, "Sock-Doc-2026")
         started = start_first_paper(base, http)

@@ -15,7 +15,14 @@ from examsvc.extensions import db
 from examsvc.papers import operations as ops
 from examsvc.papers.models import PaperAssignment
 from tests.factories import create_cycle, create_physician, login_as
-from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+from tests.factories_exam import (
+    create_bank,
+    create_paper,
+    create_window,
+    entry,
+    paper_spec,
+    pass_gate,
+)
 from tests.papers.test_papers import _running_attempt
 
 
@@ -29,9 +36,16 @@ def two_humanities(app, clock):
     old_window = create_window(old, clock.now() - timedelta(hours=1))
     create_window(new, clock.now() - timedelta(hours=1))
     physician = create_physician(cycle, Procedure.SIMPLE)
-    physician.user.face_consent_at = clock.now()
+    check = pass_gate(physician, "test-device", clock.now())
     db.session.commit()
-    return {"cycle": cycle, "old": old, "new": new, "window": old_window, "physician": physician}
+    return {
+        "cycle": cycle,
+        "old": old,
+        "new": new,
+        "window": old_window,
+        "physician": physician,
+        "check": check,
+    }
 
 
 def _offered(physician, now) -> list[str]:
@@ -53,6 +67,7 @@ def test_assigning_a_second_paper_offers_it_from_then_on(two_humanities, clock):
         two_humanities["new"].id,
         now=clock.now(),
         rules_acknowledged=True,
+        entry=entry(two_humanities["check"]),
     )
     assert attempt.paper_id == two_humanities["new"].id
 

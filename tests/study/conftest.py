@@ -8,7 +8,7 @@ from examsvc.banks.operations import BankInfo, import_bank
 from examsvc.enums import PaperKind, Procedure
 from examsvc.extensions import db
 from tests.factories import create_cycle, create_physician
-from tests.factories_exam import create_paper, create_window, make_parsed
+from tests.factories_exam import create_paper, create_window, let_in, make_parsed
 
 
 @pytest.fixture
@@ -32,7 +32,6 @@ def exam(app, clock):
     paper = create_paper(cycle.id, clock.now())
     window = create_window(paper, clock.now() - timedelta(hours=1), hours=48)
     physician = create_physician(cycle, Procedure.SIMPLE, password="Right-Pass1")
-    physician.user.face_consent_at = clock.now()
     db.session.commit()
     return {"bank": version.bank, "paper": paper, "window": window, "physician": physician}
 
@@ -40,4 +39,5 @@ def exam(app, clock):
 @pytest.fixture
 def candidate(client, exam):
     client.post("/login", data={"login": exam["physician"].id_number, "password": "Right-Pass1"})
+    let_in(client, exam["physician"])
     return client

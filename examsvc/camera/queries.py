@@ -1,0 +1,121 @@
+"""Read-side of the gate: consent, the registration photo, overrides, this device's entry
+check, failed verifications, and the physicians the agency must help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from examsvc.attempts.models import Attempt
+from examsvc.camera import rules
+from examsvc.camera.models import EntryCheck, EntryOverride, FaceConsent
+from examsvc.enums import AttemptStatus, PhotoStatus
+from examsvc.extensions import db
+from examsvc.roster.models import Physician
+
+
+def consent_of(user_id: int, cycle_id: int) -> FaceConsent | None:
+    """The physician's consent to the current text in this cycle."""
+    return db.session.scalars(
+        sa.select(FaceConsent).where(
+            FaceConsent.user_id == user_id,
+            FaceConsent.cycle_id == cycle_id,
+            FaceConsent.version == rules.CONSENT_VERSION,
+        )
+    ).first()
+
+
+def photo_usable(physician: Physician) -> bool:
+    """A registration photo the engine accepted and encoded (entry compares with it)."""
+    return physician.photo_status == PhotoStatus.OK and physician.face_encoding is not None
+
+
+def active_override(physician_id: int) -> EntryOverride | None:
+    return db.session.scalars(
+        sa.select(EntryOverride)
+        .where(EntryOverride.physician_id == physician_id, EntryOverride.revoked_at.is_(None))
+        .order_by(EntryOverride.granted_at.desc())
+    ).first()
+
+
+def device_check(
+    physician_id: int, device: str | None, now: datetime, valid_minutes: int
+) -> EntryCheck | None:
+    """This device's passing check that still opens something: an unused one within its
+    validity (a new attempt, or resuming here after verifying), or the one that opened an
+    attempt still in progress (coming back to it on the same device)."""
+    if not device:
+        return None
+    checks = db.session.scalars(
+        sa.select(EntryCheck)
+        .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
+        .where(
+            EntryCheck.physician_id == physician_id,
+            EntryCheck.device == rules.device_key(device),
+            EntryCheck.outcome.in_(rules.PASSING),
+            sa.or_(EntryCheck.attempt_id.is_(None), Attempt.status == AttemptStatus.IN_PROGRESS),
+        )
+        .order_by(EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+    )
+    for check in checks:
+        if check.attempt_id is not None or rules.still_valid(check.checked_at, now, valid_minutes):
+            return check
+    return None
+
+
+def failures(physician_id: int) -> int:
+    """Failed verifications since the last one that passed (on any device)."""
+    last_pass = (
+        sa.select(sa.func.max(EntryCheck.checked_at))
+        .where(EntryCheck.physician_id == physician_id, EntryCheck.outcome.in_(rules.PASSING))
+        .scalar_subquery()
+    )
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count()).where(
+                EntryCheck.physician_id == physician_id,
+                EntryCheck.outcome.in_(rules.FAILING),
+                sa.or_(last_pass.is_(None), EntryCheck.checked_at > last_pass),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass
+class Blocked:
+    """A physician the gate stops, for the agency's list."""
+
+    physician: Physician
+    photo_usable: bool
+    failures: int
+    last_check: EntryCheck | None
+    override: EntryOverride | None
+
+
+def blocked(cycle_id: int) -> list[Blocked]:
+    """Physicians of the cycle without a usable registration photo, or whose verification
+    keeps failing (``rules.FAILURES_BEFORE_HELP`` in a row), with any override granted."""
+    no_photo = sa.or_(Physician.photo_status != PhotoStatus.OK, Physician.face_encoding.is_(None))
+    failing = sa.select(EntryCheck.physician_id).where(EntryCheck.outcome.in_(rules.FAILING))
+    candidates = db.session.scalars(
+        sa.select(Physician)
+        .where(Physician.cycle_id == cycle_id, sa.or_(no_photo, Physician.id.in_(failing)))
+        .order_by(Physician.name, Physician.id)
+    ).all()
+    rows = []
+    for physician in candidates:
+        usable = photo_usable(physician)
+        failed = failures(physician.id)
+        if usable and failed < rules.FAILURES_BEFORE_HELP:
+            continue
+        last = db.session.scalars(
+            sa.select(EntryCheck)
+            .where(EntryCheck.physician_id == physician.id)
+            .order_by(EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+            .limit(1)
+        ).first()
+        rows.append(Blocked(physician, usable, failed, last, active_override(physician.id)))
+    return rows

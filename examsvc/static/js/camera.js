@@ -1,0 +1,127 @@
+// 进入测评's camera steps: the device check (设备调试) and the entry face verification (人脸验证).
+// The front camera's picture, downsized to at most 640 px, goes over the exam channel (/exam):
+// `camera_check` answers with the engine's instruction until the picture is good; then
+// `entry_frames` sends several frames and the server decides against the registration photo.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("camera-data").textContent);
+  var text = data.text;
+  var video = document.getElementById("preview");
+  var instruction = document.getElementById("instruction");
+  var next = document.getElementById("next");
+  var verifyButton = document.getElementById("verify");
+  var result = document.getElementById("result");
+  var help = document.getElementById("help");
+  var canvas = document.createElement("canvas");
+  var socket = null;
+  var checking = false;
+  var verifying = false;
+  var good = false;
+  var FRAMES = 3;
+
+  function say(element, message, kind) {
+    if (!element) { return; }
+    element.textContent = message || "";
+    element.className = element.className.replace(/\b(good|bad)\b/g, "").trim() + (kind ? " " + kind : "");
+  }
+
+  function noCamera(reason) {
+    document.getElementById("camera-step").hidden = true;
+    document.getElementById("no-camera").hidden = false;
+    document.getElementById("no-camera-why").textContent = reason;
+  }
+
+  // One frame as a JPEG (ArrayBuffer), the long side at most 640 px.
+  function grab() {
+    var w = video.videoWidth, h = video.videoHeight;
+    var scale = Math.min(1, 640 / Math.max(w, h));
+    canvas.width = Math.round(w * scale);
+    canvas.height = Math.round(h * scale);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) {
+      canvas.toBlob(function (blob) {
+        if (!blob) { resolve(null); return; }
+        blob.arrayBuffer().then(resolve, function () { resolve(null); });
+      }, "image/jpeg", 0.8);
+    });
+  }
+
+  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  function emit(event, payload) {
+    return new Promise(function (resolve) {
+      if (!socket || !socket.connected) { resolve(null); return; }
+      socket.timeout(60000).emit(event, payload, function (err, ack) { resolve(err ? null : ack); });
+    });
+  }
+
+  // The device check, again and again while the page is open (about once a second).
+  function check() {
+    if (checking || verifying) { return; }
+    if (!socket.connected) { setTimeout(check, 500); return; }
+    checking = true;
+    grab().then(function (image) {
+      return image ? emit("camera_check", { image: image }) : null;
+    }).then(function (ack) {
+      checking = false;
+      if (verifying) { return; }
+      if (!ack) { say(instruction, socket && socket.connected ? text.busy : text.offline, "bad"); good = false; }
+      else if (!ack.ok) { say(instruction, ack.error.message, "bad"); good = false; }
+      else {
+        good = ack.good;
+        say(instruction, good ? (data.mode === "verify" ? text.goodVerify : text.good) : ack.message, good ? "good" : "bad");
+      }
+      if (data.mode === "device") { if (good) { next.hidden = false; } }
+      else if (verifyButton) { verifyButton.disabled = !good; }
+      setTimeout(check, good ? 1500 : 800);
+    });
+  }
+
+  function verify() {
+    if (verifying) { return; }
+    verifying = true;
+    verifyButton.disabled = true;
+    say(result, "", null);
+    say(instruction, text.sending, null);
+    var frames = [];
+    var chain = Promise.resolve();
+    for (var i = 0; i < FRAMES; i++) {
+      chain = chain.then(function () { return grab(); }).then(function (f) { if (f) { frames.push(f); } return wait(400); });
+    }
+    chain.then(function () {
+      return emit("entry_frames", { paper_id: data.paperId, frames: frames });
+    }).then(function (ack) {
+      verifying = false;
+      if (!ack) { say(result, text.busy, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
+      if (!ack.ok) { say(result, ack.error.message, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
+      if (ack.admitted) {
+        say(instruction, "", null);
+        say(result, ack.outcome === "review" ? text.review : text.passed, "good");
+        next.hidden = false;
+        verifyButton.hidden = true;
+        return;
+      }
+      say(result, ack.message, "bad");
+      if (ack.ask_for_help) { help.hidden = false; }
+      verifyButton.disabled = false;
+      setTimeout(check, 500);
+    });
+  }
+
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { noCamera(text.none); return; }
+  say(instruction, text.opening, null);
+  navigator.mediaDevices.getUserMedia({
+    video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } }, audio: false
+  }).then(function (stream) {
+    video.srcObject = stream;
+    socket = window.io("/exam", { transports: ["websocket", "polling"] });
+    socket.on("disconnect", function () { say(instruction, text.offline, "bad"); });
+    video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
+    if (verifyButton) { verifyButton.addEventListener("click", verify); }
+  }).catch(function (err) {
+    var name = err && err.name;
+    if (name === "NotAllowedError" || name === "SecurityError") { noCamera(text.denied); }
+    else if (name === "NotFoundError" || name === "OverconstrainedError") { noCamera(text.none); }
+    else { noCamera(text.failed); }
+  });
+})();

@@ -1,0 +1,159 @@
+"""进入测评 in a real browser with a camera: Chromium's fake capture device fed from a real
+photo of the registered person (a .y4m made at test time), the real face engine on the
+server's worker pool: device check, consent, face verification, rules, start. And a
+physician without a usable registration photo, who cannot start and is told whom to call."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from examsvc.accounts.ids import mask
+from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import (
+    ARGS,
+    CHROMIUM,
+    camera_file,
+    enabled_controls,
+    first_login,
+    launch,
+    log_in,
+    look,
+)
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+CONTACT = "演示市医师定考中心 0731-84000000"
+STEPS = "1 设备调试 2 授权 3 人脸验证 4 考前须知"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with launch(tmp_path_factory.mktemp("gate"), EXAMSVC_HELP_CONTACT=CONTACT) as server:
+        yield server
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _database(server):
+    return sqlite3.connect(server.env["EXAMSVC_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+def _enrol(page, server, photo: bytes) -> None:
+    """The registration photo (demo mode's enrolment, as the registry would send it)."""
+    token = page.get_attribute("meta[name=csrf-token]", "content")
+    answer = page.request.post(
+        server.url + "/api/v1/demo/photo",
+        multipart={"photo": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}},
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.ok, answer.text()
+
+
+def test_a_candidate_checks_the_camera_consents_is_verified_and_starts(
+    server, browser, faces_dir, tmp_path
+):
+    number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+    ) as cam_browser:
+        # The page's own Content-Security-Policy holds (camera, socket, no inline script).
+        context = cam_browser.new_context(viewport=PHONE, permissions=["camera"])
+        page = context.new_page()
+        first_login(page, server, number, "Gate-Doc-2026")
+        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+
+        page.goto(server.url + "/home")
+        with page.expect_navigation():
+            page.click("text=进入测评")
+        page.wait_for_selector("#instruction")
+        assert page.url.endswith("/device")
+        page.wait_for_selector("#instruction.good", timeout=60000)
+        device = look(page, "gate-device")
+        assert STEPS in flat(device) and "第1步 设备调试" in device
+        assert page.evaluate("document.getElementById('preview').videoWidth") > 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        with page.expect_navigation():
+            page.click("#next")
+
+        consent = look(page, "gate-consent")
+        assert "第2步 人脸信息采集授权" in consent and "随机抓拍监考照片" in consent
+        assert {"同意授权", "暂不授权，返回考核安排"} <= set(enabled_controls(page))
+        with page.expect_navigation():
+            page.click("text=同意授权")
+
+        assert page.url.endswith("/verify")
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+        look(page, "gate-verify")
+        page.click("#verify")
+        page.wait_for_selector("#next:visible", timeout=60000)
+        verified = look(page, "gate-verified")
+        assert "人脸验证通过" in verified
+        with page.expect_navigation():
+            page.click("#next")
+
+        rules = look(page, "gate-rules")
+        assert "第4步 考前须知" in rules and STEPS in flat(rules)
+        page.check("input[name=rules]")
+        page.click("text=我知晓--开始考试")
+        page.wait_for_selector("#q1.current")
+        attempt_id = int(page.url.rsplit("/", 1)[1])
+    with _database(server) as conn:
+        rows = conn.execute(
+            "SELECT outcome, attempt_id, distance, length(enrolled) FROM entry_checks"
+        ).fetchall()
+        consents = conn.execute("SELECT version FROM face_consents").fetchall()
+    assert rows == [("passed", attempt_id, rows[0][2], 3 * 1024)] and rows[0][2] < 0.55
+    assert consents == [("2026-3",)]
+
+
+def test_without_a_usable_photo_the_candidate_cannot_start_and_is_told_whom_to_call(
+    server, browser
+):
+    number = demo_id(PHYSICIANS[6][0], PHYSICIANS[6][8])  # no registration photo in the demo
+    page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()
+    first_login(page, server, number, "Nophoto-Doc-2026")
+    page.goto(server.url + "/home")
+    with page.expect_navigation():
+        page.click("text=进入测评")
+    text = look(page, "gate-no-photo")
+    assert "暂不能参加测评：报名照片不可用" in text and CONTACT in text
+    assert enabled_controls(page)[-1] == "返回考核安排" and "开始" not in " ".join(
+        enabled_controls(page)
+    )
+    page.goto(server.url + f"/exam/paper/{page.url.split('/')[-2]}")  # straight to the rules
+    assert "暂不能参加测评" in page.inner_text("main")
+
+    # The agency sees them, masked, and an administrator may let them through.
+    admin = browser.new_context(viewport={"width": 1366, "height": 800}).new_page()
+    log_in(admin, server, "admin", "Demo-Admin-2026")
+    admin.click("text=人脸验证异常")
+    listed = look(admin, "gate-agency-list")
+    assert PHYSICIANS[6][1] in listed and mask(number) in listed and number not in listed
+    assert "准许进入测评" in enabled_controls(admin)
+
+
+def test_a_browser_without_camera_permission_is_told_what_to_do(server, browser):
+    number = demo_id(PHYSICIANS[1][0], PHYSICIANS[1][8])
+    no_prompt = [arg for arg in ARGS if arg != "--use-fake-ui-for-media-stream"]
+    with browser.browser_type.launch(executable_path=CHROMIUM, args=no_prompt) as plain:
+        page = plain.new_context(viewport=PHONE, bypass_csp=True).new_page()
+        first_login(page, server, number, "Nocam-Doc-2026")
+        with _database(server) as conn:  # a usable photo: the camera is what is missing
+            conn.execute(
+                "UPDATE physicians SET photo_status = 'ok', face_encoding = zeroblob(1024) "
+                "WHERE registration_id = 'DEMO-0002'"
+            )
+        page.goto(server.url + "/home")
+        with page.expect_navigation():
+            page.click("text=进入测评")
+        page.wait_for_selector("#no-camera:visible", timeout=20000)
+        text = look(page, "gate-no-camera")
+        assert "无法使用摄像头" in text and "允许本网站使用摄像头" in text and CONTACT in text
+        assert "没有允许本网站使用摄像头" in text or "没有找到可用的摄像头" in text
+        assert {"重新检测", "返回考核安排"} <= set(enabled_controls(page))
