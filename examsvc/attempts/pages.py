@@ -73,7 +73,7 @@ def prepare(paper_id: int) -> Any:
                 physician, paper_id, now=now(), rules_acknowledged=request.form.get("rules") == "on"
             )
         except Refused as exc:
-            flash(exc.message, "error")
+            flash(gettext(exc.message, **exc.values), "error")
             raise uow.Discard(
                 lambda: redirect(url_for("attempts.prepare", paper_id=paper_id))
             ) from None
