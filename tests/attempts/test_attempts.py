@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from examsvc import offload, uow
+from examsvc.accounts.openapi import PART as ACCOUNTS
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.attempts.openapi import PART as ATTEMPTS
 from examsvc.attempts.sweeper import sweep
 from examsvc.enums import AttemptStatus, Procedure
 from examsvc.extensions import db
@@ -290,6 +292,18 @@ def test_openapi_describes_only_real_endpoints(client, app):
         flask_path = path.replace("{", "<int:").replace("}", ">")
         for method in operations:
             assert (flask_path, method.upper()) in rules, (path, method)
+    assert {"/api/v1/session", "/api/v1/exam"} <= set(spec["paths"])
+    assert {"LoginBody", "StartBody", "AnswerBody", "Error"} <= set(spec["components"]["schemas"])
+
+
+def test_each_feature_documents_only_its_own_endpoints(app):
+    owner = {r.rule: r.endpoint.split(".")[0] for r in app.url_map.iter_rules()}
+    for feature, part in (("accounts", ACCOUNTS), ("attempts", ATTEMPTS)):
+        for path in part.paths:
+            flask_path = path.replace("{", "<int:").replace("}", ">")
+            assert app.blueprints[owner[flask_path]].import_name.startswith(
+                f"examsvc.{feature}."
+            ), (feature, path)
 
 
 def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos, tmp_path):
