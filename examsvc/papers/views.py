@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc import uow
@@ -16,7 +15,7 @@ from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import now
 from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
-from examsvc.errors import Invalid, field_errors
+from examsvc.errors import Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -25,9 +24,9 @@ from examsvc.papers.models import (
     Paper,
 )
 from examsvc.papers.queries import assigned_slots, cycle_windows, slots_of
-from examsvc.papers.schemas import PaperSpec, WindowChange, WindowTimes
+from examsvc.papers.schemas import PaperForm, PaperSpec, WindowChange, WindowTimes
 from examsvc.roster.queries import current_cycle
-from examsvc.web.errors import ApiError, form_model, parse_json
+from examsvc.web.errors import ApiError, form_data, form_model, parse_json, validate
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
 
@@ -66,43 +65,39 @@ def actor_id() -> int | None:
     return user.id if user else None
 
 
-def _spec_from_form(form: Any) -> dict[str, Any]:
-    sections = []
-    for i in range(SECTION_ROWS):
-        if not form.get(f"s{i}_bank"):
-            continue
-        sections.append(
-            {
-                "title": form.get(f"s{i}_title")
-                or QUESTION_TYPES.get(
-                    form.get(f"s{i}_qtype", ""), QUESTION_TYPES["single"]
-                ).label_zh,
-                "bank": form.get(f"s{i}_bank"),
-                "qtype": form.get(f"s{i}_qtype"),
-                "tags": [
-                    t.strip()
-                    for t in (form.get(f"s{i}_tags") or "").replace("，", ",").split(",")
-                    if t.strip()
-                ],
-                "count": form.get(f"s{i}_count") or 0,
-                "points_per_item": form.get(f"s{i}_points") or 0,
-            }
-        )
-    return {
-        "code": form.get("code", ""),
-        "name": form.get("name", ""),
-        "kind": form.get("kind", ""),
-        "practice_categories": form.getlist("practice_categories"),
-        "physician_levels": form.getlist("physician_levels"),
-        "duration_minutes": form.get("duration_minutes") or 0,
-        "pass_mark": form.get("pass_mark") or 0,
-        "shuffle_questions": form.get("shuffle_questions") == "on",
-        "shuffle_options": form.get("shuffle_options") == "on",
-        "attempt_limit_simple": form.get("attempt_limit_simple") or 0,
-        "attempt_limit_general": form.get("attempt_limit_general") or 0,
-        "prerequisite": form.get("prerequisite") or None,
-        "sections": sections,
-    }
+# The editor's words for each field, to say which one is wrong.
+FIELD_LABELS = {
+    "code": N_("试卷编号"),
+    "name": N_("试卷名称"),
+    "kind": N_("类型"),
+    "duration_minutes": N_("时长（分钟）"),
+    "pass_mark": N_("合格分数（满分100）"),
+    "attempt_limit_simple": N_("简易程序可考次数"),
+    "attempt_limit_general": N_("一般程序可考次数"),
+    "prerequisite": N_("前置试卷（须先合格）"),
+    "practice_categories": N_("执业类别"),
+    "physician_levels": N_("医师级别"),
+    "sections": N_("大题"),
+    "title": N_("大题名称"),
+    "bank": N_("题库"),
+    "qtype": N_("题型"),
+    "tags": N_("知识点"),
+    "count": N_("题数"),
+    "points_per_item": N_("每小题分值"),
+}
+
+
+def _problem(detail: dict[str, Any]) -> str:
+    """One bad field of the editor's form in the editor's words: 「第 2 行 题数：不能小于 1」."""
+    path = str(detail.get("field", "-")).split(".")
+    message = _(detail["message"])
+    if path[0] == "-":
+        return message
+    if path[0] == "sections" and len(path) >= 3 and path[1].isdigit():
+        label = _(FIELD_LABELS.get(path[2], path[2]))
+        return _("第 {n} 行 {field}：{message}", n=int(path[1]) + 1, field=label, message=message)
+    label = _(FIELD_LABELS.get(path[0], path[0]))
+    return _("{field}：{message}", field=label, message=message)
 
 
 def _spec_of(paper: Paper) -> dict[str, Any]:
@@ -134,17 +129,10 @@ def _spec_of(paper: Paper) -> dict[str, Any]:
     }
 
 
-def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
-    try:
-        spec = PaperSpec.model_validate(raw)
-    except ValidationError as exc:
-        return None, [f"{d['field']}：{d['message']}" for d in field_errors(exc)]
-    try:
-        paper = ops.save_paper(current_cycle_id(), spec, now=now())
-    except ops.PaperRefused as exc:
-        return None, exc.problems
+def _save(spec: PaperSpec) -> Paper:
+    paper = ops.save_paper(current_cycle_id(), spec, now=now())
     record("paper.save", "paper", paper.id, actor_id=actor_id(), now=now(), code=paper.code)
-    return paper, []
+    return paper
 
 
 def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) -> tuple[str, int]:
@@ -179,12 +167,16 @@ def index() -> tuple[str, int]:
 @bp.post("/admin/papers")
 @admin_required
 def save() -> Any:
-    raw = _spec_from_form(request.form)
-    paper, problems = _save(raw)
-    if problems:
-        raise uow.Discard(lambda: _editor(raw, problems, 422))
+    raw = form_data(PaperForm)
+    try:
+        paper = _save(validate(PaperForm, raw))
+    except Invalid as exc:  # bad fields, or a paper the banks cannot fill (PaperRefused)
+        problems = [_problem(d) for d in exc.details] or [_(exc.message, **exc.values)]
+        # The form again as it was typed (an unticked shuffle stays unticked).
+        typed = {"shuffle_questions": False, "shuffle_options": False, **raw}
+        raise uow.Discard(lambda: _editor(typed, problems, 422)) from None
     flash(_("试卷已保存"), "success")
-    return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
+    return redirect(url_for("papers.preview_page", paper_id=paper.id))
 
 
 def _assign(paper: Paper) -> list[Paper]:
@@ -331,10 +323,7 @@ def api_papers() -> dict[str, Any]:
 @bp.post("/api/v1/admin/papers")
 @admin_required
 def api_save_paper() -> tuple[dict[str, Any], int]:
-    raw = parse_json(PaperSpec).model_dump(mode="json")
-    paper, problems = _save(raw)
-    if problems or paper is None:
-        raise ops.PaperRefused(problems)
+    paper = _save(parse_json(PaperSpec))  # PaperRefused: the one error mapping answers it
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast, get_origin
+from typing import Any, TypeVar, cast, get_args, get_origin
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -79,15 +79,48 @@ def validate(model: type[BaseModel], data: Any) -> Any:
 
 def form_model(model: type[M], form: Any | None = None) -> M:
     """An HTML form (``request.form``) as ``model``: forms take the same pydantic path as
-    JSON. A field left empty is left out (the model's default applies); a list field takes
-    every value; a checkbox's ``on`` is true. Invalid (422) names each bad field."""
+    JSON. Invalid (422) names each bad field; ``form_data`` is what was read (to show the
+    form again as it was typed)."""
+    return cast(M, validate(model, form_data(model, form)))
+
+
+def form_data(model: type[BaseModel], form: Any | None = None) -> dict[str, Any]:
+    """The fields of ``model`` read from a form, before validation. A field left empty is
+    left out (the model's default applies); a list field takes every value; a checkbox's
+    ``on`` is true (pydantic reads it so). A list of models is a table of rows named
+    ``<field>-<i>-<name>`` (``sections-0-bank``); a row counts when its ``FORM_ROW_KEY``
+    field (any field, if the row model names none) is filled."""
     form = request.form if form is None else form
+    return _read(model, form, "")
+
+
+def _row_model(annotation: Any) -> type[BaseModel] | None:
+    args = get_args(annotation)
+    row = args[0] if get_origin(annotation) is list and args else None
+    return row if isinstance(row, type) and issubclass(row, BaseModel) else None
+
+
+def _read(model: type[BaseModel], form: Any, prefix: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        values = [v for v in form.getlist(name) if v.strip()]
+        key = prefix + name
+        rows = _row_model(field.annotation)
+        if rows is not None:
+            indexes = sorted(
+                {
+                    int(k[len(key) + 1 :].split("-", 1)[0])
+                    for k in form
+                    if k.startswith(f"{key}-") and k[len(key) + 1 :].split("-", 1)[0].isdigit()
+                }
+            )
+            row_key = getattr(rows, "FORM_ROW_KEY", None)
+            read = [_read(rows, form, f"{key}-{i}-") for i in indexes]
+            data[name] = [r for r in read if (r.get(row_key) if row_key else r)]
+            continue
+        values = [v for v in form.getlist(key) if v.strip()]
         if values:
             data[name] = values if get_origin(field.annotation) is list else values[0]
-    return cast(M, validate(model, data))
+    return data
 
 
 def _wants_json() -> bool:

@@ -31,12 +31,12 @@ def _form(spec) -> dict[str, str]:
     }
     for i, s in enumerate(spec.sections):
         data |= {
-            f"s{i}_title": s.title,
-            f"s{i}_bank": s.bank,
-            f"s{i}_qtype": s.qtype,
-            f"s{i}_tags": ",".join(s.tags),
-            f"s{i}_count": str(s.count),
-            f"s{i}_points": str(s.points_per_item),
+            f"sections-{i}-title": s.title,
+            f"sections-{i}-bank": s.bank,
+            f"sections-{i}-qtype": s.qtype,
+            f"sections-{i}-tags": ",".join(s.tags),
+            f"sections-{i}-count": str(s.count),
+            f"sections-{i}-points_per_item": str(s.points_per_item),
         }
     return data
 
@@ -221,3 +221,46 @@ def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, cloc
         assert response.status_code == 422 and error["code"] == "invalid", body
         assert [d["field"] for d in error["details"]] == [field], body
     assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at
+
+
+def test_editor_names_each_bad_field_and_keeps_what_was_typed(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login_as(client)
+    form = _form(paper_spec()) | {
+        "code": "有 空格",
+        "pass_mark": "",
+        "sections-1-count": "0",
+        "sections-2-tags": "医学伦理，卫生法规",
+    }
+    del form["shuffle_options"]  # unticked
+    response = client.post("/admin/papers", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    problems = [line for line in html_lines(html) if "：" in line and "flash" in line]
+    assert any("合格分数（满分100）：必须填写" in p for p in problems), problems
+    assert any("第 2 行 题数：不能小于 1" in p for p in problems), problems
+    assert any("试卷编号：" in p for p in problems), problems
+    assert 'name="code" type="text" required value="有 空格"' in html
+    assert 'name="sections-1-count" min="1" value="0"' in html
+    assert 'value="医学伦理，卫生法规"' in html
+    assert 'name="shuffle_questions" checked' in html
+    assert 'name="shuffle_options" >' in html  # still unticked
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Paper)) == 0
+
+
+def test_editor_reads_titles_tags_and_unticked_shuffles(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login_as(client)
+    form = _form(paper_spec()) | {"sections-0-title": "", "sections-0-tags": "医学伦理，卫生法规"}
+    del form["shuffle_questions"]
+    assert client.post("/admin/papers", data=form).status_code == 302
+    paper = db.session.scalars(sa.select(Paper)).one()
+    assert paper.sections[0].title == "单选题" and paper.sections[0].tags == ["医学伦理", "卫生法规"]
+    assert (paper.shuffle_questions, paper.shuffle_options) == (False, True)
+    assert len(paper.sections) == 5  # the three empty rows of the table are not sections
+
+
+def html_lines(html: str) -> list[str]:
+    return [line.strip() for line in html.splitlines()]
