@@ -26,7 +26,14 @@ from examsvc.papers.models import (
 from examsvc.papers.queries import assigned_slots, cycle_windows, slots_of
 from examsvc.papers.schemas import PaperForm, PaperSpec, WindowChange, WindowTimes
 from examsvc.roster.queries import current_cycle
-from examsvc.web.errors import ApiError, form_data, form_model, parse_json, validate
+from examsvc.web.errors import (
+    ApiError,
+    form_data,
+    form_model,
+    parse_json,
+    problems_of,
+    validate,
+)
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
 
@@ -85,19 +92,6 @@ FIELD_LABELS = {
     "count": N_("题数"),
     "points_per_item": N_("每小题分值"),
 }
-
-
-def _problem(detail: dict[str, Any]) -> str:
-    """One bad field of the editor's form in the editor's words: 「第 2 行 题数：不能小于 1」."""
-    path = str(detail.get("field", "-")).split(".")
-    message = _(detail["message"])
-    if path[0] == "-":
-        return message
-    if path[0] == "sections" and len(path) >= 3 and path[1].isdigit():
-        label = _(FIELD_LABELS.get(path[2], path[2]))
-        return _("第 {n} 行 {field}：{message}", n=int(path[1]) + 1, field=label, message=message)
-    label = _(FIELD_LABELS.get(path[0], path[0]))
-    return _("{field}：{message}", field=label, message=message)
 
 
 def _spec_of(paper: Paper) -> dict[str, Any]:
@@ -171,7 +165,7 @@ def save() -> Any:
     try:
         paper = _save(validate(PaperForm, raw))
     except Invalid as exc:  # bad fields, or a paper the banks cannot fill (PaperRefused)
-        problems = [_problem(d) for d in exc.details] or [_(exc.message, **exc.values)]
+        problems = problems_of(exc, FIELD_LABELS)
         # The form again as it was typed (an unticked shuffle stays unticked).
         typed = {"shuffle_questions": False, "shuffle_options": False, **raw}
         raise uow.Discard(lambda: _editor(typed, problems, 422)) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast, get_args, get_origin
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -123,11 +124,50 @@ def _read(model: type[BaseModel], form: Any, prefix: str) -> dict[str, Any]:
     return data
 
 
+def problems_of(exc: DomainError, labels: Mapping[str, str]) -> list[str]:
+    """A refused form's problems in the form's words, one per bad field: 「{label}：{why}」,
+    「第 {n} 行 {label}：{why}」 for a row of a table; the message alone where no field is named."""
+    out = []
+    for detail in exc.details or [{"message": exc.message}]:
+        message = gettext(detail["message"], **(exc.values if not exc.details else {}))
+        path = str(detail.get("field", "-")).split(".")
+        if path[0] == "-":
+            out.append(message)
+        elif len(path) >= 3 and path[1].isdigit():
+            label = gettext(labels.get(path[2], path[2]))
+            out.append(
+                gettext(
+                    "第 {n} 行 {field}：{message}", n=int(path[1]) + 1, field=label, message=message
+                )
+            )
+        else:
+            label = gettext(labels.get(path[0], path[0]))
+            out.append(gettext("{field}：{message}", field=label, message=message))
+    return out
+
+
+def refuse_form(
+    exc: DomainError, name: str, labels: Mapping[str, str], typed: Mapping[str, Any]
+) -> None:
+    """A small form answered with a redirect: flash each problem and keep what was typed for
+    the page's next rendering, where ``typed(name)`` gives it back (once)."""
+    for problem in problems_of(exc, labels):
+        flash(problem, "error")
+    session[f"typed:{name}"] = dict(typed)
+
+
+def typed(name: str) -> dict[str, Any]:
+    """What was typed into the form ``name`` when it was last refused (template global)."""
+    return cast(dict[str, Any], session.pop(f"typed:{name}", {}))
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.is_json
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["typed"] = typed
+
     @app.errorhandler(DomainError)
     def handle_api_error(exc: DomainError) -> Any:
         if _wants_json():

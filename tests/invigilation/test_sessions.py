@@ -101,3 +101,33 @@ def test_candidates_by_id_number_and_every_bad_line_named(client, clock):
     assert response.status_code == 302
     saved = set(db.session.scalars(sa.select(session_candidates.c.physician_id)))
     assert saved == {by_reg.id, by_18.id, by_15.id, by_x.id}
+
+
+def test_site_and_session_forms_name_the_bad_field_and_keep_what_was_typed(client, clock):
+    from examsvc.invigilation.models import ExamSession, Site
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    db.session.commit()
+    login_as(client)
+    refused = client.post("/admin/sites", data={"code": "", "name": "第二考点", "address": "株洲"})
+    assert refused.status_code == 302
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "考点编号：必须填写" in page
+    assert 'name="name" required maxlength="200" value="第二考点"' in page
+    assert 'value="株洲"' in page
+    assert "考点编号：必须填写" not in client.get("/admin/sessions").get_data(as_text=True)
+    client.post("/admin/sites", data={"code": "S2", "name": "第二考点"})
+    taken = client.post("/admin/sites", data={"code": "S2", "name": "又一考点"})
+    page = client.get(taken.location).get_data(as_text=True)
+    assert "考点编号 S2 已存在" in page and 'value="又一考点"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 1
+
+    client.post("/admin/sessions", data={"window_id": str(window.id), "name": "  "})
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "场次名称：" in page and f'<option value="{window.id}" selected>' in page
+    client.post("/admin/sessions", data={"window_id": "abc", "name": "第三场"})
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "考试时间：应为整数" in page and 'value="第三场"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExamSession)) == 0

@@ -257,7 +257,10 @@ def test_editor_reads_titles_tags_and_unticked_shuffles(client, clock):
     del form["shuffle_questions"]
     assert client.post("/admin/papers", data=form).status_code == 302
     paper = db.session.scalars(sa.select(Paper)).one()
-    assert paper.sections[0].title == "单选题" and paper.sections[0].tags == ["医学伦理", "卫生法规"]
+    assert paper.sections[0].title == "单选题" and paper.sections[0].tags == [
+        "医学伦理",
+        "卫生法规",
+    ]
     assert (paper.shuffle_questions, paper.shuffle_options) == (False, True)
     assert len(paper.sections) == 5  # the three empty rows of the table are not sections
 
