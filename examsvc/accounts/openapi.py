@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from examsvc.accounts.views import LoginBody
+from examsvc.accounts.schemas import LoginBody
 from examsvc.web.openapi import Part, operation
 
 PART = Part(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from examsvc.clock import BEIJING
-from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
+from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory, WindowRound
 from question_banks.types import QUESTION_TYPES
 
 
@@ -71,6 +71,19 @@ class WindowTimes(BaseModel):
 
     opens_at: BeijingTime
     closes_at: BeijingTime
+
+
+class NewWindowForm(WindowTimes):
+    """添加考试时间: the paper, regular or makeup, and the times."""
+
+    paper_id: int = Field(ge=1)
+    round: WindowRound = WindowRound.REGULAR
+
+
+class WindowChangeForm(WindowTimes):
+    """修改时间: the times, and whether running attempts keep their deadlines."""
+
+    let_running_finish: bool = False
 
 
 def _tags(value: Any) -> Any:

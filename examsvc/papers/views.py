@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +13,8 @@ from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import now
-from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
-from examsvc.errors import Invalid
+from examsvc.enums import PhysicianLevel, PracticeCategory, Role
+from examsvc.errors import DomainError, Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -24,7 +23,13 @@ from examsvc.papers.models import (
     Paper,
 )
 from examsvc.papers.queries import assigned_slots, cycle_windows, slots_of
-from examsvc.papers.schemas import PaperForm, PaperSpec, WindowChange, WindowTimes
+from examsvc.papers.schemas import (
+    NewWindowForm,
+    PaperForm,
+    PaperSpec,
+    WindowChange,
+    WindowChangeForm,
+)
 from examsvc.roster.queries import current_cycle
 from examsvc.web.errors import (
     ApiError,
@@ -32,7 +37,7 @@ from examsvc.web.errors import (
     form_model,
     parse_json,
     problems_of,
-    validate,
+    validate_form,
 )
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
@@ -58,13 +63,6 @@ def _bad_field(field: str, message: str) -> ApiError:
         [{"field": field, "message": message}],
         reason=message,
     )
-
-
-def form_id(field: str, message: str) -> int:
-    value = request.form.get(field, type=int)
-    if value is None:
-        raise _bad_field(field, message)
-    return value
 
 
 def actor_id() -> int | None:
@@ -163,7 +161,7 @@ def index() -> tuple[str, int]:
 def save() -> Any:
     raw = form_data(PaperForm)
     try:
-        paper = _save(validate(PaperForm, raw))
+        paper = _save(validate_form(PaperForm, raw))
     except Invalid as exc:  # bad fields, or a paper the banks cannot fill (PaperRefused)
         problems = problems_of(exc, FIELD_LABELS)
         # The form again as it was typed (an unticked shuffle stays unticked).
@@ -221,73 +219,93 @@ def preview_page(paper_id: int) -> str:
     )
 
 
+WINDOW_LABELS = {
+    "paper_id": N_("试卷"),
+    "round": N_("类型"),
+    "opens_at": N_("开始"),
+    "closes_at": N_("结束"),
+}
+
+
 @bp.get("/admin/windows")
 @readers
-def windows() -> str:
+def windows() -> tuple[str, int]:
+    return _windows_page()
+
+
+def _windows_page(
+    problems: list[str] | None = None, typed: dict[str, Any] | None = None, status: int = 200
+) -> tuple[str, int]:
     rows = cycle_windows(current_cycle_id())
     running = {w.id: ops.running_attempts(w) for w in rows}
     papers = db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)
     ).all()
-    return render_template("papers/windows.html", windows=rows, running=running, papers=papers)
-
-
-def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResponse:
-    """Run a window change from the form, audit it and say what happened; for both window
-    forms."""
-    try:
-        times = form_model(WindowTimes)
-    except Invalid:
-        flash(_("请填写正确的开始和结束时间"), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    try:
-        window = change(opens_at=times.opens_at, closes_at=times.closes_at)
-    except ops.WindowChangeRefused as exc:
-        flash(_(exc.message), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    record(
-        action,
-        "window",
-        window.id,
-        actor_id=actor_id(),
-        now=now(),
-        closes_at=window.closes_at.isoformat(),
-        **detail,
-    )
-    flash(_(done), "success")
-    return redirect(url_for("papers.windows"))
+    return render_template(
+        "papers/windows.html",
+        windows=rows,
+        running=running,
+        papers=papers,
+        problems=problems or [],
+        typed_window=typed or {},
+    ), status
 
 
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, form_id("paper_id", N_("请选择试卷（paper_id）")))
+    raw = form_data(NewWindowForm)
     try:
-        round_ = WindowRound(request.form.get("round", "regular"))
-    except ValueError:
-        raise _bad_field(
-            "round", N_("考试类型（round）须为正式考试 regular 或补考 makeup")
-        ) from None
-    return _window_form(
-        lambda **when: ops.add_window(paper, round=round_, **when),
+        form = validate_form(NewWindowForm, raw)
+        paper = db.get_or_404(Paper, form.paper_id)
+        window = ops.add_window(
+            paper, round=form.round, opens_at=form.opens_at, closes_at=form.closes_at
+        )
+    except DomainError as exc:  # a bad field, or the times in the wrong order
+        problems = problems_of(exc, WINDOW_LABELS)
+        raise uow.Discard(lambda: _windows_page(problems, raw, 422)) from None
+    record(
         "window.add",
-        N_("考试时间已添加"),
+        "window",
+        window.id,
+        actor_id=actor_id(),
+        now=now(),
+        closes_at=window.closes_at.isoformat(),
         paper=paper.code,
-        round=round_.value,
+        round=form.round.value,
     )
+    flash(_("考试时间已添加"), "success")
+    return redirect(url_for("papers.windows"))
 
 
 @bp.post("/admin/windows/<int:window_id>")
 @admin_required
 def change_window(window_id: int) -> BaseResponse:
     window = db.get_or_404(ExamWindow, window_id)
-    finish = request.form.get("let_running_finish") == "on"
-
-    def change(**when: datetime) -> ExamWindow:
-        ops.change_window(window, let_running_finish=finish, now=now(), **when)
-        return window
-
-    return _window_form(change, "window.change", N_("考试时间已修改"), let_running_finish=finish)
+    try:
+        form = form_model(WindowChangeForm)
+        ops.change_window(
+            window,
+            opens_at=form.opens_at,
+            closes_at=form.closes_at,
+            let_running_finish=form.let_running_finish,
+            now=now(),
+        )
+    except DomainError as exc:  # a bad field, or a change that would cut attempts short
+        for problem in problems_of(exc, WINDOW_LABELS):
+            flash(problem, "error")
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
+    record(
+        "window.change",
+        "window",
+        window.id,
+        actor_id=actor_id(),
+        now=now(),
+        closes_at=window.closes_at.isoformat(),
+        let_running_finish=form.let_running_finish,
+    )
+    flash(_("考试时间已修改"), "success")
+    return redirect(url_for("papers.windows"))
 
 
 # --- JSON API -------------------------------------------------------------------------

@@ -69,20 +69,27 @@ def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
     return validate(model, data)
 
 
-def validate(model: type[BaseModel], data: Any) -> Any:
+def validate(model: type[BaseModel], data: Any, values: dict[str, str] | None = None) -> Any:
     """``data`` as ``model``, or a 422 ``invalid`` that names each bad field (never the
-    model's class name: "Input should be an object")."""
+    model's class name: "Input should be an object"); ``values`` (what was typed, by field)
+    lets a message quote it."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc)) from None
+        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc, values)) from None
+
+
+def validate_form(model: type[M], data: dict[str, Any]) -> M:
+    """``form_data`` read earlier, validated: a message quotes the value typed."""
+    typed = {k: v for k, v in data.items() if isinstance(v, str)}
+    return cast(M, validate(model, data, typed))
 
 
 def form_model(model: type[M], form: Any | None = None) -> M:
     """An HTML form (``request.form``) as ``model``: forms take the same pydantic path as
     JSON. Invalid (422) names each bad field; ``form_data`` is what was read (to show the
     form again as it was typed)."""
-    return cast(M, validate(model, form_data(model, form)))
+    return validate_form(model, form_data(model, form))
 
 
 def form_data(model: type[BaseModel], form: Any | None = None) -> dict[str, Any]:

@@ -207,10 +207,19 @@ def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, cloc
     page = client.post(
         "/admin/windows", data=form | {"round": "bogus", "closes_at": "2026-06-02T09:00"}
     )
-    assert page.status_code == 422
-    assert "考试类型（round）须为正式考试 regular 或补考 makeup" in page.get_data(as_text=True)
-    no_paper = client.post("/admin/windows", data={"round": "regular"})
-    assert no_paper.status_code == 422 and "paper_id" in no_paper.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "类型：“bogus” 不是允许的取值" in html
+    assert 'value="2026-06-02T09:00"' in html and f'<option value="{paper.id}" selected>' in html
+    no_paper = client.post("/admin/windows", data={"round": "makeup"})
+    html = no_paper.get_data(as_text=True)
+    assert no_paper.status_code == 422 and "试卷：必须填写" in html and "开始：必须填写" in html
+    assert '<option value="makeup" selected>' in html
+    backwards = client.post(
+        "/admin/windows", data=form | {"round": "regular", "closes_at": "2026-05-01T09:00"}
+    )
+    assert backwards.status_code == 422 and "结束时间须晚于开始时间" in backwards.get_data(
+        as_text=True
+    )
     for body, field in (
         (["closes_at"], "(body)"),
         ({"closes_at": "2026-06-02T09:00"}, "closes_at"),  # no offset
