@@ -49,5 +49,11 @@ class PasswordForm(BaseModel):
     ) = None
 
 
+class ConfirmForm(BaseModel):
+    """A confirmation page's button sends ``confirm=1``."""
+
+    confirm: bool = False
+
+
 PASSWORD_LABELS = {"phone": N_("手机号码")}
 STAFF_LABELS = {"role": N_("角色"), "login": N_("用户名"), "name": N_("姓名")}

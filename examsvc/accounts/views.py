@@ -35,6 +35,7 @@ from examsvc.accounts.schemas import (
     PASSWORD_LABELS,
     STAFF_LABELS,
     ActiveForm,
+    ConfirmForm,
     LoginBody,
     PasswordForm,
     StaffForm,
@@ -293,7 +294,7 @@ def reset_password(user_id: int) -> Any:
     assert actor is not None
     user = db.get_or_404(User, user_id)
     query = request.values.get("q", "").strip()
-    if request.method == "GET" or request.form.get("confirm") != "1":
+    if request.method == "GET" or not form_model(ConfirmForm).confirm:
         return render_template(
             "accounts/reset_confirm.html",
             user=user,

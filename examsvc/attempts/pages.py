@@ -12,12 +12,14 @@ from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
+from examsvc.attempts.schemas import PrepareForm
 from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
 from examsvc.roster.queries import logged_in_physician
+from examsvc.web.errors import form_model
 from examsvc.web.i18n import gettext
 from question_banks.types import QUESTION_TYPES
 
@@ -65,12 +67,13 @@ def prepare(paper_id: int) -> Any:
     if physician is None or paper is None:
         abort(404)
     if request.method == "POST":
-        if request.form.get("consent") == "yes" and physician.user.face_consent_at is None:
+        form = form_model(PrepareForm)
+        if form.consent and physician.user.face_consent_at is None:
             ops.give_consent(physician.user, now())
             return redirect(url_for("attempts.prepare", paper_id=paper_id))
         try:
             attempt = ops.start_attempt(
-                physician, paper_id, now=now(), rules_acknowledged=request.form.get("rules") == "on"
+                physician, paper_id, now=now(), rules_acknowledged=form.rules
             )
         except Refused as exc:
             flash(gettext(exc.message, **exc.values), "error")

@@ -27,6 +27,14 @@ class SessionForm(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
+class AssignForm(BaseModel):
+    """A session's invigilators (user ids) and the candidates to add (one per line)."""
+
+    candidates: str = ""
+    invigilators: list[int] = Field(default_factory=list)
+
+
 # The page's words for each field, to say which one is wrong.
 SITE_LABELS = {"code": N_("考点编号"), "name": N_("考点名称"), "address": N_("地址")}
 SESSION_LABELS = {"window_id": N_("考试时间"), "site_id": N_("考点"), "name": N_("场次名称")}
+ASSIGN_LABELS = {"candidates": N_("添加考生"), "invigilators": N_("监考人员")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc import uow
@@ -19,11 +19,18 @@ from examsvc.errors import DomainError
 from examsvc.extensions import db
 from examsvc.invigilation import operations as ops
 from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
-from examsvc.invigilation.schemas import SESSION_LABELS, SITE_LABELS, SessionForm, SiteForm
+from examsvc.invigilation.schemas import (
+    ASSIGN_LABELS,
+    SESSION_LABELS,
+    SITE_LABELS,
+    AssignForm,
+    SessionForm,
+    SiteForm,
+)
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import cycle_windows
 from examsvc.papers.views import actor_id, current_cycle_id
-from examsvc.web.errors import form_data, form_model, refuse_form
+from examsvc.web.errors import form_data, form_model, problems_of, refuse_form, validate_form
 from examsvc.web.i18n import gettext as _
 
 bp = Blueprint("invigilation", __name__)
@@ -113,16 +120,17 @@ def add_session() -> BaseResponse:
 @admin_required
 def update_session(session_id: int) -> Any:
     session = db.get_or_404(ExamSession, session_id)
-    text = request.form.get("candidates", "")
-    chosen = request.form.getlist("invigilators")
+    raw = form_data(AssignForm)
+    text, chosen = raw.get("candidates", ""), raw.get("invigilators", [])
     try:
-        ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
-        added = ops.assign_candidates(session, text.splitlines())
+        form = validate_form(AssignForm, raw)
+        ops.assign_invigilators(session, form.invigilators)
+        added = ops.assign_candidates(session, form.candidates.splitlines())
     except DomainError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", exc.message)]
+            else [ops.LineProblem(0, "", p) for p in problems_of(exc, ASSIGN_LABELS)]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None

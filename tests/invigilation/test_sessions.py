@@ -131,3 +131,21 @@ def test_site_and_session_forms_name_the_bad_field_and_keep_what_was_typed(clien
     page = client.get("/admin/sessions").get_data(as_text=True)
     assert "考试时间：应为整数" in page and 'value="第三场"' in page
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ExamSession)) == 0
+
+
+def test_assigning_a_bad_invigilator_id_is_named_and_the_candidates_are_kept(client, clock):
+    from examsvc.invigilation.models import ExamSession
+
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    db.session.add(ExamSession(window_id=window.id, name="第一场", settings={}))
+    db.session.commit()
+    login_as(client)
+    session = db.session.scalars(sa.select(ExamSession)).one()
+    page = client.post(
+        f"/admin/sessions/{session.id}", data={"invigilators": ["abc"], "candidates": "HN-1\nHN-2"}
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "监考人员：应为整数" in html
+    assert "HN-1\nHN-2</textarea>" in html
