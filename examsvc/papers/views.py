@@ -37,6 +37,7 @@ from examsvc.web.errors import (
     form_model,
     parse_json,
     problems_of,
+    refuse_form,
     validate_form,
 )
 from examsvc.web.i18n import gettext as _
@@ -292,8 +293,7 @@ def change_window(window_id: int) -> BaseResponse:
             now=now(),
         )
     except DomainError as exc:  # a bad field, or a change that would cut attempts short
-        for problem in problems_of(exc, WINDOW_LABELS):
-            flash(problem, "error")
+        refuse_form(exc, f"window:{window_id}", WINDOW_LABELS, form_data(WindowChangeForm))
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
     record(
         "window.change",

@@ -276,3 +276,17 @@ def test_editor_reads_titles_tags_and_unticked_shuffles(client, clock):
 
 def html_lines(html: str) -> list[str]:
     return [line.strip() for line in html.splitlines()]
+
+
+def test_a_refused_window_change_names_the_field_and_keeps_what_was_typed(client, clock):
+    cycle = create_cycle()
+    create_bank(now=clock.now())
+    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    db.session.commit()
+    login_as(client)
+    data = {"opens_at": "2026-06-01T09:00", "closes_at": "六月", "let_running_finish": "on"}
+    page = client.post(f"/admin/windows/{window.id}", data=data, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "结束：不是有效时间" in html and 'value="六月"' in html
+    assert 'value="2026-06-01T09:00"' in html and 'name="let_running_finish" checked' in html
+    assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at
