@@ -12,6 +12,7 @@ from examsvc.papers.operations import add_window, save_paper
 from examsvc.papers.schemas import PaperSpec
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
+from tests.factories import create_cycle
 
 OPTIONS = {"A": "甲", "B": "乙", "C": "丙", "D": "丁", "E": "戊"}
 
@@ -162,3 +163,10 @@ def create_window(
     return add_window(
         paper, round=round, opens_at=opens_at, closes_at=opens_at + timedelta(hours=hours)
     )
+
+
+def paper_window(now: datetime) -> ExamWindow:
+    """A cycle, the humanities bank, a paper and a window of it opening ``now``."""
+    cycle = create_cycle()
+    create_bank(now=now)
+    return create_window(create_paper(cycle.id, now), now)

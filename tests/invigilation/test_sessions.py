@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from examsvc.enums import Role
 from examsvc.extensions import db
 from tests.factories import create_cycle, login_as
-from tests.factories_exam import create_bank, create_paper, create_window
+from tests.factories_exam import create_bank, create_paper, create_window, paper_window
 
 
 def test_sites_and_sessions_with_invigilators_and_candidates(client, clock):
@@ -106,9 +106,7 @@ def test_candidates_by_id_number_and_every_bad_line_named(client, clock):
 def test_site_and_session_forms_name_the_bad_field_and_keep_what_was_typed(client, clock):
     from examsvc.invigilation.models import ExamSession, Site
 
-    cycle = create_cycle()
-    create_bank(now=clock.now())
-    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    window = paper_window(clock.now())
     db.session.commit()
     login_as(client)
     refused = client.post("/admin/sites", data={"code": "", "name": "第二考点", "address": "株洲"})
@@ -136,9 +134,7 @@ def test_site_and_session_forms_name_the_bad_field_and_keep_what_was_typed(clien
 def test_assigning_a_bad_invigilator_id_is_named_and_the_candidates_are_kept(client, clock):
     from examsvc.invigilation.models import ExamSession
 
-    cycle = create_cycle()
-    create_bank(now=clock.now())
-    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    window = paper_window(clock.now())
     db.session.add(ExamSession(window_id=window.id, name="第一场", settings={}))
     db.session.commit()
     login_as(client)

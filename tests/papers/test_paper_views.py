@@ -13,7 +13,7 @@ from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from tests.factories import create_cycle, login_as
-from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+from tests.factories_exam import create_bank, create_paper, create_window, paper_spec, paper_window
 from tests.keys import assert_no_reprs, cards, expected_keys
 
 
@@ -279,9 +279,7 @@ def html_lines(html: str) -> list[str]:
 
 
 def test_a_refused_window_change_names_the_field_and_keeps_what_was_typed(client, clock):
-    cycle = create_cycle()
-    create_bank(now=clock.now())
-    window = create_window(create_paper(cycle.id, clock.now()), clock.now())
+    window = paper_window(clock.now())
     db.session.commit()
     login_as(client)
     data = {"opens_at": "2026-06-01T09:00", "closes_at": "六月", "let_running_finish": "on"}
