@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import overview
 from examsvc.attempts.queries import verdict_counts, verdicts
 from examsvc.enums import (
-    AttemptStatus,
     Evaluation,
     PaperKind,
     PhysicianLevel,
@@ -23,52 +21,11 @@ from examsvc.enums import (
     WindowRound,
 )
 from examsvc.extensions import db
-from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster.models import Physician
 from tests.factories import create_cycle, create_physician
-from tests.factories_exam import create_bank, create_paper, create_window
+from tests.factories_exam import create_attempt, create_bank, create_paper, create_window
 
 GENERAL, SIMPLE = Procedure.GENERAL, Procedure.SIMPLE
-
-
-def sit(
-    physician: Physician,
-    paper: Paper,
-    window: ExamWindow,
-    outcome: str,  # passed | failed | voided | in_progress
-) -> None:
-    number = 1 + (
-        db.session.scalar(
-            sa.select(sa.func.count(Attempt.id)).where(
-                Attempt.physician_id == physician.id, Attempt.paper_id == paper.id
-            )
-        )
-        or 0
-    )
-    started = window.opens_at + timedelta(minutes=number)
-    open_ = outcome == "in_progress"
-    db.session.add(
-        Attempt(
-            physician_id=physician.id,
-            paper_id=paper.id,
-            window_id=window.id,
-            number=number,
-            status={
-                "in_progress": AttemptStatus.IN_PROGRESS,
-                "voided": AttemptStatus.VOIDED,
-            }.get(outcome, AttemptStatus.SUBMITTED),
-            open_slot=f"{physician.id}:{paper.id}" if open_ else None,
-            seed=number,
-            started_at=started,
-            deadline_at=started + timedelta(hours=1),
-            submitted_at=None if open_ else started + timedelta(minutes=30),
-            total_points=10,
-            earned_points=None if open_ else (9 if outcome == "passed" else 3),
-            score=None if open_ else (90 if outcome == "passed" else 30),
-            passed=None if outcome in ("in_progress", "voided") else outcome == "passed",
-        )
-    )
-    db.session.flush()
 
 
 @pytest.fixture
@@ -101,7 +58,7 @@ def roster(app, clock) -> dict[str, Any]:
     def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> None:
         p = create_physician(cycle, procedure, **kw)
         for paper, window, outcome in sittings:
-            sit(p, paper, window, outcome)
+            create_attempt(p, paper, window, outcome)
         people.append(p)
 
     passed_h = (hum, h_regular, "passed")
