@@ -136,7 +136,8 @@ def problems_of(exc: DomainError, labels: Mapping[str, str]) -> list[str]:
     「第 {n} 行 {label}：{why}」 for a row of a table; the message alone where no field is named."""
     out = []
     for detail in exc.details or [{"message": exc.message}]:
-        message = gettext(detail["message"], **(exc.values if not exc.details else {}))
+        said = detail["message"]  # (not inside gettext's call: babel would extract the key)
+        message = gettext(said, **(exc.values if not exc.details else {}))
         path = str(detail.get("field", "-")).split(".")
         if path[0] == "-":
             out.append(message)
