@@ -72,7 +72,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."
     ),
-    Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
+    Setting(
+        "RETENTION_CLEAN_DAYS",
+        30,
+        int,
+        "Days after a clean attempt's result is final until its snapshots and entry frames"
+        " are deleted.",
+    ),
+    Setting(
+        "RETENTION_FLAGGED_DAYS",
+        180,
+        int,
+        "Days flagged evidence (non-ok snapshots, warnings, voided attempts) is kept: the"
+        " appeal period.",
+    ),
+    Setting("RETENTION_BATCH", 1000, int, "Images deleted per unit of work by the purge."),
+    Setting("RETENTION_PURGE_INTERVAL", 3600, int, "Seconds between scheduled purges (0: off)."),
     Setting(
         "ENTRY_VALID_MINUTES",
         30,

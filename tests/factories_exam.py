@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import Entry
 from examsvc.banks.operations import BankInfo, import_bank
 from examsvc.camera import rules
 from examsvc.camera.models import EntryCheck, EntryOutcome, FaceConsent
-from examsvc.enums import PaperKind, PhotoStatus, PracticeCategory, WindowRound
+from examsvc.enums import AttemptStatus, PaperKind, PhotoStatus, PracticeCategory, WindowRound
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import add_window, save_paper
@@ -17,6 +20,7 @@ from examsvc.papers.schemas import PaperSpec
 from examsvc.roster.models import Physician
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
+from tests.factories import create_cycle
 
 OPTIONS = {"A": "甲", "B": "乙", "C": "丙", "D": "丁", "E": "戊"}
 
@@ -233,3 +237,53 @@ def let_in(client: Any, physician: Physician | None = None) -> EntryCheck:
     check = pass_gate(physician, device_of(client), clock.now())
     db.session.commit()
     return check
+
+
+def paper_window(now: datetime) -> ExamWindow:
+    """A cycle, the humanities bank, a paper and a window of it opening ``now``."""
+    cycle = create_cycle()
+    create_bank(now=now)
+    return create_window(create_paper(cycle.id, now), now)
+
+
+def create_attempt(
+    physician: Physician,
+    paper: Paper,
+    window: ExamWindow,
+    outcome: str,  # passed | failed | voided | in_progress
+    started: datetime | None = None,
+) -> Attempt:
+    """An attempt row as the operations leave it (numbered, timed, graded or open), without
+    drawing questions: for rules and retention that read attempts, not their items."""
+    number = 1 + (
+        db.session.scalar(
+            sa.select(sa.func.count(Attempt.id)).where(
+                Attempt.physician_id == physician.id, Attempt.paper_id == paper.id
+            )
+        )
+        or 0
+    )
+    started = started or window.opens_at + timedelta(minutes=number)
+    open_ = outcome == "in_progress"
+    attempt = Attempt(
+        physician_id=physician.id,
+        paper_id=paper.id,
+        window_id=window.id,
+        number=number,
+        status={
+            "in_progress": AttemptStatus.IN_PROGRESS,
+            "voided": AttemptStatus.VOIDED,
+        }.get(outcome, AttemptStatus.SUBMITTED),
+        open_slot=f"{physician.id}:{paper.id}" if open_ else None,
+        seed=number,
+        started_at=started,
+        deadline_at=started + timedelta(hours=1),
+        submitted_at=None if open_ else started + timedelta(minutes=30),
+        total_points=10,
+        earned_points=None if open_ else (9 if outcome == "passed" else 3),
+        score=None if open_ else (90 if outcome == "passed" else 30),
+        passed=None if outcome in ("in_progress", "voided") else outcome == "passed",
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt

@@ -6,6 +6,7 @@ from flask import Flask
 
 from examsvc.accounts.auth import current_user, nav_url
 from examsvc.marks import N_
+from examsvc.web.openapi import add_part
 
 # Each role in the manuals' words (the account pages and the audit log).
 ROLE_LABELS = {
@@ -18,10 +19,11 @@ ROLE_LABELS = {
 
 def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
-    from examsvc.accounts import cli, views
+    from examsvc.accounts import cli, openapi, views
 
     app.register_blueprint(views.bp)
     # Who is logged in, for every page (the shell in examsvc.web knows no accounts).
     app.jinja_env.globals["nav_url"] = nav_url
     app.context_processor(lambda: {"current_user": current_user()})
     app.cli.add_command(cli.users)
+    add_part(app, openapi.PART)

@@ -16,9 +16,9 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
-from pydantic import BaseModel, Field
 from werkzeug.wrappers import Response
 
+from examsvc import uow
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts import operations as ops
 from examsvc.accounts.auth import (
@@ -31,13 +31,29 @@ from examsvc.accounts.auth import (
 )
 from examsvc.accounts.ids import mask
 from examsvc.accounts.models import User
+from examsvc.accounts.schemas import (
+    PASSWORD_LABELS,
+    STAFF_LABELS,
+    ActiveForm,
+    ConfirmForm,
+    LoginBody,
+    PasswordForm,
+    StaffForm,
+)
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import Role
-from examsvc.errors import Refused
+from examsvc.errors import DomainError, Invalid, Refused
 from examsvc.extensions import db
 from examsvc.web import safe_next
-from examsvc.web.errors import error_body, parse_json
+from examsvc.web.errors import (
+    error_body,
+    form_data,
+    form_model,
+    parse_json,
+    problems_of,
+    refuse_form,
+)
 from examsvc.web.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
@@ -90,13 +106,14 @@ def login() -> Any:
     status = 200
     login_value = ""
     if request.method == "POST":
-        login_value = request.form.get("login", "").strip()
-        password = request.form.get("password", "")
-        if not login_value or not password:
+        login_value = str(form_data(LoginBody).get("login", "")).strip()
+        try:
+            body = form_model(LoginBody)
+        except Invalid:
             error, status = _("请输入证件号码（用户名）和密码"), 400
         else:
             try:
-                user = _attempt_login(login_value, password)
+                user = _attempt_login(body.login, body.password)
             except Refused as exc:
                 error, status = _(exc.message, **exc.values), exc.status
             else:
@@ -127,17 +144,17 @@ def change_password() -> Any:
     assert user is not None
     problems: list[str] = []
     if request.method == "POST":
-        form = request.form
-        phone = form.get("phone", "").strip()
-        if phone and not (len(phone) == 11 and phone.isdigit() and phone.startswith("1")):
-            problems = [_("请输入11位手机号码")]
+        try:
+            form = form_model(PasswordForm)
+        except Invalid as exc:
+            problems = problems_of(exc, PASSWORD_LABELS)
         else:
             try:
                 problems = ops.change_password(
                     user,
-                    form.get("old", ""),
-                    form.get("new", ""),
-                    form.get("repeat", ""),
+                    form.old,
+                    form.new,
+                    form.repeat,
                     address=_address(),
                     now=now(),
                     policy=_policy(),
@@ -147,24 +164,20 @@ def change_password() -> Any:
             else:
                 problems = [_(p) for p in problems]
         if not problems:
-            if phone:
-                user.phone = phone
+            if form.phone:
+                user.phone = form.phone
             record("user.password_change", "user", user.id, actor_id=user.id, now=now())
             refresh_login(user)
             flash(_("密码修改成功"), "success")
             return redirect(url_for("accounts.index"))
         # Answered, not raised: the unit keeps the count of wrong current passwords.
-    return render_template("accounts/change_password.html", problems=problems, user=user), (
-        200 if not problems else 422
-    )
+    typed_phone = form_data(PasswordForm).get("phone") if request.method == "POST" else None
+    return render_template(
+        "accounts/change_password.html", problems=problems, user=user, phone=typed_phone
+    ), (200 if not problems else 422)
 
 
 # --- JSON API -------------------------------------------------------------------------
-
-
-class LoginBody(BaseModel):
-    login: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=128)
 
 
 def _session_json(user: User | None) -> dict[str, Any]:
@@ -239,23 +252,13 @@ def staff_create() -> Response:
     actor = current_user()
     assert actor is not None
     try:
-        role = Role(request.form.get("role", ""))
-        if role not in STAFF_ROLES:
-            raise ValueError
-    except ValueError:
-        flash(_("请选择角色"), "error")
-        return redirect(url_for("accounts.staff_list"))
-    login = request.form.get("login", "").strip()
-    name = request.form.get("name", "").strip()
-    if not login or not name or len(login) > 64:
-        flash(_("请填写用户名和姓名"), "error")
-        return redirect(url_for("accounts.staff_list"))
-    password = ops.generate_password()
-    try:
-        user = ops.create_staff(role, login, name, password, now=now())
-    except ValueError as exc:
-        flash(_(exc.args[0]), "error")
-        return redirect(url_for("accounts.staff_list"))
+        form = form_model(StaffForm)
+        password = ops.generate_password()
+        user = ops.create_staff(Role(form.role), form.login, form.name, password, now=now())
+    except DomainError as exc:  # a bad field, or the user name taken
+        refuse_form(exc, "staff", STAFF_LABELS, form_data(StaffForm))
+        raise uow.Discard(lambda: redirect(url_for("accounts.staff_list"))) from None
+    login, role = user.login, user.role
     record("user.create", "user", user.id, actor_id=actor.id, now=now(), role=role.value)
     flash(
         _(
@@ -277,7 +280,7 @@ def staff_set_active(user_id: int) -> Response:
     if user.id == actor.id:
         flash(_("不能停用自己的账号"), "error")
         return redirect(url_for("accounts.staff_list"))
-    user.active = request.form.get("active") == "1"
+    user.active = form_model(ActiveForm).active
     record("user.active", "user", user.id, actor_id=actor.id, now=now(), active=user.active)
     return redirect(url_for("accounts.staff_list"))
 
@@ -291,7 +294,7 @@ def reset_password(user_id: int) -> Any:
     assert actor is not None
     user = db.get_or_404(User, user_id)
     query = request.values.get("q", "").strip()
-    if request.method == "GET" or request.form.get("confirm") != "1":
+    if request.method == "GET" or not form_model(ConfirmForm).confirm:
         return render_template(
             "accounts/reset_confirm.html",
             user=user,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from examsvc.jobs import JOBS, every
+from examsvc.web.openapi import add_part
 
 
 def init_app(app: Flask) -> None:
@@ -17,7 +18,7 @@ def init_app(app: Flask) -> None:
     app.extensions[ATTEMPT_RECORDS] = queries.attempt_records
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.add_url_rule("/api/v1/openapi.json", "openapi", openapi.openapi_json)
+    add_part(app, openapi.PART)
     app.cli.add_command(sweep_command, "attempts-sweep")
     if not any(job.name == "attempt-sweeper" for job in JOBS):
         every("attempt-sweeper", lambda app: 5)(sweep)

@@ -13,12 +13,14 @@ from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
 from examsvc.attempts.api import entry
 from examsvc.attempts.models import Attempt
+from examsvc.attempts.schemas import PrepareForm
 from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.papers.models import Paper
 from examsvc.roster.queries import logged_in_physician
+from examsvc.web.errors import form_model
 from examsvc.web.i18n import gettext
 from question_banks.types import QUESTION_TYPES
 
@@ -85,16 +87,17 @@ def prepare(paper_id: int) -> Any:
     if state is not None and state.can_start and gate.step:
         return redirect(gate.step)
     if request.method == "POST":
+        form = form_model(PrepareForm)
         try:
             attempt = ops.start_attempt(
                 physician,
                 paper_id,
                 now=now(),
-                rules_acknowledged=request.form.get("rules") == "on",
+                rules_acknowledged=form.rules,
                 entry=gate,
             )
         except Refused as exc:
-            flash(exc.message, "error")
+            flash(gettext(exc.message, **exc.values), "error")
             raise uow.Discard(
                 lambda: redirect(url_for("attempts.prepare", paper_id=paper_id))
             ) from None

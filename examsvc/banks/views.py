@@ -13,11 +13,13 @@ from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks import operations as ops
 from examsvc.banks.models import QuestionBank
+from examsvc.banks.schemas import LABELS, BankFields, StudyForm
 from examsvc.clock import now
-from examsvc.enums import PaperKind, PracticeCategory, Role
+from examsvc.enums import PracticeCategory, Role
+from examsvc.errors import Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
-from examsvc.web.errors import ApiError
+from examsvc.web.errors import ApiError, form_data, form_model, refuse_form, validate_form
 from examsvc.web.i18n import gettext as _
 from question_banks import BankImportError, parse_bank
 from question_banks.export import export_xlsx
@@ -64,17 +66,17 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
     except BankImportError as exc:
         return None, exc.problems
     meta = parsed.meta
-    code = (form.get("code") or (meta.code if meta else "")).strip()
-    name = (form.get("name") or (meta.name if meta else "")).strip()
-    kind = form.get("kind") or (meta.kind if meta else "")
-    category = form.get("category") or (meta.practice_category if meta else None) or None
-    if not code or not name or kind not in ("humanities", "professional"):
-        raise ApiError(422, "missing_fields", N_("请填写题库编号、名称和类型"))
-    if kind == "professional" and not category:
-        raise ApiError(422, "missing_fields", N_("业务水平题库须选择执业类别"))
-    info = ops.BankInfo(
-        code, name, PaperKind(kind), PracticeCategory(category) if category else None
-    )
+    fields = form_data(BankFields, form)
+    if meta is not None:  # the form's fields first, then the file's own
+        given = {
+            "code": meta.code,
+            "name": meta.name,
+            "kind": meta.kind,
+            "category": meta.practice_category,
+        }
+        fields = {k: v for k, v in given.items() if v} | fields
+    bank = validate_form(BankFields, fields)
+    info = ops.BankInfo(bank.code, bank.name, bank.kind, bank.category)
     user = current_user()
     version = ops.import_bank(  # a BankConflict is answered by the one error mapping
         parsed,
@@ -87,7 +89,7 @@ def _import(files: Any, form: Any) -> tuple[Any, Any]:
     record(
         "bank.import",
         "bank",
-        code,
+        bank.code,
         actor_id=user.id if user else None,
         now=now(),
         version=version.number,
@@ -106,7 +108,11 @@ def index() -> str:
 @bp.post("/admin/banks/import")
 @admin_required
 def import_page() -> Any:
-    version, problems = _import(request.files, request.form)
+    try:
+        version, problems = _import(request.files, request.form)
+    except Invalid as exc:  # a field missing in the form and in the file
+        refuse_form(exc, "bank", LABELS, form_data(BankFields))
+        raise uow.Discard(lambda: redirect(url_for("banks.index"))) from None
     if problems is not None:
         found = problems
         raise uow.Discard(
@@ -170,7 +176,7 @@ def detail(bank_id: int) -> str:
 @admin_required
 def set_study(bank_id: int) -> BaseResponse:
     bank = db.get_or_404(QuestionBank, bank_id)
-    open_ = request.form.get("open") == "1"
+    open_ = form_model(StudyForm).open
     user = current_user()
     ops.set_open_for_study(bank, open_, actor_id=user.id if user else None, now=now())
     flash(_("已开放学习") if open_ else _("已关闭学习"), "success")

@@ -1,19 +1,28 @@
 """The candidate's camera, beside the exam: consent to face data, the device check and
 entry face verification before an attempt, random snapshots and page events during it,
-and the bridge to the face engine (``faces``)."""
+the bridge to the face engine (``faces``) and the images' retention (``retention``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.jobs import JOBS, every
+from examsvc.web.openapi import add_part
+
 
 def init_app(app: Flask) -> None:
-    """Views and socket events (the gate before an attempt), the face calibration command
-    and page, and the entry gate the attempts feature asks (``ENTRY_GATE``)."""
+    """Views and socket events (the gate before an attempt), the commands (face calibration,
+    snapshot purge), the calibration page, the retention job, and the entry gate the
+    attempts feature asks (``ENTRY_GATE``)."""
     # local import: a feature's views load when the app is built, not with its models
     from examsvc.attempts.operations import ENTRY_GATE
-    from examsvc.camera import cli, events, views  # noqa: F401  (events registers on import)
+    from examsvc.camera import cli, events, openapi, views  # noqa: F401  (events registers on import)
+    from examsvc.camera.retention import purge_interval, scheduled_purge  # local import: as above
 
     app.extensions[ENTRY_GATE] = views.entry_gate
     app.cli.add_command(cli.faces)
+    app.cli.add_command(cli.snapshots)
+    if not any(job.name == "snapshot-purge" for job in JOBS):
+        every("snapshot-purge", purge_interval)(scheduled_purge)
     app.register_blueprint(views.bp)
+    add_part(app, openapi.PART)

@@ -1,14 +1,17 @@
-"""``examsvc faces …``: calibrate the face thresholds on the roster, show what is in force."""
+"""The camera feature's commands: ``examsvc faces …`` (calibrate the face thresholds on the
+roster, show what is in force) and ``examsvc snapshots purge`` (retention)."""
 
 from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 
 from examsvc import uow
 from examsvc.audit.operations import record
 from examsvc.camera import calibration as calib
+from examsvc.camera.retention import Policy, purge
 from examsvc.clock import now
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle
@@ -121,3 +124,29 @@ def describe(row: calib.FaceCalibration) -> str:
             f" {genuine['frr_strict']:.1%}, refused {genuine['frr_loose']:.1%}"
         )
     return "\n".join(lines)
+
+
+@click.group("snapshots")
+def snapshots() -> None:
+    """Snapshots and entry frames (face images) of the attempts."""
+
+
+@snapshots.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what is due, delete nothing.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Delete the face images whose retention period has ended (the server does this every
+    EXAMSVC_RETENTION_PURGE_INTERVAL seconds): clean attempts' after
+    EXAMSVC_RETENTION_CLEAN_DAYS, flagged evidence after EXAMSVC_RETENTION_FLAGGED_DAYS."""
+    policy = Policy.from_config(current_app.config)
+    done = purge(current_app.config["DATA_DIR"], now(), policy, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb}: {done.snapshots} snapshots ({done.snapshots_clean} of clean attempts after"
+        f" {policy.clean_days} days, {done.snapshots_flagged} flagged after"
+        f" {policy.flagged_days} days), the frames of {done.entry_checks} entry checks;"
+        f" {done.files} files, {done.missing_files} already gone, {done.bytes} bytes of"
+        f" snapshots, in {done.batches} batches"
+    )
+    for error in done.errors:
+        click.echo(error, err=True)

@@ -33,13 +33,28 @@ from examsvc.extensions import db
 from examsvc.invigilation import evidence, queries, words
 from examsvc.invigilation import operations as ops
 from examsvc.invigilation.models import ExamSession, Site, session_candidates, session_invigilators
+from examsvc.invigilation.schemas import (
+    ASSIGN_LABELS,
+    SESSION_LABELS,
+    SITE_LABELS,
+    AssignForm,
+    SessionForm,
+    SiteForm,
+)
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import cycle_windows
-from examsvc.papers.views import actor_id, current_cycle_id, form_id
+from examsvc.papers.views import actor_id, current_cycle_id
 from examsvc.roster import photos
 from examsvc.roster.models import Physician
-from examsvc.web.errors import ApiError
+from examsvc.web.errors import (
+    ApiError,
+    form_data,
+    form_model,
+    problems_of,
+    refuse_form,
+    validate_form,
+)
 from examsvc.web.i18n import gettext as _
 from proctoring.frames import sniff
 
@@ -100,14 +115,11 @@ def _sessions_page(failed: dict[str, Any] | None = None, status: int = 200) -> t
 @admin_required
 def add_site() -> BaseResponse:
     try:
-        site = ops.create_site(
-            request.form.get("code", "").strip(),
-            request.form.get("name", "").strip(),
-            request.form.get("address", "").strip(),
-        )
-    except DomainError as exc:
-        flash(_(exc.message), "error")
-        return redirect(url_for("invigilation.sessions"))
+        form = form_model(SiteForm)
+        site = ops.create_site(form.code, form.name, form.address)
+    except DomainError as exc:  # a bad field, or the code taken
+        refuse_form(exc, "site", SITE_LABELS, form_data(SiteForm))
+        raise uow.Discard(lambda: redirect(url_for("invigilation.sessions"))) from None
     record("site.create", "site", site.id, actor_id=actor_id(), now=now(), code=site.code)
     return redirect(url_for("invigilation.sessions"))
 
@@ -115,13 +127,14 @@ def add_site() -> BaseResponse:
 @bp.post("/admin/sessions")
 @admin_required
 def add_session() -> BaseResponse:
-    window = db.get_or_404(ExamWindow, form_id("window_id", N_("请选择考试时间（window_id）")))
-    site_id = request.form.get("site_id", type=int)
-    name = request.form.get("name", "").strip()
-    if not name:
-        flash(_("请填写场次名称"), "error")
-        return redirect(url_for("invigilation.sessions"))
-    session = ops.create_session(window, name, db.session.get(Site, site_id) if site_id else None)
+    try:
+        form = form_model(SessionForm)
+    except DomainError as exc:
+        refuse_form(exc, "session", SESSION_LABELS, form_data(SessionForm))
+        raise uow.Discard(lambda: redirect(url_for("invigilation.sessions"))) from None
+    window = db.get_or_404(ExamWindow, form.window_id)
+    site = db.get_or_404(Site, form.site_id) if form.site_id else None
+    session = ops.create_session(window, form.name, site)
     record(
         "session.create", "session", session.id, actor_id=actor_id(), now=now(), window=window.id
     )
@@ -132,16 +145,17 @@ def add_session() -> BaseResponse:
 @admin_required
 def update_session(session_id: int) -> Any:
     session = db.get_or_404(ExamSession, session_id)
-    text = request.form.get("candidates", "")
-    chosen = request.form.getlist("invigilators")
+    raw = form_data(AssignForm)
+    text, chosen = raw.get("candidates", ""), raw.get("invigilators", [])
     try:
-        ops.assign_invigilators(session, [int(v) for v in chosen if v.isdigit()])
-        added = ops.assign_candidates(session, text.splitlines())
+        form = validate_form(AssignForm, raw)
+        ops.assign_invigilators(session, form.invigilators)
+        added = ops.assign_candidates(session, form.candidates.splitlines())
     except DomainError as exc:  # CandidatesRefused names each line; the rest, the invigilators
         problems = (
             exc.problems
             if isinstance(exc, ops.CandidatesRefused)
-            else [ops.LineProblem(0, "", exc.message)]
+            else [ops.LineProblem(0, "", p) for p in problems_of(exc, ASSIGN_LABELS)]
         )
         failed = {"session_id": session_id, "text": text, "invigilators": chosen}
         raise uow.Discard(lambda: _sessions_page(failed | {"problems": problems}, 422)) from None

@@ -101,7 +101,20 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
         rng = random.Random(f"{seed}:{section.position}")
         candidates = _candidates(section)
         if len(candidates) < section.count:
-            raise ValueError(f"section {section.position} cannot be filled")
+            # The bank's current version changed since the paper was saved: refuse with
+            # the shortfalls in plain words (a 409, never a 500).
+            raise Refused(
+                "paper_cannot_be_drawn",
+                N_("试卷无法组卷，请联系考核机构：{problem}"),
+                [{"message": s.message} for s in blueprint_shortfalls(paper)],
+                problem=N_(
+                    "第 {n} 节「{title}」需要 {count} 道题，题库中只有 {have} 道",
+                    n=section.position,
+                    title=section.title,
+                    count=section.count,
+                    have=len(candidates),
+                ),
+            )
         chosen = rng.sample(candidates, section.count)
         if not paper.shuffle_questions:
             chosen.sort(key=lambda q: q.external_id)

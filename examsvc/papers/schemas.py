@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from examsvc.clock import BEIJING
-from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory
+from examsvc.enums import PaperKind, PhysicianLevel, PracticeCategory, WindowRound
+from question_banks.types import QUESTION_TYPES
 
 
 class SectionSpec(BaseModel):
@@ -70,3 +71,50 @@ class WindowTimes(BaseModel):
 
     opens_at: BeijingTime
     closes_at: BeijingTime
+
+
+class NewWindowForm(WindowTimes):
+    """添加考试时间: the paper, regular or makeup, and the times."""
+
+    paper_id: int = Field(ge=1)
+    round: WindowRound = WindowRound.REGULAR
+
+
+class WindowChangeForm(WindowTimes):
+    """修改时间: the times, and whether running attempts keep their deadlines."""
+
+    let_running_finish: bool = False
+
+
+def _tags(value: Any) -> Any:
+    """知识点 as typed in a form: one text, comma-separated (either comma)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [t.strip() for v in value for t in str(v).replace("，", ",").split(",") if t.strip()]
+    return value
+
+
+class SectionForm(SectionSpec):
+    """One row of the paper editor's blueprint table (``sections-<i>-<field>``): a row with
+    no bank chosen is an unused row; a title left empty is the question type's name."""
+
+    FORM_ROW_KEY: ClassVar[str] = "bank"
+
+    title: str = Field(default="", max_length=100)
+    tags: Annotated[list[str], BeforeValidator(_tags)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _default_title(self) -> SectionForm:
+        if not self.title:
+            self.title = QUESTION_TYPES[self.qtype].label_zh
+        return self
+
+
+class PaperForm(PaperSpec):
+    """The paper editor's form: ``PaperSpec`` as a form gives it (read with ``form_model``);
+    an unticked checkbox is not sent, so the shuffles are off unless ticked."""
+
+    shuffle_questions: bool = False
+    shuffle_options: bool = False
+    sections: list[SectionForm] = Field(min_length=1, max_length=30)  # type: ignore[assignment]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from examsvc import uow
@@ -15,8 +13,8 @@ from examsvc.accounts.auth import admin_required, current_user, roles_required
 from examsvc.audit.operations import record
 from examsvc.banks.models import QuestionBank
 from examsvc.clock import now
-from examsvc.enums import PhysicianLevel, PracticeCategory, Role, WindowRound
-from examsvc.errors import Invalid, field_errors
+from examsvc.enums import PhysicianLevel, PracticeCategory, Role
+from examsvc.errors import DomainError, Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers import operations as ops
@@ -25,9 +23,23 @@ from examsvc.papers.models import (
     Paper,
 )
 from examsvc.papers.queries import assigned_slots, cycle_windows, slots_of
-from examsvc.papers.schemas import PaperSpec, WindowChange, WindowTimes
+from examsvc.papers.schemas import (
+    NewWindowForm,
+    PaperForm,
+    PaperSpec,
+    WindowChange,
+    WindowChangeForm,
+)
 from examsvc.roster.queries import current_cycle
-from examsvc.web.errors import ApiError, form_model, parse_json
+from examsvc.web.errors import (
+    ApiError,
+    form_data,
+    form_model,
+    parse_json,
+    problems_of,
+    refuse_form,
+    validate_form,
+)
 from examsvc.web.i18n import gettext as _
 from question_banks.types import QUESTION_TYPES
 
@@ -54,55 +66,31 @@ def _bad_field(field: str, message: str) -> ApiError:
     )
 
 
-def form_id(field: str, message: str) -> int:
-    value = request.form.get(field, type=int)
-    if value is None:
-        raise _bad_field(field, message)
-    return value
-
-
 def actor_id() -> int | None:
     user = current_user()
     return user.id if user else None
 
 
-def _spec_from_form(form: Any) -> dict[str, Any]:
-    sections = []
-    for i in range(SECTION_ROWS):
-        if not form.get(f"s{i}_bank"):
-            continue
-        sections.append(
-            {
-                "title": form.get(f"s{i}_title")
-                or QUESTION_TYPES.get(
-                    form.get(f"s{i}_qtype", ""), QUESTION_TYPES["single"]
-                ).label_zh,
-                "bank": form.get(f"s{i}_bank"),
-                "qtype": form.get(f"s{i}_qtype"),
-                "tags": [
-                    t.strip()
-                    for t in (form.get(f"s{i}_tags") or "").replace("，", ",").split(",")
-                    if t.strip()
-                ],
-                "count": form.get(f"s{i}_count") or 0,
-                "points_per_item": form.get(f"s{i}_points") or 0,
-            }
-        )
-    return {
-        "code": form.get("code", ""),
-        "name": form.get("name", ""),
-        "kind": form.get("kind", ""),
-        "practice_categories": form.getlist("practice_categories"),
-        "physician_levels": form.getlist("physician_levels"),
-        "duration_minutes": form.get("duration_minutes") or 0,
-        "pass_mark": form.get("pass_mark") or 0,
-        "shuffle_questions": form.get("shuffle_questions") == "on",
-        "shuffle_options": form.get("shuffle_options") == "on",
-        "attempt_limit_simple": form.get("attempt_limit_simple") or 0,
-        "attempt_limit_general": form.get("attempt_limit_general") or 0,
-        "prerequisite": form.get("prerequisite") or None,
-        "sections": sections,
-    }
+# The editor's words for each field, to say which one is wrong.
+FIELD_LABELS = {
+    "code": N_("试卷编号"),
+    "name": N_("试卷名称"),
+    "kind": N_("类型"),
+    "duration_minutes": N_("时长（分钟）"),
+    "pass_mark": N_("合格分数（满分100）"),
+    "attempt_limit_simple": N_("简易程序可考次数"),
+    "attempt_limit_general": N_("一般程序可考次数"),
+    "prerequisite": N_("前置试卷（须先合格）"),
+    "practice_categories": N_("执业类别"),
+    "physician_levels": N_("医师级别"),
+    "sections": N_("大题"),
+    "title": N_("大题名称"),
+    "bank": N_("题库"),
+    "qtype": N_("题型"),
+    "tags": N_("知识点"),
+    "count": N_("题数"),
+    "points_per_item": N_("每小题分值"),
+}
 
 
 def _spec_of(paper: Paper) -> dict[str, Any]:
@@ -134,17 +122,10 @@ def _spec_of(paper: Paper) -> dict[str, Any]:
     }
 
 
-def _save(raw: dict[str, Any]) -> tuple[Paper | None, list[str]]:
-    try:
-        spec = PaperSpec.model_validate(raw)
-    except ValidationError as exc:
-        return None, [f"{d['field']}：{d['message']}" for d in field_errors(exc)]
-    try:
-        paper = ops.save_paper(current_cycle_id(), spec, now=now())
-    except ops.PaperRefused as exc:
-        return None, exc.problems
+def _save(spec: PaperSpec) -> Paper:
+    paper = ops.save_paper(current_cycle_id(), spec, now=now())
     record("paper.save", "paper", paper.id, actor_id=actor_id(), now=now(), code=paper.code)
-    return paper, []
+    return paper
 
 
 def _editor(raw: dict[str, Any] | None, problems: list[str], status: int = 200) -> tuple[str, int]:
@@ -179,12 +160,16 @@ def index() -> tuple[str, int]:
 @bp.post("/admin/papers")
 @admin_required
 def save() -> Any:
-    raw = _spec_from_form(request.form)
-    paper, problems = _save(raw)
-    if problems:
-        raise uow.Discard(lambda: _editor(raw, problems, 422))
+    raw = form_data(PaperForm)
+    try:
+        paper = _save(validate_form(PaperForm, raw))
+    except Invalid as exc:  # bad fields, or a paper the banks cannot fill (PaperRefused)
+        problems = problems_of(exc, FIELD_LABELS)
+        # The form again as it was typed (an unticked shuffle stays unticked).
+        typed = {"shuffle_questions": False, "shuffle_options": False, **raw}
+        raise uow.Discard(lambda: _editor(typed, problems, 422)) from None
     flash(_("试卷已保存"), "success")
-    return redirect(url_for("papers.preview_page", paper_id=paper.id if paper else 0))
+    return redirect(url_for("papers.preview_page", paper_id=paper.id))
 
 
 def _assign(paper: Paper) -> list[Paper]:
@@ -235,73 +220,92 @@ def preview_page(paper_id: int) -> str:
     )
 
 
+WINDOW_LABELS = {
+    "paper_id": N_("试卷"),
+    "round": N_("类型"),
+    "opens_at": N_("开始"),
+    "closes_at": N_("结束"),
+}
+
+
 @bp.get("/admin/windows")
 @readers
-def windows() -> str:
+def windows() -> tuple[str, int]:
+    return _windows_page()
+
+
+def _windows_page(
+    problems: list[str] | None = None, typed: dict[str, Any] | None = None, status: int = 200
+) -> tuple[str, int]:
     rows = cycle_windows(current_cycle_id())
     running = {w.id: ops.running_attempts(w) for w in rows}
     papers = db.session.scalars(
         sa.select(Paper).where(Paper.cycle_id == current_cycle_id()).order_by(Paper.code)
     ).all()
-    return render_template("papers/windows.html", windows=rows, running=running, papers=papers)
-
-
-def _window_form(change: Any, action: str, done: str, **detail: Any) -> BaseResponse:
-    """Run a window change from the form, audit it and say what happened; for both window
-    forms."""
-    try:
-        times = form_model(WindowTimes)
-    except Invalid:
-        flash(_("请填写正确的开始和结束时间"), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    try:
-        window = change(opens_at=times.opens_at, closes_at=times.closes_at)
-    except ops.WindowChangeRefused as exc:
-        flash(_(exc.message), "error")
-        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
-    record(
-        action,
-        "window",
-        window.id,
-        actor_id=actor_id(),
-        now=now(),
-        closes_at=window.closes_at.isoformat(),
-        **detail,
-    )
-    flash(_(done), "success")
-    return redirect(url_for("papers.windows"))
+    return render_template(
+        "papers/windows.html",
+        windows=rows,
+        running=running,
+        papers=papers,
+        problems=problems or [],
+        typed_window=typed or {},
+    ), status
 
 
 @bp.post("/admin/windows")
 @admin_required
 def add_window() -> BaseResponse:
-    paper = db.get_or_404(Paper, form_id("paper_id", N_("请选择试卷（paper_id）")))
+    raw = form_data(NewWindowForm)
     try:
-        round_ = WindowRound(request.form.get("round", "regular"))
-    except ValueError:
-        raise _bad_field(
-            "round", N_("考试类型（round）须为正式考试 regular 或补考 makeup")
-        ) from None
-    return _window_form(
-        lambda **when: ops.add_window(paper, round=round_, **when),
+        form = validate_form(NewWindowForm, raw)
+        paper = db.get_or_404(Paper, form.paper_id)
+        window = ops.add_window(
+            paper, round=form.round, opens_at=form.opens_at, closes_at=form.closes_at
+        )
+    except DomainError as exc:  # a bad field, or the times in the wrong order
+        problems = problems_of(exc, WINDOW_LABELS)
+        raise uow.Discard(lambda: _windows_page(problems, raw, 422)) from None
+    record(
         "window.add",
-        N_("考试时间已添加"),
+        "window",
+        window.id,
+        actor_id=actor_id(),
+        now=now(),
+        closes_at=window.closes_at.isoformat(),
         paper=paper.code,
-        round=round_.value,
+        round=form.round.value,
     )
+    flash(_("考试时间已添加"), "success")
+    return redirect(url_for("papers.windows"))
 
 
 @bp.post("/admin/windows/<int:window_id>")
 @admin_required
 def change_window(window_id: int) -> BaseResponse:
     window = db.get_or_404(ExamWindow, window_id)
-    finish = request.form.get("let_running_finish") == "on"
-
-    def change(**when: datetime) -> ExamWindow:
-        ops.change_window(window, let_running_finish=finish, now=now(), **when)
-        return window
-
-    return _window_form(change, "window.change", N_("考试时间已修改"), let_running_finish=finish)
+    try:
+        form = form_model(WindowChangeForm)
+        ops.change_window(
+            window,
+            opens_at=form.opens_at,
+            closes_at=form.closes_at,
+            let_running_finish=form.let_running_finish,
+            now=now(),
+        )
+    except DomainError as exc:  # a bad field, or a change that would cut attempts short
+        refuse_form(exc, f"window:{window_id}", WINDOW_LABELS, form_data(WindowChangeForm))
+        raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
+    record(
+        "window.change",
+        "window",
+        window.id,
+        actor_id=actor_id(),
+        now=now(),
+        closes_at=window.closes_at.isoformat(),
+        let_running_finish=form.let_running_finish,
+    )
+    flash(_("考试时间已修改"), "success")
+    return redirect(url_for("papers.windows"))
 
 
 # --- JSON API -------------------------------------------------------------------------
@@ -331,10 +335,7 @@ def api_papers() -> dict[str, Any]:
 @bp.post("/api/v1/admin/papers")
 @admin_required
 def api_save_paper() -> tuple[dict[str, Any], int]:
-    raw = parse_json(PaperSpec).model_dump(mode="json")
-    paper, problems = _save(raw)
-    if problems or paper is None:
-        raise ops.PaperRefused(problems)
+    paper = _save(parse_json(PaperSpec))  # PaperRefused: the one error mapping answers it
     return {"id": paper.id, **_spec_of(paper)}, 201
 
 

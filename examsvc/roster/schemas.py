@@ -108,3 +108,12 @@ class RosterFileError(Invalid):
 
     def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
         return (RosterFileError, (self.problems,))
+
+
+class AllowanceForm(BaseModel):
+    """每次测评延长时间（分钟）, 0–240."""
+
+    minutes: int = Field(ge=0, le=240)
+
+
+ALLOWANCE_LABELS = {"minutes": N_("每次测评延长时间（分钟）")}

@@ -23,13 +23,15 @@ from examsvc.accounts.ids import mask
 from examsvc.audit.operations import record
 from examsvc.clock import now
 from examsvc.enums import PhotoStatus, Role
+from examsvc.errors import Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
 from examsvc.roster.queries import attempt_records, current_cycle, progress
-from examsvc.web.errors import ApiError
+from examsvc.roster.schemas import ALLOWANCE_LABELS, AllowanceForm
+from examsvc.web.errors import ApiError, form_data, form_model, refuse_form
 from examsvc.web.i18n import gettext as _
 
 bp = Blueprint("roster", __name__)
@@ -243,9 +245,10 @@ def photo(physician_id: int) -> Response:
 @admin_required
 def allowance(physician_id: int) -> BaseResponse:
     physician = db.get_or_404(Physician, physician_id)
-    minutes = request.form.get("minutes", type=int)
-    if minutes is None or not 0 <= minutes <= 240:
-        flash(_("延长时间须为 0–240 分钟"), "error")
+    try:
+        minutes = form_model(AllowanceForm).minutes
+    except Invalid as exc:
+        refuse_form(exc, "allowance", ALLOWANCE_LABELS, form_data(AllowanceForm))
     else:
         user = current_user()
         physician.time_allowance_minutes = minutes

@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from examsvc.clock import beijing_time
-from examsvc.web import errors, i18n
+from examsvc.web import errors, i18n, openapi
 from examsvc.web.i18n import LANGUAGES, current_language, gettext
 
 bp = Blueprint("web", __name__)
@@ -65,6 +65,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     i18n.init_app(app)
     errors.init_app(app)
+    openapi.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_language"] = current_language

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast, get_origin
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast, get_args, get_origin
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -68,26 +69,104 @@ def parse_json(model: type[BaseModel], data: Any | None = None) -> Any:
     return validate(model, data)
 
 
-def validate(model: type[BaseModel], data: Any) -> Any:
+def validate(model: type[BaseModel], data: Any, values: dict[str, str] | None = None) -> Any:
     """``data`` as ``model``, or a 422 ``invalid`` that names each bad field (never the
-    model's class name: "Input should be an object")."""
+    model's class name: "Input should be an object"); ``values`` (what was typed, by field)
+    lets a message quote it."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc)) from None
+        raise Invalid("invalid", N_("提交的内容有误"), field_errors(exc, values)) from None
+
+
+def validate_form(model: type[M], data: dict[str, Any]) -> M:
+    """``form_data`` read earlier, validated: a message quotes the value typed."""
+    typed = {k: v for k, v in data.items() if isinstance(v, str)}
+    return cast(M, validate(model, data, typed))
 
 
 def form_model(model: type[M], form: Any | None = None) -> M:
     """An HTML form (``request.form``) as ``model``: forms take the same pydantic path as
-    JSON. A field left empty is left out (the model's default applies); a list field takes
-    every value; a checkbox's ``on`` is true. Invalid (422) names each bad field."""
+    JSON. Invalid (422) names each bad field; ``form_data`` is what was read (to show the
+    form again as it was typed)."""
+    return validate_form(model, form_data(model, form))
+
+
+def form_data(model: type[BaseModel], form: Any | None = None) -> dict[str, Any]:
+    """The fields of ``model`` read from a form, before validation. A field left empty is
+    left out (the model's default applies); a list field takes every value; a checkbox's
+    ``on`` is true (pydantic reads it so). A list of models is a table of rows named
+    ``<field>-<i>-<name>`` (``sections-0-bank``); a row counts when its ``FORM_ROW_KEY``
+    field (any field, if the row model names none) is filled."""
     form = request.form if form is None else form
+    return _read(model, form, "")
+
+
+def _row_model(annotation: Any) -> type[BaseModel] | None:
+    args = get_args(annotation)
+    row = args[0] if get_origin(annotation) is list and args else None
+    return row if isinstance(row, type) and issubclass(row, BaseModel) else None
+
+
+def _read(model: type[BaseModel], form: Any, prefix: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        values = [v for v in form.getlist(name) if v.strip()]
+        key = prefix + name
+        rows = _row_model(field.annotation)
+        if rows is not None:
+            indexes = sorted(
+                {
+                    int(k[len(key) + 1 :].split("-", 1)[0])
+                    for k in form
+                    if k.startswith(f"{key}-") and k[len(key) + 1 :].split("-", 1)[0].isdigit()
+                }
+            )
+            row_key = getattr(rows, "FORM_ROW_KEY", None)
+            read = [_read(rows, form, f"{key}-{i}-") for i in indexes]
+            data[name] = [r for r in read if (r.get(row_key) if row_key else r)]
+            continue
+        values = [v for v in form.getlist(key) if v.strip()]
         if values:
             data[name] = values if get_origin(field.annotation) is list else values[0]
-    return cast(M, validate(model, data))
+    return data
+
+
+def problems_of(exc: DomainError, labels: Mapping[str, str]) -> list[str]:
+    """A refused form's problems in the form's words, one per bad field: 「{label}：{why}」,
+    「第 {n} 行 {label}：{why}」 for a row of a table; the message alone where no field is named."""
+    out = []
+    for detail in exc.details or [{"message": exc.message}]:
+        said = detail["message"]  # (not inside gettext's call: babel would extract the key)
+        message = gettext(said, **(exc.values if not exc.details else {}))
+        path = str(detail.get("field", "-")).split(".")
+        if path[0] == "-":
+            out.append(message)
+        elif len(path) >= 3 and path[1].isdigit():
+            label = gettext(labels.get(path[2], path[2]))
+            out.append(
+                gettext(
+                    "第 {n} 行 {field}：{message}", n=int(path[1]) + 1, field=label, message=message
+                )
+            )
+        else:
+            label = gettext(labels.get(path[0], path[0]))
+            out.append(gettext("{field}：{message}", field=label, message=message))
+    return out
+
+
+def refuse_form(
+    exc: DomainError, name: str, labels: Mapping[str, str], typed: Mapping[str, Any]
+) -> None:
+    """A small form answered with a redirect: flash each problem and keep what was typed for
+    the page's next rendering, where ``typed(name)`` gives it back (once)."""
+    for problem in problems_of(exc, labels):
+        flash(problem, "error")
+    session[f"typed:{name}"] = dict(typed)
+
+
+def typed(name: str) -> dict[str, Any]:
+    """What was typed into the form ``name`` when it was last refused (template global)."""
+    return cast(dict[str, Any], session.pop(f"typed:{name}", {}))
 
 
 def _wants_json() -> bool:
@@ -95,6 +174,8 @@ def _wants_json() -> bool:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["typed"] = typed
+
     @app.errorhandler(DomainError)
     def handle_api_error(exc: DomainError) -> Any:
         if _wants_json():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:04:51.070631
+Create Date: 2026-11-25 21:07:25.768477
 
 """
 

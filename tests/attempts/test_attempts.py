@@ -10,15 +10,17 @@ import pytest
 import sqlalchemy as sa
 
 from examsvc import offload, uow
+from examsvc.accounts.openapi import PART as ACCOUNTS
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.attempts.openapi import PART as ATTEMPTS
 from examsvc.attempts.sweeper import sweep
 from examsvc.camera.models import EntryCheck
 from examsvc.enums import AttemptStatus, Procedure
 from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
-from tests.factories_exam import let_in, pass_gate
+from tests.factories_exam import create_bank, let_in, pass_gate
 
 
 def start(client, paper_id: int, ack: bool = True):
@@ -296,6 +298,18 @@ def test_openapi_describes_only_real_endpoints(client, app):
         flask_path = path.replace("{", "<int:").replace("}", ">")
         for method in operations:
             assert (flask_path, method.upper()) in rules, (path, method)
+    assert {"/api/v1/session", "/api/v1/exam"} <= set(spec["paths"])
+    assert {"LoginBody", "StartBody", "AnswerBody", "Error"} <= set(spec["components"]["schemas"])
+
+
+def test_each_feature_documents_only_its_own_endpoints(app):
+    owner = {r.rule: r.endpoint.split(".")[0] for r in app.url_map.iter_rules()}
+    for feature, part in (("accounts", ACCOUNTS), ("attempts", ATTEMPTS)):
+        for path in part.paths:
+            flask_path = path.replace("{", "<int:").replace("}", ">")
+            assert app.blueprints[owner[flask_path]].import_name.startswith(
+                f"examsvc.{feature}."
+            ), (feature, path)
 
 
 def test_result_notice_pdf_only_after_a_pass(candidate, exam, app, faces_photos, tmp_path):
@@ -382,3 +396,21 @@ def test_the_candidate_is_told_before_starting_when_time_is_short(candidate, exa
     assert "距考试结束仅剩25分钟" in short
     started = candidate.post(f"/exam/paper/{exam['paper'].id}", data={"rules": "on"})
     assert started.status_code == 302 and "/exam/" in started.headers["Location"]
+
+
+def test_a_bank_too_small_for_the_paper_refuses_the_start_in_words(candidate, exam, clock):
+    create_bank(per_type=1, now=clock.now())  # a new version: 2 questions of each type
+    db.session.commit()
+    refused = start(candidate, exam["paper"].id)
+    error = refused.get_json()["error"]
+    assert refused.status_code == 409 and error["code"] == "paper_cannot_be_drawn"
+    assert (
+        error["message"].startswith("试卷无法组卷")
+        and "需要 5 道题，题库中只有 2 道" in error["message"]
+    )
+    assert error["details"] and all("只有 2 道" in d["message"] for d in error["details"])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
+    page = candidate.post(
+        f"/exam/paper/{exam['paper'].id}", data={"rules": "on"}, follow_redirects=True
+    )
+    assert "试卷无法组卷，请联系考核机构：第 1 节" in page.get_data(as_text=True)

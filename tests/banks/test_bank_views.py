@@ -152,3 +152,25 @@ def test_a_bank_is_stored_in_chunks_every_question_once(app, monkeypatch):
         sa.select(Question.external_id).where(Question.version_id == version.id)
     ).all()
     assert len(stored) == len(set(stored)) == version.question_count == 10
+
+
+def test_import_form_says_what_is_missing_and_keeps_what_was_typed(client):
+    login_as(client)
+    template = client.get("/admin/banks/template.xlsx").data
+    response = client.post(
+        "/admin/banks/import",
+        data={
+            "file": (io.BytesIO(template), "模板.xlsx"),
+            "code": "prof-a",
+            "name": "业务题库甲",
+            "kind": "professional",
+        },
+        content_type="multipart/form-data",
+    )
+    page = client.get(response.location).get_data(as_text=True)
+    assert response.status_code == 302 and "业务水平题库须选择执业类别" in page
+    assert 'value="业务题库甲"' in page and '<option value="professional" selected>' in page
+    response = upload(client, template, "模板.xlsx", kind="bogus", code="x" * 65)
+    page = client.get(response.location).get_data(as_text=True)
+    assert "类型：“bogus” 不是允许的取值" in page and "题库编号：最多 64 个字符" in page
+    assert count(Question) == 0 and count(QuestionBank) == 0

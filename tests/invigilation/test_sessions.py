@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from examsvc.enums import Role
 from examsvc.extensions import db
 from tests.factories import create_cycle, login_as
-from tests.factories_exam import create_bank, create_paper, create_window
+from tests.factories_exam import create_bank, create_paper, create_window, paper_window
 
 
 def test_sites_and_sessions_with_invigilators_and_candidates(client, clock):
@@ -101,3 +101,47 @@ def test_candidates_by_id_number_and_every_bad_line_named(client, clock):
     assert response.status_code == 302
     saved = set(db.session.scalars(sa.select(session_candidates.c.physician_id)))
     assert saved == {by_reg.id, by_18.id, by_15.id, by_x.id}
+
+
+def test_site_and_session_forms_name_the_bad_field_and_keep_what_was_typed(client, clock):
+    from examsvc.invigilation.models import ExamSession, Site
+
+    window = paper_window(clock.now())
+    db.session.commit()
+    login_as(client)
+    refused = client.post("/admin/sites", data={"code": "", "name": "第二考点", "address": "株洲"})
+    assert refused.status_code == 302
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "考点编号：必须填写" in page
+    assert 'name="name" required maxlength="200" value="第二考点"' in page
+    assert 'value="株洲"' in page
+    assert "考点编号：必须填写" not in client.get("/admin/sessions").get_data(as_text=True)
+    client.post("/admin/sites", data={"code": "S2", "name": "第二考点"})
+    taken = client.post("/admin/sites", data={"code": "S2", "name": "又一考点"})
+    page = client.get(taken.location).get_data(as_text=True)
+    assert "考点编号 S2 已存在" in page and 'value="又一考点"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 1
+
+    client.post("/admin/sessions", data={"window_id": str(window.id), "name": "  "})
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "场次名称：" in page and f'<option value="{window.id}" selected>' in page
+    client.post("/admin/sessions", data={"window_id": "abc", "name": "第三场"})
+    page = client.get("/admin/sessions").get_data(as_text=True)
+    assert "考试时间：应为整数" in page and 'value="第三场"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExamSession)) == 0
+
+
+def test_assigning_a_bad_invigilator_id_is_named_and_the_candidates_are_kept(client, clock):
+    from examsvc.invigilation.models import ExamSession
+
+    window = paper_window(clock.now())
+    db.session.add(ExamSession(window_id=window.id, name="第一场", settings={}))
+    db.session.commit()
+    login_as(client)
+    session = db.session.scalars(sa.select(ExamSession)).one()
+    page = client.post(
+        f"/admin/sessions/{session.id}", data={"invigilators": ["abc"], "candidates": "HN-1\nHN-2"}
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "监考人员：应为整数" in html
+    assert "HN-1\nHN-2</textarea>" in html

@@ -13,7 +13,7 @@ from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from tests.factories import create_cycle, login_as
-from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+from tests.factories_exam import create_bank, create_paper, create_window, paper_spec, paper_window
 from tests.keys import assert_no_reprs, cards, expected_keys
 
 
@@ -31,12 +31,12 @@ def _form(spec) -> dict[str, str]:
     }
     for i, s in enumerate(spec.sections):
         data |= {
-            f"s{i}_title": s.title,
-            f"s{i}_bank": s.bank,
-            f"s{i}_qtype": s.qtype,
-            f"s{i}_tags": ",".join(s.tags),
-            f"s{i}_count": str(s.count),
-            f"s{i}_points": str(s.points_per_item),
+            f"sections-{i}-title": s.title,
+            f"sections-{i}-bank": s.bank,
+            f"sections-{i}-qtype": s.qtype,
+            f"sections-{i}-tags": ",".join(s.tags),
+            f"sections-{i}-count": str(s.count),
+            f"sections-{i}-points_per_item": str(s.points_per_item),
         }
     return data
 
@@ -207,10 +207,19 @@ def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, cloc
     page = client.post(
         "/admin/windows", data=form | {"round": "bogus", "closes_at": "2026-06-02T09:00"}
     )
-    assert page.status_code == 422
-    assert "考试类型（round）须为正式考试 regular 或补考 makeup" in page.get_data(as_text=True)
-    no_paper = client.post("/admin/windows", data={"round": "regular"})
-    assert no_paper.status_code == 422 and "paper_id" in no_paper.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "类型：“bogus” 不是允许的取值" in html
+    assert 'value="2026-06-02T09:00"' in html and f'<option value="{paper.id}" selected>' in html
+    no_paper = client.post("/admin/windows", data={"round": "makeup"})
+    html = no_paper.get_data(as_text=True)
+    assert no_paper.status_code == 422 and "试卷：必须填写" in html and "开始：必须填写" in html
+    assert '<option value="makeup" selected>' in html
+    backwards = client.post(
+        "/admin/windows", data=form | {"round": "regular", "closes_at": "2026-05-01T09:00"}
+    )
+    assert backwards.status_code == 422 and "结束时间须晚于开始时间" in backwards.get_data(
+        as_text=True
+    )
     for body, field in (
         (["closes_at"], "(body)"),
         ({"closes_at": "2026-06-02T09:00"}, "closes_at"),  # no offset
@@ -220,4 +229,62 @@ def test_malformed_window_input_is_a_clear_refusal_naming_the_field(client, cloc
         error = response.get_json()["error"]
         assert response.status_code == 422 and error["code"] == "invalid", body
         assert [d["field"] for d in error["details"]] == [field], body
+    assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at
+
+
+def test_editor_names_each_bad_field_and_keeps_what_was_typed(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login_as(client)
+    form = _form(paper_spec()) | {
+        "code": "有 空格",
+        "pass_mark": "",
+        "sections-1-count": "0",
+        "sections-2-tags": "医学伦理，卫生法规",
+    }
+    del form["shuffle_options"]  # unticked
+    response = client.post("/admin/papers", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    problems = [line for line in html_lines(html) if "：" in line and "flash" in line]
+    assert any("合格分数（满分100）：必须填写" in p for p in problems), problems
+    assert any("第 2 行 题数：不能小于 1" in p for p in problems), problems
+    assert any("试卷编号：" in p for p in problems), problems
+    assert 'name="code" type="text" required value="有 空格"' in html
+    assert 'name="sections-1-count" min="1" value="0"' in html
+    assert 'value="医学伦理，卫生法规"' in html
+    assert 'name="shuffle_questions" checked' in html
+    assert 'name="shuffle_options" >' in html  # still unticked
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Paper)) == 0
+
+
+def test_editor_reads_titles_tags_and_unticked_shuffles(client, clock):
+    create_cycle()
+    create_bank(now=clock.now())
+    login_as(client)
+    form = _form(paper_spec()) | {"sections-0-title": "", "sections-0-tags": "医学伦理，卫生法规"}
+    del form["shuffle_questions"]
+    assert client.post("/admin/papers", data=form).status_code == 302
+    paper = db.session.scalars(sa.select(Paper)).one()
+    assert paper.sections[0].title == "单选题" and paper.sections[0].tags == [
+        "医学伦理",
+        "卫生法规",
+    ]
+    assert (paper.shuffle_questions, paper.shuffle_options) == (False, True)
+    assert len(paper.sections) == 5  # the three empty rows of the table are not sections
+
+
+def html_lines(html: str) -> list[str]:
+    return [line.strip() for line in html.splitlines()]
+
+
+def test_a_refused_window_change_names_the_field_and_keeps_what_was_typed(client, clock):
+    window = paper_window(clock.now())
+    db.session.commit()
+    login_as(client)
+    data = {"opens_at": "2026-06-01T09:00", "closes_at": "六月", "let_running_finish": "on"}
+    page = client.post(f"/admin/windows/{window.id}", data=data, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "结束：不是有效时间" in html and 'value="六月"' in html
+    assert 'value="2026-06-01T09:00"' in html and 'name="let_running_finish" checked' in html
     assert db.session.get(ExamWindow, window.id).closes_at == window.closes_at

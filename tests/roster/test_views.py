@@ -217,3 +217,21 @@ def test_viewers_see_no_link_they_cannot_open(client, exam_cycle):
     html = client.get("/admin/roster").get_data(as_text=True)
     assert physician.name in html and f"/admin/roster/{physician.id}" not in html
     assert "导入名单文件" not in html
+
+
+def test_the_allowance_form_names_the_bad_value_and_keeps_it(client):
+    physician = create_physician(create_cycle())
+    db.session.commit()
+    login_as(client)
+    url = f"/admin/roster/{physician.id}/allowance"
+    page = client.post(url, data={"minutes": "300"}, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "每次测评延长时间（分钟）：不能大于 240" in html and 'value="300"' in html
+    page = client.post(url, data={"minutes": "三十"}, follow_redirects=True)
+    assert "每次测评延长时间（分钟）：应为整数" in page.get_data(as_text=True)
+    db.session.refresh(physician)
+    assert physician.time_allowance_minutes == 0
+    page = client.post(url, data={"minutes": "30"}, follow_redirects=True)
+    assert "已保存" in page.get_data(as_text=True) and 'value="30"' in page.get_data(as_text=True)
+    db.session.refresh(physician)
+    assert physician.time_allowance_minutes == 30

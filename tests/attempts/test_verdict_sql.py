@@ -1,0 +1,127 @@
+"""The verdict in SQL (``attempts.queries.verdicts``) agrees with the rules in Python
+(``rules.verdict`` through ``operations.overview``) over a varied roster and at several times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from examsvc.attempts.operations import overview
+from examsvc.attempts.queries import verdict_counts, verdicts
+from examsvc.enums import (
+    Evaluation,
+    PaperKind,
+    PhysicianLevel,
+    PracticeCategory,
+    Procedure,
+    RegistrationStatus,
+    WindowRound,
+)
+from examsvc.extensions import db
+from examsvc.roster.models import Physician
+from tests.factories import create_cycle, create_physician
+from tests.factories_exam import create_attempt, create_bank, create_paper, create_window
+
+GENERAL, SIMPLE = Procedure.GENERAL, Procedure.SIMPLE
+
+
+@pytest.fixture
+def roster(app, clock) -> dict[str, Any]:
+    t0 = clock.now()
+    cycle = create_cycle()
+    create_bank(now=t0)
+    create_bank("prof", kind=PaperKind.PROFESSIONAL, now=t0)
+    hum = create_paper(cycle.id, t0, attempt_limit_simple=2, attempt_limit_general=1)
+    h_regular = create_window(hum, t0 - timedelta(hours=1), hours=25)
+    h_makeup = create_window(hum, t0 + timedelta(hours=48), hours=24, round=WindowRound.MAKEUP)
+    clinical = create_paper(
+        cycle.id,
+        t0,
+        code="PRC",
+        kind="professional",
+        bank="prof",
+        practice_categories=["clinical"],
+        physician_levels=["physician"],
+        prerequisite="HUM",
+    )
+    c_regular = create_window(clinical, t0 - timedelta(hours=1), hours=25)
+    dental = create_paper(
+        cycle.id, t0, code="PRD", kind="professional", bank="prof", practice_categories=["dental"]
+    )
+    create_window(dental, t0 - timedelta(hours=72), hours=24)  # over before the roster starts
+
+    people: list[Physician] = []
+
+    def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> None:
+        p = create_physician(cycle, procedure, **kw)
+        for paper, window, outcome in sittings:
+            create_attempt(p, paper, window, outcome)
+        people.append(p)
+
+    passed_h = (hum, h_regular, "passed")
+    failed_h = (hum, h_regular, "failed")
+    physician(SIMPLE, exempt_humanities=True)
+    physician(SIMPLE, passed_h)
+    physician(SIMPLE, passed_h, eval_ethics=Evaluation.PENDING)
+    physician(SIMPLE, passed_h, eval_work_performance=Evaluation.FAIL)
+    physician(SIMPLE)  # nothing sat yet
+    physician(SIMPLE, failed_h)  # attempts left
+    physician(SIMPLE, failed_h, failed_h)  # regular attempts used up: makeup
+    physician(SIMPLE, (hum, h_regular, "voided"), failed_h)  # a voided attempt counts
+    physician(SIMPLE, (hum, h_regular, "in_progress"))
+    physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "failed"), (hum, h_makeup, "failed"))
+    physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "passed"))
+    physician(SIMPLE, eval_ethics=Evaluation.FAIL, eval_work_performance=Evaluation.PENDING)
+    physician(SIMPLE, passed_h, status=RegistrationStatus.WITHDRAWN)
+    physician(SIMPLE, status=RegistrationStatus.WITHDRAWN)
+    physician(SIMPLE, failed_h, status=RegistrationStatus.WITHDRAWN)
+    physician(GENERAL)  # professional locked behind humanities
+    physician(GENERAL, passed_h)  # professional open, then never sat: 缺考
+    physician(GENERAL, failed_h)  # one attempt in the general procedure: makeup
+    physician(GENERAL, passed_h, exempt_professional=True)
+    physician(GENERAL, exempt_professional=True)
+    physician(GENERAL, passed_h, (clinical, c_regular, "passed"))
+    physician(GENERAL, passed_h, (clinical, c_regular, "failed"))  # no makeup window
+    physician(GENERAL, passed_h, (clinical, c_regular, "in_progress"), eval_ethics="pending")
+    physician(GENERAL, passed_h, practice_category=PracticeCategory.DENTAL)  # 缺考 long ago
+    physician(GENERAL, passed_h, physician_level=PhysicianLevel.ASSISTANT)  # no paper of kind
+    physician(
+        GENERAL,
+        passed_h,
+        practice_category=PracticeCategory.PUBLIC_HEALTH,
+        eval_work_performance=Evaluation.PENDING,
+    )
+    db.session.commit()
+    return {"people": people, "cycle": cycle, "t0": t0}
+
+
+def python_verdicts(people: list[Physician], now: datetime) -> dict[int, str]:
+    return {p.id: overview(p, now).verdict.result for p in people}
+
+
+def sql_verdicts(now: datetime) -> dict[int, str]:
+    v = verdicts(now)
+    return {pid: result for pid, result in db.session.execute(sa.select(v))}
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [-2, 0, 30, 60, 100],
+    ids=["before", "regular-open", "between", "makeup-open", "all-over"],
+)
+def test_sql_and_python_verdicts_agree(roster, hours):
+    now = roster["t0"] + timedelta(hours=hours)
+    expected = python_verdicts(roster["people"], now)
+    assert sql_verdicts(now) == expected
+    counts = verdict_counts(roster["cycle"].id, now)
+    assert counts == {r: list(expected.values()).count(r) for r in ("pass", "fail", "pending")}
+
+
+def test_the_roster_is_varied_enough(roster):
+    """Every result occurs, and the times change some of them."""
+    seen = [python_verdicts(roster["people"], roster["t0"] + timedelta(hours=h)) for h in (0, 100)]
+    assert all(set(s.values()) == {"pass", "fail", "pending"} for s in seen)
+    assert sum(seen[0][p] != seen[1][p] for p in seen[0]) >= 5
