@@ -74,6 +74,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SNAPSHOT_RETENTION_DAYS", 30, int, "Snapshots older than this are deleted."),
     Setting(
+        "SNAPSHOT_MEAN_SECONDS",
+        60,
+        int,
+        "Mean seconds between random snapshots during an exam (jittered 0.5–1.5×; a third for"
+        " a flagged candidate).",
+    ),
+    Setting(
+        "SNAPSHOT_ANALYSES",
+        32,
+        int,
+        "Snapshot analyses one web process lets wait for the face pool; more are skipped.",
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         "",
         str,

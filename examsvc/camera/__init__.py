@@ -8,4 +8,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Views and socket events arrive with the feature's pages (issue 11)."""
+    """The socket events of snapshots and page events on the exam channel."""
+    # local import: a feature's events load when the app is built, not with its models
+    from examsvc.camera import events  # noqa: F401
