@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         " a flagged candidate).",
     ),
     Setting(
+        "FACE_QUEUE_PREFIX",
+        "",
+        str,
+        "Prefix of the RQ face queues' names (several deployments or test runs on one Redis).",
+    ),
+    Setting(
         "SNAPSHOT_ANALYSES",
         32,
         int,

@@ -112,6 +112,7 @@ def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> N
             room=f"attempt:{stored.attempt_id}",
             candidate=str(stored.attempt_id),
             on_result="examsvc.face_worker:record_result",
+            queue_prefix=app.config["FACE_QUEUE_PREFIX"] or "",
             meta={"snapshot_id": stored.id},
         )
     except Busy:
