@@ -150,6 +150,7 @@
     function finish() {
       ended = true; clearTimeout(timer);
       if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+      box.hidden = true; note.hidden = true;
       try { localStorage.removeItem(key); } catch (e) { /* private mode */ }
     }
     openCamera(false);
