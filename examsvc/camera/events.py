@@ -70,6 +70,8 @@ def _acknowledged(unit: Callable[[Any], dict[str, Any]], model: type[BaseModel])
         except Exception:
             log.exception("camera event failed")
             return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+        finally:
+            g.pop("user", None)  # loaded by this unit, detached at its end: not for the next
 
     return handler
 
@@ -160,3 +162,5 @@ def disconnect(*reason: Any) -> None:
         _disconnected(request.sid)  # type: ignore[attr-defined]
     except Exception:
         log.exception("disconnect not recorded")
+    finally:
+        g.pop("user", None)

@@ -73,3 +73,5 @@ def warning_seen(data: Any = None) -> dict[str, Any]:
     except Exception:
         log.exception("warning_seen failed")
         return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+    finally:
+        g.pop("user", None)  # loaded by this unit, detached at its end: not for the next
