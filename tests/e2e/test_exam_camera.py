@@ -49,13 +49,21 @@ def _until(server: Server, sql: str, *args: object, timeout: float = 90) -> list
 
 
 @contextmanager
-def camera_page(browser, server: Server, camera: str, physician: int) -> Iterator:
-    """A phone page, its fake camera fed from ``camera``, of a physician who started their
-    first paper (consent and rules as on main: the entry gate arrives separately)."""
+def camera_page(
+    browser, server: Server, camera: str, physician: int, refuse_camera: bool = False
+) -> Iterator:
+    """A phone page, its fake camera fed from ``camera`` (or refused, as when a candidate
+    denies the permission), of a physician who started their first paper (consent and rules
+    as on main: the entry gate arrives separately)."""
     with browser.browser_type.launch(
         executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
     ) as cam_browser:
         context = cam_browser.new_context(viewport=PHONE, permissions=["camera"], bypass_csp=True)
+        if refuse_camera:
+            context.add_init_script(
+                "navigator.mediaDevices.getUserMedia = () =>"
+                " Promise.reject(new DOMException('denied', 'NotAllowedError'));"
+            )
         page = context.new_page()
         number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
         first_login(page, server, number, "Cam-Exam-2026")
@@ -144,6 +152,27 @@ def test_the_page_sends_snapshots_on_the_server_s_schedule_analysed_by_the_pool(
             attempt_id,
         )
 
+    # Without a camera (permission refused) the candidate answers on, told why it matters,
+    # and the invigilators learn that the camera is off.
+    with (
+        launch(tmp_path / "server2") as server,
+        camera_page(browser, server, camera, physician=1, refuse_camera=True) as (
+            page,
+            attempt_id,
+            _,
+        ),
+    ):
+        page.wait_for_selector("#camera-note:not([hidden])")
+        text = look(page, "exam-no-camera")
+        assert "摄像头未开启" in text and "答题不受影响" in text
+        page.locator("#q1 input").first.check()
+        page.wait_for_function("document.getElementById('save-status').textContent === '已保存'")
+        _until(
+            server,
+            "SELECT 1 FROM client_events WHERE attempt_id = ? AND kind = 'camera_stopped'",
+            attempt_id,
+        )
+
 
 @contextmanager
 def face_worker(server: Server, prefix: str, log: Path) -> Iterator[None]:
@@ -184,8 +213,14 @@ def test_an_asked_snapshot_a_warning_and_a_void_reach_the_page_at_once(
         page.wait_for_function(
             "document.getElementById('camera-preview').videoWidth > 0", timeout=20000
         )
-        page.wait_for_timeout(500)  # the page's exam_join: then it listens for requests
-        server_side.emit("snapshot_request", {"attempt_id": attempt_id}, to=room, namespace="/exam")
+        # Asked (until the page's socket has joined the room: a request before is lost).
+        deadline = time.monotonic() + 30
+        while not _query(server, "SELECT 1 FROM snapshots WHERE attempt_id = ?", attempt_id):
+            assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+            server_side.emit(
+                "snapshot_request", {"attempt_id": attempt_id}, to=room, namespace="/exam"
+            )
+            time.sleep(1)  # the page's answer is another process's work: poll, bounded
         rows = _until(
             server,
             "SELECT id, status FROM snapshots WHERE attempt_id = ? AND status != 'pending'",
