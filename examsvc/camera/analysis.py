@@ -28,7 +28,7 @@ from examsvc.camera import faces, operations
 from examsvc.camera.models import SnapshotStatus
 from examsvc.clock import now
 from examsvc.extensions import db, socketio
-from proctoring.pool import Busy, Dropped, WorkerCrashed
+from proctoring.pool import Busy, Dropped, Priority, WorkerCrashed
 
 log = logging.getLogger(__name__)
 TIMEOUT = 120  # seconds a snapshot may wait for the pool before it is recorded as an error
@@ -71,6 +71,7 @@ def _analyse(app: Flask, stored: operations.StoredSnapshot) -> None:
                     "snapshot",
                     {"image": image, "enrolled": stored.enrolled},
                     candidate=str(stored.attempt_id),
+                    priority=_priority(stored),
                     timeout=TIMEOUT,
                 )
             except (Dropped, Busy) as exc:
@@ -86,6 +87,11 @@ def _analyse(app: Flask, stored: operations.StoredSnapshot) -> None:
     finally:
         with _lock:
             _tasks.pop(stored.id, None)
+
+
+def _priority(stored: operations.StoredSnapshot) -> Priority:
+    """A flagged candidate's snapshot goes before routine ones (entry checks go first)."""
+    return Priority.FLAGGED if stored.flagged else Priority.ROUTINE
 
 
 def _record(snapshot_id: int, result: dict[str, Any]) -> None:
@@ -111,6 +117,7 @@ def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> N
             {"image": stored.path.read_bytes(), "enrolled": stored.enrolled},
             room=f"attempt:{stored.attempt_id}",
             candidate=str(stored.attempt_id),
+            priority=_priority(stored),
             on_result="examsvc.face_worker:record_result",
             queue_prefix=app.config["FACE_QUEUE_PREFIX"] or "",
             meta={"snapshot_id": stored.id},

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import uow
 from examsvc.accounts.auth import current_user
-from examsvc.camera import analysis, operations
+from examsvc.camera import analysis, operations, rules
 from examsvc.camera.models import ClientEventKind
 from examsvc.clock import now
 from examsvc.enums import Role
@@ -114,7 +114,7 @@ def _snapshot(message: SnapshotMessage) -> dict[str, Any]:
     return {
         "ok": True,
         "id": stored.id,
-        "next_in": operations.next_in(attempt.id, mean_seconds=_mean(), rng=_rng),
+        "next_in": rules.next_snapshot_in(_mean(), stored.flagged, _rng),
     }
 
 

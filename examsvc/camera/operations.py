@@ -108,6 +108,7 @@ class StoredSnapshot:
     attempt_id: int
     path: Path  # the file, for the analysis
     enrolled: list[bytes]
+    flagged: bool  # analysed before routine snapshots when the pool is busy
 
 
 def store_snapshot(
@@ -164,7 +165,9 @@ def store_snapshot(
         out.write(image)
     snapshot.path = relative.as_posix()
     attempt_changed.send(attempt.id)
-    return StoredSnapshot(snapshot.id, attempt.id, target, enrolled_encodings(attempt))
+    return StoredSnapshot(
+        snapshot.id, attempt.id, target, enrolled_encodings(attempt), is_flagged(attempt.id)
+    )
 
 
 def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) -> Snapshot | None:

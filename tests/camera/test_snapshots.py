@@ -29,6 +29,7 @@ from examsvc.extensions import db, socketio
 from examsvc.invigilation.models import ProctorWarning
 from proctoring import frames, jobs
 from proctoring.config import FaceConfig
+from proctoring.pool import Priority
 from tests.attempts.test_attempts import correct_response
 from tests.camera.conftest import jpeg_of
 from tests.factories import create_physician
@@ -361,3 +362,20 @@ def test_the_candidate_acknowledges_a_warning(app, exam, channel, attempt_id, cl
         "warning_seen", {"id": warning_id + 1}, namespace=NAMESPACE, callback=True
     )
     assert missing["ok"] is False and missing["error"]["code"] == "not_found"
+
+
+def test_a_flagged_candidate_s_snapshots_go_before_routine_ones(
+    app, channel, attempt_id, photos, monkeypatch
+):
+    asked: list[tuple[str, object]] = []
+
+    def run(kind, payload, *, candidate=None, priority=None, timeout=60):
+        asked.append((candidate, priority))
+        return jobs.run(kind, payload)
+
+    monkeypatch.setattr(analysis.faces, "run", run)
+    send(channel, attempt_id, photos["black"])
+    analysis.join()
+    send(channel, attempt_id, photos["black"])  # after a no-face snapshot: flagged
+    analysis.join()
+    assert asked == [(str(attempt_id), Priority.ROUTINE), (str(attempt_id), Priority.FLAGGED)]
