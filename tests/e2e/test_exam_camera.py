@@ -22,6 +22,7 @@ from proctoring import jobs
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import ARGS, CHROMIUM, Server, first_login, launch, look
 from tests.e2e.test_demo_flow import _camera_file
+from tests.e2e.test_exam_flow import assert_plain
 
 pytestmark = pytest.mark.browser
 
@@ -129,6 +130,7 @@ def test_the_page_sends_snapshots_on_the_server_s_schedule_analysed_by_the_pool(
         assert distance is not None and distance < 0.45  # the same person as at entry
         _assert_stored(server, snapshot_id, attempt_id)
         text = look(page, "exam-camera")
+        assert_plain(text)
         assert "摄像头未开启" not in text
         # Answering goes on as before while the camera works.
         page.locator("#q1 input").first.check()
@@ -164,6 +166,7 @@ def test_the_page_sends_snapshots_on_the_server_s_schedule_analysed_by_the_pool(
     ):
         page.wait_for_selector("#camera-note:not([hidden])")
         text = look(page, "exam-no-camera")
+        assert_plain(text)
         assert "摄像头未开启" in text and "答题不受影响" in text
         page.locator("#q1 input").first.check()
         page.wait_for_function("document.getElementById('save-status').textContent === '已保存'")
@@ -249,6 +252,7 @@ def test_an_asked_snapshot_a_warning_and_a_void_reach_the_page_at_once(
         )
         page.wait_for_selector("#warning:not([hidden])", timeout=10000)
         text = look(page, "exam-warning")
+        assert_plain(text)
         assert "监考老师提醒" in text and "请保持面部在画面中，不要离开座位" in text
         assert "09:05:00" in text  # sent at, in Beijing time
         page.click("text=我知道了")
@@ -272,6 +276,7 @@ def test_an_asked_snapshot_a_warning_and_a_void_reach_the_page_at_once(
         )
         page.wait_for_selector("#voided:not([hidden])", timeout=10000)
         text = look(page, "exam-voided")
+        assert_plain(text)
         assert "违纪" in text and "作废" in text and "替考" in text
         assert page.locator("#q1 input").first.is_disabled()  # nothing left to answer
         page.click("#voided-ok")
