@@ -102,6 +102,25 @@ SETTINGS: tuple[Setting, ...] = (
         " name and telephone), shown on those pages. Default: their region's agency.",
     ),
     Setting(
+        "SNAPSHOT_MEAN_SECONDS",
+        60,
+        int,
+        "Mean seconds between random snapshots during an exam (jittered 0.5–1.5×; a third for"
+        " a flagged candidate).",
+    ),
+    Setting(
+        "FACE_QUEUE_PREFIX",
+        "",
+        str,
+        "Prefix of the RQ face queues' names (several deployments or test runs on one Redis).",
+    ),
+    Setting(
+        "SNAPSHOT_ANALYSES",
+        32,
+        int,
+        "Snapshot analyses one web process lets wait for the face pool; more are skipped.",
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         "",
         str,

@@ -9,7 +9,8 @@ through Socket.IO's Redis message queue.
 Load is shed as in the local pool: one queue per priority (entry checks, then flagged
 candidates, then routine snapshots), which workers serve in that order; a
 queue at its limit refuses at once (``Busy``); a snapshot is skipped by the worker when a
-newer one of the same candidate has been queued since (``{"dropped": True}``), and a job
+newer one of the same candidate has been queued since (``{"dropped": True}``, which the
+``on_result`` hook hears as well), and a job
 not started within its ``ttl`` expires. ``metrics`` reports depth and latency.
 """
 
@@ -112,16 +113,23 @@ def run_job(
     if candidate is not None and redis is not None:
         latest = cast(bytes | None, redis.get(_latest_key(namespace, candidate)))
         if latest is not None and latest.decode() != job_id:
-            return {"ok": False, "dropped": True}  # a newer snapshot of this candidate waits
+            # A newer snapshot of this candidate waits: the hook hears of it, run no more.
+            dropped = {"ok": False, "dropped": True}
+            _call(on_result, job_id, meta, dropped)
+            return dropped
     result = jobs.run(kind, payload, config)
     if redis is not None and queued_at is not None:
         key = _latency_key(namespace)
         redis.lpush(key, round((time.time() - queued_at) * 1000, 1))
         redis.ltrim(key, 0, LATENCIES - 1)
+    _call(on_result, job_id, meta, result)
+    return result
+
+
+def _call(on_result: str | None, job_id: str | None, meta: dict[str, Any], result: Any) -> None:
     if on_result:
         module, _, name = on_result.partition(":")
         getattr(importlib.import_module(module), name)(job_id, meta, result)
-    return result
 
 
 def metrics(redis: Redis, namespace: str = "") -> dict[str, Any]:

@@ -93,8 +93,11 @@ def enqueue(
     priority: Priority = Priority.ROUTINE,
     candidate: str | None = None,
     queue_prefix: str = "",
+    on_result: str = "examsvc.camera.faces:emit_result",
+    meta: dict[str, Any] | None = None,
 ) -> str:
-    """Queue a face job for the RQ workers; its decision reaches ``room`` as ``event``."""
+    """Queue a face job for the RQ workers; its decision reaches ``room`` as ``event``
+    (or, with another ``on_result`` hook, whatever that hook does with it and ``meta``)."""
     job = distributed.enqueue(
         _redis(redis_url),
         kind,
@@ -102,8 +105,8 @@ def enqueue(
         config=config_from_env(),
         priority=priority,
         candidate=candidate,
-        on_result="examsvc.camera.faces:emit_result",
-        meta={"room": room, "event": event, "namespace": namespace},
+        on_result=on_result,
+        meta={**(meta or {}), "room": room, "event": event, "namespace": namespace},
         namespace=queue_prefix,
     )
     return str(job.id)

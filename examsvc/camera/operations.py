@@ -1,21 +1,43 @@
 """The gate's writes (flush only; the caller's unit of work commits): consent, an entry
-verification with its frames, an administrator's override."""
+verification with its frames, an administrator's override.
+
+What the candidate's camera changes during an attempt: snapshots stored and analysed,
+page and connection events. Operations flush; the caller's unit of work commits. Each change
+the invigilators' wall shows sends ``attempt_changed``. Nothing here voids or warns: an
+automated flag carries its evidence and a person decides."""
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from examsvc.attempts.models import Attempt
 from examsvc.audit.operations import record
 from examsvc.camera import rules
-from examsvc.camera.models import EntryCheck, EntryOverride, FaceConsent
+from examsvc.camera.models import (
+    ClientEvent,
+    ClientEventKind,
+    EntryCheck,
+    EntryOutcome,
+    EntryOverride,
+    FaceConsent,
+    Snapshot,
+    SnapshotStatus,
+)
 from examsvc.camera.queries import consent_of
-from examsvc.errors import Invalid
+from examsvc.enums import AttemptStatus
+from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.roster.models import Physician
+from examsvc.signals import attempt_changed
 
 PRIVATE = ("enrolled", "encoding")  # encodings never go into the stored decision
 
@@ -99,3 +121,239 @@ def grant_override(
         reason=override.reason,
     )
     return override
+
+
+ENCODING_BYTES = 128 * 8
+CONNECTION_KINDS = (ClientEventKind.DISCONNECTED, ClientEventKind.RECONNECTED)
+
+
+def candidate_attempt(attempt_id: int, physician_ids: list[int]) -> Attempt:
+    """The attempt, if it is one of the logged-in physician's and still in progress."""
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.physician_id not in physician_ids:
+        raise Refused("not_found", N_("没有这次测评"), status=404)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise Refused("attempt_closed", N_("本次测评已结束"))
+    return attempt
+
+
+def is_flagged(attempt_id: int) -> bool:
+    """Photographed more often: the latest analysed snapshot is not ok, or a flagged snapshot
+    or an entry verification awaits an invigilator's review."""
+    latest = db.session.scalar(
+        sa.select(Snapshot.status)
+        .where(
+            Snapshot.attempt_id == attempt_id,
+            Snapshot.status.not_in([SnapshotStatus.PENDING, SnapshotStatus.SKIPPED]),
+        )
+        .order_by(Snapshot.received_at.desc(), Snapshot.id.desc())
+        .limit(1)
+    )
+    if latest is not None and latest in rules.FLAGGING:
+        return True
+    unreviewed = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Snapshot)
+        .where(
+            Snapshot.attempt_id == attempt_id,
+            Snapshot.status.in_(rules.FLAGGING),
+            Snapshot.reviewed_at.is_(None),
+        )
+    )
+    if unreviewed:
+        return True
+    entry = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(EntryCheck)
+        .where(
+            EntryCheck.attempt_id == attempt_id,
+            EntryCheck.outcome == EntryOutcome.REVIEW,
+            EntryCheck.reviewed_at.is_(None),
+        )
+    )
+    return bool(entry)
+
+
+def next_in(attempt_id: int, *, mean_seconds: float, rng: random.Random) -> float:
+    """Seconds until the candidate's next snapshot (the server decides)."""
+    return rules.next_snapshot_in(mean_seconds, is_flagged(attempt_id), rng)
+
+
+def enrolled_encodings(attempt: Attempt) -> list[bytes]:
+    """The face encodings enrolled at entry, for the continuity check: the attempt's latest
+    entry verification that enrolled any, else the physician's latest."""
+    base = sa.select(EntryCheck.enrolled).where(EntryCheck.enrolled.is_not(None))
+    order = (EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+    blob = db.session.scalar(
+        base.where(EntryCheck.attempt_id == attempt.id).order_by(*order).limit(1)
+    ) or db.session.scalar(
+        base.where(EntryCheck.physician_id == attempt.physician_id).order_by(*order).limit(1)
+    )
+    if not blob:
+        return []
+    return [blob[i : i + ENCODING_BYTES] for i in range(0, len(blob), ENCODING_BYTES)]
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    id: int
+    attempt_id: int
+    path: Path  # the file, for the analysis
+    enrolled: list[bytes]
+    flagged: bool  # analysed before routine snapshots when the pool is busy
+
+
+def store_snapshot(
+    attempt: Attempt,
+    image: bytes,
+    *,
+    taken_at: datetime | None,
+    now: datetime,
+    data_dir: Path,
+    mean_seconds: float,
+) -> StoredSnapshot:
+    """Check and store a snapshot: its file under ``data_dir/snapshots/<attempt>/`` (mode
+    0600) and its row, PENDING until analysed."""
+    if len(image) > rules.MAX_BYTES:
+        raise Invalid(
+            "snapshot_too_large",
+            N_("照片过大（最大 {kb} KB）"),
+            [{"field": "image", "message": N_("照片过大")}],
+            kb=rules.MAX_BYTES // 1024,
+        )
+    kind = rules.image_type(image)
+    if kind is None:
+        raise Invalid(
+            "not_an_image",
+            N_("照片格式无法识别（应为 JPEG 或 PNG）"),
+            [{"field": "image", "message": N_("应为 JPEG 或 PNG 图片")}],
+        )
+    since = now - timedelta(seconds=rules.rate_window(mean_seconds))
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Snapshot)
+        .where(Snapshot.attempt_id == attempt.id, Snapshot.received_at > since)
+    )
+    if (recent or 0) >= rules.max_snapshots_in_window(mean_seconds):
+        raise Refused("too_many_snapshots", N_("拍照过于频繁，请稍后"), status=429)
+    snapshot = Snapshot(
+        attempt_id=attempt.id,
+        received_at=now,
+        taken_at=taken_at,
+        size=len(image),
+        status=SnapshotStatus.PENDING,
+        flags=[],
+        measurements={},
+    )
+    db.session.add(snapshot)
+    db.session.flush()
+    relative = (
+        Path("snapshots") / str(attempt.id) / f"{snapshot.id}.{'png' if kind == 'png' else 'jpg'}"
+    )
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(image)
+    snapshot.path = relative.as_posix()
+    attempt_changed.send(attempt.id)
+    return StoredSnapshot(
+        snapshot.id, attempt.id, target, enrolled_encodings(attempt), is_flagged(attempt.id)
+    )
+
+
+def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) -> Snapshot | None:
+    """The engine's decision on a snapshot: its status, flags, distance and measurements."""
+    snapshot = db.session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        return None
+    snapshot.status = rules.status_of(result)
+    if result.get("error"):
+        snapshot.flags = [str(result["error"])]
+        snapshot.measurements = {"error": result["error"]}
+    else:
+        snapshot.flags = list(result.get("flags", []))
+        snapshot.distance = result.get("distance")
+        snapshot.measurements = {
+            "face_count": result.get("face_count"),
+            "box": result.get("box"),
+            "issues": [issue.get("code") for issue in result.get("issues", [])],
+            **(result.get("measurements") or {}),
+        }
+    snapshot.analysed_at = now
+    db.session.flush()
+    attempt_changed.send(snapshot.attempt_id)
+    return snapshot
+
+
+def record_unanalysed(
+    snapshot_id: int, status: SnapshotStatus, reason: str, *, now: datetime
+) -> Snapshot | None:
+    """A snapshot the engine did not decide: SKIPPED (shed under load: a newer one of the
+    candidate replaced it) or ERROR (the worker failed or timed out)."""
+    snapshot = db.session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        return None
+    snapshot.status = status
+    snapshot.measurements = {"reason": reason}
+    snapshot.analysed_at = now
+    db.session.flush()
+    attempt_changed.send(snapshot.attempt_id)
+    return snapshot
+
+
+def record_client_event(
+    attempt: Attempt,
+    kind: ClientEventKind,
+    *,
+    now: datetime,
+    client_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> ClientEvent:
+    """A page event (hidden, blur, camera stopped, full screen left …) with the server's time."""
+    event = ClientEvent(
+        attempt_id=attempt.id, kind=kind, at=now, client_at=client_at, details=details or {}
+    )
+    db.session.add(event)
+    db.session.flush()
+    attempt_changed.send(attempt.id)
+    return event
+
+
+def in_progress_attempts(physician_ids: list[int]) -> list[Attempt]:
+    if not physician_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Attempt).where(
+                Attempt.physician_id.in_(physician_ids),
+                Attempt.status == AttemptStatus.IN_PROGRESS,
+            )
+        )
+    )
+
+
+def last_connection_event(attempt_id: int) -> ClientEventKind | None:
+    return db.session.scalar(
+        sa.select(ClientEvent.kind)
+        .where(ClientEvent.attempt_id == attempt_id, ClientEvent.kind.in_(CONNECTION_KINDS))
+        .order_by(ClientEvent.at.desc(), ClientEvent.id.desc())
+        .limit(1)
+    )
+
+
+def record_disconnected(physician_ids: list[int], *, now: datetime) -> list[int]:
+    """The candidate's last exam connection dropped: DISCONNECTED on each in-progress attempt."""
+    attempts = in_progress_attempts(physician_ids)
+    for attempt in attempts:
+        if last_connection_event(attempt.id) != ClientEventKind.DISCONNECTED:
+            record_client_event(attempt, ClientEventKind.DISCONNECTED, now=now)
+    return [a.id for a in attempts]
+
+
+def record_reconnected(attempt: Attempt, *, now: datetime) -> bool:
+    """The page joined its attempt again after a DISCONNECTED: RECONNECTED."""
+    if last_connection_event(attempt.id) != ClientEventKind.DISCONNECTED:
+        return False
+    record_client_event(attempt, ClientEventKind.RECONNECTED, now=now)
+    return True

@@ -1,17 +1,23 @@
 """The gate before an attempt, as plain rules: the consent text's version, which entry
-outcomes let a candidate go on, when a verification still counts, when to ask for help."""
+outcomes let a candidate go on, when a verification still counts, when to ask for help.
+
+The camera's rules, as plain functions of their inputs (``rng`` and ``now`` passed in).
+
+随机抓拍: the server decides when the next snapshot is taken, at a random, jittered time
+around a configurable mean, a third of it for a flagged candidate. A snapshot's status is
+the most serious of what the engine found (``SNAPSHOT_SEVERITY``). Automated flags never
+sanction: nothing here voids or warns."""
 
 from __future__ import annotations
 
 import hashlib
+import math
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from examsvc.camera.models import EntryOutcome
+from examsvc.camera.models import SNAPSHOT_SEVERITY, EntryOutcome, SnapshotStatus
 
-# The consent text (templates/camera/consent.html) agreed to. 2026-3: the camera check,
-# entry face verification, random snapshots seen by invigilators, retention. A new text
-# gets a new version, and every physician is asked again.
 CONSENT_VERSION = "2026-3"
 
 # "review" (between the strict and the loose threshold): may go on, an invigilator decides.
@@ -37,3 +43,76 @@ def outcome_of(result: dict[str, Any]) -> EntryOutcome:
 def still_valid(checked_at: datetime, now: datetime, minutes: int) -> bool:
     """A verification opens a new attempt only for a while (EXAMSVC_ENTRY_VALID_MINUTES)."""
     return now - checked_at <= timedelta(minutes=minutes)
+
+
+JITTER = (0.5, 1.5)  # the interval is drawn uniformly between these fractions of the mean
+FLAGGED_FACTOR = 1 / 3  # a flagged candidate is photographed three times as often
+MIN_SECONDS = 5.0  # never closer than this, whatever the configuration
+MAX_BYTES = 200 * 1024  # a snapshot larger than this is refused (the client sends ~30–60 KB)
+RATE_SLACK = 3  # snapshots beyond the schedule (an invigilator's request, a retry)
+
+# The engine's codes (``proctoring.engine.check_snapshot`` flags, a job's ``error``).
+_STATUS_OF_CODE = {
+    "mismatch": SnapshotStatus.MISMATCH,
+    "identity_uncertain": SnapshotStatus.MISMATCH,
+    "multiple_faces": SnapshotStatus.MULTIPLE_FACES,
+    "no_face": SnapshotStatus.NO_FACE,
+    "covered_eyes": SnapshotStatus.COVERED,
+    "covered_mouth": SnapshotStatus.COVERED,
+    "covered": SnapshotStatus.COVERED,
+    "dark": SnapshotStatus.POOR_CAMERA,
+    "overexposed": SnapshotStatus.POOR_CAMERA,
+    "blurred": SnapshotStatus.POOR_CAMERA,
+    "face_too_small": SnapshotStatus.POOR_CAMERA,
+    "off_centre": SnapshotStatus.POOR_CAMERA,
+}
+# Statuses that make a candidate "flagged" (photographed more often) until reviewed.
+FLAGGING = frozenset(
+    {
+        SnapshotStatus.MISMATCH,
+        SnapshotStatus.MULTIPLE_FACES,
+        SnapshotStatus.NO_FACE,
+        SnapshotStatus.COVERED,
+        SnapshotStatus.POOR_CAMERA,
+    }
+)
+
+
+def next_snapshot_in(mean_seconds: float, flagged: bool, rng: random.Random) -> float:
+    """Seconds until the next snapshot: uniform in [0.5, 1.5] × the mean (a third of the
+    mean when flagged), never below :data:`MIN_SECONDS`; rounded to a tenth of a second."""
+    mean = mean_seconds * (FLAGGED_FACTOR if flagged else 1.0)
+    low, high = JITTER
+    return round(max(MIN_SECONDS, rng.uniform(low * mean, high * mean)), 1)
+
+
+def rate_window(mean_seconds: float) -> float:
+    """The window over which snapshots are counted: one mean interval."""
+    return float(max(mean_seconds, MIN_SECONDS))
+
+
+def max_snapshots_in_window(mean_seconds: float) -> int:
+    """What the server may ask for within :func:`rate_window` (a flagged candidate at the
+    shortest jittered interval), plus :data:`RATE_SLACK`."""
+    shortest = max(MIN_SECONDS, JITTER[0] * mean_seconds * FLAGGED_FACTOR)
+    return math.ceil(rate_window(mean_seconds) / shortest) + RATE_SLACK
+
+
+def image_type(data: bytes) -> str | None:
+    """``jpeg`` or ``png`` by the file's magic bytes, else None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    return None
+
+
+def status_of(result: dict[str, Any]) -> SnapshotStatus:
+    """A face job's result (``check_snapshot(...).as_dict()``, or ``{"ok": False, "error":
+    code}`` for a frame that could not be decoded) as the most serious status."""
+    if result.get("error") or "flags" not in result:
+        return SnapshotStatus.ERROR
+    found = {_STATUS_OF_CODE.get(code, SnapshotStatus.POOR_CAMERA) for code in result["flags"]}
+    if not found:
+        return SnapshotStatus.OK
+    return next(status for status in SNAPSHOT_SEVERITY if status in found)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:07:25.768477
+Create Date: 2026-11-25 21:14:39.031440
 
 """
 

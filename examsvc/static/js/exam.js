@@ -12,7 +12,7 @@
   var layout = document.querySelector(".exam-layout");
   var bar = document.querySelector(".exam-bar");
   var toggle = document.getElementById("nav-toggle");
-  var items = [], deadline = 0, closed = false, finished = false, socket = null, inFlight = {}, timers = [];
+  var items = [], deadline = 0, closed = false, finished = false, socket = null, inFlight = {}, timers = [], proctor = null;
 
   function load(name, fallback) { try { return JSON.parse(localStorage.getItem(key + ":" + name)) || fallback; } catch (e) { return fallback; } }
   function store(name, value) { try { localStorage.setItem(key + ":" + name, JSON.stringify(value)); } catch (e) { /* private mode: the server still has every acknowledged save */ } }
@@ -216,6 +216,7 @@
     if (finished) return;
     close(); finished = true;
     timers.forEach(clearInterval);
+    if (proctor) proctor.finish();
     if (socket) socket.disconnect();
     forget();
     window.location.reload();
@@ -252,6 +253,13 @@
     socket = window.io("/exam", { transports: ["websocket", "polling"] });
     socket.on("connect", function () { refresh(); });
     socket.on("disconnect", function () { if (!finished) status(T.offline, true); });
+    // The camera and page events (proctor.js): beside the answers, never in their way.
+    if (window.ExamProctor) {
+      proctor = window.ExamProctor.start(socket, { attempt: cfg.attempt, text: T, onVoided: function () {
+        // Voided by an invigilator: nothing more to answer; the dialog's button reloads the page.
+        close(); finished = true; timers.forEach(clearInterval); forget(); status("");
+      } });
+    }
   }
   window.addEventListener("online", function () { if (closed) submit(); else refresh(); });
   refresh();
