@@ -20,8 +20,7 @@ from flask_socketio import SocketIO
 from examsvc.demo.data import PHYSICIANS, demo_id
 from proctoring import jobs
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import ARGS, CHROMIUM, Server, first_login, launch, look
-from tests.e2e.test_demo_flow import _camera_file
+from tests.e2e.conftest import ARGS, CHROMIUM, Server, camera_file, first_login, launch, look
 from tests.e2e.test_exam_flow import assert_plain
 
 pytestmark = pytest.mark.browser
@@ -105,7 +104,7 @@ def _assert_stored(server: Server, snapshot_id: int, attempt_id: int) -> None:
 def test_the_page_sends_snapshots_on_the_server_s_schedule_analysed_by_the_pool(
     browser, faces_dir, tmp_path
 ):
-    camera = _camera_file(faces_dir, tmp_path / "face.y4m")
+    camera = camera_file(faces_dir, tmp_path / "face.y4m")
     with (
         launch(tmp_path / "server", EXAMSVC_SNAPSHOT_MEAN_SECONDS="6") as server,
         camera_page(browser, server, camera, physician=1) as (page, attempt_id, _),
@@ -198,7 +197,7 @@ def face_worker(server: Server, prefix: str, log: Path) -> Iterator[None]:
 def test_an_asked_snapshot_a_warning_and_a_void_reach_the_page_at_once(
     redis, browser, faces_dir, tmp_path
 ):
-    camera = _camera_file(faces_dir, tmp_path / "face.y4m")
+    camera = camera_file(faces_dir, tmp_path / "face.y4m")
     prefix = f"test-{uuid.uuid4().hex[:12]}-"
     with (
         launch(
