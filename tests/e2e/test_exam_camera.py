@@ -20,7 +20,16 @@ from flask_socketio import SocketIO
 from examsvc.demo.data import PHYSICIANS, demo_id
 from proctoring import jobs
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import ARGS, CHROMIUM, Server, camera_file, first_login, launch, look
+from tests.e2e.conftest import (
+    ARGS,
+    CHROMIUM,
+    Server,
+    camera_file,
+    first_login,
+    launch,
+    let_in,
+    look,
+)
 from tests.e2e.test_exam_flow import assert_plain
 
 pytestmark = pytest.mark.browser
@@ -53,8 +62,9 @@ def camera_page(
     browser, server: Server, camera: str, physician: int, refuse_camera: bool = False
 ) -> Iterator:
     """A phone page, its fake camera fed from ``camera`` (or refused, as when a candidate
-    denies the permission), of a physician who started their first paper (consent and rules
-    as on main: the entry gate arrives separately)."""
+    denies the permission), of a physician who started their first paper: the gate before it
+    passed with the factory (``let_in``; the gate's own browser test takes the real path),
+    then 考前须知 and 开始考试 as a candidate does."""
     with browser.browser_type.launch(
         executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
     ) as cam_browser:
@@ -67,9 +77,9 @@ def camera_page(
         page = context.new_page()
         number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
         first_login(page, server, number, "Cam-Exam-2026")
+        let_in(server.url, page)
         page.goto(server.url + "/home")
         page.click("text=进入测评")
-        page.click("text=同意授权")
         page.check("input[name=rules]")
         page.click("text=我知晓--开始考试")
         page.wait_for_selector("#q1.current")
