@@ -15,11 +15,13 @@ def init_app(app: Flask) -> None:
     snapshot purge), the calibration page, the retention job, and the entry gate the
     attempts feature asks (``ENTRY_GATE``)."""
     # local import: a feature's views load when the app is built, not with its models
+    from examsvc.accounts.views import CLAIM_STEP
     from examsvc.attempts.operations import ENTRY_GATE
     from examsvc.camera import cli, events, openapi, views  # noqa: F401  (events registers on import)
     from examsvc.camera.retention import purge_interval, scheduled_purge  # local import: as above
 
     app.extensions[ENTRY_GATE] = views.entry_gate
+    app.extensions[CLAIM_STEP] = views.claim_step
     app.cli.add_command(cli.faces)
     app.cli.add_command(cli.snapshots)
     if not any(job.name == "snapshot-purge" for job in JOBS):
