@@ -35,7 +35,7 @@ from examsvc.accounts.auth import current_user
 from examsvc.attempts.events import NAMESPACE
 from examsvc.audit.operations import record
 from examsvc.camera import analysis, faces, operations, queries, rules
-from examsvc.camera.models import ClientEventKind
+from examsvc.camera.models import ClientEventKind, EntryOutcome
 from examsvc.clock import now
 from examsvc.enums import Role
 from examsvc.errors import DomainError, Refused
@@ -273,6 +273,8 @@ def _store(
     verdict = result.get("liveness")
     if verdict and not verdict.get("passed") and result.get("identity_code"):
         message = gettext(rules.CHALLENGE_RETRY[verdict["challenge"]])
+    elif purpose == "claim" and check.outcome == EntryOutcome.MISMATCH:
+        message = gettext("人脸与报名照片不一致：账号只能由本人激活")
     elif result.get("message_zh"):
         message = _said(result, "message_zh", "message_en")
     else:

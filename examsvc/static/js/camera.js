@@ -76,7 +76,7 @@
       else if (!ack.ok) { say(instruction, ack.error.message, "bad"); good = false; }
       else {
         good = ack.good;
-        say(instruction, good ? (data.mode === "verify" ? text.goodVerify : text.good) : ack.message, good ? "good" : "bad");
+        say(instruction, good ? (data.mode === "device" ? text.good : text.goodVerify) : ack.message, good ? "good" : "bad");
       }
       if (data.mode === "device") { if (good) { next.hidden = false; } }
       else if (verifyButton) { verifyButton.disabled = !good; }
@@ -115,6 +115,7 @@
       return emit("entry_frames", { paper_id: data.paperId, frames: frames, motion: motion });
     }).then(function (ack) {
       verifying = false;
+      say(instruction, "", null);
       if (ack && ack.challenge) { challenge = ack.challenge; }
       if (!ack) { say(result, text.busy, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
       if (!ack.ok) { say(result, ack.error.message, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
