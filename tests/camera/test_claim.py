@@ -15,7 +15,7 @@ from examsvc.accounts.models import User
 from examsvc.accounts.passwords import hash_password
 from examsvc.audit.models import AuditEvent
 from examsvc.camera.events import CLAIM
-from examsvc.camera.models import EntryCheck, EntryOutcome, LivenessChallenge
+from examsvc.camera.models import EntryCheck, EntryOutcome, EntryOverride, LivenessChallenge
 from examsvc.enums import PhotoStatus
 from examsvc.extensions import db, socketio
 from tests.camera.conftest import CONTACT
@@ -141,13 +141,28 @@ def test_claim_asks_for_liveness_too(app, newcomer, faces_dir):
     assert "确认修改" not in page_of(client)
 
 
-def test_without_a_usable_photo_or_with_the_setting_off_the_form_comes_first(app, newcomer):
+def test_without_a_usable_photo_with_an_override_or_the_setting_off_the_form_comes_first(
+    app, newcomer, clock
+):
     physician = newcomer["physician"]
     app.config["FIRST_LOGIN_FACE"] = False
     client = first_login(app, physician)
     assert "确认修改" in page_of(client) and "首次登录人脸核验" not in page_of(client)
     assert not claim_socket(app, client).is_connected(CLAIM)
     app.config["FIRST_LOGIN_FACE"] = True
+    physician = db.session.merge(physician)
+    assert "首次登录人脸核验" in page_of(first_login(app, physician))
+    # An administrator's override (准许, after three failures and a call) lets them set it.
+    override = EntryOverride(
+        physician_id=physician.id,
+        granted_by=physician.user_id,
+        granted_at=clock.now(),
+        reason="已核实",
+    )
+    db.session.add(override)
+    db.session.commit()
+    assert "确认修改" in page_of(first_login(app, physician))
+    db.session.delete(override)
     physician.photo_status, physician.face_encoding = PhotoStatus.FAILED, None
     db.session.commit()
     client = first_login(app, physician)

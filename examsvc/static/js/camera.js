@@ -3,7 +3,7 @@
 // `camera_check` answers with the engine's instruction until the picture is good; then
 // `entry_frames` sends several frames and the server decides against the registration photo.
 // 活体检测: when the server chose a challenge (blink, turn the head, open the mouth), the page
-// shows it large after the still frames and films the movement (8 frames over ~2.4 s, the last
+// shows it large after the still frames and films the movement (10 frames over ~2 s, the last
 // two still frames first as its baseline) for the server to judge.
 // 首次登录人脸核验 (mode "claim") is the same step on the /claim channel, before the first password.
 (function () {
@@ -22,7 +22,7 @@
   var verifying = false;
   var good = false;
   var FRAMES = 3;
-  var MOTION = 8;
+  var MOTION = 10;
   var challenge = data.challenge;
   var challengeBox = document.getElementById("challenge");
 
@@ -106,7 +106,7 @@
         say(instruction, "", null);
       });
       for (var j = 0; j < MOTION; j++) {
-        chain = chain.then(function () { return wait(300); }).then(function () { return grab(); }).then(function (f) { if (f) { motion.push(f); } });
+        chain = chain.then(function () { return wait(200); }).then(function () { return grab(); }).then(function (f) { if (f) { motion.push(f); } });
       }
       chain = chain.then(function () { challengeBox.hidden = true; say(instruction, text.sending, null); });
     }
