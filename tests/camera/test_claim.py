@@ -133,12 +133,21 @@ def test_claim_asks_for_liveness_too(app, newcomer, faces_dir):
     row = db.session.scalars(sa.select(LivenessChallenge)).one()
     row.challenge = "blink"
     db.session.commit()
-    still = send(
-        claim_socket(app, client), shots(faces_dir, *OBAMA), held(faces_dir, "obama.jpg", 10, 5)
-    )
+    socket = claim_socket(app, client)
+    still = send(socket, shots(faces_dir, *OBAMA), held(faces_dir, "obama.jpg", 10, 5))
     assert still["outcome"] == "retry" and still["message"] == "未检测到眨眼。请按提示眨眼后重试"
     assert still["challenge"]["code"] in ("blink", "turn_left", "turn_right", "open_mouth")
-    assert "确认修改" not in page_of(client)
+    # The next try, with the challenge the answer brought (made a right turn here), performed.
+    pending = db.session.scalars(
+        sa.select(LivenessChallenge).where(LivenessChallenge.used_at.is_(None))
+    ).one()
+    assert pending.challenge == still["challenge"]["code"]
+    pending.challenge = "turn_right"
+    db.session.commit()
+    turning = held(faces_dir, "obama.jpg", 2, 6) + held(faces_dir, "obama2.jpg", 4, 7)
+    done = send(socket, shots(faces_dir, *OBAMA), turning)
+    assert done["admitted"] and done["liveness"] and done["outcome"] == "passed", done
+    assert "确认修改" in page_of(client)
 
 
 def test_without_a_usable_photo_with_an_override_or_the_setting_off_the_form_comes_first(
