@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:19:08.133572
+Create Date: 2026-11-25 21:44:35.599625
 
 """
 
