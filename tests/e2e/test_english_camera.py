@@ -6,6 +6,7 @@ as they were entered; the words of camera.js, proctor.js and wall.js come from t
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, log_in, look
 from tests.e2e.test_camera_gate import _enrol
+from tests.e2e.test_face_calibration_page import DEMO_IDS, PHOTOS
 from tests.e2e.test_invigilation_wall import card_names, furnish
 
 pytestmark = pytest.mark.browser
@@ -129,3 +131,33 @@ def test_an_invigilator_watches_in_english(server, browser, faces_photos):
     ):
         assert words in timeline, words
     assert not chinese_left(timeline, *data), chinese_left(timeline, *data)
+
+
+def test_the_agency_pages_of_the_camera_read_in_english(server, browser, tmp_path, faces_dir):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n, name in zip(DEMO_IDS, PHOTOS, strict=True):
+        shutil.copy(faces_dir / name, photos / f"DEMO-{n:04d}.jpg")
+    server.command("demo", "load", "--photos", str(photos))
+    server.command("faces", "calibrate", "--target-far", "0.2", "--loose-far", "0.5")
+    page = browser.new_context(viewport=PHONE).new_page()
+    page.goto(server.url + "/lang/en?next=/login")
+    log_in(page, server, "admin", "Demo-Admin-2026")
+    data = [page.inner_text(".topbar .who"), *(row[1] for row in PHYSICIANS)]
+
+    page.click("text=Face verification problems")
+    blocked = look(page, "english-entry-problems")
+    assert "Registration photo unusable" in blocked and "Admit to the assessment" in blocked
+    assert not chinese_left(blocked, *data), chinese_left(blocked, *data)
+    labels = page.eval_on_selector_all(  # the phone's cards label each cell
+        "td[data-label]", "els => els.map(e => getComputedStyle(e, '::before').content)"
+    )
+    assert labels and all(label.endswith(': "') for label in labels), labels
+
+    page.goto(server.url + "/admin/faces/calibration")
+    calibration = look(page, "english-face-calibration")
+    assert "Calibrated thresholds version 1 are in use" in calibration
+    assert "15 pairs (all combinations)" in calibration and "target 20.00%" in calibration
+    cycle = page.inner_text("dl.facts dd")  # the cycle's name, as entered
+    assert not chinese_left(calibration, cycle, *data), chinese_left(calibration, *data)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
