@@ -147,7 +147,7 @@ def _value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return gettext(N_("是") if value else N_("否"))
     if key == "score" and isinstance(value, int | float):
-        return f"{value:g}分"
+        return gettext("{n}分", n=f"{value:g}")
     if isinstance(value, str):
         if _ID_NUMBER.match(value):
             return mask(value)
@@ -156,9 +156,9 @@ def _value(key: str, value: Any) -> str:
         except ValueError:
             return value
     if isinstance(value, list | tuple):
-        return "、".join(_value(key, v) for v in value)
+        return gettext("、").join(_value(key, v) for v in value)
     if isinstance(value, dict):
-        return "；".join(f"{k}：{_value(k, v)}" for k, v in value.items())
+        return gettext("；").join(f"{k}{gettext('：')}{_value(k, v)}" for k, v in value.items())
     return str(value)
 
 

@@ -94,3 +94,12 @@ def test_details_read_as_words_scores_in_points_and_id_numbers_masked():
 
     pairs = dict(detail_pairs({"score": 58.0, "passed": False, "login": "430102197001010019"}))
     assert pairs == {"得分": "58分", "是否合格": "不合格", "登录名": "430*****0019"}
+
+
+def test_details_read_in_english_with_english_points_and_punctuation(app):
+    from examsvc.admin.audit_labels import detail_pairs
+
+    details = {"score": 58.0, "status": "mismatch", "replaced": ["A", "B"]}
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
+        values = [value for _, value in detail_pairs(details)]
+    assert values == ["58 points", "Possibly someone else", "A, B"]

@@ -122,7 +122,7 @@
       if (!warnings.length || !warningBox.hidden) return;
       var w = warnings[0];
       document.getElementById("warning-message").textContent = w.message;
-      document.getElementById("warning-time").textContent = w.sent_at ? T.sentAt.replace("{time}", new Date(w.sent_at).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" })) : "";
+      document.getElementById("warning-time").textContent = w.sent_at ? T.sentAt.replace("{time}", new Date(w.sent_at).toLocaleTimeString(document.documentElement.lang || "zh-CN", { hour12: false, timeZone: "Asia/Shanghai" })) : "";
       warningBox.hidden = false;
       document.getElementById("warning-ok").focus();
     }
