@@ -108,11 +108,19 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
         ) as process,
     ):
-        wait_until_serving(server.url, process, server.log)
-        yield server
-        process.terminate()
-        process.wait(timeout=30)
-    SERVERS.pop(server.url, None)
+        try:
+            wait_until_serving(server.url, process, server.log)
+            yield server
+        finally:
+            # Also when the test failed inside: otherwise the server runs on and the
+            # run hangs until pytest's timeout.
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            SERVERS.pop(server.url, None)
 
 
 @pytest.fixture(scope="module")
