@@ -74,8 +74,10 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) ->
         try:
             if requests.get(url + "/healthz", timeout=1).ok:
                 return
-        except requests.ConnectionError:
-            time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
+        except (requests.ConnectionError, requests.Timeout):
+            # The server is starting (gunicorn listens before its worker has the app, so a
+            # request may also time out): poll, bounded by the deadline.
+            time.sleep(0.2)
     process.kill()
     pytest.fail("the server did not start:\n" + log.read_text())
 

@@ -20,8 +20,16 @@ from flask_socketio import SocketIO
 from examsvc.demo.data import PHYSICIANS, demo_id
 from proctoring import jobs
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import ARGS, CHROMIUM, Server, first_login, launch, look
-from tests.e2e.test_demo_flow import _camera_file
+from tests.e2e.conftest import (
+    ARGS,
+    CHROMIUM,
+    Server,
+    camera_file,
+    first_login,
+    launch,
+    let_in,
+    look,
+)
 from tests.e2e.test_exam_flow import assert_plain
 
 pytestmark = pytest.mark.browser
@@ -54,8 +62,9 @@ def camera_page(
     browser, server: Server, camera: str, physician: int, refuse_camera: bool = False
 ) -> Iterator:
     """A phone page, its fake camera fed from ``camera`` (or refused, as when a candidate
-    denies the permission), of a physician who started their first paper (consent and rules
-    as on main: the entry gate arrives separately)."""
+    denies the permission), of a physician who started their first paper: the gate passed
+    with a factory (``let_in``: consent and a passed check on this browser session; the
+    gate's real path is test_camera_gate.py), then the rules."""
     with browser.browser_type.launch(
         executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
     ) as cam_browser:
@@ -68,9 +77,12 @@ def camera_page(
         page = context.new_page()
         number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
         first_login(page, server, number, "Cam-Exam-2026")
+        page.wait_for_url("**/home")
+        let_in(server.url, page)
         page.goto(server.url + "/home")
-        page.click("text=进入测评")
-        page.click("text=同意授权")
+        with page.expect_navigation():
+            page.click("text=进入测评")  # the device check: passed already, on to the rules
+        page.goto(server.url + "/exam/paper/" + page.url.split("/")[-2])
         page.check("input[name=rules]")
         page.click("text=我知晓--开始考试")
         page.wait_for_selector("#q1.current")
@@ -105,7 +117,7 @@ def _assert_stored(server: Server, snapshot_id: int, attempt_id: int) -> None:
 def test_the_page_sends_snapshots_on_the_server_s_schedule_analysed_by_the_pool(
     browser, faces_dir, tmp_path
 ):
-    camera = _camera_file(faces_dir, tmp_path / "face.y4m")
+    camera = camera_file(faces_dir, tmp_path / "face.y4m")
     with (
         launch(tmp_path / "server", EXAMSVC_SNAPSHOT_MEAN_SECONDS="6") as server,
         camera_page(browser, server, camera, physician=1) as (page, attempt_id, _),
@@ -198,7 +210,7 @@ def face_worker(server: Server, prefix: str, log: Path) -> Iterator[None]:
 def test_an_asked_snapshot_a_warning_and_a_void_reach_the_page_at_once(
     redis, browser, faces_dir, tmp_path
 ):
-    camera = _camera_file(faces_dir, tmp_path / "face.y4m")
+    camera = camera_file(faces_dir, tmp_path / "face.y4m")
     prefix = f"test-{uuid.uuid4().hex[:12]}-"
     with (
         launch(
