@@ -243,7 +243,17 @@ def test_a_proctored_exam_from_the_camera_check_to_the_void(browser, faces_dir, 
             # The invigilator voids the first candidate's attempt (a reason is required);
             # their page ends the exam at once.
             timeline = timeline_of(wall, FIRST[1])
-            look(timeline, "day-timeline")
+            # Every piece of evidence loads by its URL (the snapshots load lazily: scrolled to).
+            timeline.locator("img.evidence").last.scroll_into_view_if_needed()
+            timeline.wait_for_function(
+                "() => [...document.querySelectorAll('img.evidence')]"
+                ".every(i => i.complete && i.naturalWidth > 0)",
+                timeout=10000,
+            )
+            text = look(timeline, "day-timeline")
+            assert_plain(text)
+            for words in ("核验通过", "正常", "疑似非本人", "多张人脸", "未检测到人脸"):
+                assert words in text, words
             timeline.click("button:has-text('作废本次测评')")
             assert timeline.evaluate("document.getElementById('reason').validity.valueMissing")
             timeline.fill("#reason", "考试中途更换他人作答")
