@@ -7,6 +7,7 @@ candidate's socket on B. Real processes, real Socket.IO clients, real Redis."""
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import uuid
@@ -67,6 +68,29 @@ def gunicorn(server: Server, root: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@pytest.fixture
+def shared_database() -> Iterator[dict[str, str]]:
+    """The processes' one database: a fresh PostgreSQL database when the run is on
+    PostgreSQL (``EXAMSVC_TEST_DATABASE_URL``, as deployed at scale), else ``launch``'s
+    SQLite file."""
+    base = os.environ.get("EXAMSVC_TEST_DATABASE_URL")
+    if not base:
+        yield {}
+        return
+    name = f"examsvc_scale_{uuid.uuid4().hex[:10]}"
+    admin_url = sa.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
+        yield {"EXAMSVC_DATABASE_URL": url}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def staff_session(base: str, login: str, password: str) -> requests.Session:
@@ -136,12 +160,14 @@ def next_card(inbox: queue.Queue, attempt_id: int, until, timeout: float = 60) -
 
 
 def test_two_web_processes_a_face_worker_and_redis_deliver_the_same_events(
-    redis, tmp_path, faces_photos
+    redis, tmp_path, faces_photos, shared_database
 ):
     prefix = f"test-{uuid.uuid4().hex[:12]}-"
     root = tmp_path / "server"
     with (
-        launch(root, EXAMSVC_REDIS_URL=REDIS_URL, EXAMSVC_FACE_QUEUE_PREFIX=prefix) as b,
+        launch(
+            root, EXAMSVC_REDIS_URL=REDIS_URL, EXAMSVC_FACE_QUEUE_PREFIX=prefix, **shared_database
+        ) as b,
         gunicorn(b, tmp_path) as a,
         face_worker(b, prefix, tmp_path / "worker.log"),
     ):
