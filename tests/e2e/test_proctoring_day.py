@@ -228,6 +228,15 @@ def test_a_proctored_exam_from_the_camera_check_to_the_void(browser, faces_dir, 
                 .endswith("flag-mismatch")
             )  # worst first
             assert wall.locator("#wall .wall-card").first.get_attribute("data-name") == FIRST[1]
+            # The newest snapshot's thumbnail, fetched by its URL (never through the socket).
+            thumb = first.locator("img[data-role=thumb]")
+            expect(thumb).to_be_visible()
+            assert "/invigilate/evidence/" in (thumb.get_attribute("src") or "")
+            wall.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0",
+                arg=thumb.element_handle(),
+                timeout=10000,
+            )
             look(wall, "day-wall")
             statuses = {
                 s
