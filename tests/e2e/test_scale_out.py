@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,8 +37,6 @@ from tests.e2e.test_exam_camera import face_worker
 
 pytestmark = pytest.mark.redis
 
-VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
-
 
 @contextmanager
 def gunicorn(server: Server, root: Path) -> Iterator[str]:
@@ -47,7 +46,9 @@ def gunicorn(server: Server, root: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     log = root / "gunicorn.log"
     command = [
-        str(VENV_BIN / "gunicorn"),
+        sys.executable,
+        "-m",
+        "gunicorn",
         "-c",
         "python:examsvc.gunicorn_conf",
         "--bind",
