@@ -62,9 +62,9 @@ def camera_page(
     browser, server: Server, camera: str, physician: int, refuse_camera: bool = False
 ) -> Iterator:
     """A phone page, its fake camera fed from ``camera`` (or refused, as when a candidate
-    denies the permission), of a physician who started their first paper: the gate passed
-    with a factory (``let_in``: consent and a passed check on this browser session; the
-    gate's real path is test_camera_gate.py), then the rules."""
+    denies the permission), of a physician who started their first paper: the gate before it
+    passed with the factory (``let_in``; the gate's own browser test takes the real path),
+    then 考前须知 and 开始考试 as a candidate does."""
     with browser.browser_type.launch(
         executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
     ) as cam_browser:
@@ -77,11 +77,9 @@ def camera_page(
         page = context.new_page()
         number = demo_id(PHYSICIANS[physician][0], PHYSICIANS[physician][8])
         first_login(page, server, number, "Cam-Exam-2026")
-        page.wait_for_url("**/home")
         let_in(server.url, page)
         page.goto(server.url + "/home")
-        with page.expect_navigation():
-            page.click("text=进入测评")  # the gate passed on this session: the rules
+        page.click("text=进入测评")
         page.check("input[name=rules]")
         page.click("text=我知晓--开始考试")
         page.wait_for_selector("#q1.current")
