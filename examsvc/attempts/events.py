@@ -21,8 +21,8 @@ from examsvc.enums import Role
 from examsvc.errors import DomainError
 from examsvc.extensions import socketio
 from examsvc.marks import N_
-from examsvc.web.errors import ApiError, error_ack, error_body, validate
-from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
+from examsvc.web.errors import ApiError, error_body
+from examsvc.web.sockets import acknowledged, unknown_event
 
 NAMESPACE = "/exam"
 log = logging.getLogger(__name__)
@@ -54,29 +54,13 @@ def connect(auth: Any = None) -> None:
     join_room(room)
 
 
-@socketio.on("answer", namespace=NAMESPACE)
-def answer(data: Any = None) -> dict[str, Any]:
-    """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``."""
-    try:
-        return _save(validate(AnswerMessage, data))
-    except DomainError as exc:
-        return error_ack(exc)
-    except Exception:  # acknowledged all the same: the client keeps the save and retries
-        log.exception("answer not saved")
-        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
-
-
 @uow.socket_event
 @uow.retry_conflicts
-def _save(message: Any) -> dict[str, Any]:
-    """The ``answer`` event's unit of work: the HTTP fallback's save."""
-
+def answer(message: AnswerMessage) -> dict[str, Any]:
+    """``{attempt_id, position, response, marked, seq, journaled_at}`` → ``{ok, code, seq}``:
+    the HTTP fallback's save, as the event's unit of work."""
     return save(message.attempt_id, message.position, message)
 
 
-@socketio.on("*", namespace=NAMESPACE)
-def unknown(event: Any, *args: Any) -> dict[str, Any]:
-    """Any other event, and a packet whose JSON could not be read (``SocketPacket``)."""
-    if event == UNREADABLE_EVENT:
-        return ApiError(400, "bad_json", BAD_JSON).to_ack()
-    return ApiError(400, "unknown_event", N_("不支持此操作")).to_ack()
+socketio.on_event("answer", acknowledged(answer, AnswerMessage), namespace=NAMESPACE)
+socketio.on_event("*", unknown_event, namespace=NAMESPACE)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +44,7 @@ from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import ApiError, error_ack, validate
 from examsvc.web.i18n import current_language, gettext
 from examsvc.web.inputs import MAX_INT
+from examsvc.web.sockets import acknowledged
 from proctoring.config import FaceConfig
 from proctoring.pool import Busy, Priority
 
@@ -199,25 +199,7 @@ class ClientEventMessage(BaseModel):
     at: AwareDatetime | None = None
 
 
-def _acknowledged(unit: Callable[[Any], dict[str, Any]], model: type[BaseModel]) -> Any:
-    """An event handler: the message validated, its unit run, every outcome acknowledged."""
-
-    def handler(data: Any = None) -> dict[str, Any]:
-        try:
-            return unit(validate(model, data))
-        except DomainError as exc:
-            return error_ack(exc)
-        except Exception:
-            log.exception("camera event failed")
-            return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
-        finally:
-            g.pop("user", None)  # loaded by this unit, detached at its end: not for the next
-
-    return handler
-
-
 def _physician_ids() -> list[int]:
-    g.pop("user", None)  # read for each event: a unit's end detaches what it loaded
     user = current_user()
     if user is None or user.role != Role.PHYSICIAN:
         raise ApiError(401, "unauthorized", N_("请先登录"))
@@ -289,10 +271,10 @@ def _disconnected(sid: str) -> None:
     operations.record_disconnected(_physician_ids(), now=now())
 
 
-socketio.on_event("exam_join", _acknowledged(_join, JoinMessage), namespace=NAMESPACE)
-socketio.on_event("snapshot", _acknowledged(_snapshot, SnapshotMessage), namespace=NAMESPACE)
+socketio.on_event("exam_join", acknowledged(_join, JoinMessage), namespace=NAMESPACE)
+socketio.on_event("snapshot", acknowledged(_snapshot, SnapshotMessage), namespace=NAMESPACE)
 socketio.on_event(
-    "client_event", _acknowledged(_client_event, ClientEventMessage), namespace=NAMESPACE
+    "client_event", acknowledged(_client_event, ClientEventMessage), namespace=NAMESPACE
 )
 
 

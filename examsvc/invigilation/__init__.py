@@ -10,7 +10,7 @@ from examsvc.signals import attempt_changed
 
 def init_app(app: Flask) -> None:
     # local import: a feature's views and socket events load when the app is built
-    from examsvc.invigilation import events, live, seen, views  # noqa: F401  (seen: /exam's warning_seen)
+    from examsvc.invigilation import events, live, views  # noqa: F401  (events register on import)
 
     app.register_blueprint(views.bp)
     # Weak by default; the module-level function lives as long as the module.

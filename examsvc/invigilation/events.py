@@ -10,7 +10,6 @@ the timeline's forms. Every refusal is an acknowledgement in the one error shape
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import g
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 from examsvc import uow
 from examsvc.accounts.auth import current_user
 from examsvc.accounts.models import User
+from examsvc.attempts.events import NAMESPACE as EXAM
 from examsvc.clock import now
 from examsvc.enums import Role
 from examsvc.errors import DomainError
@@ -28,8 +28,8 @@ from examsvc.invigilation import operations as ops
 from examsvc.invigilation import queries
 from examsvc.invigilation.live import NAMESPACE, session_room
 from examsvc.marks import N_
-from examsvc.web.errors import ApiError, error_ack, error_body, validate
-from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
+from examsvc.web.errors import ApiError, error_body
+from examsvc.web.sockets import acknowledged, unknown_event
 
 log = logging.getLogger(__name__)
 ID = Field(ge=1, le=2**31 - 1)
@@ -37,6 +37,10 @@ ID = Field(ge=1, le=2**31 - 1)
 
 class JoinMessage(BaseModel):
     session_id: int = ID
+
+
+class SeenMessage(BaseModel):
+    id: int = ID
 
 
 class WarnMessage(BaseModel):
@@ -66,27 +70,8 @@ def connect(auth: Any = None) -> None:
         raise ConnectionRefusedError(exc.code, error_body(exc)["error"]) from None
 
 
-def _acked(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
-    """Run ``handler`` as one unit; any refusal becomes an error acknowledgement."""
-
-    @uow.socket_event
-    def unit(data: Any) -> dict[str, Any]:
-        return handler(data)
-
-    def event(data: Any = None) -> dict[str, Any]:
-        try:
-            return unit(data)
-        except DomainError as exc:
-            return error_ack(exc)
-        except Exception:
-            log.exception("invigilation event failed")
-            return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
-
-    return event
-
-
-def _join(data: Any) -> dict[str, Any]:
-    message = validate(JoinMessage, data)
+@uow.socket_event
+def join(message: JoinMessage) -> dict[str, Any]:
     session = queries.watched_session(_staff(), message.session_id)
     join_room(session_room(message.session_id))
     # The cards as they are now: a wall that (re)connects missed nothing.
@@ -94,36 +79,42 @@ def _join(data: Any) -> dict[str, Any]:
     return {"ok": True, "session_id": session.id, "cards": cards}
 
 
-def _leave(data: Any) -> dict[str, Any]:
-    message = validate(JoinMessage, data)
+@uow.socket_event
+def leave(message: JoinMessage) -> dict[str, Any]:
     leave_room(session_room(message.session_id))
     return {"ok": True}
 
 
-def _warn(data: Any) -> dict[str, Any]:
-    message = validate(WarnMessage, data)
+@uow.socket_event
+def warn(message: WarnMessage) -> dict[str, Any]:
     user = _staff()
     attempt = queries.watched_attempt(user, message.attempt_id)
     warning = ops.send_warning(attempt, user, message.message, now())
     return {"ok": True, "id": warning.id}
 
 
-def _void(data: Any) -> dict[str, Any]:
-    message = validate(VoidMessage, data)
+@uow.socket_event
+def void(message: VoidMessage) -> dict[str, Any]:
     user = _staff()
     attempt = queries.watched_attempt(user, message.attempt_id)
     ops.void_for_violation(attempt, user, message.reason, now())
     return {"ok": True}
 
 
-socketio.on("join", namespace=NAMESPACE)(_acked(_join))
-socketio.on("leave", namespace=NAMESPACE)(_acked(_leave))
-socketio.on("warn", namespace=NAMESPACE)(_acked(_warn))
-socketio.on("void", namespace=NAMESPACE)(_acked(_void))
+@uow.socket_event
+def warning_seen(message: SeenMessage) -> dict[str, Any]:
+    """The candidate's side, on the exam channel: ``warning_seen`` {id} → {ok} records when
+    they acknowledged an invigilator's warning (here, as warnings belong to invigilation)."""
+    user = current_user()
+    if user is None or user.role != Role.PHYSICIAN:
+        raise ApiError(401, "unauthorized", N_("请先登录"))
+    ops.mark_warning_seen(message.id, user.id, now=now())
+    return {"ok": True}
 
 
-@socketio.on("*", namespace=NAMESPACE)
-def unknown(event: Any, *args: Any) -> dict[str, Any]:
-    if event == UNREADABLE_EVENT:
-        return ApiError(400, "bad_json", BAD_JSON).to_ack()
-    return ApiError(400, "unknown_event", N_("不支持此操作")).to_ack()
+socketio.on_event("join", acknowledged(join, JoinMessage), namespace=NAMESPACE)
+socketio.on_event("leave", acknowledged(leave, JoinMessage), namespace=NAMESPACE)
+socketio.on_event("warn", acknowledged(warn, WarnMessage), namespace=NAMESPACE)
+socketio.on_event("void", acknowledged(void, VoidMessage), namespace=NAMESPACE)
+socketio.on_event("*", unknown_event, namespace=NAMESPACE)
+socketio.on_event("warning_seen", acknowledged(warning_seen, SeenMessage), namespace=EXAM)

@@ -274,3 +274,20 @@ def record_view(attempt: Attempt, user: User, now: datetime) -> None:
         now=now,
         physician=attempt.physician.registration_id,
     )
+
+
+def mark_warning_seen(warning_id: int, user_id: int, *, now: datetime) -> ProctorWarning:
+    """The candidate saw the warning (the first time counts)."""
+    warning = db.session.scalar(
+        sa.select(ProctorWarning)
+        .join(Attempt, Attempt.id == ProctorWarning.attempt_id)
+        .join(Physician, Physician.id == Attempt.physician_id)
+        .where(ProctorWarning.id == warning_id, Physician.user_id == user_id)
+    )
+    if warning is None:
+        raise Refused("not_found", N_("没有这条提醒"), status=404)
+    if warning.seen_at is None:
+        warning.seen_at = now
+        db.session.flush()
+        attempt_changed.send(warning.attempt_id)
+    return warning

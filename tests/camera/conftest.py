@@ -21,7 +21,7 @@ from examsvc.camera import (
 )
 from examsvc.enums import PhotoStatus, Procedure
 from examsvc.extensions import db, socketio
-from examsvc.invigilation import seen as _warning_events  # noqa: F401
+from examsvc.invigilation import events as _invigilation_events  # noqa: F401
 from examsvc.signals import attempt_changed
 from proctoring import jobs
 from tests.attempts.conftest import candidate, exam  # noqa: F401  (fixtures)

@@ -1,0 +1,52 @@
+"""What every Socket.IO event with an acknowledgement does the same way.
+
+The message is validated into its pydantic model, the event's unit of work runs with it
+(``uow.socket_event``), and every outcome is acknowledged: the unit's answer, a refusal in
+the one error shape (``error_ack``), or a logged 500 — the client keeps what it sent and
+tries again. The user loaded for the event is forgotten before and after it: an event is
+not a request, and the connection's next event must not find this one's objects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g
+from pydantic import BaseModel
+
+from examsvc.errors import DomainError
+from examsvc.marks import N_
+from examsvc.web.errors import ApiError, error_ack, validate
+from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
+
+M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
+
+
+def acknowledged(
+    unit: Callable[[M], dict[str, Any]], model: type[M]
+) -> Callable[..., dict[str, Any]]:
+    """The handler of an event: ``socketio.on_event(name, acknowledged(unit, Model), …)``."""
+
+    def handler(data: Any = None) -> dict[str, Any]:
+        g.pop("user", None)
+        try:
+            return unit(validate(model, data))
+        except DomainError as exc:
+            return error_ack(exc)
+        except Exception:
+            log.exception("socket event %s failed", getattr(unit, "__name__", unit))
+            return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+        finally:
+            g.pop("user", None)
+
+    return handler
+
+
+def unknown_event(event: Any, *args: Any) -> dict[str, Any]:
+    """A namespace's catch-all (``socketio.on("*")``): any other event, and a packet whose
+    JSON could not be read (``SocketPacket``)."""
+    if event == UNREADABLE_EVENT:
+        return ApiError(400, "bad_json", BAD_JSON).to_ack()
+    return ApiError(400, "unknown_event", N_("不支持此操作")).to_ack()
