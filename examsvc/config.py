@@ -95,6 +95,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes a passed entry face verification may open an attempt on its device.",
     ),
     Setting(
+        "LIVENESS",
+        True,
+        bool,
+        "活体检测 at entry: the candidate performs a challenge the server chooses (blink, turn"
+        " the head, open the mouth) while the face is verified; a failed challenge is a retry.",
+    ),
+    Setting(
+        "FIRST_LOGIN_FACE",
+        True,
+        bool,
+        "首次登录人脸核验: a physician with a usable registration photo verifies the face"
+        " against it before setting the first password (claiming the account).",
+    ),
+    Setting(
         "HELP_CONTACT",
         "",
         str,

@@ -21,7 +21,8 @@ shape (nose length over the eye-corner distance, which blinks and a dropping jaw
 must stay within ``SHAPE_TOLERANCE`` of the first frames', or the frame does not count. (The
 yaw ratio is unchanged by either squash, and a real head turn does narrow the face, so the
 turns skip this test.) A challenge passes when the asked-for measure moves as asked against
-the baseline (the first ``BASELINE`` frames).
+the baseline (the first ``BASELINE`` frames) — for a turn or an open mouth in at least
+``HOLD_FRAMES`` frames (one frame's landmarks may jump on a print), for a blink in one.
 
 Limits: a video replay of the physician does all of this on request; nothing short of a
 depth or infrared camera tells it from a face. The false-reject rate on real candidates is
@@ -53,6 +54,7 @@ YAW_DELTA = 0.12  # nose offset (eye-corner distances) beyond the baseline: a tu
 MOUTH_DELTA = 0.25  # MAR above the baseline by this much: mouth open
 SHAPE_TOLERANCE = 0.10  # face height/width may change this much (else: a tilted print)
 MIN_FRAMES = 5
+HOLD_FRAMES = 2  # a turn or an open mouth must show in this many frames
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,14 @@ class Verdict:
         return asdict(self)
 
 
+def _held(values: list[float]) -> float:
+    """The largest value reached in at least ``HOLD_FRAMES`` frames: a turned head or an open
+    mouth stays a moment, while one frame's landmarks may jump (a face cut by the frame's
+    edge, a smile's lips on a tilted print). A blink is too short for this: one frame does."""
+    ranked = sorted(values, reverse=True)
+    return ranked[min(HOLD_FRAMES, len(ranked)) - 1]
+
+
 def judge(challenge: str, series: list[Measures]) -> Verdict:
     """Did the asked-for measure move as asked, on frames whose face kept its shape?"""
     if challenge not in CHALLENGES:
@@ -144,13 +154,13 @@ def judge(challenge: str, series: list[Measures]) -> Verdict:
         extreme = min(m.ear for m in kept) / max(1e-6, base.ear)
         passed = extreme < BLINK_RATIO
     elif challenge == "turn_left":  # the candidate's left: the nose moves to the image right
-        extreme = max(m.yaw for m in kept) - base.yaw
+        extreme = _held([m.yaw for m in kept]) - base.yaw
         passed = extreme > YAW_DELTA
     elif challenge == "turn_right":
-        extreme = base.yaw - min(m.yaw for m in kept)
+        extreme = base.yaw + _held([-m.yaw for m in kept])
         passed = extreme > YAW_DELTA
     else:
-        extreme = max(m.mar for m in kept) - base.mar
+        extreme = _held([m.mar for m in kept]) - base.mar
         passed = extreme > MOUTH_DELTA
     return Verdict(
         challenge,

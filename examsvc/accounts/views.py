@@ -137,11 +137,23 @@ def logout() -> Response:
     return redirect(url_for("accounts.login"))
 
 
+# 首次登录人脸核验 is the camera's (a feature above accounts): it registers, in
+# ``app.extensions[CLAIM_STEP]``, a function of the user about to set the first password
+# that answers the page to show first (the face verification) or None (nothing to verify,
+# or verified on this device).
+CLAIM_STEP = "examsvc.claim_step"
+ClaimStep = Callable[[User], Any]
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password() -> Any:
     user = current_user()
     assert user is not None
+    if user.must_change_password and (step := current_app.extensions.get(CLAIM_STEP)):
+        page = step(user)
+        if page is not None:  # no first password before the face matches
+            return page
     problems: list[str] = []
     if request.method == "POST":
         try:

@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "user.active": N_("启用或停用账号"),
     "user.reset_password": N_("重置密码"),
     "user.password_change": N_("修改密码"),
+    "user.claim_face": N_("首次登录人脸核验"),
     "attempt.submit": N_("交卷"),
     "entry.override": N_("准许免于人脸验证进入测评"),
     "roster.import": N_("导入考生名单"),
@@ -101,6 +102,7 @@ DETAIL_LABELS = {
     "check": N_("核验编号"),
     "verdict": N_("复核结论"),
     "physician": N_("报名编号"),
+    "outcome": N_("核验结果"),
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {
@@ -118,6 +120,13 @@ _VALUE_LABELS: dict[str, dict[Any, str]] = {
     "via": {"cli": N_("命令行")},
     "status": dict(SNAPSHOT_LABELS),
     "verdict": {"same": N_("是本人"), "different": N_("不是本人")},
+    "outcome": {
+        "passed": N_("通过"),
+        "review": N_("待复核"),
+        "mismatch": N_("不是本人"),
+        "retry": N_("未完成，须重试"),
+        "multiple_faces": N_("画面中有多人"),
+    },
 }
 
 _ID_NUMBER = re.compile(r"^\d{15}$|^\d{17}[\dXx]$")

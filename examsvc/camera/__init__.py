@@ -12,14 +12,17 @@ from examsvc.web.openapi import add_part
 
 def init_app(app: Flask) -> None:
     """Views and socket events (the gate before an attempt), the commands (face calibration,
-    snapshot purge), the calibration page, the retention job, and the entry gate the
-    attempts feature asks (``ENTRY_GATE``)."""
+    snapshot purge), the calibration page, the retention job, the entry gate the
+    attempts feature asks (``ENTRY_GATE``) and the face step before a first password the
+    accounts feature asks (``CLAIM_STEP``)."""
     # local import: a feature's views load when the app is built, not with its models
+    from examsvc.accounts.views import CLAIM_STEP
     from examsvc.attempts.operations import ENTRY_GATE
     from examsvc.camera import cli, events, openapi, views  # noqa: F401  (events registers on import)
     from examsvc.camera.retention import purge_interval, scheduled_purge  # local import: as above
 
     app.extensions[ENTRY_GATE] = views.entry_gate
+    app.extensions[CLAIM_STEP] = views.claim_step
     app.cli.add_command(cli.faces)
     app.cli.add_command(cli.snapshots)
     if not any(job.name == "snapshot-purge" for job in JOBS):

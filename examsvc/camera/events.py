@@ -26,13 +26,15 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
+from flask_socketio import ConnectionRefusedError
 from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import uow
 from examsvc.accounts.auth import current_user
 from examsvc.attempts.events import NAMESPACE
+from examsvc.audit.operations import record
 from examsvc.camera import analysis, faces, operations, queries, rules
-from examsvc.camera.models import ClientEventKind
+from examsvc.camera.models import ClientEventKind, EntryOutcome
 from examsvc.clock import now
 from examsvc.enums import Role
 from examsvc.errors import DomainError, Refused
@@ -41,7 +43,7 @@ from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import logged_in_physician
-from examsvc.web.errors import ApiError, error_ack, validate
+from examsvc.web.errors import ApiError, error_ack, error_body, validate
 from examsvc.web.i18n import current_language, gettext
 from examsvc.web.inputs import MAX_INT
 from examsvc.web.sockets import acknowledged
@@ -56,11 +58,19 @@ class CameraFrame(BaseModel):
     image: bytes = Field(min_length=1, max_length=MAX_FRAME)
 
 
+Frame = Annotated[bytes, Field(min_length=1, max_length=MAX_FRAME)]
+
+
 class EntryFrames(BaseModel):
     paper_id: int = Field(ge=1, le=MAX_INT)
-    frames: list[Annotated[bytes, Field(min_length=1, max_length=MAX_FRAME)]] = Field(
-        min_length=rules.MIN_FRAMES, max_length=rules.MAX_FRAMES
-    )
+    frames: list[Frame] = Field(min_length=rules.MIN_FRAMES, max_length=rules.MAX_FRAMES)
+    # 活体检测: the frames of the movement asked for (the last still frames first).
+    motion: list[Frame] = Field(default_factory=list, max_length=rules.MOTION_FRAMES[1])
+
+
+class ClaimFrames(BaseModel):
+    frames: list[Frame] = Field(min_length=rules.MIN_FRAMES, max_length=rules.MAX_FRAMES)
+    motion: list[Frame] = Field(default_factory=list, max_length=rules.MOTION_FRAMES[1])
 
 
 def _me() -> Physician:
@@ -79,8 +89,7 @@ def _busy() -> ApiError:
     return ApiError(503, "busy", N_("服务器繁忙，请稍后再试"))
 
 
-@socketio.on("camera_check", namespace=NAMESPACE)
-def camera_check(data: Any = None) -> dict[str, Any]:
+def _camera_check(data: Any = None) -> dict[str, Any]:
     """``{image: <JPEG>}`` → ``{ok, good, code, message}``: the first thing to fix, if any."""
     try:
         frame = validate(CameraFrame, data)
@@ -113,46 +122,142 @@ def camera_check(data: Any = None) -> dict[str, Any]:
         db.session.remove()
 
 
-@socketio.on("entry_frames", namespace=NAMESPACE)
-def entry_frames(data: Any = None) -> dict[str, Any]:
-    """``{paper_id, frames: [<JPEG>, …]}`` → ``{ok, outcome, admitted, message, failures}``:
-    the frames against the registration photo; the check is stored either way."""
-    try:
-        message = validate(EntryFrames, data)
-        physician = _me()
-        if db.session.get(Paper, message.paper_id) is None:
-            raise ApiError(404, "not_found", N_("没有这份试卷"))
-        if not queries.photo_usable(physician):
-            raise Refused(
-                "no_photo", N_("您的报名照片不能用于人脸验证，暂不能参加测评，请联系考核机构")
-            )
-        physician_id, reference = physician.id, physician.face_encoding
-        device = session.get("device")
-        if not device:
+camera_check = socketio.on("camera_check", namespace=NAMESPACE)(_camera_check)
+
+
+def _verified(
+    purpose: str, paper_id: int | None, frames: list[bytes], motion: list[bytes]
+) -> dict[str, Any]:
+    """The face work of a verification (``entry`` or ``claim``), outside any transaction:
+    the frames against the registration photo and, when 活体检测 is on, the movement against
+    the challenge this device was given; then the check stored in a unit of its own."""
+    physician = _me()
+    if not queries.photo_usable(physician):
+        raise Refused(
+            "no_photo", N_("您的报名照片不能用于人脸验证，暂不能参加测评，请联系考核机构")
+        )
+    physician_id, reference = physician.id, physician.face_encoding
+    device = session.get("device")
+    if not device:
+        raise ApiError(409, "reload", N_("请刷新页面后重试"))
+    challenge = None
+    if current_app.config["LIVENESS"]:
+        pending = operations.pending_challenge(physician_id, str(device), now=now())
+        if pending is None:  # the page's challenge expired or was used: a new page, a new one
             raise ApiError(409, "reload", N_("请刷新页面后重试"))
-        result = faces.run(
-            "entry",
-            {"frames": message.frames, "reference": reference},
-            candidate=str(physician_id),
+        challenge = pending.challenge
+    candidate = str(physician_id)
+    result = faces.run(
+        "entry",
+        {"frames": frames, "reference": reference},
+        candidate=candidate,
+        priority=Priority.ENTRY,
+    )
+    verdict = None
+    if challenge is not None:
+        verdict = faces.run(
+            "liveness",
+            {"frames": motion, "challenge": challenge},
+            candidate=candidate,
             priority=Priority.ENTRY,
         )
-        return _store(physician_id, message.paper_id, result, message.frames, str(device))
+    return _store(
+        purpose,
+        physician_id,
+        paper_id,
+        rules.with_liveness(result, verdict),
+        frames + (motion if challenge else []),
+        str(device),
+    )
+
+
+def _answered(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A verification event's refusals and failures, acknowledged in the one error shape."""
+    try:
+        return work()
     except DomainError as exc:
         return error_ack(exc)
     except Busy:
         return _busy().to_ack()
     except Exception:
-        log.exception("entry verification failed")
+        log.exception("face verification failed")
         return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
     finally:
         db.session.remove()
 
 
+@socketio.on("entry_frames", namespace=NAMESPACE)
+def entry_frames(data: Any = None) -> dict[str, Any]:
+    """``{paper_id, frames: [<JPEG>, …], motion: [<JPEG>, …]}`` → ``{ok, outcome, admitted,
+    message, failures, challenge}``: the frames against the registration photo (and the
+    movement against the challenge); the check is stored either way."""
+
+    def work() -> dict[str, Any]:
+        message = validate(EntryFrames, data)
+        _me()
+        if db.session.get(Paper, message.paper_id) is None:
+            raise ApiError(404, "not_found", N_("没有这份试卷"))
+        return _verified("entry", message.paper_id, message.frames, message.motion)
+
+    return _answered(work)
+
+
+CLAIM = "/claim"  # the channel of 首次登录人脸核验, before the first password
+
+
+@socketio.on("connect", namespace=CLAIM)
+def claim_connect(auth: Any = None) -> None:
+    """Only a physician who has not set a first password yet (the exam channel refuses
+    them), while the agency asks for the face."""
+    user = current_user()
+    if (
+        user is None
+        or user.role != Role.PHYSICIAN
+        or not user.must_change_password
+        or not current_app.config["FIRST_LOGIN_FACE"]
+    ):
+        refused = ApiError(401, "unauthorized", N_("请先登录"))
+        raise ConnectionRefusedError(refused.code, error_body(refused)["error"])
+
+
+def _claim_frames(data: Any = None) -> dict[str, Any]:
+    """``claim_frames`` {frames, motion} → as ``entry_frames``; a pass (or review) lets the
+    physician set the first password on this device."""
+
+    def work() -> dict[str, Any]:
+        message = validate(ClaimFrames, data)
+        user = current_user()
+        if user is None or not user.must_change_password:
+            raise ApiError(409, "claimed", N_("账号已激活，请重新登录"))
+        return _verified("claim", None, message.frames, message.motion)
+
+    return _answered(work)
+
+
+socketio.on_event("camera_check", _camera_check, namespace=CLAIM)
+socketio.on_event("claim_frames", _claim_frames, namespace=CLAIM)
+
+
+def challenge_of(challenge: str) -> dict[str, str]:
+    """What the page shows for a challenge: its instruction and its visual cue."""
+    return {
+        "code": challenge,
+        "text": gettext(rules.CHALLENGE_TEXT[challenge]),
+        "cue": rules.CHALLENGE_CUE[challenge],
+    }
+
+
 @uow.socket_event
 def _store(
-    physician_id: int, paper_id: int, result: dict[str, Any], frames: list[bytes], device: str
+    purpose: str,
+    physician_id: int,
+    paper_id: int | None,
+    result: dict[str, Any],
+    frames: list[bytes],
+    device: str,
 ) -> dict[str, Any]:
-    """The decision's unit of work: the entry check, its frames and what the page is told."""
+    """The decision's unit of work: the check, its frames, the next challenge, and what the
+    page is told."""
     check = operations.record_entry_check(
         physician_id,
         paper_id,
@@ -161,20 +266,48 @@ def _store(
         device=device,
         now=now(),
         data_dir=current_app.config["DATA_DIR"],
+        purpose=purpose,
     )
     admitted = check.outcome in rules.PASSING
     failures = 0 if admitted else queries.failures(physician_id)
-    return {
+    verdict = result.get("liveness")
+    if verdict and not verdict.get("passed") and result.get("identity_code"):
+        message = gettext(rules.CHALLENGE_RETRY[verdict["challenge"]])
+    elif purpose == "claim" and check.outcome == EntryOutcome.MISMATCH:
+        message = gettext("人脸与报名照片不一致：账号只能由本人激活")
+    elif result.get("message_zh"):
+        message = _said(result, "message_zh", "message_en")
+    else:
+        message = gettext("人脸验证未通过，请重试")
+    answer: dict[str, Any] = {
         "ok": True,
         "id": check.id,
         "outcome": check.outcome.value,
         "admitted": admitted,
-        "message": _said(result, "message_zh", "message_en")
-        if result.get("message_zh")
-        else gettext("人脸验证未通过，请重试"),
+        "message": message,
         "failures": failures,
         "ask_for_help": failures >= rules.FAILURES_BEFORE_HELP,
     }
+    if verdict is not None:
+        answer["liveness"] = bool(verdict.get("passed"))
+        if admitted:
+            operations.use_challenges(physician_id, device, now=now())
+        else:  # the next try: a new challenge
+            answer["challenge"] = challenge_of(
+                operations.issue_challenge(physician_id, device, now=now()).challenge
+            )
+    if purpose == "claim":
+        user_id = check.physician.user_id
+        record(
+            "user.claim_face",
+            "user",
+            user_id,
+            actor_id=user_id,
+            now=check.checked_at,
+            outcome=check.outcome.value,
+            check=check.id,
+        )
+    return answer
 
 
 _rng = random.SystemRandom()

@@ -106,6 +106,9 @@ class EntryCheck(Model):
     paper_id: Mapped[int | None] = mapped_column(sa.ForeignKey("papers.id"))
     attempt_id: Mapped[int | None] = mapped_column(sa.ForeignKey("attempts.id"), index=True)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # ``entry`` (before an attempt) or ``claim`` (before the first password: only the
+    # identity, never a key to an attempt).
+    purpose: Mapped[str] = mapped_column(sa.String(10), default="entry", server_default="entry")
     outcome: Mapped[EntryOutcome] = mapped_column(enum_column(EntryOutcome, "entry_outcome"))
     distance: Mapped[float | None]  # the decision's aggregate distance
     decision: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
@@ -122,6 +125,21 @@ class EntryCheck(Model):
 
     physician: Mapped[Physician] = relationship()
     attempt: Mapped[Attempt | None] = relationship()
+
+
+class LivenessChallenge(Model):
+    """活体检测: the challenge the server chose for a physician's next verification on one
+    device (blink, turn left or right, open the mouth: ``proctoring.liveness.CHALLENGES``).
+    Chosen when the verification page opens and again after each try; used once."""
+
+    __tablename__ = "liveness_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"), index=True)
+    device: Mapped[str] = mapped_column(sa.String(64))  # sha256 of the session's device token
+    challenge: Mapped[str] = mapped_column(sa.String(20))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EntryOverride(Model):

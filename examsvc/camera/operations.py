@@ -28,6 +28,7 @@ from examsvc.camera.models import (
     EntryOutcome,
     EntryOverride,
     FaceConsent,
+    LivenessChallenge,
     Snapshot,
     SnapshotStatus,
 )
@@ -38,6 +39,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.roster.models import Physician
 from examsvc.signals import attempt_changed
+from proctoring import liveness
 
 PRIVATE = ("enrolled", "encoding")  # encodings never go into the stored decision
 
@@ -58,6 +60,51 @@ def give_consent(user_id: int, cycle_id: int, *, now: datetime, address: str | N
     return consent
 
 
+def issue_challenge(
+    physician_id: int, device: str, *, now: datetime, rng: random.Random | None = None
+) -> LivenessChallenge:
+    """活体检测: the server's random challenge for this physician's next verification on this
+    device (``device``: the session's token); earlier unused ones are void."""
+    use_challenges(physician_id, device, now=now)
+    challenge = LivenessChallenge(
+        physician_id=physician_id,
+        device=rules.device_key(device),
+        challenge=liveness.choose(rng),
+        issued_at=now,
+    )
+    db.session.add(challenge)
+    db.session.flush()
+    return challenge
+
+
+def use_challenges(physician_id: int, device: str, *, now: datetime) -> None:
+    """The device's unused challenges are used up (a verification was judged)."""
+    db.session.execute(
+        sa.update(LivenessChallenge)
+        .where(
+            LivenessChallenge.physician_id == physician_id,
+            LivenessChallenge.device == rules.device_key(device),
+            LivenessChallenge.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+
+
+def pending_challenge(physician_id: int, device: str, *, now: datetime) -> LivenessChallenge | None:
+    """The challenge this device was given and has not used, unless it is too old."""
+    return db.session.scalars(
+        sa.select(LivenessChallenge)
+        .where(
+            LivenessChallenge.physician_id == physician_id,
+            LivenessChallenge.device == rules.device_key(device),
+            LivenessChallenge.used_at.is_(None),
+            LivenessChallenge.issued_at >= now - timedelta(minutes=rules.CHALLENGE_MINUTES),
+        )
+        .order_by(LivenessChallenge.issued_at.desc(), LivenessChallenge.id.desc())
+        .limit(1)
+    ).first()
+
+
 def record_entry_check(
     physician_id: int,
     paper_id: int | None,
@@ -67,9 +114,12 @@ def record_entry_check(
     device: str | None,
     now: datetime,
     data_dir: str,
+    purpose: str = "entry",
 ) -> EntryCheck:
-    """Store one entry verification: the engine's decision and measurements (without
-    encodings), its frames as files under ``data_dir/entry/``, the encodings it enrolled."""
+    """Store one entry verification (or, ``purpose="claim"``, the one before the first
+    password): the engine's decision and measurements (without encodings), with the
+    liveness verdict when one was asked; its frames (and those of the movement) as files
+    under ``data_dir/entry/``; the encodings it enrolled."""
     outcome = rules.outcome_of(result)
     folder = Path(data_dir) / "entry" / str(physician_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,6 +134,7 @@ def record_entry_check(
         physician_id=physician_id,
         paper_id=paper_id,
         checked_at=now,
+        purpose=purpose,
         outcome=outcome,
         distance=result.get("median_distance"),
         decision={k: v for k, v in result.items() if k not in PRIVATE},

@@ -4,7 +4,7 @@ check, failed verifications, and the physicians the agency must help."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -53,6 +53,7 @@ def device_check(
         .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
         .where(
             EntryCheck.physician_id == physician_id,
+            EntryCheck.purpose == "entry",
             EntryCheck.device == rules.device_key(device),
             EntryCheck.outcome.in_(rules.PASSING),
             sa.or_(EntryCheck.attempt_id.is_(None), Attempt.status == AttemptStatus.IN_PROGRESS),
@@ -119,3 +120,23 @@ def blocked(cycle_id: int) -> list[Blocked]:
         ).first()
         rows.append(Blocked(physician, usable, failed, last, active_override(physician.id)))
     return rows
+
+
+def claim_check(
+    physician_id: int, device: str, now: datetime, valid_minutes: int
+) -> EntryCheck | None:
+    """首次登录人脸核验 done on this device (this login): a passed or reviewed ``claim``
+    check within its validity."""
+    since = now - timedelta(minutes=valid_minutes)
+    return db.session.scalars(
+        sa.select(EntryCheck)
+        .where(
+            EntryCheck.physician_id == physician_id,
+            EntryCheck.purpose == "claim",
+            EntryCheck.device == rules.device_key(device),
+            EntryCheck.outcome.in_(rules.PASSING),
+            EntryCheck.checked_at >= since,
+        )
+        .order_by(EntryCheck.checked_at.desc())
+        .limit(1)
+    ).first()

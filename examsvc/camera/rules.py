@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from examsvc.camera.models import SNAPSHOT_SEVERITY, EntryOutcome, SnapshotStatus
+from examsvc.marks import N_
 
 CONSENT_VERSION = "2026-3"
 
@@ -25,6 +26,48 @@ PASSING = frozenset({EntryOutcome.PASSED, EntryOutcome.REVIEW})
 FAILING = frozenset({EntryOutcome.MISMATCH, EntryOutcome.RETRY, EntryOutcome.MULTIPLE_FACES})
 FAILURES_BEFORE_HELP = 3  # failed verifications in a row before the agency is asked to help
 MIN_FRAMES, MAX_FRAMES = 3, 6  # frames of one entry verification
+
+
+# 活体检测 (proctoring.liveness): what the page shows for each challenge, and what a
+# candidate who did not do it is told. The turns are the candidate's own left and right
+# (the preview is mirrored, so "←" points the way the head turns on screen).
+CHALLENGE_MINUTES = 10  # a challenge chosen longer ago than this is not used any more
+MOTION_FRAMES = (0, 12)  # frames of the movement the page may send
+CHALLENGE_TEXT = {
+    "blink": N_("请眨眨眼"),
+    "turn_left": N_("请慢慢向左转头"),
+    "turn_right": N_("请慢慢向右转头"),
+    "open_mouth": N_("请张开嘴"),
+}
+CHALLENGE_CUE = {"blink": "◉ ◉ → — —", "turn_left": "←", "turn_right": "→", "open_mouth": "○"}
+CHALLENGE_RETRY = {
+    "blink": N_("未检测到眨眼。请按提示眨眼后重试"),
+    "turn_left": N_("未检测到转头。请按提示向左转头后重试"),
+    "turn_right": N_("未检测到转头。请按提示向右转头后重试"),
+    "open_mouth": N_("未检测到张嘴。请按提示张嘴后重试"),
+}
+
+
+def with_liveness(result: dict[str, Any], verdict: dict[str, Any] | None) -> dict[str, Any]:
+    """The entry decision with the liveness verdict (the ``liveness`` job's result) in it: a
+    face that matched but did not do the challenge is a ``retry`` (and enrols nothing); a
+    face that did not match stays what it was."""
+    if verdict is None:
+        return result
+    kept = {k: v for k, v in verdict.items() if k != "ok"}
+    combined = {**result, "liveness": kept}
+    if verdict.get("passed") or outcome_of(result) not in PASSING:
+        return combined
+    return {
+        **combined,
+        "code": EntryOutcome.RETRY.value,
+        "identity_code": result.get("code"),
+        "passed": False,
+        "ok": False,
+        "enrolled": [],
+        "message_zh": None,
+        "message_en": None,
+    }
 
 
 def device_key(token: str) -> str:

@@ -28,11 +28,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from examsvc import uow
 from examsvc.accounts.auth import admin_required, current_user, physician_required, roles_required
 from examsvc.accounts.ids import mask
+from examsvc.accounts.models import User
 from examsvc.attempts import operations as attempts
 from examsvc.audit.operations import record
 from examsvc.camera import calibration as calib
 from examsvc.camera import operations as ops
 from examsvc.camera import queries, rules
+from examsvc.camera.events import challenge_of
 from examsvc.clock import now
 from examsvc.enums import Role
 from examsvc.errors import DomainError
@@ -140,10 +142,20 @@ def consent(paper_id: int) -> Any:
     return _step_page("camera/consent.html", physician, paper, step=2)
 
 
+def _challenge(physician: Physician) -> dict[str, str] | None:
+    """活体检测 on: the server's random challenge for this page's next verification, kept
+    for this device (the socket that receives the frames cannot write the session)."""
+    if not current_app.config["LIVENESS"]:
+        return None
+    chosen = ops.issue_challenge(physician.id, device_token(), now=now())
+    return challenge_of(chosen.challenge)
+
+
 @bp.get("/exam/paper/<int:paper_id>/verify")
 @physician_required
 def verify(paper_id: int) -> Any:
-    """Step 3, 人脸验证: frames over the socket, the engine's decision."""
+    """Step 3, 人脸验证: frames over the socket, the engine's decision (and the liveness
+    challenge's)."""
     physician, paper = _candidate(paper_id)
     if queries.consent_of(physician.user_id, physician.cycle_id) is None:
         return redirect(url_for("camera.consent", paper_id=paper_id))
@@ -156,6 +168,36 @@ def verify(paper_id: int) -> Any:
         step=3,
         failures=queries.failures(physician.id),
         failures_before_help=rules.FAILURES_BEFORE_HELP,
+        challenge=_challenge(physician),
+    )
+
+
+def claim_step(user: User) -> Any:
+    """首次登录人脸核验 (``accounts.views.CLAIM_STEP``): before a physician with a usable
+    registration photo sets the first password, the face on this device's camera must match
+    it (a passed or reviewed ``claim`` check of this login, within
+    ``EXAMSVC_ENTRY_VALID_MINUTES``). None — the password form as before — when the
+    setting is off, for staff, without a usable photo, or with an administrator's override."""
+    if not current_app.config["FIRST_LOGIN_FACE"] or user.role != Role.PHYSICIAN:
+        return None
+    physician = logged_in_physician()
+    if physician is None or not queries.photo_usable(physician):
+        return None
+    if queries.active_override(physician.id) is not None:
+        return None
+    if queries.claim_check(
+        physician.id, device_token(), now(), current_app.config["ENTRY_VALID_MINUTES"]
+    ):
+        return None
+    return render_template(
+        "camera/claim.html",
+        physician=physician,
+        paper=None,
+        step=0,
+        contact=help_contact(),
+        failures=queries.failures(physician.id),
+        failures_before_help=rules.FAILURES_BEFORE_HELP,
+        challenge=_challenge(physician),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:14:39.031440
+Create Date: 2026-11-25 21:19:08.133572
 
 """
 
@@ -521,6 +521,26 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_exam_windows_paper_id"), ["paper_id"], unique=False)
 
     op.create_table(
+        "liveness_challenges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("device", sa.String(length=64), nullable=False),
+        sa.Column("challenge", sa.String(length=20), nullable=False),
+        sa.Column("issued_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_liveness_challenges_physician_id_physicians"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_liveness_challenges")),
+    )
+    with op.batch_alter_table("liveness_challenges", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_liveness_challenges_physician_id"), ["physician_id"], unique=False
+        )
+
+    op.create_table(
         "paper_assignments",
         sa.Column("cycle_id", sa.Integer(), nullable=False),
         sa.Column(
@@ -811,6 +831,7 @@ def upgrade():
         sa.Column("paper_id", sa.Integer(), nullable=True),
         sa.Column("attempt_id", sa.Integer(), nullable=True),
         sa.Column("checked_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("purpose", sa.String(length=10), server_default="entry", nullable=False),
         sa.Column(
             "outcome",
             sa.Enum(
@@ -1038,6 +1059,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_paper_assignments_paper_id"))
 
     op.drop_table("paper_assignments")
+    with op.batch_alter_table("liveness_challenges", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_liveness_challenges_physician_id"))
+
+    op.drop_table("liveness_challenges")
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exam_windows_paper_id"))
 

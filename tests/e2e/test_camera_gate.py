@@ -5,6 +5,7 @@ physician without a usable registration photo, who cannot start and is told whom
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -31,7 +32,20 @@ STEPS = "1 设备调试 2 授权 3 人脸验证 4 考前须知"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with launch(tmp_path_factory.mktemp("gate"), EXAMSVC_HELP_CONTACT=CONTACT) as server:
+    # Chromium's fake camera shows a still photo, which can blink, turn or open its mouth no
+    # more than a print can: the flow that passes the gate runs with liveness off. The
+    # liveness check itself is proven below (a still camera is refused, the challenge shown)
+    # and, with sequences that perform it, in tests/camera/test_liveness_gate.py.
+    with launch(
+        tmp_path_factory.mktemp("gate"), EXAMSVC_HELP_CONTACT=CONTACT, EXAMSVC_LIVENESS="false"
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """Liveness on (the default)."""
+    with launch(tmp_path_factory.mktemp("live"), EXAMSVC_HELP_CONTACT=CONTACT) as server:
         yield server
 
 
@@ -157,3 +171,55 @@ def test_a_browser_without_camera_permission_is_told_what_to_do(server, browser)
         assert "无法使用摄像头" in text and "允许本网站使用摄像头" in text and CONTACT in text
         assert "没有允许本网站使用摄像头" in text or "没有找到可用的摄像头" in text
         assert {"重新检测", "返回考核安排"} <= set(enabled_controls(page))
+
+
+def test_a_photo_held_to_the_camera_is_shown_a_challenge_and_refused(
+    live_server, browser, faces_dir, tmp_path
+):
+    server = live_server
+    number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])  # on a server of its own
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+    ) as cam_browser:
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        first_login(page, server, number, "Live-Doc-2026")
+        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+        page.goto(server.url + "/home")
+        with page.expect_navigation():
+            page.click("text=进入测评")
+        page.wait_for_selector("#instruction.good", timeout=60000)
+        with page.expect_navigation():
+            page.click("#next")
+        with page.expect_navigation():
+            page.click("text=同意授权")
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+        assert "拍照后请按屏幕提示完成一个动作（活体检测）" in page.inner_text("main")
+        page.click("#verify")
+        page.wait_for_selector("#challenge:visible", timeout=20000)
+        shown = look(page, "gate-liveness-challenge")
+        asked = {
+            "请眨眨眼": "blink",
+            "请慢慢向左转头": "turn_left",
+            "请慢慢向右转头": "turn_right",
+            "请张开嘴": "open_mouth",
+        }
+        said = [words for words in asked if words in shown]
+        assert len(said) == 1, shown
+        page.wait_for_selector("#result.bad", timeout=60000)
+        refused = look(page, "gate-liveness-refused")
+        assert "未检测到" in refused and "请按提示" in refused and not page.is_visible("#next")
+        assert not page.is_visible("#challenge")
+    with _database(server) as conn:
+        rows = conn.execute("SELECT outcome, decision FROM entry_checks").fetchall()
+        challenges = conn.execute(
+            "SELECT challenge, used_at IS NULL FROM liveness_challenges ORDER BY id"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["retry"]
+    decision = json.loads(rows[0][1])
+    assert decision["identity_code"] == "passed"
+    assert (
+        decision["liveness"]["challenge"] == asked[said[0]] and not decision["liveness"]["passed"]
+    )
+    # The one judged is used; the page holds the next, chosen by the server.
+    assert challenges[0] == (asked[said[0]], 0) and challenges[-1][1] == 1

@@ -571,3 +571,39 @@ def test_an_invigilator_taken_off_a_session_stops_receiving_its_cards(app, hall)
     again = ws.emit("join", {"session_id": session_id}, namespace=NAMESPACE, callback=True)
     assert again["status"] == 403
     ws.disconnect(NAMESPACE)
+
+
+def test_the_timeline_tells_the_liveness_frames_from_the_entry_frames(
+    app, hall, clock, faces_photos
+):
+    """An entry check with 活体检测: its still frames, then the movement's, and the verdict."""
+    data_dir = app.config["DATA_DIR"]
+    check = create_entry_check(
+        hall.a,
+        hall.paper,
+        clock.now() - timedelta(minutes=2),
+        EntryOutcome.RETRY,
+        [faces_photos["obama"]] * 4,
+        data_dir,
+        distance=0.31,
+    )
+    check.decision = {
+        "code": "retry",
+        "identity_code": "passed",
+        "frames": [{}, {}],  # the engine's per-frame measurements of the two still frames
+        "liveness": {"challenge": "blink", "passed": False, "code": "not_done"},
+    }
+    db.session.commit()
+    mine = log_in(app.test_client(), hall.mine)
+    text = visible_text(
+        mine.get(f"/invigilate/attempts/{hall.attempt_a.id}").get_data(as_text=True)
+    )
+    for words in (
+        "入场画面 1",
+        "入场画面 2",
+        "活体检测画面 1",
+        "活体检测画面 2",
+        "活体检测：未完成指定动作",
+    ):
+        assert words in text, words
+    assert "入场画面 3" not in text and "活体检测画面 3" not in text

@@ -2,6 +2,10 @@
 // The front camera's picture, downsized to at most 640 px, goes over the exam channel (/exam):
 // `camera_check` answers with the engine's instruction until the picture is good; then
 // `entry_frames` sends several frames and the server decides against the registration photo.
+// 活体检测: when the server chose a challenge (blink, turn the head, open the mouth), the page
+// shows it large after the still frames and films the movement (10 frames over ~2 s, the last
+// two still frames first as its baseline) for the server to judge.
+// 首次登录人脸核验 (mode "claim") is the same step on the /claim channel, before the first password.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("camera-data").textContent);
@@ -18,6 +22,9 @@
   var verifying = false;
   var good = false;
   var FRAMES = 3;
+  var MOTION = 10;
+  var challenge = data.challenge;
+  var challengeBox = document.getElementById("challenge");
 
   function say(element, message, kind) {
     if (!element) { return; }
@@ -69,7 +76,7 @@
       else if (!ack.ok) { say(instruction, ack.error.message, "bad"); good = false; }
       else {
         good = ack.good;
-        say(instruction, good ? (data.mode === "verify" ? text.goodVerify : text.good) : ack.message, good ? "good" : "bad");
+        say(instruction, good ? (data.mode === "device" ? text.good : text.goodVerify) : ack.message, good ? "good" : "bad");
       }
       if (data.mode === "device") { if (good) { next.hidden = false; } }
       else if (verifyButton) { verifyButton.disabled = !good; }
@@ -83,15 +90,33 @@
     verifyButton.disabled = true;
     say(result, "", null);
     say(instruction, text.sending, null);
+    if (challenge) { say(instruction, text.still, null); }
     var frames = [];
+    var motion = [];
     var chain = Promise.resolve();
     for (var i = 0; i < FRAMES; i++) {
       chain = chain.then(function () { return grab(); }).then(function (f) { if (f) { frames.push(f); } return wait(400); });
     }
+    if (challenge) {
+      chain = chain.then(function () {
+        motion = frames.slice(-2);
+        document.getElementById("challenge-cue").textContent = challenge.cue;
+        document.getElementById("challenge-text").textContent = challenge.text;
+        challengeBox.hidden = false;
+        say(instruction, "", null);
+      });
+      for (var j = 0; j < MOTION; j++) {
+        chain = chain.then(function () { return wait(200); }).then(function () { return grab(); }).then(function (f) { if (f) { motion.push(f); } });
+      }
+      chain = chain.then(function () { challengeBox.hidden = true; say(instruction, text.sending, null); });
+    }
     chain.then(function () {
-      return emit("entry_frames", { paper_id: data.paperId, frames: frames });
+      if (data.mode === "claim") { return emit("claim_frames", { frames: frames, motion: motion }); }
+      return emit("entry_frames", { paper_id: data.paperId, frames: frames, motion: motion });
     }).then(function (ack) {
       verifying = false;
+      say(instruction, "", null);
+      if (ack && ack.challenge) { challenge = ack.challenge; }
       if (!ack) { say(result, text.busy, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
       if (!ack.ok) { say(result, ack.error.message, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
       if (ack.admitted) {
@@ -114,7 +139,7 @@
     video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } }, audio: false
   }).then(function (stream) {
     video.srcObject = stream;
-    socket = window.io("/exam", { transports: ["websocket", "polling"] });
+    socket = window.io(data.mode === "claim" ? "/claim" : "/exam", { transports: ["websocket", "polling"] });
     socket.on("disconnect", function () { say(instruction, text.offline, "bad"); });
     video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
     if (verifyButton) { verifyButton.addEventListener("click", verify); }
