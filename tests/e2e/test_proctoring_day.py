@@ -11,8 +11,11 @@ exam page the sequence runs from the start. The wall must raise 疑似非本人,
 离开座位 in turn. The invigilator warns a second candidate and voids the first; each
 candidate's page shows it at once.
 
-A physician without a usable registration photo, who cannot start, is
-test_camera_gate.py's ``test_without_a_usable_photo_the_candidate_cannot_start…``."""
+Liveness (活体检测) is off here: a still photo cannot perform a challenge, and
+test_camera_gate.py proves the challenge; the registration photo arrives after the first
+login, so the first-login face check (also proven elsewhere) does not come first. A
+physician without a usable registration photo, who cannot start, is test_camera_gate.py's
+``test_without_a_usable_photo_the_candidate_cannot_start…``."""
 
 from __future__ import annotations
 
@@ -138,12 +141,11 @@ def test_a_proctored_exam_from_the_camera_check_to_the_void(browser, faces_dir, 
     photos.mkdir()
     (photos / "DEMO-0001.jpg").write_bytes((faces_dir / "face_recognition/obama.jpg").read_bytes())
     camera = sequence_file(faces_dir, tmp_path / "sequence.y4m")
-    with launch(tmp_path / "server", EXAMSVC_SNAPSHOT_MEAN_SECONDS="5") as server:
-        # The registry's photos (the demo's import, checked by the engine).
-        assert "照片" in server.command("demo", "load", "--photos", str(photos))
-        assert _query(
-            server, "SELECT photo_status FROM physicians WHERE registration_id = 'DEMO-0001'"
-        ) == [("ok",)]
+    # A still photo can blink, turn or open its mouth no more than a print can: liveness
+    # (活体检测, on by default) is off here, as in test_camera_gate.py, which proves it.
+    with launch(
+        tmp_path / "server", EXAMSVC_SNAPSHOT_MEAN_SECONDS="5", EXAMSVC_LIVENESS="false"
+    ) as server:
         staff = browser.new_context(viewport=PC)
         set_up_session(staff.new_page(), server)
 
@@ -176,6 +178,12 @@ def test_a_proctored_exam_from_the_camera_check_to_the_void(browser, faces_dir, 
             page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
             first_login(page, server, login_of(FIRST), "Day-Doc1-2026")
             page.wait_for_url("**/home")
+            # Then the registry's photo arrives (the demo's import, checked by the engine;
+            # before the first login it would ask for the first-login face check instead).
+            assert "照片" in server.command("demo", "load", "--photos", str(photos))
+            assert _query(
+                server, "SELECT photo_status FROM physicians WHERE registration_id = 'DEMO-0001'"
+            ) == [("ok",)]
             with page.expect_navigation():
                 page.click("text=进入测评")
             assert page.url.endswith(f"/exam/paper/{hum_id}/device")
