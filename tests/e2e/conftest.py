@@ -74,8 +74,10 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) ->
         try:
             if requests.get(url + "/healthz", timeout=1).ok:
                 return
-        except requests.ConnectionError:
-            time.sleep(0.2)  # the server is starting: poll, bounded by the deadline
+        except (requests.ConnectionError, requests.Timeout):
+            # The server is starting (gunicorn listens before its worker has the app, so a
+            # request may also time out): poll, bounded by the deadline.
+            time.sleep(0.2)
     process.kill()
     pytest.fail("the server did not start:\n" + log.read_text())
 
@@ -108,11 +110,19 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
         ) as process,
     ):
-        wait_until_serving(server.url, process, server.log)
-        yield server
-        process.terminate()
-        process.wait(timeout=30)
-    SERVERS.pop(server.url, None)
+        try:
+            wait_until_serving(server.url, process, server.log)
+            yield server
+        finally:
+            # Also when the test failed inside: otherwise the server runs on and the
+            # run hangs until pytest's timeout.
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            SERVERS.pop(server.url, None)
 
 
 @pytest.fixture(scope="module")
