@@ -82,11 +82,9 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) ->
     pytest.fail("the server did not start:\n" + log.read_text())
 
 
-@contextmanager
-def launch(root: Path, **extra_env: str) -> Iterator[Server]:
-    """``examsvc serve`` on a fresh demo database in ``root``, stopped afterwards. Without
-    an ``EXAMSVC_REDIS_URL`` in ``extra_env`` it runs with no message queue."""
-    port = _free_port()
+def demo_env(root: Path, **extra_env: str) -> dict[str, str]:
+    """The environment of a demo server whose database and data live in ``root``; no
+    message queue unless ``extra_env`` gives an ``EXAMSVC_REDIS_URL``."""
     env = {
         **os.environ,
         "EXAMSVC_DEMO_MODE": "true",
@@ -97,6 +95,25 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
     }
     env.pop("EXAMSVC_REDIS_URL", None)
     env.update(extra_env)
+    return env
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL if it has not ended in 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def launch(root: Path, **extra_env: str) -> Iterator[Server]:
+    """``examsvc serve`` on a fresh demo database in ``root``, stopped afterwards. Without
+    an ``EXAMSVC_REDIS_URL`` in ``extra_env`` it runs with no message queue."""
+    port = _free_port()
+    env = demo_env(root, **extra_env)
     server = Server(f"http://127.0.0.1:{port}", env, root / "serve.log")
     SERVERS[server.url] = server
     server.command("db", "upgrade")
@@ -116,12 +133,7 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
         finally:
             # Also when the test failed inside: otherwise the server runs on and the
             # run hangs until pytest's timeout.
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
             SERVERS.pop(server.url, None)
 
 

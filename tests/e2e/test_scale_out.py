@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     physician_session,
     server_database,
     start_first_paper,
+    stop,
     wait_until_serving,
 )
 from tests.e2e.test_exam_camera import face_worker
@@ -63,12 +64,7 @@ def gunicorn(server: Server, root: Path) -> Iterator[str]:
             wait_until_serving(url, process, log)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
 
 
 @pytest.fixture

@@ -13,20 +13,18 @@ import time
 import socketio
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import _free_port, cookie_header, physician_session, wait_until_serving
+from tests.e2e.conftest import (
+    _free_port,
+    cookie_header,
+    demo_env,
+    physician_session,
+    wait_until_serving,
+)
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path):
     port = _free_port()
-    env = {
-        **os.environ,
-        "EXAMSVC_DEMO_MODE": "true",
-        "EXAMSVC_INSTANCE_PATH": str(tmp_path),
-        "EXAMSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'stop.db'}",
-        "EXAMSVC_ROSTER_PULL_INTERVAL": "0",
-        "EXAMSVC_FACE_WORKERS": "1",
-    }
-    env.pop("EXAMSVC_REDIS_URL", None)
+    env = demo_env(tmp_path)
     for args in (["db", "upgrade"], ["demo", "load"]):
         subprocess.run([sys.executable, "-m", "examsvc.cli", *args], env=env, check=True)
     url = f"http://127.0.0.1:{port}"
