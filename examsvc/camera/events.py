@@ -273,7 +273,8 @@ def _store(
     failures = 0 if admitted else queries.failures(physician_id)
     verdict = result.get("liveness")
     if verdict and not verdict.get("passed") and result.get("identity_code"):
-        message = gettext(rules.CHALLENGE_RETRY[verdict["challenge"]])
+        retry = rules.CHALLENGE_RETRY[verdict["challenge"]]  # marked with N_ in rules
+        message = gettext(retry)
     elif purpose == "claim" and check.outcome == EntryOutcome.MISMATCH:
         message = gettext("人脸与报名照片不一致：账号只能由本人激活")
     elif result.get("message_zh"):

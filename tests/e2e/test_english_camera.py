@@ -15,6 +15,7 @@ from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, log_in, look
 from tests.e2e.test_camera_gate import _enrol
 from tests.e2e.test_face_calibration_page import DEMO_IDS, PHOTOS
+from tests.e2e.test_first_login_face import log_in_first, register_photo
 from tests.e2e.test_invigilation_wall import card_names, furnish
 
 pytestmark = pytest.mark.browser
@@ -31,9 +32,78 @@ def chinese_left(text: str, *data: str) -> list[str]:
 
 @pytest.fixture
 def server(tmp_path_factory):
-    """A fresh demo server for each test (stopped by the fixture, even after a failure)."""
-    with launch(tmp_path_factory.mktemp("english")) as server:
+    """A fresh demo server for each test (stopped by the fixture, even after a failure).
+    Chromium's fake camera shows a still photo, which cannot blink or turn: the flow that
+    passes the gate runs with liveness off (its English is checked with liveness on below)."""
+    with launch(tmp_path_factory.mktemp("english"), EXAMSVC_LIVENESS="false") as server:
         yield server
+
+
+def test_the_face_check_before_the_first_password_reads_in_english(
+    server, browser, faces_dir, tmp_path
+):
+    number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
+    name = PHYSICIANS[2][1]
+    register_photo(server, number, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+    owner = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={owner}"]
+    ) as cam_browser:
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        page.goto(server.url + "/lang/en?next=/login")
+        log_in_first(page, server, number)
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+        step = look(page, "english-claim-step")
+        assert "First-login face verification" in step and "your identity is checked" in step
+        assert "keep still and click “Start face verification”" in step, step
+        assert not chinese_left(step, name), step
+        page.click("#verify")
+        page.wait_for_selector("#next:visible", timeout=60000)
+        passed = look(page, "english-claim-passed")
+        assert "click “Next” to set your password" in passed and "Next: set your password" in passed
+        assert not chinese_left(passed, name), passed
+
+
+def test_a_still_camera_meets_the_liveness_check_in_english(
+    tmp_path_factory, browser, faces_dir, tmp_path
+):
+    n, name = PHYSICIANS[0][0], PHYSICIANS[0][1]
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with (
+        launch(tmp_path_factory.mktemp("english-live")) as server,
+        browser.browser_type.launch(
+            executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+        ) as cam_browser,
+    ):
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        page.goto(server.url + "/lang/en?next=/login")
+        first_login(page, server, demo_id(n, PHYSICIANS[0][8]), "Live-Doc-2026")
+        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+        page.goto(server.url + "/home")
+        paper = page.inner_text("section.card h2")
+        with page.expect_navigation():
+            page.click("text=Start the assessment")
+        page.wait_for_selector("#instruction.good", timeout=60000)
+        with page.expect_navigation():
+            page.click("#next")
+        with page.expect_navigation():
+            page.click("text=I consent")
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+        verify = page.inner_text("main")
+        assert "do the movement shown on the screen (liveness check)" in verify, verify
+        assert not chinese_left(verify, name, paper), verify
+        page.click("#verify")
+        page.wait_for_selector("#challenge:visible", timeout=20000)
+        shown = look(page, "english-gate-liveness-challenge")
+        asked = ["Blink your eyes", "Slowly turn your head to the left"]
+        asked += ["Slowly turn your head to the right", "Open your mouth"]
+        assert len([words for words in asked if words in shown]) == 1, shown
+        assert not chinese_left(shown, name, paper), shown
+        page.wait_for_selector("#result.bad", timeout=60000)
+        refused = look(page, "english-gate-liveness-refused")
+        assert "detected" in refused and "when asked and try again" in refused, refused
+        assert not chinese_left(refused, name, paper), refused
+        assert not page.is_visible("#next")
 
 
 def test_a_candidate_passes_the_camera_steps_and_sits_in_english(
