@@ -28,8 +28,11 @@ def test_first_login_with_15_digit_form_forces_a_password_change(client):
     response = login(client, to_15(physician.id_number), INITIAL_PASSWORD)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/account/password")
-    # Every other page sends the physician back to the change page.
+    # Every other page sends the physician back to the change page, so it offers no menu
+    # of them (links that would only lead back): only 退出.
     assert client.get("/home").headers["Location"].endswith("/account/password")
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "退出" in page and 'href="/home"' not in page and "考核结果" not in page
 
     def change(new, repeat=None, old=INITIAL_PASSWORD):
         return client.post(
@@ -48,7 +51,8 @@ def test_first_login_with_15_digit_form_forces_a_password_change(client):
     db.session.refresh(physician.user)
     assert not physician.user.must_change_password
     assert verify_password(physician.user.password_hash, "Good-Pass1")
-    assert client.get("/home").status_code == 200
+    home = client.get("/home")
+    assert home.status_code == 200 and "考核结果" in home.get_data(as_text=True)
 
 
 def test_old_password_is_never_accepted_as_the_new_one(client):
