@@ -5,7 +5,9 @@ processes, each behind a bounded queue that answers "busy" instead of piling up.
 stalls every candidate's answer saves. So under ``serve`` (``start``):
 
 - ``hash_call`` runs a function on a real OS thread (gevent's thread pool). For C code
-  that releases the GIL, such as argon2-cffi: the loop keeps running meanwhile.
+  that releases the GIL, such as argon2-cffi, and for blocking file system calls (the
+  retention purge's unlinks), which gevent does not make cooperative: the loop keeps
+  running meanwhile.
 - ``process_call`` runs a module-level function in a worker process. For pure-Python
   work that holds the GIL (openpyxl parsing, fpdf2 rendering); arguments and results
   are pickled.

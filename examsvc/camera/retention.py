@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from examsvc import clock
+from examsvc import clock, offload
 from examsvc.attempts.models import Attempt
 from examsvc.camera.models import EntryCheck, EntryOutcome, Snapshot, SnapshotStatus
 from examsvc.config import ConfigError
@@ -160,7 +160,9 @@ def _due_entry_checks(policy: Policy, now: datetime, after: int, limit: int) -> 
 
 
 def _remove(data_dir: Path, paths: Iterable[str], purged: Purged) -> None:
-    """Delete the files (never outside ``data_dir``) and their emptied folders."""
+    """Delete the files (never outside ``data_dir``) and their emptied folders. Under
+    ``examsvc serve`` on an OS thread (``offload.hash_call``): gevent does not make file
+    system calls cooperative, and a thousand unlinks would stall every candidate's saves."""
     root = data_dir.resolve()
     folders = set()
     for relative in paths:
@@ -206,7 +208,7 @@ def purge(data_dir: str | Path, now: datetime, policy: Policy, *, dry_run: bool 
                 purged.snapshots_clean += len(rows) - flagged_rows
                 purged.bytes += sum(r.size for r in rows)
                 if not dry_run:
-                    _remove(data_dir, (r.path for r in rows), purged)
+                    offload.hash_call(_remove, data_dir, [r.path for r in rows], purged)
                     db.session.execute(
                         sa.update(Snapshot)
                         .where(Snapshot.id.in_([r.id for r in rows]))
@@ -222,7 +224,7 @@ def purge(data_dir: str | Path, now: datetime, policy: Policy, *, dry_run: bool 
             purged.batches += 1
             purged.entry_checks += len(checks)
             if not dry_run:
-                _remove(data_dir, (p for c in checks for p in c.frames), purged)
+                offload.hash_call(_remove, data_dir, [p for c in checks for p in c.frames], purged)
                 db.session.execute(
                     sa.update(EntryCheck)
                     .where(EntryCheck.id.in_([c.id for c in checks]))

@@ -18,6 +18,7 @@ from typing import Any
 
 from examsvc.camera.models import SNAPSHOT_SEVERITY, EntryOutcome, SnapshotStatus
 from examsvc.marks import N_
+from proctoring.frames import sniff
 
 CONSENT_VERSION = "2026-3"
 
@@ -141,13 +142,12 @@ def max_snapshots_in_window(mean_seconds: float) -> int:
     return math.ceil(rate_window(mean_seconds) / shortest) + RATE_SLACK
 
 
+SNAPSHOT_TYPES = {"JPEG": "jpeg", "PNG": "png"}  # what a snapshot may be, by ``sniff``
+
+
 def image_type(data: bytes) -> str | None:
-    """``jpeg`` or ``png`` by the file's magic bytes, else None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    return None
+    """``jpeg`` or ``png`` by the file's magic bytes (the engine's ``sniff``), else None."""
+    return SNAPSHOT_TYPES.get(sniff(data) or "")
 
 
 def status_of(result: dict[str, Any]) -> SnapshotStatus:
