@@ -90,9 +90,26 @@ def _busy() -> ApiError:
     return ApiError(503, "busy", N_("服务器繁忙，请稍后再试"))
 
 
+def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+    """A face event's answer, refusals and failures, acknowledged in the one error shape;
+    the session ends with it (the face work ran outside any transaction)."""
+    try:
+        return work()
+    except DomainError as exc:
+        return error_ack(exc)
+    except Busy:
+        return _busy().to_ack()
+    except Exception:
+        log.exception("%s failed", what)
+        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+    finally:
+        db.session.remove()
+
+
 def _camera_check(data: Any = None) -> dict[str, Any]:
     """``{image: <JPEG>}`` → ``{ok, good, code, message}``: the first thing to fix, if any."""
-    try:
+
+    def work() -> dict[str, Any]:
         frame = validate(CameraFrame, data)
         physician = _me()
         result = faces.run(
@@ -112,15 +129,8 @@ def _camera_check(data: Any = None) -> dict[str, Any]:
             "code": issue.get("code"),
             "message": _said(issue, "message_zh", "message_en") if issue else "",
         }
-    except DomainError as exc:
-        return error_ack(exc)
-    except Busy:
-        return _busy().to_ack()
-    except Exception:  # acknowledged all the same: the page tries again
-        log.exception("camera check failed")
-        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
-    finally:
-        db.session.remove()
+
+    return _answered(work, "camera check")
 
 
 camera_check = socketio.on("camera_check", namespace=NAMESPACE)(_camera_check)
@@ -172,21 +182,6 @@ def _verified(
     )
 
 
-def _answered(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """A verification event's refusals and failures, acknowledged in the one error shape."""
-    try:
-        return work()
-    except DomainError as exc:
-        return error_ack(exc)
-    except Busy:
-        return _busy().to_ack()
-    except Exception:
-        log.exception("face verification failed")
-        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
-    finally:
-        db.session.remove()
-
-
 @socketio.on("entry_frames", namespace=NAMESPACE)
 def entry_frames(data: Any = None) -> dict[str, Any]:
     """``{paper_id, frames: [<JPEG>, …], motion: [<JPEG>, …]}`` → ``{ok, outcome, admitted,
@@ -200,7 +195,7 @@ def entry_frames(data: Any = None) -> dict[str, Any]:
             raise ApiError(404, "not_found", N_("没有这份试卷"))
         return _verified("entry", message.paper_id, message.frames, message.motion)
 
-    return _answered(work)
+    return _answered(work, "face verification")
 
 
 CLAIM = "/claim"  # the channel of 首次登录人脸核验, before the first password
@@ -232,7 +227,7 @@ def _claim_frames(data: Any = None) -> dict[str, Any]:
             raise ApiError(409, "claimed", N_("账号已激活，请重新登录"))
         return _verified("claim", None, message.frames, message.motion)
 
-    return _answered(work)
+    return _answered(work, "face verification")
 
 
 socketio.on_event("camera_check", _camera_check, namespace=CLAIM)
