@@ -19,6 +19,7 @@ from examsvc.invigilation.models import (
     session_invigilators,
 )
 from examsvc.papers.models import ExamWindow, Paper, PaperAssignment, PaperSection
+from examsvc.results.models import ResultDelivery
 from examsvc.roster.models import Cycle, Physician
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ProctorWarning",
     "Question",
     "QuestionBank",
+    "ResultDelivery",
     "Site",
     "Snapshot",
     "User",

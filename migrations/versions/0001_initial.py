@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:44:35.599625
+Create Date: 2026-11-25 23:01:09.823556
 
 """
 
@@ -664,6 +664,98 @@ def upgrade():
         batch_op.create_index("ix_questions_draw", ["version_id", "qtype", "tag"], unique=False)
 
     op.create_table(
+        "result_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "round",
+            sa.Enum(
+                "regular",
+                "makeup",
+                name="result_round",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "verdict",
+            sa.Enum(
+                "pass",
+                "fail",
+                name="result_verdict",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("decided_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("queued_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "delivered",
+                "refused",
+                "superseded",
+                name="delivery_status",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("tries", sa.Integer(), nullable=False),
+        sa.Column("next_try_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("lease_until", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("leased_by", sa.String(length=100), nullable=True),
+        sa.Column("last_try_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("last_http_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "(status = 'delivered') = (delivered_at IS NOT NULL)",
+            name=op.f("ck_result_deliveries_delivered_has_time"),
+        ),
+        sa.CheckConstraint(
+            "(status = 'pending') = (next_try_at IS NOT NULL)",
+            name=op.f("ck_result_deliveries_pending_has_next_try"),
+        ),
+        sa.CheckConstraint("tries >= 0", name=op.f("ck_result_deliveries_tries_positive")),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["cycles.id"], name=op.f("fk_result_deliveries_cycle_id_cycles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_result_deliveries_physician_id_physicians"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_result_deliveries")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_result_deliveries_idempotency_key")),
+        sa.UniqueConstraint(
+            "physician_id", "digest", name=op.f("uq_result_deliveries_physician_id_digest")
+        ),
+    )
+    with op.batch_alter_table("result_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_result_deliveries_cycle_id"), ["cycle_id"], unique=False
+        )
+        batch_op.create_index("ix_result_deliveries_due", ["status", "next_try_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_result_deliveries_next_try_at"), ["next_try_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_result_deliveries_physician_id"), ["physician_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_result_deliveries_status"), ["status"], unique=False)
+
+    op.create_table(
         "attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("physician_id", sa.Integer(), nullable=False),
@@ -1047,6 +1139,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_attempts_deadline_at"))
 
     op.drop_table("attempts")
+    with op.batch_alter_table("result_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_result_deliveries_status"))
+        batch_op.drop_index(batch_op.f("ix_result_deliveries_physician_id"))
+        batch_op.drop_index(batch_op.f("ix_result_deliveries_next_try_at"))
+        batch_op.drop_index("ix_result_deliveries_due")
+        batch_op.drop_index(batch_op.f("ix_result_deliveries_cycle_id"))
+
+    op.drop_table("result_deliveries")
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.drop_index("ix_questions_draw")
 
