@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from examsvc import uow
 from examsvc.audit.operations import record
 from examsvc.clock import now
+from examsvc.errors import Refused
 from examsvc.extensions import db
 from examsvc.results import queries, reconcile
 from examsvc.results.models import DeliveryStatus, ResultDelivery
@@ -59,7 +60,10 @@ def resend(delivery_id: int | None, refused: bool, cycle_code: str | None) -> No
         if delivery is None:
             raise click.ClickException(f"no result #{delivery_id}")
         was = delivery.status.value
-        reconcile.resend(delivery, now=now())
+        try:
+            reconcile.resend(delivery, now=now())
+        except Refused as exc:
+            raise click.ClickException(str(exc)) from None
         record(
             "results.resend",
             "result_delivery",

@@ -18,18 +18,11 @@ from tests.conftest import T0
 from tests.factories import create_cycle, create_physician, login_as
 from tests.html_text import visible_text
 from tests.results.result_factory import create_result, paper
-from tests.roster.fake_registry import TOKEN, FakeRegistry
+from tests.roster.fake_registry import TOKEN
 
 CLOSED = json.dumps(
     {"error": {"code": "record_closed", "message": "该医师已退出本周期，记录已锁定"}}
 )
-
-
-@pytest.fixture
-def registry():
-    fake = FakeRegistry().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -90,6 +83,9 @@ def test_counts_and_rows(client, outbox):
     assert "登记系统记录已关闭（已退出周期或已锁定），不会自动重试" in text
     assert "HTTP 409" in text and "登记系统答复：该医师已退出本周期，记录已锁定" in text
     assert "record_closed" not in text
+    html = client.get("/admin/results").get_data(as_text=True)
+    assert html.count("重新发送</button>") == 2  # the refused and the pending rows
+    assert "重新发送全部被拒结果（1 条）" in html
     # ID numbers masked.
     number = outbox["refused"].physician.id_number
     assert number not in text and f"{number[:3]}*****{number[-4:]}" in text
@@ -253,7 +249,7 @@ def test_comparison_when_the_registry_cannot_be_read(app, client, registry, outb
 def test_comparison_without_a_registry_says_so(client, outbox):
     login_as(client, Role.ADMIN)
     page = page_text(client)
-    assert "与登记系统核对本页" in page
+    assert "未配置登记系统接口，无法与登记系统核对" in page and "与登记系统核对本页" not in page
     response = client.get("/admin/results/compare", follow_redirects=True)
     assert "未配置登记系统接口，无法核对" in visible_text(response.get_data(as_text=True))
 
