@@ -31,6 +31,9 @@ def resend(delivery: ResultDelivery, *, now: datetime) -> None:
             "not_resendable",
             N_("只有回传被拒或待回传的结果可以重新发送"),
         )
+    if delivery.status == DeliveryStatus.REFUSED:
+        # Nobody is sending a refused result: a lease left on it must not delay the try.
+        delivery.lease_until = delivery.leased_by = None
     delivery.status = DeliveryStatus.PENDING
     delivery.next_try_at = now
     db.session.flush()
@@ -43,7 +46,7 @@ def resend_refused(ids: sa.Select[int], *, now: datetime) -> int:
         sa.update(ResultDelivery)
         .where(ResultDelivery.id.in_(ids.scalar_subquery()))
         .where(ResultDelivery.status == DeliveryStatus.REFUSED)
-        .values(status=DeliveryStatus.PENDING, next_try_at=now)
+        .values(status=DeliveryStatus.PENDING, next_try_at=now, lease_until=None, leased_by=None)
         .execution_options(synchronize_session=False)
     )
     db.session.flush()
