@@ -14,6 +14,7 @@ from examsvc.enums import Role, WindowRound
 from examsvc.extensions import db
 from examsvc.registry import RegistryClient, RegistryUnreadable
 from examsvc.results.models import DeliveryStatus, ResultDelivery, ResultVerdict
+from examsvc.results.reconcile import differences
 from tests.conftest import T0
 from tests.factories import create_cycle, create_physician, login_as
 from tests.html_text import visible_text
@@ -132,6 +133,8 @@ def test_others_see_nothing(client, outbox, role):
 def test_resend_one_refused_keeps_its_key_and_tries(client, clock, outbox):
     admin = login_as(client, Role.ADMIN)
     refused = outbox["refused"]
+    refused.lease_until, refused.leased_by = T0 + timedelta(hours=9), "worker-1"  # left over
+    db.session.commit()
     clock.advance(hours=3)
     response = client.post(f"/admin/results/{refused.id}/resend?status=refused")
     assert response.status_code == 302 and response.location.endswith("status=refused")
@@ -140,6 +143,7 @@ def test_resend_one_refused_keeps_its_key_and_tries(client, clock, outbox):
     assert row.status == DeliveryStatus.PENDING
     assert row.next_try_at == T0 + timedelta(hours=3)
     assert row.tries == 1 and row.idempotency_key == "key-of-the-refused"
+    assert row.lease_until is None and row.leased_by is None
     event = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "results.resend")
     ).one()
@@ -207,6 +211,14 @@ def test_resend_all_refused_of_the_filter(client, outbox):
 
 def _registry_app(app, registry):
     app.config.update(REGISTRY_BASE_URL=registry.url, REGISTRY_TOKEN=TOKEN)
+
+
+def test_differences_name_the_fields():
+    ours = {"verdict": "pass", "round": "regular", "papers": [paper(score=86.0)]}
+    assert differences(ours, ours | {"papers": [paper(score=86)], "stored_at": "x"}) == ()
+    assert differences(ours, ours | {"verdict": "fail", "round": "makeup"}) == ("verdict", "round")
+    assert differences(ours, ours | {"papers": [paper(attempts_used=2)]}) == ("papers",)
+    assert differences(ours, {"verdict": "pass", "round": "regular"}) == ("papers",)
 
 
 def test_client_reads_a_result_back(registry):

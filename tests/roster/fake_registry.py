@@ -152,9 +152,12 @@ class FakeRegistry:
     def _read_result(self, request: Request) -> Response:
         if self.result_reads is not None:
             return Response(json.dumps({"error": "not supported"}), self.result_reads)
-        prefix = f"/api/v1/cycles/{CYCLE['code']}/records/"
-        registration_id = request.path.removeprefix(prefix).removesuffix("/exam-result")
-        stored = self.results.get(registration_id) if request.path.startswith(prefix) else None
+        # /api/v1/cycles/{cycle}/records/{registration_id}/exam-result, any cycle
+        parts = request.path.strip("/").split("/")
+        is_record = (
+            len(parts) == 7 and parts[:3] == ["api", "v1", "cycles"] and parts[4] == "records"
+        )
+        stored = self.results.get(parts[5]) if is_record else None
         if stored is None:
             return Response(json.dumps({"error": "no exam result"}), 404)
         return Response(json.dumps(stored, ensure_ascii=False), mimetype="application/json")
