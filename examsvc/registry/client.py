@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -25,6 +25,21 @@ class RegistryError(Exception):
     def __init__(self, message: str, *, retriable: bool) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class RegistryUnreadable(RegistryError):
+    """The registry does not let stored results be read back (HTTP 405 or 501)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the registry cannot be read (HTTP {status})", retriable=False)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _Status:
+    """An expected status answered by ``_get`` instead of a body."""
+
+    code: int
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,16 @@ class RegistryClient:
         )
         self.requests_made = 0
 
-    def _get(self, url: str, params: dict[str, Any] | None = None, *, want_json: bool) -> Any:
+    def _get(
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        want_json: bool,
+        answers: dict[int, Any] | None = None,
+    ) -> Any:
+        """The body; ``answers`` maps statuses the caller expects (e.g. 404) to the value
+        returned for them instead of an error."""
         last = "no attempt"
         for attempt in range(1, self.policy.attempts + 1):
             wait = self.policy.delay(attempt)
@@ -81,6 +105,8 @@ class RegistryClient:
                 last = f"connection failed: {type(exc).__name__}"
             else:
                 status = response.status_code
+                if answers and status in answers:
+                    return answers[status]
                 if status in (401, 403):
                     raise RegistryError(
                         f"the registry refused the token (HTTP {status})", retriable=False
@@ -132,3 +158,22 @@ class RegistryClient:
             urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url, want_json=False
         )
         return data
+
+    # --- reading a written result back (the agency's reconciliation) ---------------------
+
+    def exam_result(self, cycle: str, registration_id: str) -> dict[str, Any] | None:
+        """The result the registry holds for a record (GET on the URL results are PUT to):
+        None when it holds none (404); ``RegistryUnreadable`` when it cannot be read."""
+        body = self._get(
+            urljoin(
+                self.base_url,
+                f"api/v1/cycles/{quote(cycle)}/records/{quote(registration_id)}/exam-result",
+            ),
+            want_json=True,
+            answers={404: None, 405: _Status(405), 501: _Status(501)},
+        )
+        if isinstance(body, _Status):
+            raise RegistryUnreadable(body.code)
+        if body is not None and not isinstance(body, dict):
+            raise RegistryError("malformed exam result (not an object)", retriable=False)
+        return body

@@ -68,6 +68,10 @@ class FakeRegistry:
             int
         )  # page index -> times to send bad JSON
         self.retry_after = "7"
+        # registration_id -> the exam result body stored (the write-back's PUT stores it)
+        self.results: dict[str, dict[str, Any]] = {}
+        # the status GET on an exam result answers instead (405/501: cannot be read back)
+        self.result_reads: int | None = None
         self.log: list[str] = []
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -105,6 +109,8 @@ class FakeRegistry:
                 Response(data, mimetype="image/jpeg") if data is not None else Response("", 404)
             )
             return response(environ, start_response)
+        if request.method == "GET" and request.path.endswith("/exam-result"):
+            return self._read_result(request)(environ, start_response)
         if request.path != f"/api/v1/cycles/{CYCLE['code']}/roster":
             return Response("{}", 404)(environ, start_response)
         return self._roster(request)(environ, start_response)
@@ -140,3 +146,18 @@ class FakeRegistry:
         )
         body = {"cycle": CYCLE, "items": chunk, "next_cursor": next_cursor}
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+
+    # --- reading a stored exam result back (GET on the write-back's URL) ------------------
+
+    def _read_result(self, request: Request) -> Response:
+        if self.result_reads is not None:
+            return Response(json.dumps({"error": "not supported"}), self.result_reads)
+        # /api/v1/cycles/{cycle}/records/{registration_id}/exam-result, any cycle
+        parts = request.path.strip("/").split("/")
+        is_record = (
+            len(parts) == 7 and parts[:3] == ["api", "v1", "cycles"] and parts[4] == "records"
+        )
+        stored = self.results.get(parts[5]) if is_record else None
+        if stored is None:
+            return Response(json.dumps({"error": "no exam result"}), 404)
+        return Response(json.dumps(stored, ensure_ascii=False), mimetype="application/json")
