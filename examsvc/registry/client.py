@@ -163,7 +163,7 @@ class RegistryClient:
                 headers={"Idempotency-Key": idempotency_key},
                 timeout=self.timeout,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.RequestException as exc:  # no answer: a timeout, a broken connection
             raise RegistryError(
                 f"connection failed: {type(exc).__name__}", retriable=True
             ) from None

@@ -34,4 +34,7 @@ def sweep_interval(app: Flask) -> float:
 
 
 def scheduled_sweep(app: Flask) -> None:
-    sweep.sweep(now, app.config["RESULTS_SWEEP_BATCH"])
+    import gevent  # local import: only `examsvc serve` runs jobs, after gevent's patching
+
+    # SQLite does not yield to other greenlets: let them run between two batches.
+    sweep.sweep(now, app.config["RESULTS_SWEEP_BATCH"], pause=lambda: gevent.sleep(0))

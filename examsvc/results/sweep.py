@@ -53,8 +53,11 @@ def decided(cycle_id: int, now: datetime, after: int, limit: int) -> list[int]:
     )
 
 
-def sweep(now: Callable[[], datetime], batch: int = 300) -> int:
-    """Queue what closed windows decided; returns how many results were queued."""
+def sweep(
+    now: Callable[[], datetime], batch: int = 300, pause: Callable[[], object] | None = None
+) -> int:
+    """Queue what closed windows decided; returns how many results were queued. ``pause``
+    runs between batches (the web process's job lets other greenlets run there)."""
     with unit_of_work():
         due = closed_windows(now())
     queued = 0
@@ -68,6 +71,8 @@ def sweep(now: Callable[[], datetime], batch: int = 300) -> int:
             if len(ids) < batch:
                 break
             after = ids[-1]
+            if pause is not None:
+                pause()
         with unit_of_work():
             at = now()
             db.session.execute(

@@ -429,3 +429,61 @@ def test_the_cli_delivers(app, exam, clock, registry, runner):
     assert result.exit_code == 0, result.output
     assert "delivered 1" in result.output
     assert runner.invoke(args=["results", "sweep"]).output.strip() == "queued 0"
+
+
+def test_the_jobs_of_examsvc_serve(app, exam, clock, registry):
+    from examsvc.jobs import JOBS
+    from examsvc.results import jobs
+
+    assert {"result-delivery", "result-sweep"} <= {job.name for job in JOBS}
+    assert jobs.delivery_interval(app) == 15 and jobs.sweep_interval(app) == 300
+    absent = physician(exam)
+    clock.set(exam["window"].closes_at)
+    jobs.scheduled_sweep(app)
+    jobs.scheduled_delivery(app)
+    assert registry.results[absent.registration_id]["verdict"] == "fail"
+    app.config["RESULTS_DELIVER_IN_WEB"] = False  # a delivery process runs apart
+    assert jobs.delivery_interval(app) == 0
+    app.config.update(RESULTS_DELIVER_IN_WEB=True, REGISTRY_BASE_URL=None)
+    assert jobs.delivery_interval(app) == 0  # no registry configured
+
+
+def test_a_rolled_back_decision_queues_nothing(app, exam, clock):
+    from examsvc.uow import unit_of_work
+
+    p = physician(exam)
+    attempt = sit(p, exam["paper"].id, clock.now(), correct=True)
+    with pytest.raises(RuntimeError), unit_of_work():
+        ops.submit_attempt(attempt.id, now=clock.now(), reason=ops.SubmitReason.CANDIDATE)
+        assert len(rows(p)) == 1  # queued in the submission's own transaction...
+        raise RuntimeError("the unit fails after")
+    assert rows(p) == []  # ...and gone with it
+
+
+def test_a_pull_changing_an_evaluation_queues_the_new_result(app, exam, clock, registry):
+    data = item(
+        7,
+        id_number=resident_id(7, "19700101"),
+        updated_at="2026-05-01T10:00:00+08:00",
+        exemptions=["humanities"],
+    )
+    registry.add(data)
+    client = client_of(registry)
+    kw = {"now": clock.now, "data_dir": app.config["DATA_DIR"], "checker": None}
+    pull(client, "HN-2026", **kw)  # type: ignore[arg-type]
+    assert deliver(registry, clock).delivered == 1
+    clock.advance(days=1)
+    pull(client, "HN-2026", **kw)  # type: ignore[arg-type]
+    assert len(rows()) == 1  # nothing changed: nothing queued
+    registry.add(
+        data
+        | {
+            "evaluation": {"work_performance": "fail", "ethics": "pass"},
+            "updated_at": "2026-05-13T10:00:00+08:00",
+        }
+    )
+    pull(client, "HN-2026", **kw)  # type: ignore[arg-type]
+    delivered, changed = rows()
+    assert delivered.status == DeliveryStatus.DELIVERED and changed.verdict == "fail"
+    assert deliver(registry, clock).delivered == 1
+    assert registry.results["HN2026-0000007"]["reasons"] == ["工作成绩评定不合格"]
