@@ -135,84 +135,61 @@ def claim(now: datetime, lease: timedelta, worker: str) -> Claimed | None:
     )
 
 
-def _ours(claimed: Claimed) -> Any:
-    return sa.and_(ResultDelivery.id == claimed.id, ResultDelivery.leased_by == claimed.token)
+def _record(claimed: Claimed, **values: Any) -> bool:
+    """Record an answer and release the lease, only if the lease is still this claim's."""
+    done = db.session.execute(
+        sa.update(ResultDelivery)
+        .where(ResultDelivery.id == claimed.id, ResultDelivery.leased_by == claimed.token)
+        .values(lease_until=None, leased_by=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
 
 
-def _released(**values: Any) -> dict[str, Any]:
-    return {"lease_until": None, "leased_by": None, **values}
+def _if_pending(column: Any, value: Any, otherwise: Any) -> Any:
+    """``value`` for a row still pending; a row superseded while in flight keeps ``otherwise``."""
+    return sa.case(
+        (ResultDelivery.status == DeliveryStatus.PENDING, sa.literal(value, column.type)),
+        else_=otherwise,
+    )
 
 
 def record_delivered(claimed: Claimed, status: int, now: datetime) -> bool:
     """Stored by the registry (also a row superseded while it was in flight: it did arrive)."""
-    done = db.session.execute(
-        sa.update(ResultDelivery)
-        .where(_ours(claimed))
-        .values(
-            **_released(
-                status=DeliveryStatus.DELIVERED,
-                delivered_at=now,
-                next_try_at=None,
-                last_http_status=status,
-                last_error=None,
-            )
-        )
-        .execution_options(synchronize_session=False)
+    return _record(
+        claimed,
+        status=DeliveryStatus.DELIVERED,
+        delivered_at=now,
+        next_try_at=None,
+        last_http_status=status,
+        last_error=None,
     )
-    return bool(getattr(done, "rowcount", 0))
 
 
 def record_refused(claimed: Claimed, status: int, body: str) -> bool:
     """Refused (409: the record is closed; another 4xx): kept with the registry's answer
     for the agency, never tried again by itself."""
     row = ResultDelivery
-    done = db.session.execute(
-        sa.update(row)
-        .where(_ours(claimed))
-        .values(
-            **_released(
-                status=sa.case(
-                    (
-                        row.status == DeliveryStatus.PENDING,
-                        sa.literal(DeliveryStatus.REFUSED, row.status.type),
-                    ),
-                    else_=row.status,
-                ),
-                next_try_at=None,
-                last_http_status=status,
-                last_error=body[:BODY_LIMIT],
-            )
-        )
-        .execution_options(synchronize_session=False)
+    return _record(
+        claimed,
+        status=_if_pending(row.status, DeliveryStatus.REFUSED, row.status),
+        next_try_at=None,
+        last_http_status=status,
+        last_error=body[:BODY_LIMIT],
     )
-    return bool(getattr(done, "rowcount", 0))
 
 
 def record_retry(
     claimed: Claimed, status: int | None, error: str, retry_after: float | None, now: datetime
 ) -> bool:
     """Not stored yet (429, 5xx, no answer): pending again after the backoff."""
-    row = ResultDelivery
     next_try = now + timedelta(seconds=retry_delay(claimed.tries, retry_after))
-    done = db.session.execute(
-        sa.update(row)
-        .where(_ours(claimed))
-        .values(
-            **_released(
-                next_try_at=sa.case(
-                    (
-                        row.status == DeliveryStatus.PENDING,
-                        sa.literal(next_try, row.next_try_at.type),
-                    ),
-                    else_=None,
-                ),
-                last_http_status=status,
-                last_error=error[:BODY_LIMIT],
-            )
-        )
-        .execution_options(synchronize_session=False)
+    return _record(
+        claimed,
+        next_try_at=_if_pending(ResultDelivery.next_try_at, next_try, None),
+        last_http_status=status,
+        last_error=error[:BODY_LIMIT],
     )
-    return bool(getattr(done, "rowcount", 0))
 
 
 @dataclass

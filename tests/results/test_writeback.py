@@ -487,3 +487,26 @@ def test_a_pull_changing_an_evaluation_queues_the_new_result(app, exam, clock, r
     assert delivered.status == DeliveryStatus.DELIVERED and changed.verdict == "fail"
     assert deliver(registry, clock).delivered == 1
     assert registry.results["HN2026-0000007"]["reasons"] == ["工作成绩评定不合格"]
+
+
+@pytest.mark.parametrize("answer", ["refused", "retry"])
+def test_a_row_superseded_in_flight_stays_superseded_when_not_stored(app, exam, clock, answer):
+    p = physician(exam, exempt_humanities=True)
+    first = queue_result(p, clock.now())
+    db.session.commit()
+    claimed = delivery.claim(clock.now(), timedelta(minutes=2), "w1")
+    db.session.commit()
+    p.eval_ethics = Evaluation.FAIL
+    queue_result(p, clock.now())
+    db.session.commit()
+    if answer == "refused":
+        assert delivery.record_refused(claimed, 409, '{"error": "record_closed"}')
+    else:
+        assert delivery.record_retry(claimed, 503, "busy", None, clock.now())
+    db.session.commit()
+    old, new = rows(p)
+    assert old.id == first.id and old.status == DeliveryStatus.SUPERSEDED
+    assert old.next_try_at is None and old.lease_until is None and old.last_http_status
+    assert new.status == DeliveryStatus.PENDING
+    # The lease is released: a second answer to the same claim records nothing.
+    assert not delivery.record_delivered(claimed, 201, clock.now())
