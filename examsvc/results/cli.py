@@ -44,6 +44,8 @@ def deliver(forever: bool, limit: int | None) -> None:
 
 
 @results.command("sweep")
-def sweep_command() -> None:
+@click.option("--batch", type=int, default=None, help="Physicians per unit of work.")
+def sweep_command(batch: int | None) -> None:
     """Queue the results that closed exam windows decided (缺考, an unused makeup)."""
-    click.echo(f"queued {sweep.sweep(now, current_app.config['RESULTS_SWEEP_BATCH'])}")
+    batch = batch or current_app.config["RESULTS_SWEEP_BATCH"]
+    click.echo(f"queued {sweep.sweep(now, batch)}")

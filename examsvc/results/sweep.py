@@ -53,11 +53,8 @@ def decided(cycle_id: int, now: datetime, after: int, limit: int) -> list[int]:
     )
 
 
-def sweep(
-    now: Callable[[], datetime], batch: int = 300, pause: Callable[[], object] | None = None
-) -> int:
-    """Queue what closed windows decided; returns how many results were queued. ``pause``
-    runs between batches (the web process's job lets other greenlets run there)."""
+def sweep(now: Callable[[], datetime], batch: int = 300) -> int:
+    """Queue what closed windows decided; returns how many results were queued."""
     with unit_of_work():
         due = closed_windows(now())
     queued = 0
@@ -71,8 +68,6 @@ def sweep(
             if len(ids) < batch:
                 break
             after = ids[-1]
-            if pause is not None:
-                pause()
         with unit_of_work():
             at = now()
             db.session.execute(

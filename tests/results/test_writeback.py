@@ -438,8 +438,12 @@ def test_the_jobs_of_examsvc_serve(app, exam, clock, registry):
     assert {"result-delivery", "result-sweep"} <= {job.name for job in JOBS}
     assert jobs.delivery_interval(app) == 15 and jobs.sweep_interval(app) == 300
     absent = physician(exam)
+    jobs.scheduled_sweep(app)  # no window closed yet: no child started
+    assert rows() == []
     clock.set(exam["window"].closes_at)
-    jobs.scheduled_sweep(app)
+    jobs.scheduled_sweep(app)  # a child process, on the system's clock: the window closed
+    assert [r.physician_id for r in rows()] == [absent.id]
+    clock.set(datetime.now(UTC) + timedelta(minutes=1))
     jobs.scheduled_delivery(app)
     assert registry.results[absent.registration_id]["verdict"] == "fail"
     app.config["RESULTS_DELIVER_IN_WEB"] = False  # a delivery process runs apart
