@@ -27,7 +27,7 @@ from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
-from examsvc.signals import attempt_changed
+from examsvc.signals import attempt_changed, verdict_may_change
 from question_banks.types import QUESTION_TYPES
 
 ENTRY_GATE = "attempts.entry_gate"
@@ -384,6 +384,7 @@ def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> A
         )
         db.session.flush()
         attempt_changed.send(attempt.id)
+        verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
 
 
@@ -400,7 +401,7 @@ def due_attempts(now: datetime, grace: timedelta) -> list[int]:
 
 def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
     """End an attempt for a violation (invigilators); it counts as used and is not graded."""
-    db.session.execute(
+    claimed = db.session.execute(
         sa.update(Attempt)
         .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.IN_PROGRESS)
         .values(
@@ -414,6 +415,8 @@ def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
     )
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     assert attempt is not None
+    if getattr(claimed, "rowcount", 0):
+        verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
 
 

@@ -124,6 +124,9 @@ class ExamWindow(Model):
     round: Mapped[WindowRound] = mapped_column(enum_column(WindowRound, "window_round"))
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the results feature queued the verdicts this window's close decided (缺考, an
+    # unused makeup); NULL until then, and again when the window is moved.
+    results_swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     paper: Mapped[Paper] = relationship(back_populates="windows")
 

@@ -180,6 +180,8 @@ def change_window(
         )
     if count and opens_at > now and window.opens_at <= now:
         raise WindowChangeRefused(N_("已有测评进行中，不能推迟开始时间"))
+    if closes_at != window.closes_at:
+        window.results_swept_at = None  # the new close decides again
     window.opens_at, window.closes_at = opens_at, closes_at
     db.session.flush()
 

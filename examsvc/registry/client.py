@@ -1,6 +1,7 @@
 """The HTTP adapter for registry API v1 (../shared/docs/registry-api.md): pages and photos,
 with retries for 429 (honouring Retry-After), 5xx, timeouts, broken connections and
-malformed JSON; 401/403/404 fail at once."""
+malformed JSON; 401/403/404 fail at once. A result write-back (``put_result``) is one
+request and no retry: the outbox (``examsvc.results.delivery``) owns its retries."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ class _Status:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """The registry's answer to one request, as it came."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
     base_delay: float = 1.0
@@ -52,7 +62,8 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
     if not value:
         return None
     if value.strip().isdigit():
@@ -118,7 +129,8 @@ class RegistryClient:
                 if status == 429:
                     last = "rate limited (HTTP 429)"
                     wait = (
-                        _retry_after(response.headers.get("Retry-After"), datetime.now(UTC)) or wait
+                        retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
+                        or wait
                     )
                 elif status >= 500:
                     last = f"registry error (HTTP {status})"
@@ -158,6 +170,30 @@ class RegistryClient:
             urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url, want_json=False
         )
         return data
+
+    def put_result(
+        self, cycle: str, registration_id: str, body: dict[str, Any], idempotency_key: str
+    ) -> Reply:
+        """Write one exam result back (registry API v1 §2): ONE request, whatever it answers;
+        a timeout or a broken connection raises a retriable ``RegistryError``."""
+        url = urljoin(
+            self.base_url,
+            f"api/v1/cycles/{quote(cycle, safe='')}/records/"
+            f"{quote(registration_id, safe='')}/exam-result",
+        )
+        try:
+            self.requests_made += 1
+            response = self.session.put(
+                url,
+                json=body,
+                headers={"Idempotency-Key": idempotency_key},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:  # no answer: a timeout, a broken connection
+            raise RegistryError(
+                f"connection failed: {type(exc).__name__}", retriable=True
+            ) from None
+        return Reply(response.status_code, response.text, dict(response.headers))
 
     # --- reading a written result back (the agency's reconciliation) ---------------------
 

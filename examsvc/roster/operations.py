@@ -31,9 +31,22 @@ from examsvc.roster.schemas import (
     RowProblem,
     error_fields,
 )
+from examsvc.signals import verdict_may_change
 from examsvc.uow import end_reads, unit_of_work
 
 log = logging.getLogger("examsvc.roster")
+
+# The physician's fields a verdict depends on: a change sends ``verdict_may_change``.
+VERDICT_FIELDS = (
+    "status",
+    "procedure",
+    "practice_category",
+    "physician_level",
+    "exempt_humanities",
+    "exempt_professional",
+    "eval_work_performance",
+    "eval_ethics",
+)
 
 # A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None).
 PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | None]]
@@ -163,6 +176,7 @@ def upsert(
         "photo_url": item.photo.url if item.photo else None,
         "registry_updated_at": item.updated_at,
     }
+    decides = physician is None or any(getattr(physician, k) != values[k] for k in VERDICT_FIELDS)
     if physician is None:
         physician = Physician(
             cycle_id=cycle.id,
@@ -192,6 +206,8 @@ def upsert(
         )
     )
     db.session.flush()
+    if decides:
+        verdict_may_change.send(physician.id, now=now)
     return physician
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:01:09.823556
+Create Date: 2026-11-25 23:07:12.118510
 
 """
 
@@ -511,6 +511,7 @@ def upgrade():
         ),
         sa.Column("opens_at", examsvc.db.UTCDateTime(), nullable=False),
         sa.Column("closes_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("results_swept_at", examsvc.db.UTCDateTime(), nullable=True),
         sa.CheckConstraint("closes_at > opens_at", name=op.f("ck_exam_windows_closes_after_opens")),
         sa.ForeignKeyConstraint(
             ["paper_id"], ["papers.id"], name=op.f("fk_exam_windows_paper_id_papers")
