@@ -121,22 +121,29 @@ class PaperOverride(Model):
     __tablename__ = "paper_overrides"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"), index=True)
+    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"))
     paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"))
     kind: Mapped[OverrideKind] = mapped_column(enum_column(OverrideKind, "override_kind"))
     attempts: Mapped[int | None]  # extra_attempts: how many more
     minutes: Mapped[int | None]  # extra_time: minutes added to the paper's duration
-    window_id: Mapped[int | None] = mapped_column(sa.ForeignKey("exam_windows.id"), unique=True)
+    window_id: Mapped[int | None] = mapped_column(unique=True)
     reason: Mapped[str] = mapped_column(sa.String(300))
     granted_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    window: Mapped[ExamWindow | None] = relationship()
+    window: Mapped[ExamWindow | None] = relationship(
+        primaryjoin="ExamWindow.id == foreign(PaperOverride.window_id)", viewonly=True
+    )
     paper: Mapped[Paper] = relationship()
 
     __table_args__ = (
+        # A personal window is of this override's physician and paper.
+        sa.ForeignKeyConstraint(
+            ["window_id", "physician_id", "paper_id"],
+            ["exam_windows.id", "exam_windows.physician_id", "exam_windows.paper_id"],
+        ),
         sa.CheckConstraint(
             "(kind = 'extra_attempts') = (attempts IS NOT NULL)", name="attempts_iff_kind"
         ),

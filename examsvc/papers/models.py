@@ -138,6 +138,8 @@ class ExamWindow(Model):
 
     __table_args__ = (
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+        # The target of PaperOverride's foreign key: a personal window is its physician's.
+        sa.UniqueConstraint("id", "physician_id", "paper_id", name="uq_exam_windows_personal"),
         sa.CheckConstraint(
             "attempt_limit IS NULL OR (attempt_limit >= 1 AND round = 'makeup')",
             name="limit_of_makeup",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:06:27.221206
+Create Date: 2026-11-25 23:11:06.623778
 
 """
 
@@ -527,6 +527,7 @@ def upgrade():
             name=op.f("fk_exam_windows_physician_id_physicians"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exam_windows")),
+        sa.UniqueConstraint("id", "physician_id", "paper_id", name="uq_exam_windows_personal"),
     )
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exam_windows_paper_id"), ["paper_id"], unique=False)
@@ -936,17 +937,14 @@ def upgrade():
             ["revoked_by"], ["users.id"], name=op.f("fk_paper_overrides_revoked_by_users")
         ),
         sa.ForeignKeyConstraint(
-            ["window_id"],
-            ["exam_windows.id"],
+            ["window_id", "physician_id", "paper_id"],
+            ["exam_windows.id", "exam_windows.physician_id", "exam_windows.paper_id"],
             name=op.f("fk_paper_overrides_window_id_exam_windows"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_overrides")),
         sa.UniqueConstraint("window_id", name=op.f("uq_paper_overrides_window_id")),
     )
     with op.batch_alter_table("paper_overrides", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_paper_overrides_physician_id"), ["physician_id"], unique=False
-        )
         batch_op.create_index(
             "ix_paper_overrides_physician_paper", ["physician_id", "paper_id"], unique=False
         )
@@ -1226,7 +1224,6 @@ def downgrade():
     op.drop_table("attempt_items")
     with op.batch_alter_table("paper_overrides", schema=None) as batch_op:
         batch_op.drop_index("ix_paper_overrides_physician_paper")
-        batch_op.drop_index(batch_op.f("ix_paper_overrides_physician_id"))
 
     op.drop_table("paper_overrides")
     with op.batch_alter_table("exam_sessions", schema=None) as batch_op:
