@@ -13,9 +13,7 @@ pytestmark = pytest.mark.browser
 REASON = "考试当天网络中断，经核实准予再考一次"
 
 
-def test_an_extra_attempt_granted_on_the_roster_page_opens_the_paper_again(
-    demo_server, browser
-):
+def test_an_extra_attempt_granted_on_the_roster_page_opens_the_paper_again(demo_server, browser):
     from examsvc.extensions import db
     from examsvc.papers.models import Paper
     from examsvc.roster.models import Physician
