@@ -184,9 +184,7 @@ def regular_voided(attempts: list[AttemptFacts]) -> bool:
     return bool(regular) and max(regular, key=lambda a: a.number).voided
 
 
-def makeup_left(
-    paper: PaperFacts, window: WindowFacts, limit: int, extra: int, used: int, makeup_used: int
-) -> int:
+def makeup_left(window: WindowFacts, limit: int, extra: int, used: int, makeup_used: int) -> int:
     """Attempts left in a makeup window: its own limit (else the paper's), plus the extra
     attempts the regular round did not use, less the makeup attempts made."""
     return (window.attempt_limit or limit) + extra - max(0, used - limit) - makeup_used
@@ -256,7 +254,7 @@ def paper_state(
         )
 
     def left(w: WindowFacts) -> int:
-        return makeup_left(paper, w, base_limit, overrides.extra_attempts, used, len(makeup))
+        return makeup_left(w, base_limit, overrides.extra_attempts, used, len(makeup))
 
     makeup_windows = [
         w for w in paper.windows if w.round == WindowRound.MAKEUP and w.closes_at > now
