@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0: none).",
     ),
+    Setting(
+        "MAX_ALLOWANCE_MINUTES",
+        60,
+        int,
+        "The most extra time (延长时间) a physician may be given per attempt, in minutes.",
+    ),
     Setting("REGISTRY_BASE_URL", None, str, "Registration system base URL (registry API v1)."),
     Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
     Setting("REGISTRY_CYCLE", None, str, "Cycle code to pull, e.g. HN-2024."),

@@ -9,6 +9,7 @@ from typing import Any
 
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts.ids import mask
+from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.clock import beijing_time
 from examsvc.invigilation.words import SNAPSHOT_LABELS
 from examsvc.marks import N_
@@ -47,6 +48,8 @@ ACTION_LABELS = {
     "results.resend": N_("重新发送考核结果"),
     "results.resend_refused": N_("重新发送全部被拒的考核结果"),
     "results.export": N_("导出考核结果"),
+    "override.grant": N_("设置个人特殊安排"),
+    "override.revoke": N_("撤销个人特殊安排"),
 }
 
 # The filter on the page: a group of actions by their key prefixes.
@@ -54,7 +57,7 @@ FILTERS = {
     "login": (N_("登录与退出"), ("login", "logout")),
     "user": (N_("账号与密码"), ("user.",)),
     "attempt": (N_("测评与交卷"), ("attempt.", "entry.")),
-    "roster": (N_("考生名单"), ("roster.",)),
+    "roster": (N_("考生名单"), ("roster.", "override.")),
     "bank": (N_("题库"), ("bank.",)),
     "paper": (N_("试卷与考试时间"), ("paper.", "window.")),
     "session": (N_("考点与场次"), ("site.", "session.")),
@@ -113,6 +116,10 @@ DETAIL_LABELS = {
     "format": N_("文件格式"),
     "full_ids": N_("含完整证件号码"),
     "institution": N_("单位编号"),
+    "round": N_("类型"),
+    "attempt_limit": N_("补考可考次数"),
+    "kind": N_("安排"),
+    "attempts": N_("增加次数"),
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {
@@ -131,6 +138,8 @@ _VALUE_LABELS: dict[str, dict[Any, str]] = {
     "was": {"refused": N_("回传被拒"), "pending": N_("待回传")},
     "status": dict(SNAPSHOT_LABELS),
     "verdict": {"same": N_("是本人"), "different": N_("不是本人")},
+    "round": {"regular": N_("正式考试"), "makeup": N_("补考")},
+    "kind": dict(OVERRIDE_LABELS),
     "outcome": {
         "passed": N_("通过"),
         "review": N_("待复核"),

@@ -10,11 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from examsvc.attempts.models import Attempt
+from examsvc.accounts.models import User
+from examsvc.attempts.models import Attempt, PaperOverride
 from examsvc.attempts.operations import overview
+from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.enums import (
     AttemptStatus,
     Evaluation,
+    OverrideKind,
     PaperKind,
     Procedure,
     RegistrationStatus,
@@ -24,7 +27,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
 from examsvc.roster.models import Physician
-from examsvc.roster.queries import PaperProgress, Progress
+from examsvc.roster.queries import OverrideRow, OverrideSection, PaperProgress, Progress
 
 FINAL = {"exempt", "passed", "failed", "closed"}
 
@@ -157,17 +160,36 @@ def verdicts(now: datetime) -> sa.Subquery:
     P, X = Physician, sa.orm.aliased(Paper, name="paper")
     prereq = sa.orm.aliased(Paper, name="prereq")
     W = ExamWindow
+    AW = sa.orm.aliased(ExamWindow, name="attempt_window")  # an attempt's own window
+    O = PaperOverride  # noqa: E741
 
     def attempts(*where: Any) -> Any:
         return (
             sa.select(sa.func.count(Attempt.id))
-            .join(W, W.id == Attempt.window_id)
+            .join(AW, AW.id == Attempt.window_id)
             .where(Attempt.physician_id == P.id, Attempt.paper_id == X.id, *where)
+            .correlate_except(Attempt, AW)  # P and X also from inside window(...)
             .scalar_subquery()
         )
 
+    def granted(kind: OverrideKind) -> tuple[Any, ...]:
+        """An override of ``kind`` for the physician and paper that stands (not revoked)."""
+        return (O.physician_id == P.id, O.paper_id == X.id, O.kind == kind, O.revoked_at.is_(None))
+
     def window(round_: WindowRound, *where: Any) -> Any:
-        return sa.exists().where(W.paper_id == X.id, W.round == round_, *where)
+        # Everyone's windows, and the physician's personal ones while their override stands.
+        personal = sa.and_(
+            W.physician_id == P.id,
+            sa.exists()
+            .where(*granted(OverrideKind.WINDOW), O.window_id == W.id)
+            .correlate_except(O),
+        )
+        return sa.exists().where(
+            W.paper_id == X.id,
+            W.round == round_,
+            sa.or_(W.physician_id.is_(None), personal),
+            *where,
+        )
 
     # "Humanities before professional" is met by the physician's own paper of the
     # prerequisite's kind, else by the prerequisite itself (operations.overview).
@@ -188,11 +210,48 @@ def verdicts(now: datetime) -> sa.Subquery:
     limit = sa.case(
         (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple), else_=X.attempt_limit_general
     )
-    used = attempts(W.round == WindowRound.REGULAR)
-    m_left = limit - attempts(W.round == WindowRound.MAKEUP)
+    extra = sa.func.coalesce(
+        sa.select(sa.func.sum(O.attempts))
+        .where(*granted(OverrideKind.EXTRA_ATTEMPTS))
+        .correlate_except(O)
+        .scalar_subquery(),
+        0,
+    )
+    used = attempts(AW.round == WindowRound.REGULAR)
+    # rules.makeup_left: the window's own limit (else the paper's), plus the extra attempts
+    # the regular round left, less the makeup attempts made.
+    m_left = (
+        sa.func.coalesce(W.attempt_limit, limit)
+        + extra
+        - sa.case((used > limit, used - limit), else_=0)
+        - attempts(AW.round == WindowRound.MAKEUP)
+    )
+    # rules.regular_voided: the regular round's last attempt was voided (违纪终止).
+    later = sa.orm.aliased(Attempt, name="later")
+    voided_last = (
+        sa.select(Attempt.id)
+        .join(AW, AW.id == Attempt.window_id)
+        .where(
+            Attempt.physician_id == P.id,
+            Attempt.paper_id == X.id,
+            AW.round == WindowRound.REGULAR,
+            Attempt.status == AttemptStatus.VOIDED,
+            ~sa.select(later.id)
+            .join(W, W.id == later.window_id)
+            .where(
+                later.physician_id == Attempt.physician_id,
+                later.paper_id == Attempt.paper_id,
+                later.number > Attempt.number,
+                W.round == WindowRound.REGULAR,
+            )
+            .exists(),
+        )
+        .exists()
+    )
+    barred = sa.and_(voided_last, ~sa.exists().where(*granted(OverrideKind.MAKEUP_AFTER_VOID)))
     current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
     upcoming = window(WindowRound.REGULAR, W.opens_at > now)
-    failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
+    failed_regular = sa.or_(used >= limit + extra, sa.and_(used > 0, ~current, ~upcoming))
     # Each required paper's state as the verdict sees it: ok (passed, exempt), fail
     # (failed, or never sat and closed), open (anything still to come).
     state = sa.case(
@@ -215,8 +274,8 @@ def verdicts(now: datetime) -> sa.Subquery:
         (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "fail"),  # 缺考
         (
             sa.and_(
-                m_left > 0,
-                window(WindowRound.MAKEUP, W.closes_at > now),  # open now or to come
+                ~barred,
+                window(WindowRound.MAKEUP, W.closes_at > now, m_left > 0),  # now or to come
             ),
             "open",
         ),
@@ -274,3 +333,40 @@ def verdict_counts(cycle_id: int, now: datetime) -> dict[str, int]:
         .group_by(v.c.result)
     ).all()
     return {"pass": 0, "fail": 0, "pending": 0, **{r: n for r, n in rows}}
+
+
+# --- an administrator's overrides, as the roster's page of a physician lists them --------
+
+
+def override_rows(physician: Physician, now: datetime) -> OverrideSection:
+    """Every override of the physician, newest first (revoked ones too, marked), and the
+    papers an administrator may grant one for (the physician's papers of the cycle)."""
+    granted_by = sa.orm.aliased(User, name="granted_by_user")
+    revoked_by = sa.orm.aliased(User, name="revoked_by_user")
+    rows = db.session.execute(
+        sa.select(PaperOverride, granted_by.display_name, revoked_by.display_name)
+        .outerjoin(granted_by, granted_by.id == PaperOverride.granted_by)
+        .outerjoin(revoked_by, revoked_by.id == PaperOverride.revoked_by)
+        .where(PaperOverride.physician_id == physician.id)
+        .order_by(PaperOverride.granted_at.desc(), PaperOverride.id.desc())
+    ).all()
+    papers = [(s.paper.id, s.paper.name) for s in overview(physician, now).states]
+    return OverrideSection(
+        [
+            OverrideRow(
+                o.id,
+                o.paper.name,
+                OVERRIDE_LABELS[o.kind.value],
+                o.attempts,
+                o.minutes,
+                o.window,
+                o.reason,
+                granter,
+                o.granted_at,
+                revoker,
+                o.revoked_at,
+            )
+            for o, granter, revoker in rows
+        ],
+        papers,
+    )

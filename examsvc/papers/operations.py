@@ -187,14 +187,27 @@ def change_window(
 
 
 def add_window(
-    paper: Paper, *, round: WindowRound, opens_at: datetime, closes_at: datetime
+    paper: Paper,
+    *,
+    round: WindowRound,
+    opens_at: datetime,
+    closes_at: datetime,
+    attempt_limit: int | None = None,
 ) -> ExamWindow:
     if closes_at <= opens_at:
         raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     window = ExamWindow(paper_id=paper.id, round=round, opens_at=opens_at, closes_at=closes_at)
     db.session.add(window)
-    db.session.flush()
+    set_attempt_limit(window, attempt_limit)
     return window
+
+
+def set_attempt_limit(window: ExamWindow, attempt_limit: int | None) -> None:
+    """A makeup window's own attempt limit (None: the paper's); regular windows have none."""
+    if attempt_limit is not None and window.round != WindowRound.MAKEUP:
+        raise WindowChangeRefused(N_("只有补考时间可以单独设置可考次数"))
+    window.attempt_limit = attempt_limit
+    db.session.flush()
 
 
 class PaperRefused(Invalid):

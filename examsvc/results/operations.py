@@ -57,7 +57,7 @@ def _reason(status: str, paper: str) -> str:
         return N_("{paper}不合格", paper=paper)
     if status == "absent":
         return N_("{paper}缺考", paper=paper)
-    return N_("{paper}违纪作废", paper=paper)
+    return N_("{paper}违纪终止", paper=paper)
 
 
 def result_payload(physician: Physician, now: datetime) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
-from examsvc.errors import Conflict
+from examsvc.errors import Conflict, Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.registry import RegistryError
@@ -546,3 +546,14 @@ def _key_or_stem(stem: str) -> str:
         return id_key(stem)
     except InvalidIdNumber:
         return stem
+
+
+def check_allowance(minutes: int, cap: int) -> None:
+    """Extra time (延长时间) beyond what the agency allows (MAX_ALLOWANCE_MINUTES) is
+    refused, for every paper (the physician's allowance) or one (an override)."""
+    if minutes > cap:
+        raise Invalid(
+            "allowance_over_cap",
+            N_("延长时间不能超过考核机构规定的上限 {cap} 分钟", cap=cap),
+            [{"field": "minutes", "message": N_("不能超过上限 {cap} 分钟", cap=cap)}],
+        )
