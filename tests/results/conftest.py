@@ -47,7 +47,7 @@ def sit(physician: Physician, paper_id: int, now: datetime, *, correct: bool) ->
     (committed, still open)."""
     check = pass_gate(physician, f"device-{physician.id}", now)
     attempt = ops.start_attempt(
-        physician, paper_id, now=now, rules_acknowledged=True, entry=entry(check)
+        physician, paper_id, now=now, rules_acknowledged=True, entry=entry(check), allowance_cap=60
     )
     if correct:
         for seq, item in enumerate(attempt.items, start=1):

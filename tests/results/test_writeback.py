@@ -134,7 +134,7 @@ def test_a_whole_cycle_is_delivered_once_each(app, exam, clock, registry):
         "reasons": ["HUM 测评试卷不合格"],
     }
     assert got[voided.registration_id]["papers"][0]["status"] == "voided"
-    assert got[voided.registration_id]["reasons"] == ["HUM 测评试卷违纪作废"]
+    assert got[voided.registration_id]["reasons"] == ["HUM 测评试卷违纪终止"]
     assert got[exempt.registration_id]["papers"] == [
         {
             "paper": "humanities",
