@@ -150,14 +150,15 @@ def queue_result(physician: Physician, now: datetime) -> ResultDelivery | None:
     if body is None:
         return None
     fingerprint = digest(body)
-    known = db.session.scalar(
-        sa.select(ResultDelivery.id).where(
-            ResultDelivery.physician_id == physician.id, ResultDelivery.digest == fingerprint
-        )
-    )
-    if known is not None:
-        return None
-    db.session.execute(
+    latest = db.session.scalars(
+        sa.select(ResultDelivery)
+        .where(ResultDelivery.physician_id == physician.id)
+        .order_by(ResultDelivery.queued_at.desc(), ResultDelivery.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.digest == fingerprint:
+        return None  # this very result is the newest queued
+    supersede = (
         sa.update(ResultDelivery)
         .where(
             ResultDelivery.physician_id == physician.id,
@@ -166,6 +167,22 @@ def queue_result(physician: Physician, now: datetime) -> ResultDelivery | None:
         .values(status=DeliveryStatus.SUPERSEDED, next_try_at=None)
     )
     key = str(uuid.uuid4())
+    earlier = db.session.scalars(
+        sa.select(ResultDelivery).where(
+            ResultDelivery.physician_id == physician.id, ResultDelivery.digest == fingerprint
+        )
+    ).first()
+    if earlier is not None:
+        # The result went A → B → A: the registry now holds B (or nothing), so A is sent
+        # again as a changed result, with a new key, from its own row.
+        db.session.execute(supersede.where(ResultDelivery.id != earlier.id))
+        earlier.payload, earlier.decided_at, earlier.queued_at = body, now, now
+        earlier.idempotency_key, earlier.tries = key, 0
+        earlier.status, earlier.next_try_at = DeliveryStatus.PENDING, now
+        earlier.delivered_at = earlier.lease_until = earlier.leased_by = None
+        db.session.flush()
+        return earlier
+    db.session.execute(supersede)
     values = {
         "cycle_id": physician.cycle_id,
         "physician_id": physician.id,

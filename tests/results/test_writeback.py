@@ -514,3 +514,31 @@ def test_a_row_superseded_in_flight_stays_superseded_when_not_stored(app, exam, 
     assert new.status == DeliveryStatus.PENDING
     # The lease is released: a second answer to the same claim records nothing.
     assert not delivery.record_delivered(claimed, 201, clock.now())
+
+
+def test_a_result_that_comes_back_is_sent_again(app, exam, clock, registry):
+    """Pass (delivered) → fail (an evaluation, delivered) → pass again (corrected): the
+    registry holds the fail until the pass is sent again, under a new key."""
+    data = item(
+        8,
+        id_number=resident_id(8, "19700101"),
+        updated_at="2026-05-01T10:00:00+08:00",
+        exemptions=["humanities"],
+    )
+    client = client_of(registry)
+    kw = {"now": clock.now, "data_dir": app.config["DATA_DIR"], "checker": None}
+    keys = []
+    for n, evaluation in enumerate(["pass", "fail", "pass"]):
+        registry.add(
+            data
+            | {
+                "evaluation": {"work_performance": evaluation, "ethics": "pass"},
+                "updated_at": f"2026-05-0{n + 2}T10:00:00+08:00",
+            }
+        )
+        pull(client, "HN-2026", **kw)  # type: ignore[arg-type]
+        assert deliver(registry, clock).delivered == 1
+        assert registry.results["HN2026-0000008"]["verdict"] == evaluation
+        keys.append(registry.puts[-1][1])
+        clock.advance(hours=1)
+    assert len(set(keys)) == 3 and len(rows()) == 2  # the pass's own row, sent again
