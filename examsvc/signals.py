@@ -9,8 +9,10 @@ camera never import invigilation.
 ``verdict_may_change`` is sent (sender: the physician's id; ``now``: the time of the
 operation) inside the unit of work of anything that may decide a physician's cycle result:
 an attempt submitted (by the candidate, the deadline sweeper or an invigilator) or voided,
-a roster pull or file import changing the physician's evaluations, exemptions, status,
-procedure, category or level. The results feature listens and queues the result for the
+an administrator's override granted or revoked. ``verdicts_may_change`` (sender: a tuple of
+physicians' ids) is the same for many at once: a roster pull's page or a roster file
+creating physicians or changing their evaluations, exemptions, status, procedure, category
+or level. The results feature listens and queues the result for the
 registration system in the same transaction, so a decided result is never lost and never
 written without its cause.
 """
@@ -23,3 +25,4 @@ _signals = Namespace()
 
 attempt_changed = _signals.signal("attempt-changed")
 verdict_may_change = _signals.signal("verdict-may-change")
+verdicts_may_change = _signals.signal("verdicts-may-change")

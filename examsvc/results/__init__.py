@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from examsvc.jobs import JOBS, every
-from examsvc.signals import verdict_may_change
+from examsvc.signals import verdict_may_change, verdicts_may_change
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.results)
     verdict_may_change.connect(operations.on_verdict_may_change)
+    verdicts_may_change.connect(operations.on_verdicts_may_change)
     if not any(job.name == "result-delivery" for job in JOBS):
         every("result-delivery", jobs.delivery_interval)(jobs.scheduled_delivery)
     if not any(job.name == "result-sweep" for job in JOBS):

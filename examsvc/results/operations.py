@@ -15,6 +15,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from examsvc.attempts import rules
 from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import overview
+from examsvc.attempts.queries import verdicts
 from examsvc.clock import BEIJING
 from examsvc.enums import AttemptStatus, Evaluation, Procedure, RegistrationStatus, WindowRound
 from examsvc.extensions import db
@@ -217,3 +219,25 @@ def queue_for(physician_id: int, now: datetime) -> ResultDelivery | None:
 def on_verdict_may_change(sender: int, *, now: datetime, **extra: Any) -> None:
     """The receiver of ``signals.verdict_may_change``: queue inside the sender's unit."""
     queue_for(sender, now)
+
+
+def decided_among(physician_ids: Sequence[int], now: datetime) -> list[int]:
+    """Those of the physicians whose verdict is pass or fail at ``now`` (the SQL verdict:
+    no physician is loaded to find out)."""
+    v = verdicts(now)
+    return list(
+        db.session.scalars(
+            sa.select(v.c.physician_id)
+            .where(v.c.physician_id.in_(physician_ids), v.c.result.in_(("pass", "fail")))
+            .order_by(v.c.physician_id)
+        )
+    )
+
+
+def on_verdicts_may_change(sender: tuple[int, ...], *, now: datetime, **extra: Any) -> None:
+    """The receiver of ``signals.verdicts_may_change`` (a roster page or file): the decided
+    among them are queued inside the sender's unit; most of a new roster is undecided and
+    costs one query for all."""
+    for chunk in range(0, len(sender), 500):
+        for physician_id in decided_among(sender[chunk : chunk + 500], now):
+            queue_for(physician_id, now)

@@ -31,12 +31,12 @@ from examsvc.roster.schemas import (
     RowProblem,
     error_fields,
 )
-from examsvc.signals import verdict_may_change
+from examsvc.signals import verdicts_may_change
 from examsvc.uow import end_reads, unit_of_work
 
 log = logging.getLogger("examsvc.roster")
 
-# The physician's fields a verdict depends on: a change sends ``verdict_may_change``.
+# The physician's fields a verdict depends on: a change is announced (``verdicts_may_change``).
 VERDICT_FIELDS = (
     "status",
     "procedure",
@@ -71,6 +71,16 @@ class PullReport:
     photos_skipped: int = 0
     photos_failed: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (registration, field, why)
+    # Physicians new or changed in a field their verdict depends on, not yet announced.
+    verdict_changes: list[int] = field(default_factory=list)
+
+    def announce(self, now: datetime) -> None:
+        """Tell whoever listens (the write-back) which physicians' verdicts may have
+        changed: once per page or file, in its unit of work."""
+        if self.verdict_changes:
+            verdicts_may_change.send(tuple(self.verdict_changes), now=now)
+            self.verdict_changes = []
+
     pages: int = 0
 
     def summary(self) -> str:
@@ -207,7 +217,7 @@ def upsert(
     )
     db.session.flush()
     if decides:
-        verdict_may_change.send(physician.id, now=now)
+        report.verdict_changes.append(physician.id)
     return physician
 
 
@@ -467,6 +477,7 @@ def _store_page(
             report=report,
         )
     db.session.flush()
+    report.announce(now)
 
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
@@ -501,6 +512,7 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
     initial_hash = hash_password(INITIAL_PASSWORD)
     for item in items:
         upsert(cycle, item, initial_hash=initial_hash, now=now, report=report)
+    report.announce(now)
     cycle.last_pull_at, cycle.last_pull_ok, cycle.last_pull_summary = (
         now,
         True,
