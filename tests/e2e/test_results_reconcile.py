@@ -66,6 +66,7 @@ def test_admin_sees_counts_and_a_refusal_in_words(browser, tmp_path, registry):
         EXAMSVC_REGISTRY_BASE_URL=registry.url,
         EXAMSVC_REGISTRY_TOKEN=TOKEN,
         EXAMSVC_REGISTRY_CYCLE="DEMO-2026",
+        EXAMSVC_RESULTS_DELIVER_IN_WEB="false",  # the rows stay as the test made them
     ) as server:
         _look_at_the_page(browser, server, registry)
 
@@ -76,8 +77,11 @@ def _look_at_the_page(browser, server, registry) -> None:
     log_in(page, server, "admin", "Demo-Admin-2026")
     page.click("nav >> text=结果回传")
     text = look(page, "results-reconcile")
-    for words in ("已回传\n1", "待回传\n1", "回传被拒\n1", "已被新结果取代\n0"):
+    # The demo's own result besides the test's three: 演示医师6号 failed the evaluation of
+    # work performance, so loading the demo queued their 不合格.
+    for words in ("已回传\n1", "待回传\n2", "回传被拒\n1", "已被新结果取代\n0"):
         assert words in text
+    assert "演示医师6号\nDEMO-0006" in text
     assert "下次尝试" in text
     assert "登记系统记录已关闭（已退出周期或已锁定），不会自动重试" in text
     assert "登记系统答复：该记录已锁定，不能再写入考核结果" in text
@@ -90,9 +94,9 @@ def _look_at_the_page(browser, server, registry) -> None:
     # Compare the page with the registry's copies: the delivered one is there, the others not.
     page.click("text=与登记系统核对本页")
     compared = look(page, "results-reconcile-compared")
-    assert compared.count("登记系统无记录") == 2 and "\t一致\t" in compared
+    assert compared.count("登记系统无记录") == 3 and "\t一致\t" in compared
     # Send the refused result again: it waits for its next try, now.
     page.click("text=重新发送全部被拒结果")
     after = look(page, "results-reconcile-resent")
     assert "已将 1 条被拒的结果重新加入回传队列" in after
-    assert "回传被拒\n0" in after and "待回传\n2" in after
+    assert "回传被拒\n0" in after and "待回传\n3" in after
