@@ -85,41 +85,98 @@ def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | No
 
 # --- the verdict in SQL -------------------------------------------------------------------
 #
-# ``rules.verdict`` (pass | fail | pending) as one SQL expression per physician, with ``now``
-# a bound parameter, so that progress and statistics count verdicts in the database instead
-# of loading every physician. It depends on time alone (a window closing turns 待考 into 缺考
-# or 不合格 with nothing written), so it is computed, not stored. The same steps as
-# ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state`` and
-# ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
+# ``rules.paper_state`` and ``rules.verdict`` as SQL over every physician, with ``now`` a
+# bound parameter, so that progress and statistics count in the database instead of loading
+# every physician. Both depend on time alone (a window closing turns 待考 into 缺考 or 不合格
+# with nothing written), so they are computed, not stored. ``paper_states`` is one row per
+# (physician, required paper) with a fine state; ``verdicts`` reduces it per physician. The
+# same steps as ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state``
+# and ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
+#
+# The attempts are read once, grouped by (physician, paper) (``_attempt_totals``), and joined:
+# no subquery runs per physician, so a roster of 300,000 is counted in well under a second
+# on PostgreSQL (docs/benchmarks.md).
+
+# The fine states of a paper (``paper_states``) and the ``rules.paper_state`` code of each:
+# the SQL tells apart what the agency counts apart (never sat in an open window, 缺考, a
+# makeup open, the last attempt voided for a violation, withdrawn).
+SQL_STATES = {
+    "exempt": "exempt",
+    "passed": "passed",
+    "withdrawn": "closed",
+    "in_progress": "in_progress",
+    "locked": "locked",
+    "not_started": "open",  # the regular window is open and no attempt made yet
+    "open": "open",  # attempts made, some left, the regular window open
+    "waiting": "waiting",
+    "absent": "closed",  # 缺考: never sat, the window closed, no makeup
+    "makeup_open": "open",
+    "makeup_waiting": "makeup_waiting",
+    "voided": "failed",  # no chance left, the last attempt voided (违纪终止)
+    "failed": "failed",
+}
+DONE_STATES = ("exempt", "passed")
+FAILED_STATES = ("absent", "voided", "failed")
 
 
-def _chosen_paper(kind: PaperKind) -> Any:
-    """``papers_for``: the paper of ``kind`` the physician has attempted (passed first, then
-    the latest), else the one assigned to their category and level; NULL when none."""
-    started = (
-        sa.select(Attempt.paper_id)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .where(
-            Attempt.physician_id == Physician.id,
-            Paper.cycle_id == Physician.cycle_id,
-            Paper.kind == kind,
+def _attempt_totals() -> sa.Subquery:
+    """Per (physician, paper): the attempts of each round, passed, in progress, the best
+    score, when the latest (and the latest passed) started and whether the latest was voided."""
+    W = ExamWindow
+    latest = sa.func.max(Attempt.started_at)
+    return (
+        sa.select(
+            Attempt.physician_id,
+            Attempt.paper_id,
+            sa.func.count().filter(W.round == WindowRound.REGULAR).label("regular"),
+            sa.func.count().filter(W.round == WindowRound.MAKEUP).label("makeup"),
+            sa.func.count().filter(Attempt.passed.is_(True)).label("passed"),
+            sa.func.count().filter(Attempt.status == AttemptStatus.IN_PROGRESS).label("open"),
+            sa.func.max(Attempt.score).label("best"),
+            latest.label("latest"),
+            sa.func.max(Attempt.started_at).filter(Attempt.passed.is_(True)).label("latest_passed"),
+            sa.func.max(Attempt.started_at)
+            .filter(Attempt.status == AttemptStatus.VOIDED)
+            .label("latest_voided"),
         )
-        .order_by(sa.func.coalesce(Attempt.passed, sa.false()).desc(), Attempt.started_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    assigned = (
-        sa.select(PaperAssignment.paper_id)
-        .where(
-            PaperAssignment.cycle_id == Physician.cycle_id,
-            PaperAssignment.kind == kind,
-            PaperAssignment.practice_category == Physician.practice_category,
-            PaperAssignment.physician_level == Physician.physician_level,
+        .join(W, W.id == Attempt.window_id)
+        .group_by(Attempt.physician_id, Attempt.paper_id)
+    ).subquery("totals")
+
+
+def _chosen_papers(totals: sa.Subquery) -> sa.Subquery:
+    """``papers_for``, per physician and kind: the paper attempted (passed first, then the
+    latest), from the totals; ``(physician_id, humanities, professional)``."""
+    ranked = (
+        sa.select(
+            totals.c.physician_id,
+            Paper.kind,
+            totals.c.paper_id,
+            sa.func.row_number()
+            .over(
+                partition_by=(totals.c.physician_id, Paper.kind),
+                order_by=(
+                    (totals.c.passed > 0).desc(),
+                    sa.func.coalesce(totals.c.latest_passed, totals.c.latest).desc(),
+                ),
+            )
+            .label("rank"),
         )
-        .limit(1)
-        .scalar_subquery()
-    )
-    return sa.func.coalesce(started, assigned)
+        .join(Paper, Paper.id == totals.c.paper_id)
+        .join(Physician, Physician.id == totals.c.physician_id)
+        .where(Paper.cycle_id == Physician.cycle_id)
+    ).subquery("ranked")
+    return (
+        sa.select(
+            ranked.c.physician_id,
+            *(
+                sa.func.max(ranked.c.paper_id).filter(ranked.c.kind == kind).label(kind.value)
+                for kind in PaperKind
+            ),
+        )
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.physician_id)
+    ).subquery("started")
 
 
 def _lists(column: Any, value: Any) -> Any:
@@ -133,15 +190,33 @@ def _lists(column: Any, value: Any) -> Any:
     )
 
 
-def verdicts(now: datetime) -> sa.Subquery:
-    """``(physician_id, result)`` for every physician: ``rules.verdict`` in SQL at ``now``."""
-    own = (
-        sa.select(
-            Physician.id.label("physician_id"),
-            _chosen_paper(PaperKind.HUMANITIES).label("humanities"),
-            _chosen_paper(PaperKind.PROFESSIONAL).label("professional"),
+def paper_states(now: datetime, *where: Any) -> sa.Subquery:
+    """``(physician_id, paper_id, state, best)`` for every physician (``where``: conditions on
+    ``Physician``) and paper they must sit: ``rules.paper_state`` in SQL at ``now``, as a fine
+    state of ``SQL_STATES``, and the best score."""
+    totals = _attempt_totals()
+    started = _chosen_papers(totals)
+    assigned = {
+        kind: sa.orm.aliased(PaperAssignment, name=f"assigned_{kind.value}") for kind in PaperKind
+    }
+    chosen = sa.select(
+        Physician.id.label("physician_id"),
+        *(
+            sa.func.coalesce(started.c[kind.value], assigned[kind].paper_id).label(kind.value)
+            for kind in PaperKind
+        ),
+    ).outerjoin(started, started.c.physician_id == Physician.id)
+    for kind, a in assigned.items():
+        chosen = chosen.outerjoin(
+            a,
+            sa.and_(
+                a.cycle_id == Physician.cycle_id,
+                a.kind == kind,
+                a.practice_category == Physician.practice_category,
+                a.physician_level == Physician.physician_level,
+            ),
         )
-    ).subquery("own")
+    own = chosen.where(*where).subquery("own")
     # rules.required_papers: humanities; the professional paper too in the general procedure.
     required = sa.union_all(
         sa.select(
@@ -156,15 +231,8 @@ def verdicts(now: datetime) -> sa.Subquery:
     ).subquery("required")
     P, X = Physician, sa.orm.aliased(Paper, name="paper")
     prereq = sa.orm.aliased(Paper, name="prereq")
+    mine, before = totals.alias("mine"), totals.alias("before")
     W = ExamWindow
-
-    def attempts(*where: Any) -> Any:
-        return (
-            sa.select(sa.func.count(Attempt.id))
-            .join(W, W.id == Attempt.window_id)
-            .where(Attempt.physician_id == P.id, Attempt.paper_id == X.id, *where)
-            .scalar_subquery()
-        )
 
     def window(round_: WindowRound, *where: Any) -> Any:
         return sa.exists().where(W.paper_id == X.id, W.round == round_, *where)
@@ -188,55 +256,63 @@ def verdicts(now: datetime) -> sa.Subquery:
     limit = sa.case(
         (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple), else_=X.attempt_limit_general
     )
-    used = attempts(W.round == WindowRound.REGULAR)
-    m_left = limit - attempts(W.round == WindowRound.MAKEUP)
+    used = sa.func.coalesce(mine.c.regular, 0)
+    m_left = limit - sa.func.coalesce(mine.c.makeup, 0)
     current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
     upcoming = window(WindowRound.REGULAR, W.opens_at > now)
     failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
-    # Each required paper's state as the verdict sees it: ok (passed, exempt), fail
-    # (failed, or never sat and closed), open (anything still to come).
     state = sa.case(
-        (exempt, "ok"),
-        (attempts(Attempt.passed.is_(True)) > 0, "ok"),
-        (P.status != RegistrationStatus.APPROVED, "open"),  # withdrawn: no reason given
-        (attempts(Attempt.status == AttemptStatus.IN_PROGRESS) > 0, "open"),
+        (exempt, "exempt"),
+        (mine.c.passed > 0, "passed"),
+        (P.status != RegistrationStatus.APPROVED, "withdrawn"),
+        (mine.c.open > 0, "in_progress"),
         (
-            sa.and_(
-                X.prerequisite_id.is_not(None),
-                ~sa.exists().where(
-                    Attempt.physician_id == P.id,
-                    Attempt.paper_id == effective_prereq,
-                    Attempt.passed.is_(True),
-                ),
-            ),
-            "open",  # locked
+            sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before.c.passed, 0) == 0),
+            "locked",
         ),
-        (sa.and_(~failed_regular, sa.or_(current, upcoming)), "open"),
-        (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "fail"),  # 缺考
+        (sa.and_(~failed_regular, current, used == 0), "not_started"),
+        (sa.and_(~failed_regular, current), "open"),
+        (sa.and_(~failed_regular, upcoming), "waiting"),
+        (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "absent"),
         (
-            sa.and_(
-                m_left > 0,
-                window(WindowRound.MAKEUP, W.closes_at > now),  # open now or to come
-            ),
-            "open",
+            sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now)),
+            "makeup_open",
         ),
-        else_="fail",
+        (sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at > now)), "makeup_waiting"),
+        (mine.c.latest_voided == mine.c.latest, "voided"),
+        else_="failed",
     )
-    states = (
-        sa.select(required.c.physician_id, state.label("state"))
+    return (
+        sa.select(
+            required.c.physician_id,
+            X.id.label("paper_id"),
+            state.label("state"),
+            mine.c.best.label("best"),
+        )
         .join(P, P.id == required.c.physician_id)
         .join(X, X.id == required.c.paper_id)
         .outerjoin(prereq, prereq.id == X.prerequisite_id)
+        .outerjoin(mine, sa.and_(mine.c.physician_id == P.id, mine.c.paper_id == X.id))
+        .outerjoin(
+            before, sa.and_(before.c.physician_id == P.id, before.c.paper_id == effective_prereq)
+        )
         .where(
             _lists(X.practice_categories, P.practice_category),
             _lists(X.physician_levels, P.physician_level),
         )
-    ).subquery("states")
+    ).subquery("paper_states")
+
+
+def verdicts(now: datetime, *where: Any) -> sa.Subquery:
+    """``(physician_id, result)`` for every physician (``where``: conditions on
+    ``Physician``): ``rules.verdict`` in SQL at ``now``, from ``paper_states``."""
+    states = paper_states(now, *where)
+    P = Physician
     per_physician = (
         sa.select(
             states.c.physician_id,
-            sa.func.max(sa.case((states.c.state == "fail", 1), else_=0)).label("failed"),
-            sa.func.max(sa.case((states.c.state == "open", 1), else_=0)).label("open"),
+            sa.func.max(sa.case((states.c.state.in_(FAILED_STATES), 1), else_=0)).label("failed"),
+            sa.func.max(sa.case((states.c.state.in_(DONE_STATES), 0), else_=1)).label("open"),
         ).group_by(states.c.physician_id)
     ).subquery("per_physician")
     evaluations = (P.eval_work_performance, P.eval_ethics)
@@ -258,19 +334,14 @@ def verdicts(now: datetime) -> sa.Subquery:
         else_="pass",
     )
     return (
-        sa.select(P.id.label("physician_id"), result.label("result")).outerjoin(
-            per_physician, per_physician.c.physician_id == P.id
-        )
+        sa.select(P.id.label("physician_id"), result.label("result"))
+        .outerjoin(per_physician, per_physician.c.physician_id == P.id)
+        .where(*where)
     ).subquery("verdicts")
 
 
 def verdict_counts(cycle_id: int, now: datetime) -> dict[str, int]:
     """How many physicians of the cycle pass, fail and are pending, counted in the database."""
-    v = verdicts(now)
-    rows = db.session.execute(
-        sa.select(v.c.result, sa.func.count())
-        .join(Physician, Physician.id == v.c.physician_id)
-        .where(Physician.cycle_id == cycle_id)
-        .group_by(v.c.result)
-    ).all()
+    v = verdicts(now, Physician.cycle_id == cycle_id)
+    rows = db.session.execute(sa.select(v.c.result, sa.func.count()).group_by(v.c.result)).all()
     return {"pass": 0, "fail": 0, "pending": 0, **{r: n for r, n in rows}}
