@@ -16,6 +16,8 @@ from examsvc.enums import (
     AttemptStatus,
     Evaluation,
     PaperKind,
+    PhysicianLevel,
+    PracticeCategory,
     Procedure,
     RegistrationStatus,
     WindowRound,
@@ -88,18 +90,19 @@ def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | No
 # ``rules.paper_state`` and ``rules.verdict`` as SQL over every physician, with ``now`` a
 # bound parameter, so that progress and statistics count in the database instead of loading
 # every physician. Both depend on time alone (a window closing turns 待考 into 缺考 or 不合格
-# with nothing written), so they are computed, not stored. ``paper_states`` is one row per
-# (physician, required paper) with a fine state; ``verdicts`` reduces it per physician. The
-# same steps as ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state``
-# and ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
+# with nothing written), so they are computed, not stored. The same steps as
+# ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state`` and
+# ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
 #
-# The attempts are read once, grouped by (physician, paper) (``_attempt_totals``), and joined:
-# no subquery runs per physician, so a roster of 300,000 is counted in well under a second
-# on PostgreSQL (docs/benchmarks.md).
+# One row per physician (``physician_papers``): the physician's attempts are read once,
+# grouped by physician with a column per kind of paper (``_tallies``), and joined to the
+# roster; each kind's paper and state are columns of that row. ``paper_states`` and
+# ``verdicts`` are read from it. So a roster of 300,000 is one pass over the physicians and
+# one over their attempts (docs/benchmarks.md).
 
-# The fine states of a paper (``paper_states``) and the ``rules.paper_state`` code of each:
-# the SQL tells apart what the agency counts apart (never sat in an open window, 缺考, a
-# makeup open, the last attempt voided for a violation, withdrawn).
+# The fine states of a paper and the ``rules.paper_state`` code of each: the SQL tells apart
+# what the agency counts apart (never sat in an open window, 缺考, a makeup open, the last
+# attempt voided for a violation, withdrawn).
 SQL_STATES = {
     "exempt": "exempt",
     "passed": "passed",
@@ -117,66 +120,89 @@ SQL_STATES = {
 }
 DONE_STATES = ("exempt", "passed")
 FAILED_STATES = ("absent", "voided", "failed")
+KINDS = {PaperKind.HUMANITIES: "h", PaperKind.PROFESSIONAL: "p"}  # column prefixes
+# Per physician and paper: attempts in each round, passed, in progress, handed in, voided;
+# the best score, when the latest attempt (and the latest voided one) started.
+METRICS = ("regular", "makeup", "passed", "open", "submitted", "voided", "best", "latest")
 
 
-def _attempt_totals() -> sa.Subquery:
-    """Per (physician, paper): the attempts of each round, passed, in progress, the best
-    score, when the latest (and the latest passed) started and whether the latest was voided."""
-    W = ExamWindow
-    latest = sa.func.max(Attempt.started_at)
+def _metrics(prefix: str, *where: Any) -> list[Any]:
+    """The aggregates of ``METRICS`` over the attempts that meet ``where``."""
+    a, w = Attempt, ExamWindow
+
+    def count(*also: Any) -> Any:
+        return sa.func.count().filter(*where, *also) if where or also else sa.func.count()
+
+    def top(column: Any, *also: Any) -> Any:
+        return sa.func.max(column).filter(*where, *also) if where or also else sa.func.max(column)
+
+    return [
+        count(w.round == WindowRound.REGULAR).label(f"{prefix}regular"),
+        count(w.round == WindowRound.MAKEUP).label(f"{prefix}makeup"),
+        count(a.passed.is_(True)).label(f"{prefix}passed"),
+        count(a.status == AttemptStatus.IN_PROGRESS).label(f"{prefix}open"),
+        count(a.status == AttemptStatus.SUBMITTED).label(f"{prefix}submitted"),
+        count(a.status == AttemptStatus.VOIDED).label(f"{prefix}voided"),
+        top(a.score).label(f"{prefix}best"),
+        top(a.started_at).label(f"{prefix}latest"),
+        top(a.started_at, a.status == AttemptStatus.VOIDED).label(f"{prefix}latest_voided"),
+        top(a.started_at, a.passed.is_(True)).label(f"{prefix}latest_passed"),
+    ]
+
+
+def _tallies(*where: Any) -> sa.CTE:
+    """Per physician (``where``: conditions on ``Physician``), per kind: the first and the
+    last paper attempted (the same unless a paper was re-assigned after they started) and
+    the ``METRICS`` of the attempts at papers of that kind of the physician's cycle."""
+    columns: list[Any] = [Attempt.physician_id]
+    for kind, k in KINDS.items():
+        of_kind = Paper.kind == kind
+        columns += [
+            sa.func.min(Attempt.paper_id).filter(of_kind).label(f"{k}_first"),
+            sa.func.max(Attempt.paper_id).filter(of_kind).label(f"{k}_last"),
+            *_metrics(f"{k}_", of_kind),
+        ]
     return (
-        sa.select(
-            Attempt.physician_id,
-            Attempt.paper_id,
-            sa.func.count().filter(W.round == WindowRound.REGULAR).label("regular"),
-            sa.func.count().filter(W.round == WindowRound.MAKEUP).label("makeup"),
-            sa.func.count().filter(Attempt.passed.is_(True)).label("passed"),
-            sa.func.count().filter(Attempt.status == AttemptStatus.IN_PROGRESS).label("open"),
-            sa.func.max(Attempt.score).label("best"),
-            latest.label("latest"),
-            sa.func.max(Attempt.started_at).filter(Attempt.passed.is_(True)).label("latest_passed"),
-            sa.func.max(Attempt.started_at)
-            .filter(Attempt.status == AttemptStatus.VOIDED)
-            .label("latest_voided"),
-        )
-        .join(W, W.id == Attempt.window_id)
-        .group_by(Attempt.physician_id, Attempt.paper_id)
+        sa.select(*columns)
+        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
+        .join(Paper, Paper.id == Attempt.paper_id)
+        .join(Physician, Physician.id == Attempt.physician_id)
+        .where(Paper.cycle_id == Physician.cycle_id, *where)
+        .group_by(Attempt.physician_id)
+    ).cte("tallies")
+
+
+def _several(tallies: sa.CTE) -> sa.CTE:
+    """``papers_for`` for the few physicians who attempted two papers of one kind: per
+    physician and kind, the paper attempted (passed first, then the latest) and its
+    ``METRICS``. Everyone else's paper is the one paper of the kind in ``_tallies``."""
+    t = tallies.c
+    who = sa.select(t.physician_id).where(
+        sa.or_(*(t[f"{k}_first"] != t[f"{k}_last"] for k in KINDS.values()))
+    )
+    totals = (
+        sa.select(Attempt.physician_id, Attempt.paper_id, Paper.kind, *_metrics(""))
+        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
+        .join(Paper, Paper.id == Attempt.paper_id)
+        .join(Physician, Physician.id == Attempt.physician_id)
+        .where(Paper.cycle_id == Physician.cycle_id, Attempt.physician_id.in_(who))
+        .group_by(Attempt.physician_id, Attempt.paper_id, Paper.kind)
     ).subquery("totals")
-
-
-def _chosen_papers(totals: sa.Subquery) -> sa.Subquery:
-    """``papers_for``, per physician and kind: the paper attempted (passed first, then the
-    latest), from the totals; ``(physician_id, humanities, professional)``."""
-    ranked = (
-        sa.select(
-            totals.c.physician_id,
-            Paper.kind,
-            totals.c.paper_id,
-            sa.func.row_number()
-            .over(
-                partition_by=(totals.c.physician_id, Paper.kind),
-                order_by=(
-                    (totals.c.passed > 0).desc(),
-                    sa.func.coalesce(totals.c.latest_passed, totals.c.latest).desc(),
-                ),
-            )
-            .label("rank"),
-        )
-        .join(Paper, Paper.id == totals.c.paper_id)
-        .join(Physician, Physician.id == totals.c.physician_id)
-        .where(Paper.cycle_id == Physician.cycle_id)
-    ).subquery("ranked")
-    return (
-        sa.select(
-            ranked.c.physician_id,
-            *(
-                sa.func.max(ranked.c.paper_id).filter(ranked.c.kind == kind).label(kind.value)
-                for kind in PaperKind
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=(totals.c.physician_id, totals.c.kind),
+            order_by=(
+                (totals.c.passed > 0).desc(),
+                sa.func.coalesce(totals.c.latest_passed, totals.c.latest).desc(),
             ),
         )
-        .where(ranked.c.rank == 1)
-        .group_by(ranked.c.physician_id)
-    ).subquery("started")
+        .label("rank")
+    )
+    ranked = sa.select(totals, rank).subquery("ranked")
+    return (sa.select(*(c for c in ranked.c if c.key != "rank")).where(ranked.c.rank == 1)).cte(
+        "several"
+    )
 
 
 def _lists(column: Any, value: Any) -> Any:
@@ -190,154 +216,205 @@ def _lists(column: Any, value: Any) -> Any:
     )
 
 
+def _serving() -> sa.Select[Any]:
+    """``rules.serves`` for every paper and every (category, level) — a small set each row
+    is looked up in, instead of testing the lists on each physician's row."""
+    slots = sa.union_all(
+        *(
+            sa.select(sa.literal(c.value).label("category"), sa.literal(v.value).label("level"))
+            for c in PracticeCategory
+            for v in PhysicianLevel
+        )
+    ).subquery("slots")
+    return sa.select(Paper.id, slots.c.category, slots.c.level).where(
+        _lists(Paper.practice_categories, slots.c.category),
+        _lists(Paper.physician_levels, slots.c.level),
+    )
+
+
+def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
+    """One row per physician (``where``: conditions on ``Physician``): for each kind ``k``
+    (``h`` humanities, ``p`` professional) the paper they must sit (``k_paper``, NULL when
+    none), its fine state (``k_state``, of ``SQL_STATES``: ``rules.paper_state`` at ``now``),
+    best score, attempts handed in and voided; and the verdict (``result``)."""
+    tallies = _tallies(*where)
+    several = _several(tallies)
+    T, P, W = tallies.c, Physician, ExamWindow
+    query = sa.select(P.id.label("physician_id")).outerjoin(tallies, T.physician_id == P.id)
+    # Both kinds in one row each, so that each is joined once.
+    names = ("paper_id", *METRICS, "latest_voided")
+    S = (
+        sa.select(
+            several.c.physician_id,
+            *(
+                sa.func.max(several.c[m]).filter(several.c.kind == kind).label(f"{k}_{m}")
+                for kind, k in KINDS.items()
+                for m in names
+            ),
+        ).group_by(several.c.physician_id)
+    ).subquery("several_by_kind")
+    A = PaperAssignment
+    assigned = (
+        sa.select(
+            A.cycle_id,
+            A.practice_category,
+            A.physician_level,
+            *(sa.func.max(A.paper_id).filter(A.kind == kind).label(k) for kind, k in KINDS.items()),
+        ).group_by(A.cycle_id, A.practice_category, A.physician_level)
+    ).subquery("assigned")
+    query = query.outerjoin(S, S.c.physician_id == P.id)
+    query = query.outerjoin(
+        assigned,
+        sa.and_(
+            assigned.c.cycle_id == P.cycle_id,
+            assigned.c.practice_category == P.practice_category,
+            assigned.c.physician_level == P.physician_level,
+        ),
+    )
+    own, metric = {}, {}
+    for kind, k in KINDS.items():
+        one = T[f"{k}_first"] == T[f"{k}_last"]
+        started = sa.case((one, T[f"{k}_last"]), else_=S.c[f"{k}_paper_id"])
+        own[kind] = sa.func.coalesce(started, assigned.c[k])
+        metric[kind] = {m: sa.case((one, T[f"{k}_{m}"]), else_=S.c[f"{k}_{m}"]) for m in names[1:]}
+    general = P.procedure == Procedure.GENERAL
+    columns: list[Any] = []
+    for kind, k in KINDS.items():
+        X = sa.orm.aliased(Paper, name=f"paper_{k}")
+        prereq = sa.orm.aliased(Paper, name=f"prereq_{k}")
+        # rules.required_papers: humanities; the professional paper too in the general
+        # procedure; a paper only for the categories and levels it serves.
+        query = query.outerjoin(
+            X,
+            sa.and_(
+                X.id == own[kind],
+                general if kind == PaperKind.PROFESSIONAL else True,
+                sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
+            ),
+        ).outerjoin(prereq, prereq.id == X.prerequisite_id)
+        mine = metric[kind]
+        # "Humanities before professional" is met by the physician's own paper of the
+        # prerequisite's kind (else by the prerequisite itself, never attempted then).
+        before = sa.case(
+            *((prereq.kind == other, metric[other]["passed"]) for other in KINDS),
+        )
+
+        def window(round_: WindowRound, *where: Any, X: Any = X) -> Any:
+            return sa.exists().where(W.paper_id == X.id, W.round == round_, *where)
+
+        exempt = sa.or_(
+            sa.and_(
+                P.procedure == Procedure.SIMPLE,
+                X.kind == PaperKind.HUMANITIES,
+                P.exempt_humanities,
+            ),
+            sa.and_(
+                P.procedure == Procedure.GENERAL,
+                X.kind == PaperKind.PROFESSIONAL,
+                P.exempt_professional,
+            ),
+        )
+        limit = sa.case(
+            (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple),
+            else_=X.attempt_limit_general,
+        )
+        used = sa.func.coalesce(mine["regular"], 0)
+        m_left = limit - sa.func.coalesce(mine["makeup"], 0)
+        current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
+        upcoming = window(WindowRound.REGULAR, W.opens_at > now)
+        failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
+        state = sa.case(
+            (X.id.is_(None), None),  # no paper of this kind to sit
+            (exempt, "exempt"),
+            (mine["passed"] > 0, "passed"),
+            (P.status != RegistrationStatus.APPROVED, "withdrawn"),
+            (mine["open"] > 0, "in_progress"),
+            (
+                sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before, 0) == 0),
+                "locked",
+            ),
+            (sa.and_(~failed_regular, current, used == 0), "not_started"),
+            (sa.and_(~failed_regular, current), "open"),
+            (sa.and_(~failed_regular, upcoming), "waiting"),
+            (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "absent"),
+            (
+                sa.and_(
+                    m_left > 0, window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now)
+                ),
+                "makeup_open",
+            ),
+            (sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at > now)), "makeup_waiting"),
+            (mine["latest_voided"] == mine["latest"], "voided"),
+            else_="failed",
+        )
+        columns += [
+            X.id.label(f"{k}_paper"),
+            state.label(f"{k}_state"),
+            mine["best"].label(f"{k}_best"),
+            sa.func.coalesce(mine["submitted"], 0).label(f"{k}_submitted"),
+            sa.func.coalesce(mine["voided"], 0).label(f"{k}_voided"),
+        ]
+    # Materialised: each state is computed once per physician, however often it is read.
+    rows = (
+        query.add_columns(*columns, P.eval_work_performance, P.eval_ethics)
+        .where(*where)
+        .cte("paper_rows")
+        .prefix_with("MATERIALIZED")
+    )
+    states = [rows.c[f"{k}_state"] for k in KINDS.values()]
+    failed = sa.or_(*(s.in_(FAILED_STATES) for s in states))
+    open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in states))
+    result = verdict_result(
+        sa.case((failed, 1), else_=0),
+        sa.case((open_, 1), else_=0),
+        (rows.c.eval_work_performance, rows.c.eval_ethics),
+    )
+    return sa.select(rows, result.label("result")).subquery("physician_papers")
+
+
 def paper_states(now: datetime, *where: Any) -> sa.Subquery:
     """``(physician_id, paper_id, state, best)`` for every physician (``where``: conditions on
     ``Physician``) and paper they must sit: ``rules.paper_state`` in SQL at ``now``, as a fine
     state of ``SQL_STATES``, and the best score."""
-    totals = _attempt_totals()
-    started = _chosen_papers(totals)
-    assigned = {
-        kind: sa.orm.aliased(PaperAssignment, name=f"assigned_{kind.value}") for kind in PaperKind
-    }
-    chosen = sa.select(
-        Physician.id.label("physician_id"),
+    rows = physician_papers(now, *where)
+    return sa.union_all(
         *(
-            sa.func.coalesce(started.c[kind.value], assigned[kind].paper_id).label(kind.value)
-            for kind in PaperKind
-        ),
-    ).outerjoin(started, started.c.physician_id == Physician.id)
-    for kind, a in assigned.items():
-        chosen = chosen.outerjoin(
-            a,
-            sa.and_(
-                a.cycle_id == Physician.cycle_id,
-                a.kind == kind,
-                a.practice_category == Physician.practice_category,
-                a.physician_level == Physician.physician_level,
-            ),
-        )
-    own = chosen.where(*where).subquery("own")
-    # rules.required_papers: humanities; the professional paper too in the general procedure.
-    required = sa.union_all(
-        sa.select(
-            own.c.physician_id,
-            own.c.humanities.label("paper_id"),
-            own.c.humanities,
-            own.c.professional,
-        ),
-        sa.select(own.c.physician_id, own.c.professional, own.c.humanities, own.c.professional)
-        .join(Physician, Physician.id == own.c.physician_id)
-        .where(Physician.procedure == Procedure.GENERAL),
-    ).subquery("required")
-    P, X = Physician, sa.orm.aliased(Paper, name="paper")
-    prereq = sa.orm.aliased(Paper, name="prereq")
-    mine, before = totals.alias("mine"), totals.alias("before")
-    W = ExamWindow
-
-    def window(round_: WindowRound, *where: Any) -> Any:
-        return sa.exists().where(W.paper_id == X.id, W.round == round_, *where)
-
-    # "Humanities before professional" is met by the physician's own paper of the
-    # prerequisite's kind, else by the prerequisite itself (operations.overview).
-    effective_prereq = sa.case(
-        (prereq.kind == PaperKind.HUMANITIES, sa.func.coalesce(required.c.humanities, prereq.id)),
-        else_=sa.func.coalesce(required.c.professional, prereq.id),
-    )
-    exempt = sa.or_(
-        sa.and_(
-            P.procedure == Procedure.SIMPLE, X.kind == PaperKind.HUMANITIES, P.exempt_humanities
-        ),
-        sa.and_(
-            P.procedure == Procedure.GENERAL,
-            X.kind == PaperKind.PROFESSIONAL,
-            P.exempt_professional,
-        ),
-    )
-    limit = sa.case(
-        (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple), else_=X.attempt_limit_general
-    )
-    used = sa.func.coalesce(mine.c.regular, 0)
-    m_left = limit - sa.func.coalesce(mine.c.makeup, 0)
-    current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
-    upcoming = window(WindowRound.REGULAR, W.opens_at > now)
-    failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
-    state = sa.case(
-        (exempt, "exempt"),
-        (mine.c.passed > 0, "passed"),
-        (P.status != RegistrationStatus.APPROVED, "withdrawn"),
-        (mine.c.open > 0, "in_progress"),
-        (
-            sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before.c.passed, 0) == 0),
-            "locked",
-        ),
-        (sa.and_(~failed_regular, current, used == 0), "not_started"),
-        (sa.and_(~failed_regular, current), "open"),
-        (sa.and_(~failed_regular, upcoming), "waiting"),
-        (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "absent"),
-        (
-            sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now)),
-            "makeup_open",
-        ),
-        (sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at > now)), "makeup_waiting"),
-        (mine.c.latest_voided == mine.c.latest, "voided"),
-        else_="failed",
-    )
-    return (
-        sa.select(
-            required.c.physician_id,
-            X.id.label("paper_id"),
-            state.label("state"),
-            mine.c.best.label("best"),
-        )
-        .join(P, P.id == required.c.physician_id)
-        .join(X, X.id == required.c.paper_id)
-        .outerjoin(prereq, prereq.id == X.prerequisite_id)
-        .outerjoin(mine, sa.and_(mine.c.physician_id == P.id, mine.c.paper_id == X.id))
-        .outerjoin(
-            before, sa.and_(before.c.physician_id == P.id, before.c.paper_id == effective_prereq)
-        )
-        .where(
-            _lists(X.practice_categories, P.practice_category),
-            _lists(X.physician_levels, P.physician_level),
+            sa.select(
+                rows.c.physician_id,
+                rows.c[f"{k}_paper"].label("paper_id"),
+                rows.c[f"{k}_state"].label("state"),
+                rows.c[f"{k}_best"].label("best"),
+            ).where(rows.c[f"{k}_state"].is_not(None))
+            for k in KINDS.values()
         )
     ).subquery("paper_states")
 
 
 def verdicts(now: datetime, *where: Any) -> sa.Subquery:
     """``(physician_id, result)`` for every physician (``where``: conditions on
-    ``Physician``): ``rules.verdict`` in SQL at ``now``, from ``paper_states``."""
-    states = paper_states(now, *where)
-    P = Physician
-    per_physician = (
-        sa.select(
-            states.c.physician_id,
-            sa.func.max(sa.case((states.c.state.in_(FAILED_STATES), 1), else_=0)).label("failed"),
-            sa.func.max(sa.case((states.c.state.in_(DONE_STATES), 0), else_=1)).label("open"),
-        ).group_by(states.c.physician_id)
-    ).subquery("per_physician")
-    evaluations = (P.eval_work_performance, P.eval_ethics)
-    result = sa.case(
+    ``Physician``): ``rules.verdict`` in SQL at ``now``."""
+    rows = physician_papers(now, *where)
+    return sa.select(rows.c.physician_id, rows.c.result).subquery("verdicts")
+
+
+def verdict_result(failed: Any, open_: Any, evaluations: tuple[Any, Any] | None = None) -> Any:
+    """``rules.verdict``'s result (pass | fail | pending) on a row of ``Physician``, given
+    per physician whether a required paper failed and whether one is not yet done (1, 0 or
+    NULL for none: a physician with no paper to sit)."""
+    evaluations = evaluations or (Physician.eval_work_performance, Physician.eval_ethics)
+    return sa.case(
         (
-            sa.or_(
-                *(e == Evaluation.FAIL for e in evaluations),
-                sa.func.coalesce(per_physician.c.failed, 0) == 1,
-            ),
+            sa.or_(*(e == Evaluation.FAIL for e in evaluations), sa.func.coalesce(failed, 0) == 1),
             "fail",
         ),
         (
             sa.or_(
-                *(e == Evaluation.PENDING for e in evaluations),
-                sa.func.coalesce(per_physician.c.open, 0) == 1,
+                *(e == Evaluation.PENDING for e in evaluations), sa.func.coalesce(open_, 0) == 1
             ),
             "pending",
         ),
         else_="pass",
     )
-    return (
-        sa.select(P.id.label("physician_id"), result.label("result"))
-        .outerjoin(per_physician, per_physician.c.physician_id == P.id)
-        .where(*where)
-    ).subquery("verdicts")
 
 
 def verdict_counts(cycle_id: int, now: datetime) -> dict[str, int]:

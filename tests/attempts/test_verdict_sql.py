@@ -49,6 +49,10 @@ def roster(app, clock) -> dict[str, Any]:
         prerequisite="HUM",
     )
     c_regular = create_window(clinical, t0 - timedelta(hours=1), hours=25)
+    # A second humanities paper, never assigned: attempted by those who started it before a
+    # re-assignment (papers_for: the passed one counts, else the latest).
+    hum2 = create_paper(cycle.id, t0, code="HUM2", attempt_limit_simple=2, attempt_limit_general=1)
+    h2_regular = create_window(hum2, t0 - timedelta(hours=1), hours=25)
     dental = create_paper(
         cycle.id, t0, code="PRD", kind="professional", bank="prof", practice_categories=["dental"]
     )
@@ -58,8 +62,8 @@ def roster(app, clock) -> dict[str, Any]:
 
     def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> None:
         p = create_physician(cycle, procedure, **kw)
-        for paper, window, outcome in sittings:
-            create_attempt(p, paper, window, outcome)
+        for paper, window, outcome, *started in sittings:
+            create_attempt(p, paper, window, outcome, *started)
         people.append(p)
 
     passed_h = (hum, h_regular, "passed")
@@ -75,6 +79,12 @@ def roster(app, clock) -> dict[str, Any]:
     physician(SIMPLE, (hum, h_regular, "in_progress"))
     physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "failed"), (hum, h_makeup, "failed"))
     physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "passed"))
+    physician(SIMPLE, failed_h, (hum2, h2_regular, "passed"))  # two papers of a kind
+    physician(
+        SIMPLE,
+        (hum2, h2_regular, "failed", t0 - timedelta(minutes=50)),
+        (hum, h_regular, "failed", t0 - timedelta(minutes=20)),
+    )
     physician(SIMPLE, eval_ethics=Evaluation.FAIL, eval_work_performance=Evaluation.PENDING)
     physician(SIMPLE, passed_h, status=RegistrationStatus.WITHDRAWN)
     physician(SIMPLE, status=RegistrationStatus.WITHDRAWN)
