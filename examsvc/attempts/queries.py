@@ -288,7 +288,7 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             X,
             sa.and_(
                 X.id == own[kind],
-                general if kind == PaperKind.PROFESSIONAL else True,
+                general if kind == PaperKind.PROFESSIONAL else sa.true(),
                 sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
             ),
         ).outerjoin(prereq, prereq.id == X.prerequisite_id)

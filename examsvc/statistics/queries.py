@@ -17,15 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from examsvc.attempts.models import Attempt
-from examsvc.attempts.queries import (
-    DONE_STATES,
-    FAILED_STATES,
-    paper_states,
-    verdict_result,
-)
+from examsvc.attempts.queries import KINDS, physician_papers
 from examsvc.camera.models import Snapshot
 from examsvc.camera.rules import FLAGGING
-from examsvc.enums import AttemptStatus, RegistrationStatus
+from examsvc.enums import RegistrationStatus
 from examsvc.extensions import db
 from examsvc.invigilation.models import ProctorWarning
 from examsvc.marks import N_
@@ -119,7 +114,7 @@ class Figures:
 
 
 def _conditions(cycle_id: int, f: StatisticsFilter) -> list[Any]:
-    """The filters on ``Physician`` (the paper's is on the states)."""
+    """The filters on ``Physician`` (the paper's is on the paper columns)."""
     p = Physician
     where = [p.cycle_id == cycle_id, p.status == RegistrationStatus.APPROVED]
     for value, column in (
@@ -134,126 +129,130 @@ def _conditions(cycle_id: int, f: StatisticsFilter) -> list[Any]:
     return where
 
 
-def _flagged_attempts() -> Any:
-    """Attempts with a flagging snapshot or an invigilator's warning."""
-    return sa.union(
+def _reporting() -> None:
+    """On PostgreSQL, for this transaction: no JIT (compiling the large state expressions
+    costs more than it saves) and memory for the joins and sorts of a whole roster."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+        db.session.execute(sa.text("SET LOCAL work_mem = '32MB'"))
+
+
+def _flagged(cycle_id: int, paper: int | None) -> Any:
+    """The physicians with an attempt (at ``paper``, or any of the cycle's) flagged by a
+    snapshot of ``camera.rules.FLAGGING`` or warned by an invigilator."""
+    flagged = sa.union(
         sa.select(Snapshot.attempt_id).where(Snapshot.status.in_(sorted(FLAGGING))),
         sa.select(ProctorWarning.attempt_id),
+    )
+    return (
+        sa.select(Attempt.physician_id)
+        .join(Paper, Paper.id == Attempt.paper_id)
+        .where(Paper.cycle_id == cycle_id, Attempt.id.in_(flagged))
+        .where(*([Attempt.paper_id == paper] if paper is not None else []))
     )
 
 
 def _people(cycle_id: int, f: StatisticsFilter, now: datetime) -> tuple[Any, dict[str, Any]]:
-    """One row per physician of the filtered roster and, by figure, the condition on it."""
-    where = _conditions(cycle_id, f)
-    states = paper_states(now, *where)
-    state = states.c.state
-    scope = [states.c.paper_id == f.paper] if f.paper is not None else []
+    """One row per physician of the filtered roster, with each paper's state and score band
+    and a 0/1 column per figure; and, by figure, the condition on that row."""
+    rows = physician_papers(now, *_conditions(cycle_id, f))
+    c = rows.c
+    kinds = list(KINDS.values())
+    # The papers in view: each kind's paper, or the one paper filtered on.
+    scope = {
+        k: c[f"{k}_state"].is_not(None)
+        if f.paper is None
+        else sa.and_(c[f"{k}_paper"] == f.paper, c[f"{k}_state"].is_not(None))
+        for k in kinds
+    }
 
-    def count(*conditions: Any) -> Any:
-        return sa.func.count().filter(*scope, *conditions)
+    def any_(test: Any) -> Any:
+        return sa.or_(*(sa.and_(scope[k], test(k)) for k in kinds))
 
-    per = (
-        sa.select(
-            states.c.physician_id,
-            sa.func.max(sa.case((state.in_(FAILED_STATES), 1), else_=0)).label("failed"),
-            sa.func.max(sa.case((state.in_(DONE_STATES), 0), else_=1)).label("open"),
-            (count() if scope else sa.func.count()).label("papers"),
-            count(state == "exempt").label("exempt"),
-            count(state.in_(NOT_STARTED_STATES)).label("not_started"),
-            count(state == "in_progress").label("in_progress"),
-            count(state == "absent").label("absent"),
-        ).group_by(states.c.physician_id)
-    ).subquery("per")
-    a = Attempt
-    attempts = (
-        sa.select(
-            a.physician_id,
-            sa.func.count().filter(a.status == AttemptStatus.SUBMITTED).label("submitted"),
-            sa.func.count().filter(a.status == AttemptStatus.VOIDED).label("voided"),
-            sa.func.count().filter(a.id.in_(_flagged_attempts())).label("flagged"),
+    def all_(states: tuple[str, ...]) -> Any:
+        return sa.and_(
+            any_(lambda k: sa.true()),
+            *(sa.or_(~scope[k], c[f"{k}_state"].in_(states)) for k in kinds),
         )
-        .join(Paper, Paper.id == a.paper_id)
-        .join(Physician, Physician.id == a.physician_id)
-        .where(Paper.cycle_id == cycle_id, *where)
-        .where(*([a.paper_id == f.paper] if f.paper is not None else []))
-        .group_by(a.physician_id)
-    ).subquery("tried")
+
+    def total(column: str) -> Any:
+        return sum(sa.case((scope[k], c[f"{k}_{column}"]), else_=0) for k in kinds)
+
     delivered = sa.select(ResultDelivery.physician_id).where(
         ResultDelivery.cycle_id == cycle_id, ResultDelivery.status == DeliveryStatus.DELIVERED
     )
-    result = verdict_result(per.c.failed, per.c.open)
-    people = (
-        sa.select(
-            Physician.id.label("physician_id"),
-            result.label("result"),
-            sa.func.coalesce(per.c.papers, 0).label("papers"),
-            sa.func.coalesce(per.c.exempt, 0).label("exempt"),
-            sa.func.coalesce(per.c.not_started, 0).label("not_started"),
-            sa.func.coalesce(per.c.in_progress, 0).label("in_progress"),
-            sa.func.coalesce(per.c.absent, 0).label("absent"),
-            sa.func.coalesce(attempts.c.submitted, 0).label("submitted"),
-            sa.func.coalesce(attempts.c.voided, 0).label("voided"),
-            sa.func.coalesce(attempts.c.flagged, 0).label("flagged"),
-            sa.case((Physician.id.in_(delivered), 1), else_=0).label("delivered"),
-        )
-        .outerjoin(per, per.c.physician_id == Physician.id)
-        .outerjoin(attempts, attempts.c.physician_id == Physician.id)
-        .where(*where)
-        .where(*([per.c.papers > 0] if f.paper is not None else []))
-    ).subquery("people")
-    c = people.c
     conditions = {
         "roster": sa.true(),
-        "not_started": sa.and_(c.papers > 0, c.not_started == c.papers, c.exempt < c.papers),
-        "in_progress": c.in_progress > 0,
-        "submitted": c.submitted > 0,
+        "not_started": sa.and_(all_(NOT_STARTED_STATES), ~all_(("exempt",))),
+        "in_progress": any_(lambda k: c[f"{k}_state"] == "in_progress"),
+        "submitted": total("submitted") > 0,
         "passed": c.result == "pass",
         "failed": c.result == "fail",
         "pending": c.result == "pending",
-        "absent": c.absent > 0,
-        "voided": c.voided > 0,
-        "exempt": sa.and_(c.papers > 0, c.exempt == c.papers),
-        "flagged": c.flagged > 0,
-        "delivered": c.delivered == 1,
+        "absent": any_(lambda k: c[f"{k}_state"] == "absent"),
+        "voided": total("voided") > 0,
+        "exempt": all_(("exempt",)),
+        "flagged": c.physician_id.in_(_flagged(cycle_id, f.paper)),
+        "delivered": c.physician_id.in_(delivered),
     }
-    return people, conditions
+    people = sa.select(
+        c.physician_id,
+        *(
+            col
+            for k in kinds
+            for col in (
+                sa.case((scope[k], c[f"{k}_paper"])).label(f"{k}_paper"),
+                sa.case((scope[k], c[f"{k}_state"])).label(f"{k}_state"),
+                sa.case((scope[k], _band(c[f"{k}_best"]))).label(f"{k}_band"),
+            )
+        ),
+        *(sa.case((cond, 1), else_=0).label(k) for k, cond in conditions.items()),
+    )
+    if f.paper is not None:
+        people = people.where(any_(lambda k: sa.true()))
+    table = people.subquery("people")
+    return table, {k: table.c[k] == 1 for k in conditions}
 
 
 def _band(score: Any) -> Any:
-    """The score band 0–9 (ten points each; 100 is in 90–100)."""
-    return sa.case(*((score >= 10 * b, b) for b in range(BUCKETS - 1, 0, -1)), else_=0)
+    """The score band 0–9 (ten points each; 100 is in 90–100); NULL without a score."""
+    return sa.case(
+        (score.is_(None), None), *((score >= 10 * b, b) for b in range(BUCKETS - 1, 0, -1)), else_=0
+    )
 
 
 def figures(cycle_id: int, f: StatisticsFilter, now: datetime) -> Figures:
-    """Every figure, each paper's states and score bands: two queries."""
-    people, conditions = _people(cycle_id, f, now)
-    row = db.session.execute(
-        sa.select(*(sa.func.count().filter(conditions[k]).label(k) for k in LABELS)).select_from(
-            people
-        )
-    ).one()
-    counts = {k: int(v or 0) for k, v in zip(LABELS, row, strict=True)}
-    states = paper_states(now, *_conditions(cycle_id, f))
-    band = _band(states.c.best)
-    rows = db.session.execute(
-        sa.select(states.c.paper_id, states.c.state, band, sa.func.count())
-        .where(*([states.c.paper_id == f.paper] if f.paper is not None else []))
-        .group_by(states.c.paper_id, states.c.state, band)
+    """Every figure, each paper's states and score bands, in one query: the physicians
+    grouped by their papers' states and bands and their figures (a few hundred groups),
+    then summed."""
+    _reporting()
+    people, _ = _people(cycle_id, f, now)
+    keys = [people.c[k] for k in LABELS]
+    papers_columns = [
+        people.c[f"{k}_{what}"] for k in KINDS.values() for what in ("paper", "state", "band")
+    ]
+    grouped = db.session.execute(
+        sa.select(*keys, *papers_columns, sa.func.count()).group_by(*keys, *papers_columns)
     ).all()
-    papers = {
-        p.id: PaperFigures(p.id, p.code, p.name)
-        for p in db.session.scalars(
-            sa.select(Paper)
-            .where(Paper.id.in_({r[0] for r in rows}))
-            .order_by(Paper.kind, Paper.code)
-        )
-    }
-    for paper_id, state, bucket, n in rows:
-        paper = papers[paper_id]
-        paper.states[state] = paper.states.get(state, 0) + n
-        if bucket is not None and state != "exempt":
-            paper.scores[bucket] += n
-    return Figures(counts, list(papers.values()))
+    counts = dict.fromkeys(LABELS, 0)
+    by_paper: dict[int, PaperFigures] = {}
+    for row in grouped:
+        n = row[-1]
+        for i, key in enumerate(LABELS):
+            counts[key] += n * row[i]
+        rest = row[len(LABELS) : -1]
+        for j in range(len(KINDS)):
+            paper_id, state, band = rest[3 * j : 3 * j + 3]
+            if paper_id is None or state is None:
+                continue
+            paper = by_paper.setdefault(paper_id, PaperFigures(paper_id, "", ""))
+            paper.states[state] = paper.states.get(state, 0) + n
+            if band is not None and state != "exempt":
+                paper.scores[band] += n
+    for p in db.session.scalars(sa.select(Paper).where(Paper.id.in_(by_paper))):
+        by_paper[p.id].code, by_paper[p.id].name = p.code, p.name
+    ordered = sorted(by_paper.values(), key=lambda p: p.code)
+    return Figures(counts, ordered)
 
 
 @dataclass(frozen=True)
@@ -270,27 +269,39 @@ def people(
     cycle_id: int, f: StatisticsFilter, drill: Drill, now: datetime, *, page: int, size: int
 ) -> tuple[int, list[Physician]]:
     """The physicians behind a number: how many, and one page of them by registration."""
+    _reporting()
+    table, conditions = _people(cycle_id, f, now)
     if drill.figure is not None:
-        table, conditions = _people(cycle_id, f, now)
-        ids = sa.select(table.c.physician_id).where(conditions[drill.figure])
+        where = [conditions[drill.figure]]
     else:
-        states = paper_states(now, *_conditions(cycle_id, f))
-        where = [states.c.paper_id == drill.paper]
-        if drill.state is not None:
-            where.append(states.c.state == drill.state)
-        if drill.band is not None:
-            where += [states.c.state != "exempt", _band(states.c.best) == drill.band]
-        ids = sa.select(states.c.physician_id).where(*where)
-    chosen = ids.subquery("chosen")
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(chosen)) or 0
-    rows = db.session.scalars(
-        sa.select(Physician)
+        where = [
+            sa.or_(
+                *(
+                    sa.and_(
+                        table.c[f"{k}_paper"] == drill.paper,
+                        *([table.c[f"{k}_state"] == drill.state] if drill.state else []),
+                        *(
+                            [table.c[f"{k}_state"] != "exempt", table.c[f"{k}_band"] == drill.band]
+                            if drill.band is not None
+                            else []
+                        ),
+                    )
+                    for k in KINDS.values()
+                )
+            )
+        ]
+    chosen = sa.select(table.c.physician_id).where(*where).subquery("chosen")
+    # The page and the count in one pass (the count only again for a page past the end).
+    found = db.session.execute(
+        sa.select(Physician, sa.func.count().over())
         .join(chosen, chosen.c.physician_id == Physician.id)
         .order_by(Physician.registration_id)
         .limit(size)
         .offset((page - 1) * size)
     ).all()
-    return total, list(rows)
+    if found:
+        return found[0][1], [p for p, _ in found]
+    return db.session.scalar(sa.select(sa.func.count()).select_from(chosen)) or 0, []
 
 
 def institutions(cycle_id: int) -> list[tuple[str, str]]:
