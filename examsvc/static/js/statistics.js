@@ -40,7 +40,7 @@
       options: Object.assign({}, common, {
         scales: {
           x: { title: { display: true, text: data.text.band } },
-          y: { beginAtZero: true, title: { display: true, text: data.text.people } }
+          y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: data.text.people } }
         }
       })
     });
