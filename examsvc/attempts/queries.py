@@ -322,54 +322,83 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
         m_left = limit - sa.func.coalesce(mine["makeup"], 0)
         current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
         upcoming = window(WindowRound.REGULAR, W.opens_at > now)
-        failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
-        state = sa.case(
-            (X.id.is_(None), None),  # no paper of this kind to sit
-            (exempt, "exempt"),
-            (mine["passed"] > 0, "passed"),
-            (P.status != RegistrationStatus.APPROVED, "withdrawn"),
-            (mine["open"] > 0, "in_progress"),
-            (
-                sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before, 0) == 0),
-                "locked",
-            ),
-            (sa.and_(~failed_regular, current, used == 0), "not_started"),
-            (sa.and_(~failed_regular, current), "open"),
-            (sa.and_(~failed_regular, upcoming), "waiting"),
-            (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "absent"),
-            (
-                sa.and_(
-                    m_left > 0, window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now)
-                ),
-                "makeup_open",
-            ),
-            (sa.and_(m_left > 0, window(WindowRound.MAKEUP, W.opens_at > now)), "makeup_waiting"),
-            (mine["latest_voided"] == mine["latest"], "voided"),
-            else_="failed",
-        )
+        # What the state is decided on, computed once per physician and kind (below).
         columns += [
             X.id.label(f"{k}_paper"),
-            state.label(f"{k}_state"),
+            exempt.label(f"{k}_exempt"),
+            sa.func.coalesce(mine["passed"], 0).label(f"{k}_passed"),
+            sa.func.coalesce(mine["open"], 0).label(f"{k}_open"),
+            sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before, 0) == 0).label(
+                f"{k}_locked"
+            ),
+            limit.label(f"{k}_limit"),
+            used.label(f"{k}_used"),
+            m_left.label(f"{k}_m_left"),
+            current.label(f"{k}_current"),
+            upcoming.label(f"{k}_upcoming"),
+            window(WindowRound.MAKEUP).label(f"{k}_makeup"),
+            window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now).label(
+                f"{k}_makeup_now"
+            ),
+            window(WindowRound.MAKEUP, W.opens_at > now).label(f"{k}_makeup_later"),
+            (mine["latest_voided"] == mine["latest"]).label(f"{k}_voided_last"),
             mine["best"].label(f"{k}_best"),
             sa.func.coalesce(mine["submitted"], 0).label(f"{k}_submitted"),
             sa.func.coalesce(mine["voided"], 0).label(f"{k}_voided"),
         ]
-    # Materialised: each state is computed once per physician, however often it is read.
-    rows = (
-        query.add_columns(*columns, P.eval_work_performance, P.eval_ethics)
+    # Materialised: the facts are computed once per physician, however often they are read.
+    facts = (
+        query.add_columns(*columns, P.status, P.eval_work_performance, P.eval_ethics)
         .where(*where)
-        .cte("paper_rows")
+        .cte("paper_facts")
         .prefix_with("MATERIALIZED")
     )
-    states = [rows.c[f"{k}_state"] for k in KINDS.values()]
+    F = facts.c
+    states = []
+    for k in KINDS.values():
+        used, limit, m_left = F[f"{k}_used"], F[f"{k}_limit"], F[f"{k}_m_left"]
+        current, upcoming = F[f"{k}_current"], F[f"{k}_upcoming"]
+        failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
+        states.append(
+            sa.case(
+                (F[f"{k}_paper"].is_(None), None),  # no paper of this kind to sit
+                (F[f"{k}_exempt"], "exempt"),
+                (F[f"{k}_passed"] > 0, "passed"),
+                (F.status != RegistrationStatus.APPROVED, "withdrawn"),
+                (F[f"{k}_open"] > 0, "in_progress"),
+                (F[f"{k}_locked"], "locked"),
+                (sa.and_(~failed_regular, current, used == 0), "not_started"),
+                (sa.and_(~failed_regular, current), "open"),
+                (sa.and_(~failed_regular, upcoming), "waiting"),
+                (sa.and_(~failed_regular, ~F[f"{k}_makeup"]), "absent"),
+                (sa.and_(m_left > 0, F[f"{k}_makeup_now"]), "makeup_open"),
+                (sa.and_(m_left > 0, F[f"{k}_makeup_later"]), "makeup_waiting"),
+                (F[f"{k}_voided_last"], "voided"),
+                else_="failed",
+            )
+        )
     failed = sa.or_(*(s.in_(FAILED_STATES) for s in states))
     open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in states))
     result = verdict_result(
         sa.case((failed, 1), else_=0),
         sa.case((open_, 1), else_=0),
-        (rows.c.eval_work_performance, rows.c.eval_ethics),
+        (F.eval_work_performance, F.eval_ethics),
     )
-    return sa.select(rows, result.label("result")).subquery("physician_papers")
+    return sa.select(
+        F.physician_id,
+        *(
+            col
+            for k, state in zip(KINDS.values(), states, strict=True)
+            for col in (
+                F[f"{k}_paper"],
+                state.label(f"{k}_state"),
+                F[f"{k}_best"],
+                F[f"{k}_submitted"],
+                F[f"{k}_voided"],
+            )
+        ),
+        result.label("result"),
+    ).subquery("physician_papers")
 
 
 def paper_states(now: datetime, *where: Any) -> sa.Subquery:

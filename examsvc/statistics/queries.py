@@ -3,7 +3,7 @@
 Every figure is a condition on one row per physician of the filtered roster (``_people``),
 built by SQL aggregation over stored state: the papers' states and the verdict
 (``attempts.queries.paper_states``, ``verdict_result``), the attempts, the proctoring
-flags (a snapshot of ``camera.rules.FLAGGING`` or an invigilator's warning) and the
+flags (a snapshot of ``camera.models.FLAGGING`` or an invigilator's warning) and the
 delivered results. No physician is loaded to count; a drill-down lists the physicians
 behind a figure from the same condition, so a list holds exactly the physicians counted.
 """
@@ -18,8 +18,7 @@ import sqlalchemy as sa
 
 from examsvc.attempts.models import Attempt
 from examsvc.attempts.queries import KINDS, physician_papers
-from examsvc.camera.models import Snapshot
-from examsvc.camera.rules import FLAGGING
+from examsvc.camera.models import FLAGGING, Snapshot
 from examsvc.enums import RegistrationStatus
 from examsvc.extensions import db
 from examsvc.invigilation.models import ProctorWarning
@@ -139,7 +138,7 @@ def _reporting() -> None:
 
 def _flagged(cycle_id: int, paper: int | None) -> Any:
     """The physicians with an attempt (at ``paper``, or any of the cycle's) flagged by a
-    snapshot of ``camera.rules.FLAGGING`` or warned by an invigilator."""
+    snapshot of ``camera.models.FLAGGING`` or warned by an invigilator."""
     flagged = sa.union(
         sa.select(Snapshot.attempt_id).where(Snapshot.status.in_(sorted(FLAGGING))),
         sa.select(ProctorWarning.attempt_id),
@@ -152,66 +151,70 @@ def _flagged(cycle_id: int, paper: int | None) -> Any:
     )
 
 
-def _people(cycle_id: int, f: StatisticsFilter, now: datetime) -> tuple[Any, dict[str, Any]]:
-    """One row per physician of the filtered roster, with each paper's state and score band
-    and a 0/1 column per figure; and, by figure, the condition on that row."""
+def _people(cycle_id: int, f: StatisticsFilter, now: datetime) -> Any:
+    """One row per physician of the filtered roster: for each kind ``k`` of paper in view
+    (each kind, or the one of the paper filtered on; NULL otherwise) the paper, its state and
+    score band, and whether an attempt at it was handed in or voided; the verdict; whether
+    the physician was flagged and their result delivered. Every figure is a condition on
+    these columns (``_conditions_on``), so that the figures are counted on the rows grouped
+    (a few hundred) and a drill-down filters the rows themselves."""
     rows = physician_papers(now, *_conditions(cycle_id, f))
     c = rows.c
+    delivered = sa.select(ResultDelivery.physician_id).where(
+        ResultDelivery.cycle_id == cycle_id, ResultDelivery.status == DeliveryStatus.DELIVERED
+    )
+    columns: list[Any] = [c.physician_id, c.result]
+    for k in KINDS.values():
+        in_view = None if f.paper is None else c[f"{k}_paper"] == f.paper
+
+        def scoped(column: Any, in_view: Any = in_view) -> Any:
+            return column if in_view is None else sa.case((in_view, column))
+
+        columns += [
+            scoped(c[f"{k}_paper"]).label(f"{k}_paper"),
+            scoped(c[f"{k}_state"]).label(f"{k}_state"),
+            scoped(_band(c[f"{k}_best"])).label(f"{k}_band"),
+            scoped(sa.case((c[f"{k}_submitted"] > 0, 1), else_=0)).label(f"{k}_submitted"),
+            scoped(sa.case((c[f"{k}_voided"] > 0, 1), else_=0)).label(f"{k}_voided"),
+        ]
+    columns += [
+        sa.case((c.physician_id.in_(_flagged(cycle_id, f.paper)), 1), else_=0).label("flagged"),
+        sa.case((c.physician_id.in_(delivered), 1), else_=0).label("delivered"),
+    ]
+    people = sa.select(*columns)
+    if f.paper is not None:
+        people = people.where(sa.or_(*(c[f"{k}_paper"] == f.paper for k in KINDS.values())))
+    return people.subquery("people")
+
+
+def _conditions_on(c: Any) -> dict[str, Any]:
+    """By figure, its condition on a row of ``_people`` (or of those rows grouped)."""
     kinds = list(KINDS.values())
-    # The papers in view: each kind's paper, or the one paper filtered on.
-    scope = {
-        k: c[f"{k}_state"].is_not(None)
-        if f.paper is None
-        else sa.and_(c[f"{k}_paper"] == f.paper, c[f"{k}_state"].is_not(None))
-        for k in kinds
-    }
+    state = {k: c[f"{k}_state"] for k in kinds}
 
     def any_(test: Any) -> Any:
-        return sa.or_(*(sa.and_(scope[k], test(k)) for k in kinds))
+        return sa.or_(*(sa.and_(state[k].is_not(None), test(k)) for k in kinds))
 
     def all_(states: tuple[str, ...]) -> Any:
         return sa.and_(
             any_(lambda k: sa.true()),
-            *(sa.or_(~scope[k], c[f"{k}_state"].in_(states)) for k in kinds),
+            *(sa.or_(state[k].is_(None), state[k].in_(states)) for k in kinds),
         )
 
-    def total(column: str) -> Any:
-        return sum(sa.case((scope[k], c[f"{k}_{column}"]), else_=0) for k in kinds)
-
-    delivered = sa.select(ResultDelivery.physician_id).where(
-        ResultDelivery.cycle_id == cycle_id, ResultDelivery.status == DeliveryStatus.DELIVERED
-    )
-    conditions = {
+    return {
         "roster": sa.true(),
         "not_started": sa.and_(all_(NOT_STARTED_STATES), ~all_(("exempt",))),
-        "in_progress": any_(lambda k: c[f"{k}_state"] == "in_progress"),
-        "submitted": total("submitted") > 0,
+        "in_progress": any_(lambda k: state[k] == "in_progress"),
+        "submitted": any_(lambda k: c[f"{k}_submitted"] == 1),
         "passed": c.result == "pass",
         "failed": c.result == "fail",
         "pending": c.result == "pending",
-        "absent": any_(lambda k: c[f"{k}_state"] == "absent"),
-        "voided": total("voided") > 0,
+        "absent": any_(lambda k: state[k] == "absent"),
+        "voided": any_(lambda k: c[f"{k}_voided"] == 1),
         "exempt": all_(("exempt",)),
-        "flagged": c.physician_id.in_(_flagged(cycle_id, f.paper)),
-        "delivered": c.physician_id.in_(delivered),
+        "flagged": c.flagged == 1,
+        "delivered": c.delivered == 1,
     }
-    people = sa.select(
-        c.physician_id,
-        *(
-            col
-            for k in kinds
-            for col in (
-                sa.case((scope[k], c[f"{k}_paper"])).label(f"{k}_paper"),
-                sa.case((scope[k], c[f"{k}_state"])).label(f"{k}_state"),
-                sa.case((scope[k], _band(c[f"{k}_best"]))).label(f"{k}_band"),
-            )
-        ),
-        *(sa.case((cond, 1), else_=0).label(k) for k, cond in conditions.items()),
-    )
-    if f.paper is not None:
-        people = people.where(any_(lambda k: sa.true()))
-    table = people.subquery("people")
-    return table, {k: table.c[k] == 1 for k in conditions}
 
 
 def _band(score: Any) -> Any:
@@ -223,24 +226,31 @@ def _band(score: Any) -> Any:
 
 def figures(cycle_id: int, f: StatisticsFilter, now: datetime) -> Figures:
     """Every figure, each paper's states and score bands, in one query: the physicians
-    grouped by their papers' states and bands and their figures (a few hundred groups),
-    then summed."""
+    grouped by everything the figures look at (a few hundred groups), each group's figures
+    decided in SQL, then the groups summed."""
     _reporting()
-    people, _ = _people(cycle_id, f, now)
-    keys = [people.c[k] for k in LABELS]
-    papers_columns = [
-        people.c[f"{k}_{what}"] for k in KINDS.values() for what in ("paper", "state", "band")
+    people = _people(cycle_id, f, now)
+    keys = [col for col in people.c if col.key != "physician_id"]
+    grouped = sa.select(*keys, sa.func.count().label("n")).group_by(*keys).subquery("grouped")
+    g = grouped.c
+    conditions = _conditions_on(g)
+    paper_columns = [
+        g[f"{k}_{what}"] for k in KINDS.values() for what in ("paper", "state", "band")
     ]
-    grouped = db.session.execute(
-        sa.select(*keys, *papers_columns, sa.func.count()).group_by(*keys, *papers_columns)
+    found = db.session.execute(
+        sa.select(
+            g.n,
+            *(sa.case((cond, 1), else_=0) for cond in conditions.values()),
+            *paper_columns,
+        )
     ).all()
     counts = dict.fromkeys(LABELS, 0)
     by_paper: dict[int, PaperFigures] = {}
-    for row in grouped:
-        n = row[-1]
-        for i, key in enumerate(LABELS):
+    for row in found:
+        n = row[0]
+        for i, key in enumerate(conditions, start=1):
             counts[key] += n * row[i]
-        rest = row[len(LABELS) : -1]
+        rest = row[1 + len(conditions) :]
         for j in range(len(KINDS)):
             paper_id, state, band = rest[3 * j : 3 * j + 3]
             if paper_id is None or state is None:
@@ -251,8 +261,7 @@ def figures(cycle_id: int, f: StatisticsFilter, now: datetime) -> Figures:
                 paper.scores[band] += n
     for p in db.session.scalars(sa.select(Paper).where(Paper.id.in_(by_paper))):
         by_paper[p.id].code, by_paper[p.id].name = p.code, p.name
-    ordered = sorted(by_paper.values(), key=lambda p: p.code)
-    return Figures(counts, ordered)
+    return Figures(counts, sorted(by_paper.values(), key=lambda p: p.code))
 
 
 @dataclass(frozen=True)
@@ -270,7 +279,8 @@ def people(
 ) -> tuple[int, list[Physician]]:
     """The physicians behind a number: how many, and one page of them by registration."""
     _reporting()
-    table, conditions = _people(cycle_id, f, now)
+    table = _people(cycle_id, f, now)
+    conditions = _conditions_on(table.c)
     if drill.figure is not None:
         where = [conditions[drill.figure]]
     else:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:01:09.823556
+Create Date: 2026-11-25 23:29:18.678843
 
 """
 
@@ -442,6 +442,11 @@ def upgrade():
     )
     with op.batch_alter_table("physicians", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_physicians_cycle_id"), ["cycle_id"], unique=False)
+        batch_op.create_index(
+            "ix_physicians_cycle_institution",
+            ["cycle_id", "institution_code", "department"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_physicians_id_key"), ["id_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_physicians_user_id"), ["user_id"], unique=False)
 
@@ -1072,6 +1077,17 @@ def upgrade():
         batch_op.create_index(
             "ix_snapshots_attempt_received", ["attempt_id", "received_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_snapshots_flagged",
+            ["attempt_id"],
+            unique=False,
+            postgresql_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+            sqlite_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+        )
 
     op.create_table(
         "answers",
@@ -1106,6 +1122,15 @@ def downgrade():
 
     op.drop_table("answers")
     with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_snapshots_flagged",
+            postgresql_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+            sqlite_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+        )
         batch_op.drop_index("ix_snapshots_attempt_received")
 
     op.drop_table("snapshots")
@@ -1178,6 +1203,7 @@ def downgrade():
     with op.batch_alter_table("physicians", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_physicians_user_id"))
         batch_op.drop_index(batch_op.f("ix_physicians_id_key"))
+        batch_op.drop_index("ix_physicians_cycle_institution")
         batch_op.drop_index(batch_op.f("ix_physicians_cycle_id"))
 
     op.drop_table("physicians")
