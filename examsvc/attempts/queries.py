@@ -356,24 +356,29 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
     F = facts.c
     states = []
     for k in KINDS.values():
-        used, limit, m_left = F[f"{k}_used"], F[f"{k}_limit"], F[f"{k}_m_left"]
-        current, upcoming = F[f"{k}_current"], F[f"{k}_upcoming"]
-        failed_regular = sa.or_(used >= limit, sa.and_(used > 0, ~current, ~upcoming))
+
+        def fact(name: str, k: str = k) -> Any:
+            return F[f"{k}_{name}"]
+
+        open_regular = ~sa.or_(
+            fact("used") >= fact("limit"),
+            sa.and_(fact("used") > 0, ~fact("current"), ~fact("upcoming")),
+        )  # the regular round not over: attempts left and a window open or to come
         states.append(
             sa.case(
-                (F[f"{k}_paper"].is_(None), None),  # no paper of this kind to sit
-                (F[f"{k}_exempt"], "exempt"),
-                (F[f"{k}_passed"] > 0, "passed"),
+                (fact("paper").is_(None), None),  # no paper of this kind to sit
+                (fact("exempt"), "exempt"),
+                (fact("passed") > 0, "passed"),
                 (F.status != RegistrationStatus.APPROVED, "withdrawn"),
-                (F[f"{k}_open"] > 0, "in_progress"),
-                (F[f"{k}_locked"], "locked"),
-                (sa.and_(~failed_regular, current, used == 0), "not_started"),
-                (sa.and_(~failed_regular, current), "open"),
-                (sa.and_(~failed_regular, upcoming), "waiting"),
-                (sa.and_(~failed_regular, ~F[f"{k}_makeup"]), "absent"),
-                (sa.and_(m_left > 0, F[f"{k}_makeup_now"]), "makeup_open"),
-                (sa.and_(m_left > 0, F[f"{k}_makeup_later"]), "makeup_waiting"),
-                (F[f"{k}_voided_last"], "voided"),
+                (fact("open") > 0, "in_progress"),
+                (fact("locked"), "locked"),
+                (sa.and_(open_regular, fact("current"), fact("used") == 0), "not_started"),
+                (sa.and_(open_regular, fact("current")), "open"),
+                (sa.and_(open_regular, fact("upcoming")), "waiting"),
+                (sa.and_(open_regular, ~fact("makeup")), "absent"),
+                (sa.and_(fact("m_left") > 0, fact("makeup_now")), "makeup_open"),
+                (sa.and_(fact("m_left") > 0, fact("makeup_later")), "makeup_waiting"),
+                (fact("voided_last"), "voided"),
                 else_="failed",
             )
         )
