@@ -7,6 +7,10 @@
   var data = JSON.parse(source.textContent);
   var colours = ["#1a73e8", "#e8710a", "#188038", "#a142f4", "#d93025", "#12b5cb", "#f9ab00"];
   var common = { responsive: true, maintainAspectRatio: false, animation: false };
+  var narrow = window.matchMedia("(max-width: 600px)").matches;
+  function short(label) {  // a long paper name, cut on a phone
+    return narrow && label.length > 8 ? label.slice(0, 7) + "…" : label;
+  }
 
   var rate = document.getElementById("pass-rate-chart");
   if (rate) {
@@ -22,7 +26,10 @@
       },
       options: Object.assign({}, common, {
         indexAxis: "y",
-        scales: { x: { min: 0, max: 100, title: { display: true, text: data.text.rate } } },
+        scales: {
+          x: { min: 0, max: 100, title: { display: true, text: data.text.rate } },
+          y: { ticks: { callback: function (value) { return short(this.getLabelForValue(value)); } } }
+        },
         plugins: { legend: { display: false } }
       })
     });
@@ -38,6 +45,7 @@
         })
       },
       options: Object.assign({}, common, {
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
         scales: {
           x: { title: { display: true, text: data.text.band } },
           y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: data.text.people } }
