@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from examsvc import offload
 from examsvc.camera.models import Snapshot, SnapshotStatus
 from examsvc.enums import (
     Evaluation,
@@ -269,3 +270,19 @@ def test_the_export_reads_back(client, seeded, view):
         bands = list(book["分数分布"].iter_rows(values_only=True))
         assert bands[0] == ("分数段", "HUM 测评试卷", "PRD 测评试卷")
         assert bands[-1] == ("90–100", 1, 0)
+
+
+def test_the_export_is_built_in_a_worker_process(client, seeded, app):
+    """As the bank export: the workbook comes from the process pool under ``serve``."""
+    app.config.update(OFFLOAD_THREADS=1, OFFLOAD_PROCESSES=1, OFFLOAD_QUEUE=0)
+    offload.start(app)
+    try:
+        login_as(client, Role.ADMIN)
+        before = offload.metrics()["processes"]["completed"]  # type: ignore[index]
+        response = client.get("/admin/statistics/export.xlsx")
+        assert response.status_code == 200
+        assert offload.metrics()["processes"]["completed"] == before + 1  # type: ignore[index]
+        book = load_workbook(io.BytesIO(response.data))
+        assert book.sheetnames == ["筛选条件", "考核统计", "各试卷合格率", "分数分布"]
+    finally:
+        offload.stop()
