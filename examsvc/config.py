@@ -54,11 +54,44 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0: none).",
     ),
+    Setting(
+        "MAX_ALLOWANCE_MINUTES",
+        60,
+        int,
+        "The most extra time (延长时间) a physician may be given per attempt, in minutes.",
+    ),
     Setting("REGISTRY_BASE_URL", None, str, "Registration system base URL (registry API v1)."),
     Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
     Setting("REGISTRY_CYCLE", None, str, "Cycle code to pull, e.g. HN-2024."),
     Setting("REGISTRY_TIMEOUT", 20, int, "Seconds per registry HTTP request."),
     Setting("ROSTER_PULL_INTERVAL", 3600, int, "Seconds between scheduled roster pulls (0: off)."),
+    Setting(
+        "RESULTS_DELIVER_IN_WEB",
+        True,
+        bool,
+        "The web processes deliver results to the registration system (off when"
+        " `examsvc results deliver --forever` runs as a process of its own).",
+    ),
+    Setting(
+        "RESULTS_DELIVERY_INTERVAL",
+        15,
+        int,
+        "Seconds between two looks for results due to the registration system (0: off).",
+    ),
+    Setting(
+        "RESULTS_LEASE_SECONDS",
+        120,
+        int,
+        "How long a delivery worker holds a result it is sending; a killed worker's result is"
+        " sent again (same Idempotency-Key) after this.",
+    ),
+    Setting(
+        "RESULTS_SWEEP_INTERVAL",
+        300,
+        int,
+        "Seconds between looks for closed exam windows whose results (缺考) to queue (0: off).",
+    ),
+    Setting("RESULTS_SWEEP_BATCH", 300, int, "Physicians queued per unit of work by the sweep."),
     Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
     Setting("OFFLOAD_THREADS", 0, int, "Threads for password hashing (0: one per core but one)."),
     Setting(

@@ -57,6 +57,15 @@ class WindowRound(StrEnum):
     MAKEUP = "makeup"
 
 
+class OverrideKind(StrEnum):
+    """An administrator's decision for one physician and one paper (个人特殊安排)."""
+
+    EXTRA_ATTEMPTS = "extra_attempts"  # 增加可考次数
+    WINDOW = "window"  # 个人考试时间
+    MAKEUP_AFTER_VOID = "makeup_after_void"  # 违纪终止后准许补考
+    EXTRA_TIME = "extra_time"  # 延长测评时间
+
+
 class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"

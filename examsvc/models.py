@@ -1,7 +1,7 @@
 """Every model, imported in one place for Alembic and the shell."""
 
 from examsvc.accounts.models import User
-from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride
 from examsvc.audit.models import AuditEvent
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.camera.models import (
@@ -37,6 +37,7 @@ __all__ = [
     "FaceConsent",
     "Paper",
     "PaperAssignment",
+    "PaperOverride",
     "PaperSection",
     "Physician",
     "ProctorWarning",

@@ -288,7 +288,7 @@ ONE_HOME = {
     "Workbook()": "question_banks/sheets.py",  # building a workbook
     ".public_view(": "question_banks/types.py",  # the candidate view of a question
     "AGENCY_LABELS": "examsvc/attempts/rules.py",  # a paper state's words
-    "+ physician.time_allowance_minutes": "examsvc/attempts/operations.py",  # time available
+    "min(allowance_minutes(": "examsvc/attempts/operations.py",  # time available (capped)
 }
 
 

@@ -108,6 +108,7 @@ def physician_pages(client, people) -> dict[str, str]:
 STAFF_PAGES = [
     "/admin",
     "/admin/roster",
+    "/admin/results",
     "/admin/windows",
     "/admin/sessions",
     "/admin/users",

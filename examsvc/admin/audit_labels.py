@@ -9,6 +9,7 @@ from typing import Any
 
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts.ids import mask
+from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.clock import beijing_time
 from examsvc.invigilation.words import SNAPSHOT_LABELS
 from examsvc.marks import N_
@@ -44,6 +45,11 @@ ACTION_LABELS = {
     "proctor.review": N_("复核抓拍标记"),
     "proctor.entry_review": N_("复核入场人脸核验"),
     "attempt.void": N_("违纪作废测评"),
+    "results.resend": N_("重新发送考核结果"),
+    "results.resend_refused": N_("重新发送全部被拒的考核结果"),
+    "results.export": N_("导出考核结果"),
+    "override.grant": N_("设置个人特殊安排"),
+    "override.revoke": N_("撤销个人特殊安排"),
 }
 
 # The filter on the page: a group of actions by their key prefixes.
@@ -51,12 +57,13 @@ FILTERS = {
     "login": (N_("登录与退出"), ("login", "logout")),
     "user": (N_("账号与密码"), ("user.",)),
     "attempt": (N_("测评与交卷"), ("attempt.", "entry.")),
-    "roster": (N_("考生名单"), ("roster.",)),
+    "roster": (N_("考生名单"), ("roster.", "override.")),
     "bank": (N_("题库"), ("bank.",)),
     "paper": (N_("试卷与考试时间"), ("paper.", "window.")),
     "session": (N_("考点与场次"), ("site.", "session.")),
     "face": (N_("人脸验证"), ("face.",)),
     "proctor": (N_("监考"), ("proctor.",)),
+    "results": (N_("结果回传"), ("results.",)),
 }
 
 OBJECT_LABELS = {
@@ -70,6 +77,7 @@ OBJECT_LABELS = {
     "session": N_("场次"),
     "attempt": N_("测评"),
     "face_calibration": N_("人脸阈值校准版本"),
+    "result_delivery": N_("回传记录"),
 }
 
 DETAIL_LABELS = {
@@ -103,6 +111,15 @@ DETAIL_LABELS = {
     "verdict": N_("复核结论"),
     "physician": N_("报名编号"),
     "outcome": N_("核验结果"),
+    "was": N_("原回传状态"),
+    "count": N_("条数"),
+    "format": N_("文件格式"),
+    "full_ids": N_("含完整证件号码"),
+    "institution": N_("单位编号"),
+    "round": N_("类型"),
+    "attempt_limit": N_("补考可考次数"),
+    "kind": N_("安排"),
+    "attempts": N_("增加次数"),
 }
 
 _VALUE_LABELS: dict[str, dict[Any, str]] = {
@@ -118,8 +135,11 @@ _VALUE_LABELS: dict[str, dict[Any, str]] = {
     "active": {True: N_("启用"), False: N_("停用")},
     "passed": {True: N_("合格"), False: N_("不合格")},
     "via": {"cli": N_("命令行")},
+    "was": {"refused": N_("回传被拒"), "pending": N_("待回传")},
     "status": dict(SNAPSHOT_LABELS),
     "verdict": {"same": N_("是本人"), "different": N_("不是本人")},
+    "round": {"regular": N_("正式考试"), "makeup": N_("补考")},
+    "kind": dict(OVERRIDE_LABELS),
     "outcome": {
         "passed": N_("通过"),
         "review": N_("待复核"),

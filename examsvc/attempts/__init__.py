@@ -10,13 +10,15 @@ from examsvc.web.openapi import add_part
 
 def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
-    from examsvc.attempts import api, events, openapi, pages, queries  # noqa: F401  (events registers on import)
+    from examsvc.attempts import api, events, openapi, pages, queries, views  # noqa: F401  (events registers on import)
     from examsvc.attempts.sweeper import sweep, sweep_command
-    from examsvc.roster.queries import ATTEMPT_RECORDS, PROGRESS
+    from examsvc.roster.queries import ATTEMPT_RECORDS, OVERRIDES, PROGRESS
 
     app.extensions[PROGRESS] = queries.progress
     app.extensions[ATTEMPT_RECORDS] = queries.attempt_records
+    app.extensions[OVERRIDES] = queries.override_rows
     app.register_blueprint(pages.bp)
+    app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     add_part(app, openapi.PART)
     app.cli.add_command(sweep_command, "attempts-sweep")

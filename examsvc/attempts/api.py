@@ -110,6 +110,7 @@ def start(paper_id: int) -> tuple[dict[str, Any], int]:
         now=now(),
         rules_acknowledged=body.rules_acknowledged,
         entry=entry(physician, paper_id),
+        allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
     )
     return ops.attempt_view(attempt, now()), 201
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.banks.models import Question
 from examsvc.db import UTCDateTime, enum_column
-from examsvc.enums import AttemptStatus, SubmitReason
+from examsvc.enums import AttemptStatus, OverrideKind, SubmitReason
 from examsvc.extensions import Model
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster.models import Physician
@@ -110,4 +110,52 @@ class Answer(Model):
     __table_args__ = (
         sa.UniqueConstraint("attempt_id", "item_id"),
         sa.CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+
+class PaperOverride(Model):
+    """An administrator's decision for one physician and one paper (个人特殊安排), with its
+    reason: more attempts, a personal window, makeup after a void, extra time. It counts
+    while not revoked; revoking keeps the row (who granted and revoked it, and when)."""
+
+    __tablename__ = "paper_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"))
+    paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"))
+    kind: Mapped[OverrideKind] = mapped_column(enum_column(OverrideKind, "override_kind"))
+    attempts: Mapped[int | None]  # extra_attempts: how many more
+    minutes: Mapped[int | None]  # extra_time: minutes added to the paper's duration
+    window_id: Mapped[int | None] = mapped_column(unique=True)
+    reason: Mapped[str] = mapped_column(sa.String(300))
+    granted_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    window: Mapped[ExamWindow | None] = relationship(
+        primaryjoin="ExamWindow.id == foreign(PaperOverride.window_id)", viewonly=True
+    )
+    paper: Mapped[Paper] = relationship()
+
+    __table_args__ = (
+        # A personal window is of this override's physician and paper.
+        sa.ForeignKeyConstraint(
+            ["window_id", "physician_id", "paper_id"],
+            ["exam_windows.id", "exam_windows.physician_id", "exam_windows.paper_id"],
+        ),
+        sa.CheckConstraint(
+            "(kind = 'extra_attempts') = (attempts IS NOT NULL)", name="attempts_iff_kind"
+        ),
+        sa.CheckConstraint("attempts IS NULL OR attempts BETWEEN 1 AND 10", name="attempts_range"),
+        sa.CheckConstraint(
+            "(kind = 'extra_time') = (minutes IS NOT NULL)", name="minutes_iff_kind"
+        ),
+        sa.CheckConstraint("minutes IS NULL OR minutes BETWEEN 1 AND 600", name="minutes_range"),
+        sa.CheckConstraint("(kind = 'window') = (window_id IS NOT NULL)", name="window_iff_kind"),
+        sa.CheckConstraint("length(reason) >= 2", name="reason_given"),
+        sa.CheckConstraint(
+            "revoked_at IS NULL OR revoked_at >= granted_at", name="revoked_after_granted"
+        ),
+        sa.Index("ix_paper_overrides_physician_paper", "physician_id", "paper_id"),
     )

@@ -16,18 +16,19 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from examsvc.attempts import rules
-from examsvc.attempts.models import Answer, Attempt, AttemptItem
+from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride
 from examsvc.audit.operations import record
 from examsvc.banks.models import Question
-from examsvc.enums import AttemptStatus, SubmitReason
-from examsvc.errors import Refused
+from examsvc.enums import AttemptStatus, OverrideKind, SubmitReason, WindowRound
+from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
 from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
-from examsvc.signals import attempt_changed
+from examsvc.roster.operations import check_allowance
+from examsvc.signals import attempt_changed, verdict_may_change
 from question_banks.types import QUESTION_TYPES
 
 ENTRY_GATE = "attempts.entry_gate"
@@ -79,10 +80,14 @@ def physician_facts(p: Physician) -> rules.PhysicianFacts:
     )
 
 
-def paper_facts(paper: Paper) -> rules.PaperFacts:
-    windows = tuple(
-        rules.WindowFacts(w.id, w.round, w.opens_at, w.closes_at) for w in paper.windows
+def window_facts(w: ExamWindow) -> rules.WindowFacts:
+    return rules.WindowFacts(
+        w.id, w.round, w.opens_at, w.closes_at, w.attempt_limit, w.physician_id is not None
     )
+
+
+def paper_facts(paper: Paper) -> rules.PaperFacts:
+    windows = tuple(window_facts(w) for w in paper.windows)
     return rules.PaperFacts(
         paper.id,
         paper.kind,
@@ -110,9 +115,36 @@ def attempt_facts(physician_id: int) -> list[rules.AttemptFacts]:
             a.passed,
             a.status == AttemptStatus.VOIDED,
             a.score,
+            a.number,
         )
         for a, round in rows
     ]
+
+
+def standing_overrides(physician_id: int) -> list[PaperOverride]:
+    """The physician's overrides that stand (not revoked), oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(PaperOverride)
+            .where(PaperOverride.physician_id == physician_id, PaperOverride.revoked_at.is_(None))
+            .order_by(PaperOverride.granted_at, PaperOverride.id)
+        )
+    )
+
+
+def override_facts(overrides: list[PaperOverride]) -> dict[int, rules.OverrideFacts]:
+    """The standing overrides as the rules take them, by paper."""
+    out: dict[int, rules.OverrideFacts] = {}
+    for o in overrides:
+        facts = out.get(o.paper_id, rules.NO_OVERRIDES)
+        if o.kind == OverrideKind.EXTRA_ATTEMPTS:
+            facts = replace(facts, extra_attempts=facts.extra_attempts + (o.attempts or 0))
+        elif o.kind == OverrideKind.WINDOW and o.window is not None:
+            facts = replace(facts, windows=(*facts.windows, window_facts(o.window)))
+        elif o.kind == OverrideKind.MAKEUP_AFTER_VOID:
+            facts = replace(facts, makeup_after_void=True)
+        out[o.paper_id] = facts
+    return out
 
 
 @dataclass
@@ -135,8 +167,9 @@ def overview(physician: Physician, now: datetime) -> Overview:
     facts = physician_facts(physician)
     attempts = attempt_facts(physician.id)
     passed = {a.paper_id for a in attempts if a.passed}
+    granted = override_facts(standing_overrides(physician.id))
     states = [
-        rules.paper_state(facts, p, attempts, passed, now)
+        rules.paper_state(facts, p, attempts, passed, now, granted.get(p.id, rules.NO_OVERRIDES))
         for p in rules.required_papers(facts, papers)
     ]
     return Overview(states, rules.verdict(facts, states))
@@ -157,16 +190,38 @@ def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.Pape
     return state
 
 
-def full_minutes(physician: Physician, paper: Paper) -> int:
-    """The paper's duration with the physician's extra time (延长时间)."""
-    return paper.duration_minutes + physician.time_allowance_minutes
+def allowance_minutes(physician: Physician, paper_id: int) -> int:
+    """The physician's extra time (延长时间) at this paper: an override for the paper that
+    stands (the latest), else the physician's allowance for every paper."""
+    minutes = db.session.scalars(
+        sa.select(PaperOverride.minutes)
+        .where(
+            PaperOverride.physician_id == physician.id,
+            PaperOverride.paper_id == paper_id,
+            PaperOverride.kind == OverrideKind.EXTRA_TIME,
+            PaperOverride.revoked_at.is_(None),
+        )
+        .order_by(PaperOverride.granted_at.desc(), PaperOverride.id.desc())
+    ).first()
+    return physician.time_allowance_minutes if minutes is None else minutes
+
+
+def full_minutes(physician: Physician, paper: Paper, allowance_cap: int) -> int:
+    """The paper's duration with the physician's extra time, never more extra time than the
+    agency allows (``allowance_cap``: the setting MAX_ALLOWANCE_MINUTES)."""
+    return paper.duration_minutes + min(allowance_minutes(physician, paper.id), allowance_cap)
 
 
 def time_available(
-    physician: Physician, paper: Paper, window: rules.WindowFacts, now: datetime
+    physician: Physician,
+    paper: Paper,
+    window: rules.WindowFacts,
+    now: datetime,
+    allowance_cap: int,
 ) -> timedelta:
     """The full time, cut short by the window's end."""
-    return min(timedelta(minutes=full_minutes(physician, paper)), window.closes_at - now)
+    full = timedelta(minutes=full_minutes(physician, paper, allowance_cap))
+    return min(full, window.closes_at - now)
 
 
 def start_attempt(
@@ -176,6 +231,7 @@ def start_attempt(
     now: datetime,
     rules_acknowledged: bool,
     entry: Entry | None,
+    allowance_cap: int,
     seed: int | None = None,
 ) -> Attempt:
     """Open an attempt, or return the one already open (resuming: on another device only
@@ -234,7 +290,7 @@ def start_attempt(
         open_slot=f"{physician.id}:{paper_id}",
         seed=seed,
         started_at=now,
-        deadline_at=now + time_available(physician, paper, state.window, now),
+        deadline_at=now + time_available(physician, paper, state.window, now, allowance_cap),
         total_points=sum(d.points_per_item * scoring[d.question_id] for d in drawn),
     )
     db.session.add(attempt)
@@ -384,6 +440,7 @@ def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> A
         )
         db.session.flush()
         attempt_changed.send(attempt.id)
+        verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
 
 
@@ -400,7 +457,7 @@ def due_attempts(now: datetime, grace: timedelta) -> list[int]:
 
 def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
     """End an attempt for a violation (invigilators); it counts as used and is not graded."""
-    db.session.execute(
+    claimed = db.session.execute(
         sa.update(Attempt)
         .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.IN_PROGRESS)
         .values(
@@ -414,6 +471,8 @@ def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
     )
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     assert attempt is not None
+    if getattr(claimed, "rowcount", 0):
+        verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
 
 
@@ -479,3 +538,96 @@ def result_view(attempt: Attempt, retry: bool) -> dict[str, Any]:
         "message": message,
         "submitted_at": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
     }
+
+
+# --- an administrator's overrides for one physician (个人特殊安排) ---------------------------
+
+
+def grant_override(
+    physician: Physician,
+    paper: Paper,
+    kind: OverrideKind,
+    *,
+    reason: str,
+    actor_id: int | None,
+    now: datetime,
+    allowance_cap: int,
+    attempts: int | None = None,
+    minutes: int | None = None,
+    window: tuple[WindowRound, datetime, datetime] | None = None,
+) -> PaperOverride:
+    """Record an administrator's decision for one physician and one paper, with its reason,
+    and audit it. A personal window is an ``ExamWindow`` of this physician alone."""
+    if paper.cycle_id != physician.cycle_id:
+        raise Refused("other_cycle", N_("该试卷不属于考生的考核周期"))
+    personal = None
+    if kind == OverrideKind.EXTRA_TIME:
+        assert minutes is not None
+        check_allowance(minutes, allowance_cap)
+    elif kind == OverrideKind.WINDOW:
+        assert window is not None
+        round_, opens_at, closes_at = window
+        if closes_at <= opens_at:
+            raise Invalid(
+                "window_times",
+                N_("结束时间须晚于开始时间"),
+                [{"field": "closes_at", "message": N_("须晚于开始时间")}],
+            )
+        personal = ExamWindow(
+            paper_id=paper.id,
+            round=round_,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            physician_id=physician.id,
+        )
+        db.session.add(personal)
+        db.session.flush()
+    elif kind == OverrideKind.MAKEUP_AFTER_VOID:
+        facts = [a for a in attempt_facts(physician.id) if a.paper_id == paper.id]
+        if not rules.regular_voided(facts):
+            raise Refused("not_voided", N_("该考生此试卷的测评未被违纪终止，无需准许补考"))
+    override = PaperOverride(
+        physician_id=physician.id,
+        paper_id=paper.id,
+        kind=kind,
+        attempts=attempts if kind == OverrideKind.EXTRA_ATTEMPTS else None,
+        minutes=minutes if kind == OverrideKind.EXTRA_TIME else None,
+        window_id=personal.id if personal is not None else None,
+        reason=reason,
+        granted_by=actor_id,
+        granted_at=now,
+    )
+    db.session.add(override)
+    db.session.flush()
+    detail: dict[str, Any] = {"paper": paper.code, "kind": kind.value, "reason": reason}
+    if override.attempts is not None:
+        detail["attempts"] = override.attempts
+    if override.minutes is not None:
+        detail["minutes"] = override.minutes
+    if personal is not None:
+        detail |= {
+            "round": personal.round.value,
+            "opens_at": personal.opens_at.isoformat(),
+            "closes_at": personal.closes_at.isoformat(),
+        }
+    record("override.grant", "physician", physician.id, actor_id=actor_id, now=now, **detail)
+    verdict_may_change.send(physician.id, now=now)  # a fail may reopen, a result change
+    return override
+
+
+def revoke_override(override: PaperOverride, *, actor_id: int | None, now: datetime) -> None:
+    """Withdraw a decision from now on (attempts made under it stay); the row is kept."""
+    if override.revoked_at is not None:
+        raise Refused("already_revoked", N_("该安排已撤销"))
+    override.revoked_at, override.revoked_by = now, actor_id
+    db.session.flush()
+    record(
+        "override.revoke",
+        "physician",
+        override.physician_id,
+        actor_id=actor_id,
+        now=now,
+        paper=override.paper.code,
+        kind=override.kind.value,
+    )
+    verdict_may_change.send(override.physician_id, now=now)

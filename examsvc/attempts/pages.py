@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from examsvc import uow
 from examsvc.accounts.auth import physician_required
@@ -95,6 +104,7 @@ def prepare(paper_id: int) -> Any:
                 now=now(),
                 rules_acknowledged=form.rules,
                 entry=gate,
+                allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
             )
         except Refused as exc:
             flash(gettext(exc.message, **exc.values), "error")
@@ -103,9 +113,10 @@ def prepare(paper_id: int) -> Any:
             ) from None
         return redirect(url_for("attempts.exam", attempt_id=attempt.id))
     minutes = None
+    cap = current_app.config["MAX_ALLOWANCE_MINUTES"]
     if state is not None and state.window is not None:
         minutes = int(
-            ops.time_available(physician, paper, state.window, now()).total_seconds() // 60
+            ops.time_available(physician, paper, state.window, now(), cap).total_seconds() // 60
         )
     return render_template(
         "attempts/prepare.html",
@@ -114,7 +125,7 @@ def prepare(paper_id: int) -> Any:
         step=4,
         minutes=minutes,
         overridden=gate.override_id is not None,
-        full_minutes=ops.full_minutes(physician, paper),
+        full_minutes=ops.full_minutes(physician, paper, cap),
         questions=sum(section.count for section in paper.sections),
     )
 

@@ -10,11 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from examsvc.attempts.models import Attempt
+from examsvc.accounts.models import User
+from examsvc.attempts.models import Attempt, PaperOverride
 from examsvc.attempts.operations import overview
+from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.enums import (
     AttemptStatus,
     Evaluation,
+    OverrideKind,
     PaperKind,
     PhysicianLevel,
     PracticeCategory,
@@ -26,7 +29,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
 from examsvc.roster.models import Physician
-from examsvc.roster.queries import PaperProgress, Progress
+from examsvc.roster.queries import OverrideRow, OverrideSection, PaperProgress, Progress
 
 FINAL = {"exempt", "passed", "failed", "closed"}
 
@@ -115,7 +118,9 @@ SQL_STATES = {
     "absent": "closed",  # 缺考: never sat, the window closed, no makeup
     "makeup_open": "open",
     "makeup_waiting": "makeup_waiting",
-    "voided": "failed",  # no chance left, the last attempt voided (违纪终止)
+    # 违纪终止: the regular round ended in a void and no admission to the makeup, or no
+    # chance left and the last attempt voided
+    "voided": "failed",
     "failed": "failed",
 }
 DONE_STATES = ("exempt", "passed")
@@ -147,6 +152,11 @@ def _metrics(prefix: str, *where: Any) -> list[Any]:
         top(a.started_at).label(f"{prefix}latest"),
         top(a.started_at, a.status == AttemptStatus.VOIDED).label(f"{prefix}latest_voided"),
         top(a.started_at, a.passed.is_(True)).label(f"{prefix}latest_passed"),
+        # rules.regular_voided: the regular round's last attempt (by number) was voided.
+        top(a.number, w.round == WindowRound.REGULAR).label(f"{prefix}regular_last"),
+        top(a.number, w.round == WindowRound.REGULAR, a.status == AttemptStatus.VOIDED).label(
+            f"{prefix}regular_last_voided"
+        ),
     ]
 
 
@@ -242,7 +252,7 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
     T, P, W = tallies.c, Physician, ExamWindow
     query = sa.select(P.id.label("physician_id")).outerjoin(tallies, T.physician_id == P.id)
     # Both kinds in one row each, so that each is joined once.
-    names = ("paper_id", *METRICS, "latest_voided")
+    names = ("paper_id", *METRICS, "latest_voided", "regular_last", "regular_last_voided")
     S = (
         sa.select(
             several.c.physician_id,
@@ -263,6 +273,24 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
         ).group_by(A.cycle_id, A.practice_category, A.physician_level)
     ).subquery("assigned")
     query = query.outerjoin(S, S.c.physician_id == P.id)
+    # The administrator's overrides that stand (rules.OverrideFacts), per physician and paper:
+    # extra attempts, admitted to the makeup after a void; personal windows are those of
+    # ``standing_windows``, each of its physician alone.
+    O = PaperOverride  # noqa: E741
+    standing = O.revoked_at.is_(None)
+    overrides = (
+        sa.select(
+            O.physician_id,
+            O.paper_id,
+            sa.func.coalesce(
+                sa.func.sum(O.attempts).filter(O.kind == OverrideKind.EXTRA_ATTEMPTS), 0
+            ).label("extra"),
+            sa.func.count().filter(O.kind == OverrideKind.MAKEUP_AFTER_VOID).label("admitted"),
+        )
+        .where(standing, O.kind.in_((OverrideKind.EXTRA_ATTEMPTS, OverrideKind.MAKEUP_AFTER_VOID)))
+        .group_by(O.physician_id, O.paper_id)
+    ).subquery("overrides")
+    standing_windows = sa.select(O.window_id).where(standing, O.kind == OverrideKind.WINDOW)
     query = query.outerjoin(
         assigned,
         sa.and_(
@@ -292,6 +320,8 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
                 sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
             ),
         ).outerjoin(prereq, prereq.id == X.prerequisite_id)
+        OV = overrides.alias(f"overrides_{k}")
+        query = query.outerjoin(OV, sa.and_(OV.c.physician_id == P.id, OV.c.paper_id == X.id))
         mine = metric[kind]
         # "Humanities before professional" is met by the physician's own paper of the
         # prerequisite's kind (else by the prerequisite itself, never attempted then).
@@ -300,7 +330,17 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
         )
 
         def window(round_: WindowRound, *where: Any, X: Any = X) -> Any:
-            return sa.exists().where(W.paper_id == X.id, W.round == round_, *where)
+            # Everyone's windows, and the physician's personal ones while their override
+            # stands.
+            return sa.exists().where(
+                W.paper_id == X.id,
+                W.round == round_,
+                sa.or_(
+                    W.physician_id.is_(None),
+                    sa.and_(W.physician_id == P.id, W.id.in_(standing_windows)),
+                ),
+                *where,
+            )
 
         exempt = sa.or_(
             sa.and_(
@@ -318,8 +358,21 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple),
             else_=X.attempt_limit_general,
         )
+        extra = sa.func.coalesce(OV.c.extra, 0)
         used = sa.func.coalesce(mine["regular"], 0)
-        m_left = limit - sa.func.coalesce(mine["makeup"], 0)
+        # rules.makeup_left in a makeup window: its own limit (else the paper's), plus the
+        # extra attempts the regular round left, less the makeup attempts made.
+        m_left = (
+            sa.func.coalesce(W.attempt_limit, limit)
+            + extra
+            - sa.case((used > limit, used - limit), else_=0)
+            - sa.func.coalesce(mine["makeup"], 0)
+        )
+        # rules.regular_voided, and the agency did not admit the physician to the makeup.
+        barred = sa.and_(
+            mine["regular_last_voided"] == mine["regular_last"],
+            sa.func.coalesce(OV.c.admitted, 0) == 0,
+        )
         current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
         upcoming = window(WindowRound.REGULAR, W.opens_at > now)
         # What the state is decided on, computed once per physician and kind (below).
@@ -331,16 +384,16 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before, 0) == 0).label(
                 f"{k}_locked"
             ),
-            limit.label(f"{k}_limit"),
+            (limit + extra).label(f"{k}_limit"),
             used.label(f"{k}_used"),
-            m_left.label(f"{k}_m_left"),
             current.label(f"{k}_current"),
             upcoming.label(f"{k}_upcoming"),
             window(WindowRound.MAKEUP).label(f"{k}_makeup"),
-            window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now).label(
+            window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now, m_left > 0).label(
                 f"{k}_makeup_now"
             ),
-            window(WindowRound.MAKEUP, W.opens_at > now).label(f"{k}_makeup_later"),
+            window(WindowRound.MAKEUP, W.opens_at > now, m_left > 0).label(f"{k}_makeup_later"),
+            sa.func.coalesce(barred, False).label(f"{k}_barred"),
             (mine["latest_voided"] == mine["latest"]).label(f"{k}_voided_last"),
             mine["best"].label(f"{k}_best"),
             sa.func.coalesce(mine["submitted"], 0).label(f"{k}_submitted"),
@@ -376,8 +429,9 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
                 (sa.and_(open_regular, fact("current")), "open"),
                 (sa.and_(open_regular, fact("upcoming")), "waiting"),
                 (sa.and_(open_regular, ~fact("makeup")), "absent"),
-                (sa.and_(fact("m_left") > 0, fact("makeup_now")), "makeup_open"),
-                (sa.and_(fact("m_left") > 0, fact("makeup_later")), "makeup_waiting"),
+                (fact("barred"), "voided"),  # 违纪终止: no makeup unless admitted
+                (fact("makeup_now"), "makeup_open"),
+                (fact("makeup_later"), "makeup_waiting"),
                 (fact("voided_last"), "voided"),
                 else_="failed",
             )
@@ -456,3 +510,40 @@ def verdict_counts(cycle_id: int, now: datetime) -> dict[str, int]:
     v = verdicts(now, Physician.cycle_id == cycle_id)
     rows = db.session.execute(sa.select(v.c.result, sa.func.count()).group_by(v.c.result)).all()
     return {"pass": 0, "fail": 0, "pending": 0, **{r: n for r, n in rows}}
+
+
+# --- an administrator's overrides, as the roster's page of a physician lists them --------
+
+
+def override_rows(physician: Physician, now: datetime) -> OverrideSection:
+    """Every override of the physician, newest first (revoked ones too, marked), and the
+    papers an administrator may grant one for (the physician's papers of the cycle)."""
+    granted_by = sa.orm.aliased(User, name="granted_by_user")
+    revoked_by = sa.orm.aliased(User, name="revoked_by_user")
+    rows = db.session.execute(
+        sa.select(PaperOverride, granted_by.display_name, revoked_by.display_name)
+        .outerjoin(granted_by, granted_by.id == PaperOverride.granted_by)
+        .outerjoin(revoked_by, revoked_by.id == PaperOverride.revoked_by)
+        .where(PaperOverride.physician_id == physician.id)
+        .order_by(PaperOverride.granted_at.desc(), PaperOverride.id.desc())
+    ).all()
+    papers = [(s.paper.id, s.paper.name) for s in overview(physician, now).states]
+    return OverrideSection(
+        [
+            OverrideRow(
+                o.id,
+                o.paper.name,
+                OVERRIDE_LABELS[o.kind.value],
+                o.attempts,
+                o.minutes,
+                o.window,
+                o.reason,
+                granter,
+                o.granted_at,
+                revoker,
+                o.revoked_at,
+            )
+            for o, granter, revoker in rows
+        ],
+        papers,
+    )

@@ -1,12 +1,14 @@
 """The manuals' rules for sitting papers, as plain functions on plain data (``now`` passed in).
 
 Which papers a physician must sit, what state each is in (the home page's words), whether
-one may be started, and the cycle's verdict.
+one may be started, and the cycle's verdict. An administrator's decisions for one physician
+(个人特殊安排: more attempts, a personal window, makeup after a void) come in as facts too
+(``OverrideFacts``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
@@ -43,6 +45,8 @@ class WindowFacts:
     round: WindowRound
     opens_at: datetime
     closes_at: datetime
+    attempt_limit: int | None = None  # a makeup window's own limit (None: the paper's)
+    personal: bool = False  # a window for this physician alone (个人考试时间)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,19 @@ class AttemptFacts:
     passed: bool | None  # None while in progress
     voided: bool = False
     score: float | None = None
+    number: int = 0  # the attempt's order at its paper (1 for the first)
+
+
+@dataclass(frozen=True)
+class OverrideFacts:
+    """What the agency decided for this physician and one paper, the revoked left out."""
+
+    extra_attempts: int = 0  # more attempts, over both rounds together
+    windows: tuple[WindowFacts, ...] = ()  # personal windows (regular or makeup)
+    makeup_after_void: bool = False  # admitted to makeup although the regular round was voided
+
+
+NO_OVERRIDES = OverrideFacts()
 
 
 @dataclass
@@ -96,6 +113,7 @@ class PaperState:
     window: WindowFacts | None = None
     reason: str | None = None
     best_score: float | None = None
+    voided: bool = False  # failed: the regular round ended in 违纪终止, no makeup granted
 
     @property
     def can_start(self) -> bool:
@@ -169,19 +187,35 @@ def _window(
     return current, (upcoming[0] if upcoming else None)
 
 
+def regular_voided(attempts: list[AttemptFacts]) -> bool:
+    """The regular round ended in 违纪终止: its last attempt was voided."""
+    regular = [a for a in attempts if a.window_round == WindowRound.REGULAR]
+    return bool(regular) and max(regular, key=lambda a: a.number).voided
+
+
+def makeup_left(window: WindowFacts, limit: int, extra: int, used: int, makeup_used: int) -> int:
+    """Attempts left in a makeup window: its own limit (else the paper's), plus the extra
+    attempts the regular round did not use, less the makeup attempts made."""
+    return (window.attempt_limit or limit) + extra - max(0, used - limit) - makeup_used
+
+
 def paper_state(
     physician: PhysicianFacts,
     paper: PaperFacts,
     attempts: list[AttemptFacts],
     passed_papers: set[int],
     now: datetime,
+    overrides: OverrideFacts = NO_OVERRIDES,
 ) -> PaperState:
     mine = [a for a in attempts if a.paper_id == paper.id]
     scores = [a.score for a in mine if a.score is not None]
     best = max(scores) if scores else None
     regular = [a for a in mine if a.window_round == WindowRound.REGULAR]
     makeup = [a for a in mine if a.window_round == WindowRound.MAKEUP]
-    limit = paper.limit(physician.procedure)
+    base_limit = paper.limit(physician.procedure)
+    limit = base_limit + overrides.extra_attempts
+    if overrides.windows:  # personal windows count as the paper's, for this physician
+        paper = replace(paper, windows=paper.windows + overrides.windows)
     if is_exempt(physician, paper):
         return PaperState(paper, "exempt", N_("免考通过"), 0)
     if any(a.passed for a in mine):
@@ -215,14 +249,43 @@ def paper_state(
             )
         if used == 0 and not any(w.round == WindowRound.MAKEUP for w in paper.windows):
             return PaperState(paper, "closed", CLOSED_LABEL, 0, reason=N_("测评时间已结束"))
-    # Regular round over without a pass (attempts used up, or the window closed): makeup.
-    m_current, m_upcoming = _window(paper, WindowRound.MAKEUP, now)
-    m_left = limit - len(makeup)
-    if m_current is not None and m_left > 0:
-        return PaperState(paper, "open", N_("进入测评（补考）"), m_left, m_current, best_score=best)
-    if m_upcoming is not None and m_left > 0:
+    # Regular round over without a pass (attempts used up, or the window closed): makeup,
+    # unless it ended in 违纪终止 and the agency did not admit the physician all the same.
+    if regular_voided(mine) and not overrides.makeup_after_void:
         return PaperState(
-            paper, "makeup_waiting", N_("不合格-等待补考"), m_left, m_upcoming, best_score=best
+            paper,
+            "failed",
+            N_("不合格"),
+            0,
+            reason=N_("违纪终止，不能参加补考"),
+            best_score=best,
+            voided=True,
+        )
+
+    def left(w: WindowFacts) -> int:
+        return makeup_left(w, base_limit, overrides.extra_attempts, used, len(makeup))
+
+    makeup_windows = [
+        w for w in paper.windows if w.round == WindowRound.MAKEUP and w.closes_at > now
+    ]
+    m_current = next((w for w in makeup_windows if w.opens_at <= now and left(w) > 0), None)
+    if m_current is not None:
+        return PaperState(
+            paper, "open", N_("进入测评（补考）"), left(m_current), m_current, best_score=best
+        )
+    m_upcoming = min(
+        (w for w in makeup_windows if w.opens_at > now and left(w) > 0),
+        key=lambda w: w.opens_at,
+        default=None,
+    )
+    if m_upcoming is not None:
+        return PaperState(
+            paper,
+            "makeup_waiting",
+            N_("不合格-等待补考"),
+            left(m_upcoming),
+            m_upcoming,
+            best_score=best,
         )
     return PaperState(paper, "failed", N_("不合格"), 0, best_score=best)
 
@@ -244,7 +307,9 @@ def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
         if value == Evaluation.FAIL:
             reasons.append(N_("{name}评定不合格", name=name))
     for state in states:
-        if state.code == "failed":
+        if state.code == "failed" and state.voided:
+            reasons.append(N_("{paper}违纪终止", paper=state.paper.name))
+        elif state.code == "failed":
             reasons.append(N_("{paper}不合格", paper=state.paper.name))
         elif state.code == "closed" and physician.status == RegistrationStatus.APPROVED:
             reasons.append(N_("{paper}缺考", paper=state.paper.name))

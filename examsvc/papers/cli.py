@@ -134,8 +134,14 @@ def _when(text: str) -> datetime:
 @click.option("--opens", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
 @click.option("--closes", required=True, help="YYYY-MM-DD HH:MM, Beijing time")
 @click.option("--makeup", is_flag=True, help="A makeup window (补考), for those who failed.")
+@click.option(
+    "--attempt-limit",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="A makeup window's own attempt limit (default: the paper's).",
+)
 @uow.transactional
-def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
+def add(paper_code: str, opens: str, closes: str, makeup: bool, attempt_limit: int | None) -> None:
     """Add an exam window to a paper."""
     try:
         window = ops.add_window(
@@ -143,6 +149,7 @@ def add(paper_code: str, opens: str, closes: str, makeup: bool) -> None:
             round=WindowRound.MAKEUP if makeup else WindowRound.REGULAR,
             opens_at=_when(opens),
             closes_at=_when(closes),
+            attempt_limit=attempt_limit,
         )
     except ops.WindowChangeRefused as exc:
         raise click.ClickException(str(exc)) from None
@@ -156,4 +163,5 @@ def list_windows() -> None:
         click.echo(
             f"{window.id:4} {window.paper.code:16} {window.round.value:8} "
             f"{beijing_time(window.opens_at)} – {beijing_time(window.closes_at)}"
+            + (f" (limit {window.attempt_limit})" if window.attempt_limit else "")
         )

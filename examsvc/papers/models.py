@@ -38,8 +38,12 @@ class Paper(Model):
     sections: Mapped[list[PaperSection]] = relationship(
         back_populates="paper", order_by="PaperSection.position", cascade="all, delete-orphan"
     )
+    # The windows for everyone; a physician's personal window (``ExamWindow.physician_id``)
+    # counts for them alone, through their override (``attempts.models.PaperOverride``).
     windows: Mapped[list[ExamWindow]] = relationship(
-        back_populates="paper", order_by="ExamWindow.opens_at"
+        primaryjoin="and_(Paper.id == ExamWindow.paper_id, ExamWindow.physician_id.is_(None))",
+        order_by="ExamWindow.opens_at",
+        viewonly=True,
     )
     prerequisite: Mapped[Paper | None] = relationship(remote_side=[id])
 
@@ -124,7 +128,23 @@ class ExamWindow(Model):
     round: Mapped[WindowRound] = mapped_column(enum_column(WindowRound, "window_round"))
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the results feature queued the verdicts this window's close decided (缺考, an
+    # unused makeup); NULL until then, and again when the window is moved.
+    results_swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A makeup window's own attempt limit (NULL: the paper's limit for the procedure).
+    attempt_limit: Mapped[int | None]
+    # A personal window (个人考试时间): open to this physician alone, while the
+    # administrator's override that made it stands. NULL: everyone's window.
+    physician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("physicians.id"), index=True)
 
-    paper: Mapped[Paper] = relationship(back_populates="windows")
+    paper: Mapped[Paper] = relationship()
 
-    __table_args__ = (sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
+    __table_args__ = (
+        sa.CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+        # The target of PaperOverride's foreign key: a personal window is its physician's.
+        sa.UniqueConstraint("id", "physician_id", "paper_id", name="uq_exam_windows_personal"),
+        sa.CheckConstraint(
+            "attempt_limit IS NULL OR (attempt_limit >= 1 AND round = 'makeup')",
+            name="limit_of_makeup",
+        ),
+    )

@@ -180,19 +180,34 @@ def change_window(
         )
     if count and opens_at > now and window.opens_at <= now:
         raise WindowChangeRefused(N_("已有测评进行中，不能推迟开始时间"))
+    if closes_at != window.closes_at:
+        window.results_swept_at = None  # the new close decides again
     window.opens_at, window.closes_at = opens_at, closes_at
     db.session.flush()
 
 
 def add_window(
-    paper: Paper, *, round: WindowRound, opens_at: datetime, closes_at: datetime
+    paper: Paper,
+    *,
+    round: WindowRound,
+    opens_at: datetime,
+    closes_at: datetime,
+    attempt_limit: int | None = None,
 ) -> ExamWindow:
     if closes_at <= opens_at:
         raise WindowChangeRefused(N_("结束时间须晚于开始时间"))
     window = ExamWindow(paper_id=paper.id, round=round, opens_at=opens_at, closes_at=closes_at)
     db.session.add(window)
-    db.session.flush()
+    set_attempt_limit(window, attempt_limit)
     return window
+
+
+def set_attempt_limit(window: ExamWindow, attempt_limit: int | None) -> None:
+    """A makeup window's own attempt limit (None: the paper's); regular windows have none."""
+    if attempt_limit is not None and window.round != WindowRound.MAKEUP:
+        raise WindowChangeRefused(N_("只有补考时间可以单独设置可考次数"))
+    window.attempt_limit = attempt_limit
+    db.session.flush()
 
 
 class PaperRefused(Invalid):

@@ -75,12 +75,13 @@ def papers_for(physician: Physician) -> list[Paper]:
 
 
 def cycle_windows(cycle_id: int) -> list[ExamWindow]:
-    """Every exam window of the cycle's papers, earliest first."""
+    """Every exam window of the cycle's papers, earliest first (not the personal windows of
+    single physicians: their roster pages show those)."""
     return list(
         db.session.scalars(
             sa.select(ExamWindow)
             .join(Paper)
-            .where(Paper.cycle_id == cycle_id)
+            .where(Paper.cycle_id == cycle_id, ExamWindow.physician_id.is_(None))
             .order_by(ExamWindow.opens_at)
         )
     )

@@ -78,12 +78,14 @@ class NewWindowForm(WindowTimes):
 
     paper_id: int = Field(ge=1)
     round: WindowRound = WindowRound.REGULAR
+    attempt_limit: int | None = Field(default=None, ge=1, le=10)  # makeup only; None: paper's
 
 
 class WindowChangeForm(WindowTimes):
     """修改时间: the times, and whether running attempts keep their deadlines."""
 
     let_running_finish: bool = False
+    attempt_limit: int | None = Field(default=None, ge=1, le=10)  # makeup only; None: paper's
 
 
 def _tags(value: Any) -> Any:

@@ -225,6 +225,7 @@ WINDOW_LABELS = {
     "round": N_("类型"),
     "opens_at": N_("开始"),
     "closes_at": N_("结束"),
+    "attempt_limit": N_("补考可考次数"),
 }
 
 
@@ -260,7 +261,11 @@ def add_window() -> BaseResponse:
         form = validate_form(NewWindowForm, raw)
         paper = db.get_or_404(Paper, form.paper_id)
         window = ops.add_window(
-            paper, round=form.round, opens_at=form.opens_at, closes_at=form.closes_at
+            paper,
+            round=form.round,
+            opens_at=form.opens_at,
+            closes_at=form.closes_at,
+            attempt_limit=form.attempt_limit,
         )
     except DomainError as exc:  # a bad field, or the times in the wrong order
         problems = problems_of(exc, WINDOW_LABELS)
@@ -274,6 +279,7 @@ def add_window() -> BaseResponse:
         closes_at=window.closes_at.isoformat(),
         paper=paper.code,
         round=form.round.value,
+        attempt_limit=window.attempt_limit,
     )
     flash(_("考试时间已添加"), "success")
     return redirect(url_for("papers.windows"))
@@ -292,6 +298,7 @@ def change_window(window_id: int) -> BaseResponse:
             let_running_finish=form.let_running_finish,
             now=now(),
         )
+        ops.set_attempt_limit(window, form.attempt_limit)
     except DomainError as exc:  # a bad field, or a change that would cut attempts short
         refuse_form(exc, f"window:{window_id}", WINDOW_LABELS, form_data(WindowChangeForm))
         raise uow.Discard(lambda: redirect(url_for("papers.windows"))) from None
@@ -303,6 +310,7 @@ def change_window(window_id: int) -> BaseResponse:
         now=now(),
         closes_at=window.closes_at.isoformat(),
         let_running_finish=form.let_running_finish,
+        attempt_limit=window.attempt_limit,
     )
     flash(_("考试时间已修改"), "success")
     return redirect(url_for("papers.windows"))

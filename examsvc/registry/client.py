@@ -1,6 +1,7 @@
 """The HTTP adapter for registry API v1 (../shared/docs/registry-api.md): pages and photos,
 with retries for 429 (honouring Retry-After), 5xx, timeouts, broken connections and
-malformed JSON; 401/403/404 fail at once."""
+malformed JSON; 401/403/404 fail at once. A result write-back (``put_result``) is one
+request and no retry: the outbox (``examsvc.results.delivery``) owns its retries."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -27,6 +28,30 @@ class RegistryError(Exception):
         self.retriable = retriable
 
 
+class RegistryUnreadable(RegistryError):
+    """The registry does not let stored results be read back (HTTP 405 or 501)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the registry cannot be read (HTTP {status})", retriable=False)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _Status:
+    """An expected status answered by ``_get`` instead of a body."""
+
+    code: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The registry's answer to one request, as it came."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
@@ -37,7 +62,8 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
     if not value:
         return None
     if value.strip().isdigit():
@@ -70,7 +96,16 @@ class RegistryClient:
         )
         self.requests_made = 0
 
-    def _get(self, url: str, params: dict[str, Any] | None = None, *, want_json: bool) -> Any:
+    def _get(
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        want_json: bool,
+        answers: dict[int, Any] | None = None,
+    ) -> Any:
+        """The body; ``answers`` maps statuses the caller expects (e.g. 404) to the value
+        returned for them instead of an error."""
         last = "no attempt"
         for attempt in range(1, self.policy.attempts + 1):
             wait = self.policy.delay(attempt)
@@ -81,6 +116,8 @@ class RegistryClient:
                 last = f"connection failed: {type(exc).__name__}"
             else:
                 status = response.status_code
+                if answers and status in answers:
+                    return answers[status]
                 if status in (401, 403):
                     raise RegistryError(
                         f"the registry refused the token (HTTP {status})", retriable=False
@@ -92,7 +129,8 @@ class RegistryClient:
                 if status == 429:
                     last = "rate limited (HTTP 429)"
                     wait = (
-                        _retry_after(response.headers.get("Retry-After"), datetime.now(UTC)) or wait
+                        retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
+                        or wait
                     )
                 elif status >= 500:
                     last = f"registry error (HTTP {status})"
@@ -132,3 +170,46 @@ class RegistryClient:
             urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url, want_json=False
         )
         return data
+
+    def put_result(
+        self, cycle: str, registration_id: str, body: dict[str, Any], idempotency_key: str
+    ) -> Reply:
+        """Write one exam result back (registry API v1 §2): ONE request, whatever it answers;
+        a timeout or a broken connection raises a retriable ``RegistryError``."""
+        url = urljoin(
+            self.base_url,
+            f"api/v1/cycles/{quote(cycle, safe='')}/records/"
+            f"{quote(registration_id, safe='')}/exam-result",
+        )
+        try:
+            self.requests_made += 1
+            response = self.session.put(
+                url,
+                json=body,
+                headers={"Idempotency-Key": idempotency_key},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:  # no answer: a timeout, a broken connection
+            raise RegistryError(
+                f"connection failed: {type(exc).__name__}", retriable=True
+            ) from None
+        return Reply(response.status_code, response.text, dict(response.headers))
+
+    # --- reading a written result back (the agency's reconciliation) ---------------------
+
+    def exam_result(self, cycle: str, registration_id: str) -> dict[str, Any] | None:
+        """The result the registry holds for a record (GET on the URL results are PUT to):
+        None when it holds none (404); ``RegistryUnreadable`` when it cannot be read."""
+        body = self._get(
+            urljoin(
+                self.base_url,
+                f"api/v1/cycles/{quote(cycle)}/records/{quote(registration_id)}/exam-result",
+            ),
+            want_json=True,
+            answers={404: None, 405: _Status(405), 501: _Status(501)},
+        )
+        if isinstance(body, _Status):
+            raise RegistryUnreadable(body.code)
+        if body is not None and not isinstance(body, dict):
+            raise RegistryError("malformed exam result (not an object)", retriable=False)
+        return body

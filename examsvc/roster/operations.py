@@ -17,7 +17,7 @@ from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
-from examsvc.errors import Conflict
+from examsvc.errors import Conflict, Invalid
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.registry import RegistryError
@@ -31,9 +31,22 @@ from examsvc.roster.schemas import (
     RowProblem,
     error_fields,
 )
+from examsvc.signals import verdict_may_change
 from examsvc.uow import end_reads, unit_of_work
 
 log = logging.getLogger("examsvc.roster")
+
+# The physician's fields a verdict depends on: a change sends ``verdict_may_change``.
+VERDICT_FIELDS = (
+    "status",
+    "procedure",
+    "practice_category",
+    "physician_level",
+    "exempt_humanities",
+    "exempt_professional",
+    "eval_work_performance",
+    "eval_ethics",
+)
 
 # A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None).
 PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | None]]
@@ -163,6 +176,7 @@ def upsert(
         "photo_url": item.photo.url if item.photo else None,
         "registry_updated_at": item.updated_at,
     }
+    decides = physician is None or any(getattr(physician, k) != values[k] for k in VERDICT_FIELDS)
     if physician is None:
         physician = Physician(
             cycle_id=cycle.id,
@@ -192,6 +206,8 @@ def upsert(
         )
     )
     db.session.flush()
+    if decides:
+        verdict_may_change.send(physician.id, now=now)
     return physician
 
 
@@ -530,3 +546,14 @@ def _key_or_stem(stem: str) -> str:
         return id_key(stem)
     except InvalidIdNumber:
         return stem
+
+
+def check_allowance(minutes: int, cap: int) -> None:
+    """Extra time (延长时间) beyond what the agency allows (MAX_ALLOWANCE_MINUTES) is
+    refused, for every paper (the physician's allowance) or one (an override)."""
+    if minutes > cap:
+        raise Invalid(
+            "allowance_over_cap",
+            N_("延长时间不能超过考核机构规定的上限 {cap} 分钟", cap=cap),
+            [{"field": "minutes", "message": N_("不能超过上限 {cap} 分钟", cap=cap)}],
+        )

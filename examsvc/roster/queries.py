@@ -70,6 +70,7 @@ def search_physicians(text: str) -> list[dict[str, Any]]:
 # functions in ``app.extensions`` under these names, and the roster's pages ask here.
 PROGRESS = "examsvc.physician_progress"
 ATTEMPT_RECORDS = "examsvc.attempt_records"
+OVERRIDES = "examsvc.physician_overrides"
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,33 @@ def attempt_records(physician: Physician) -> list[tuple[Any, str]]:
     (``attempts.queries.attempt_records``)."""
     lookup: Callable[[Physician], list[tuple[Any, str]]] = current_app.extensions[ATTEMPT_RECORDS]
     return lookup(physician)
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    """An administrator's override (个人特殊安排) as the physician's page lists it."""
+
+    id: int
+    paper: str
+    kind: str  # its words (attempts.words.OVERRIDE_LABELS)
+    attempts: int | None
+    minutes: int | None
+    window: Any  # the personal window (round, opens_at, closes_at), or None
+    reason: str
+    granted_by: str | None
+    granted_at: datetime
+    revoked_by: str | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OverrideSection:
+    rows: list[OverrideRow]
+    papers: list[tuple[int, str]]  # (id, name): the papers one may be granted for
+
+
+def overrides(physician: Physician, now: datetime) -> OverrideSection:
+    """The physician's overrides and the papers to grant one for
+    (``attempts.queries.override_rows``)."""
+    lookup: Callable[[Physician, datetime], OverrideSection] = current_app.extensions[OVERRIDES]
+    return lookup(physician, now)

@@ -29,7 +29,7 @@ from examsvc.marks import N_
 from examsvc.roster import files, operations, photos
 from examsvc.roster.jobs import spawn_pull
 from examsvc.roster.models import Physician, RosterProblem
-from examsvc.roster.queries import attempt_records, current_cycle, progress
+from examsvc.roster.queries import attempt_records, current_cycle, overrides, progress
 from examsvc.roster.schemas import ALLOWANCE_LABELS, AllowanceForm
 from examsvc.web.errors import ApiError, form_data, form_model, refuse_form
 from examsvc.web.i18n import gettext as _
@@ -213,8 +213,9 @@ def template() -> Response:
 
 
 @bp.get("/admin/roster/<int:physician_id>")
-@admin_required
+@readers
 def detail(physician_id: int) -> str:
+    """A physician's page: administrators change it, viewers read it."""
     physician = db.get_or_404(Physician, physician_id)
     return render_template(
         "roster/detail.html",
@@ -222,6 +223,8 @@ def detail(physician_id: int) -> str:
         row=_row(physician),
         progress=progress(physician, now()),
         attempts=attempt_records(physician),
+        overrides=overrides(physician, now()),
+        allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
     )
 
 
@@ -247,6 +250,7 @@ def allowance(physician_id: int) -> BaseResponse:
     physician = db.get_or_404(Physician, physician_id)
     try:
         minutes = form_model(AllowanceForm).minutes
+        operations.check_allowance(minutes, current_app.config["MAX_ALLOWANCE_MINUTES"])
     except Invalid as exc:
         refuse_form(exc, "allowance", ALLOWANCE_LABELS, form_data(AllowanceForm))
     else:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:29:18.678843
+Create Date: 2026-11-25 23:44:37.117400
 
 """
 
@@ -516,14 +516,30 @@ def upgrade():
         ),
         sa.Column("opens_at", examsvc.db.UTCDateTime(), nullable=False),
         sa.Column("closes_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("results_swept_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("attempt_limit", sa.Integer(), nullable=True),
+        sa.Column("physician_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "attempt_limit IS NULL OR (attempt_limit >= 1 AND round = 'makeup')",
+            name=op.f("ck_exam_windows_limit_of_makeup"),
+        ),
         sa.CheckConstraint("closes_at > opens_at", name=op.f("ck_exam_windows_closes_after_opens")),
         sa.ForeignKeyConstraint(
             ["paper_id"], ["papers.id"], name=op.f("fk_exam_windows_paper_id_papers")
         ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_exam_windows_physician_id_physicians"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exam_windows")),
+        sa.UniqueConstraint("id", "physician_id", "paper_id", name="uq_exam_windows_personal"),
     )
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exam_windows_paper_id"), ["paper_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_exam_windows_physician_id"), ["physician_id"], unique=False
+        )
 
     op.create_table(
         "liveness_challenges",
@@ -861,6 +877,85 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_exam_sessions_window_id"), ["window_id"], unique=False)
 
     op.create_table(
+        "paper_overrides",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("paper_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "extra_attempts",
+                "window",
+                "makeup_after_void",
+                "extra_time",
+                name="override_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=True),
+        sa.Column("minutes", sa.Integer(), nullable=True),
+        sa.Column("window_id", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("granted_by", sa.Integer(), nullable=True),
+        sa.Column("granted_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("revoked_by", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "(kind = 'extra_attempts') = (attempts IS NOT NULL)",
+            name=op.f("ck_paper_overrides_attempts_iff_kind"),
+        ),
+        sa.CheckConstraint(
+            "(kind = 'extra_time') = (minutes IS NOT NULL)",
+            name=op.f("ck_paper_overrides_minutes_iff_kind"),
+        ),
+        sa.CheckConstraint(
+            "(kind = 'window') = (window_id IS NOT NULL)",
+            name=op.f("ck_paper_overrides_window_iff_kind"),
+        ),
+        sa.CheckConstraint(
+            "attempts IS NULL OR attempts BETWEEN 1 AND 10",
+            name=op.f("ck_paper_overrides_attempts_range"),
+        ),
+        sa.CheckConstraint("length(reason) >= 2", name=op.f("ck_paper_overrides_reason_given")),
+        sa.CheckConstraint(
+            "minutes IS NULL OR minutes BETWEEN 1 AND 600",
+            name=op.f("ck_paper_overrides_minutes_range"),
+        ),
+        sa.CheckConstraint(
+            "revoked_at IS NULL OR revoked_at >= granted_at",
+            name=op.f("ck_paper_overrides_revoked_after_granted"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by"], ["users.id"], name=op.f("fk_paper_overrides_granted_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["paper_id"], ["papers.id"], name=op.f("fk_paper_overrides_paper_id_papers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_paper_overrides_physician_id_physicians"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["revoked_by"], ["users.id"], name=op.f("fk_paper_overrides_revoked_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["window_id", "physician_id", "paper_id"],
+            ["exam_windows.id", "exam_windows.physician_id", "exam_windows.paper_id"],
+            name=op.f("fk_paper_overrides_window_id_exam_windows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_overrides")),
+        sa.UniqueConstraint("window_id", name=op.f("uq_paper_overrides_window_id")),
+    )
+    with op.batch_alter_table("paper_overrides", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_paper_overrides_physician_paper", ["physician_id", "paper_id"], unique=False
+        )
+
+    op.create_table(
         "attempt_items",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("attempt_id", sa.Integer(), nullable=False),
@@ -1153,6 +1248,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_attempt_items_attempt_id"))
 
     op.drop_table("attempt_items")
+    with op.batch_alter_table("paper_overrides", schema=None) as batch_op:
+        batch_op.drop_index("ix_paper_overrides_physician_paper")
+
+    op.drop_table("paper_overrides")
     with op.batch_alter_table("exam_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exam_sessions_window_id"))
 
@@ -1189,6 +1288,7 @@ def downgrade():
 
     op.drop_table("liveness_challenges")
     with op.batch_alter_table("exam_windows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_exam_windows_physician_id"))
         batch_op.drop_index(batch_op.f("ix_exam_windows_paper_id"))
 
     op.drop_table("exam_windows")

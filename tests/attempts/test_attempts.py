@@ -100,7 +100,12 @@ def test_concurrent_starts_never_exceed_the_limit(app, exam, clock):
         physician = db.session.get(Physician, physician_id)
         entry = ops.Entry(True, True, db.session.get(EntryCheck, check_id))
         return ops.start_attempt(
-            physician, paper_id, now=clock.now(), rules_acknowledged=True, entry=entry
+            physician,
+            paper_id,
+            now=clock.now(),
+            rules_acknowledged=True,
+            entry=entry,
+            allowance_cap=60,
         )
 
     def run() -> None:

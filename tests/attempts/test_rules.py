@@ -166,3 +166,76 @@ def test_verdict_pass_fail_pending_with_reasons_in_order():
 def test_current_task_while_waiting_for_a_makeup():
     waiting = state(DOCTOR, HUM, [attempt(HUM, False)])
     assert rules.verdict(DOCTOR, [waiting]).label == "不合格-等待补考"
+
+
+# --- makeup admission and an administrator's overrides (rules.OverrideFacts) -------------
+
+IN_MAKEUP = NOW + timedelta(days=21)
+
+
+def numbered(*outcomes: str, paper: PaperFacts = HUM) -> list[AttemptFacts]:
+    """Regular attempts in order: passed | failed | voided."""
+    return [
+        AttemptFacts(
+            paper.id,
+            WindowRound.REGULAR,
+            False,
+            outcome == "passed",
+            voided=outcome == "voided",
+            score=None if outcome == "voided" else 50,
+            number=n,
+        )
+        for n, outcome in enumerate(outcomes, start=1)
+    ]
+
+
+def test_a_void_ending_the_regular_round_bars_the_makeup_unless_the_agency_admits():
+    voided = numbered("voided")  # general procedure: one attempt
+    barred = state(DOCTOR, HUM, voided, now=IN_MAKEUP)
+    assert (barred.code, barred.reason, barred.voided) == ("failed", "违纪终止，不能参加补考", True)
+    assert rules.verdict(DOCTOR, [barred]).reasons == ["医学人文测评试卷违纪终止"]
+    admitted = rules.OverrideFacts(makeup_after_void=True)
+    opened = rules.paper_state(DOCTOR, HUM, voided, set(), IN_MAKEUP, admitted)
+    assert (opened.code, opened.label) == ("open", "进入测评（补考）")
+    # A void followed by a failed attempt: the round ended in a fail, the makeup is open.
+    simple = state(SIMPLE, replace(HUM, attempt_limit_simple=2), numbered("voided", "failed"))
+    assert simple.code == "makeup_waiting"
+
+
+def test_extra_attempts_for_one_physician_reopen_the_regular_round_then_the_makeup():
+    used_up = numbered("failed")  # general: the one attempt is used
+    assert state(DOCTOR, HUM, used_up).code == "makeup_waiting"
+    one_more = rules.OverrideFacts(extra_attempts=1)
+    again = rules.paper_state(DOCTOR, HUM, used_up, set(), NOW, one_more)
+    assert (again.code, again.label, again.remaining) == ("open", "进入测评", 1)
+    # Unused in the regular round, the extra attempt goes on into the makeup.
+    later = rules.paper_state(DOCTOR, HUM, used_up, set(), IN_MAKEUP, one_more)
+    assert (later.code, later.remaining) == ("open", 2)
+    # Used in the regular round, it is gone: the makeup has the paper's limit.
+    both = numbered("failed", "failed")
+    assert rules.paper_state(DOCTOR, HUM, both, set(), IN_MAKEUP, one_more).remaining == 1
+
+
+def test_a_makeup_window_may_have_its_own_limit():
+    paper = replace(HUM, windows=(REGULAR, replace(MAKEUP, attempt_limit=2)))
+    opened = state(DOCTOR, paper, numbered("failed"), now=IN_MAKEUP)
+    assert (opened.code, opened.remaining) == ("open", 2)
+    makeup = [replace(a, window_round=WindowRound.MAKEUP) for a in numbered("failed", "failed")]
+    assert state(DOCTOR, paper, numbered("failed") + makeup, now=IN_MAKEUP).code == "failed"
+
+
+def test_a_personal_window_counts_for_the_physician_it_was_given_to():
+    after_all = MAKEUP.closes_at + timedelta(days=1)
+    missed = state(DOCTOR, replace(HUM, windows=(REGULAR,)), now=after_all)
+    assert missed.status == "缺考"
+    own = replace(REGULAR, id=9, opens_at=after_all, closes_at=after_all + timedelta(days=2))
+    personal = rules.OverrideFacts(windows=(replace(own, personal=True),))
+    opened = rules.paper_state(
+        DOCTOR, replace(HUM, windows=(REGULAR,)), [], set(), after_all, personal
+    )
+    assert (opened.code, opened.label, opened.window.id, opened.window.personal) == (
+        "open",
+        "进入测评",
+        9,
+        True,
+    )

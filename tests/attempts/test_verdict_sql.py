@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from examsvc.attempts.operations import overview
+from examsvc.attempts.operations import grant_override, overview, revoke_override
 from examsvc.attempts.queries import SQL_STATES, paper_states, verdict_counts, verdicts
 from examsvc.enums import (
     Evaluation,
+    OverrideKind,
     PaperKind,
     PhysicianLevel,
     PracticeCategory,
@@ -22,6 +23,7 @@ from examsvc.enums import (
     WindowRound,
 )
 from examsvc.extensions import db
+from examsvc.papers.operations import set_attempt_limit
 from examsvc.roster.models import Physician
 from tests.factories import create_cycle, create_physician
 from tests.factories_exam import create_attempt, create_bank, create_paper, create_window
@@ -38,6 +40,7 @@ def roster(app, clock) -> dict[str, Any]:
     hum = create_paper(cycle.id, t0, attempt_limit_simple=2, attempt_limit_general=1)
     h_regular = create_window(hum, t0 - timedelta(hours=1), hours=25)
     h_makeup = create_window(hum, t0 + timedelta(hours=48), hours=24, round=WindowRound.MAKEUP)
+    set_attempt_limit(h_makeup, 1)  # the makeup's own limit: one attempt, whatever the procedure
     clinical = create_paper(
         cycle.id,
         t0,
@@ -60,11 +63,24 @@ def roster(app, clock) -> dict[str, Any]:
 
     people: list[Physician] = []
 
-    def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> None:
+    def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> Physician:
         p = create_physician(cycle, procedure, **kw)
         for paper, window, outcome, *started in sittings:
             create_attempt(p, paper, window, outcome, *started)
         people.append(p)
+        return p
+
+    def grant(
+        p: Physician, paper: Any, kind: OverrideKind, revoked: bool = False, **kw: Any
+    ) -> None:
+        override = grant_override(
+            p, paper, kind, reason="因病住院", actor_id=None, now=t0, allowance_cap=60, **kw
+        )
+        if revoked:
+            revoke_override(override, actor_id=None, now=t0)
+
+    def own_window(round_: WindowRound, start: float, hours: float) -> Any:
+        return (round_, t0 + timedelta(hours=start), t0 + timedelta(hours=start + hours))
 
     passed_h = (hum, h_regular, "passed")
     failed_h = (hum, h_regular, "failed")
@@ -106,6 +122,25 @@ def roster(app, clock) -> dict[str, Any]:
         practice_category=PracticeCategory.PUBLIC_HEALTH,
         eval_work_performance=Evaluation.PENDING,
     )
+    # Voids, and the agency's overrides for single physicians.
+    voided_h = (hum, h_regular, "voided")
+    extra, window = OverrideKind.EXTRA_ATTEMPTS, OverrideKind.WINDOW
+    admit = OverrideKind.MAKEUP_AFTER_VOID
+    physician(SIMPLE, failed_h, voided_h)  # the regular round ended in a void: no makeup
+    grant(physician(SIMPLE, failed_h, voided_h), hum, admit)  # … unless the agency admits
+    physician(GENERAL, voided_h)
+    grant(physician(GENERAL, voided_h), hum, admit, revoked=True)
+    grant(physician(SIMPLE, failed_h, failed_h), hum, extra, attempts=1)  # the regular again
+    grant(physician(GENERAL, failed_h), hum, extra, attempts=2)  # carried into the makeup
+    grant(physician(GENERAL, failed_h), hum, extra, revoked=True, attempts=1)
+    grant(physician(SIMPLE), hum, window, window=own_window(WindowRound.REGULAR, 26, 14))
+    grant(physician(SIMPLE), hum, window, True, window=own_window(WindowRound.REGULAR, 26, 14))
+    ill = physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "failed"))
+    grant(ill, hum, extra, attempts=1)
+    grant(ill, hum, window, window=own_window(WindowRound.MAKEUP, 80, 40))
+    cheated = physician(GENERAL, passed_h, (clinical, c_regular, "voided"))
+    grant(cheated, clinical, admit)
+    grant(cheated, clinical, window, window=own_window(WindowRound.MAKEUP, 26, 24))
     db.session.commit()
     return {"people": people, "cycle": cycle, "t0": t0}
 
@@ -170,3 +205,27 @@ def test_the_fine_states_tell_apart_what_the_agency_counts(roster):
         )
     }
     assert seen == set(SQL_STATES)
+
+
+def test_the_overrides_decide_what_they_should(roster):
+    """The roster's last twelve: voids and overrides, between the rounds, in the makeup and
+    after it (each one's last paper: the humanities paper, the cheat's professional one)."""
+    people, t0 = roster["people"][-11:], roster["t0"]
+    states = {
+        h: [overview(p, t0 + timedelta(hours=h)).states[0] for p in people[:-1]]
+        + [overview(people[-1], t0 + timedelta(hours=h)).states[-1]]
+        for h in (30, 60, 100)
+    }
+    seen = {h: [(s.code, s.remaining) for s in row] for h, row in states.items()}
+    waiting, opened, failed = "makeup_waiting", "open", ("failed", 0)
+    # Voids: barred from the makeup, unless admitted (and not when the admission was revoked).
+    assert seen[60][:4] == [failed, (opened, 1), failed, failed]
+    # Extra attempts carry into the makeup (its own limit is 1); a revoked one does not.
+    assert seen[30][4:7] == [(waiting, 2), (waiting, 3), (waiting, 1)]
+    assert overview(people[4], t0).states[0].code == "open"  # the regular round again
+    # A personal window opens for its physician alone (not when revoked).
+    assert seen[30][7:9] == [(opened, 2), (waiting, 1)]
+    assert states[30][7].window is not None and states[30][7].window.personal
+    # After everyone's makeup closed, a personal makeup window (the paper's limit, plus one).
+    assert seen[100][9] == (opened, 2) and seen[100][10] == failed
+    assert seen[30][10] == (opened, 1)  # the cheat, admitted, in a personal makeup window

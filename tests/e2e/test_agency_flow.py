@@ -202,7 +202,11 @@ def test_sessions_invigilators_viewers_and_progress(demo_server, browser):
     assert "账号管理" not in labels and "操作日志" not in labels and "考生名单" in labels
     viewer.goto(demo_server.url + "/admin/roster")
     text = look(viewer, "agency-viewer-roster")
-    assert "演示医师1号" in text and "演示医师1号" not in enabled_controls(viewer)
+    assert "演示医师1号" in text and "演示医师1号" in enabled_controls(viewer)
+    viewer.click("a:text('演示医师1号')")  # the physician's page, read-only
+    text = look(viewer, "agency-viewer-roster-detail")
+    assert "个人特殊安排" in text and "测评记录" in text
+    assert not {"保存", "撤销", "增加可考次数"} & set(enabled_controls(viewer))
 
     # Progress after a pass, in the manuals' words.
     _pass_humanities(demo_server, first)

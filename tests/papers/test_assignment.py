@@ -68,6 +68,7 @@ def test_assigning_a_second_paper_offers_it_from_then_on(two_humanities, clock):
         now=clock.now(),
         rules_acknowledged=True,
         entry=entry(two_humanities["check"]),
+        allowance_cap=60,
     )
     assert attempt.paper_id == two_humanities["new"].id
 

@@ -182,6 +182,12 @@ def test_cli_papers_and_windows(runner, clock, tmp_path):
         ]
     )
     assert refused.exit_code != 0 and "结束时间须晚于开始时间" in refused.output
+    times = ["--opens", "2026-06-01 09:00", "--closes", "2026-06-05 17:00", "--attempt-limit", "2"]
+    refused = runner.invoke(args=["windows", "add", "HUM", *times])
+    assert refused.exit_code != 0 and "只有补考时间可以单独设置可考次数" in refused.output
+    added = runner.invoke(args=["windows", "add", "HUM", *times, "--makeup"])
+    assert added.exit_code == 0, added.output
+    assert "(limit 2)" in runner.invoke(args=["windows", "list"]).output
 
 
 def test_audit_log_lists_changes_for_admins_only(client, clock):

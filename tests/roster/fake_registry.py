@@ -68,7 +68,10 @@ class FakeRegistry:
             int
         )  # page index -> times to send bad JSON
         self.retry_after = "7"
+        # the status GET on an exam result answers instead (405/501: cannot be read back)
+        self.result_reads: int | None = None
         self.log: list[str] = []
+        self._init_results()
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -105,6 +108,10 @@ class FakeRegistry:
                 Response(data, mimetype="image/jpeg") if data is not None else Response("", 404)
             )
             return response(environ, start_response)
+        if request.method == "GET" and request.path.endswith("/exam-result"):
+            return self._read_result(request)(environ, start_response)
+        if request.method == "PUT" and request.path.endswith("/exam-result"):
+            return self._put_result(request)(environ, start_response)
         if request.path != f"/api/v1/cycles/{CYCLE['code']}/roster":
             return Response("{}", 404)(environ, start_response)
         return self._roster(request)(environ, start_response)
@@ -140,3 +147,66 @@ class FakeRegistry:
         )
         body = {"cycle": CYCLE, "items": chunk, "next_cursor": next_cursor}
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+
+    # --- reading a stored exam result back (GET on the write-back's URL) ------------------
+
+    def _read_result(self, request: Request) -> Response:
+        if self.result_reads is not None:
+            return Response(json.dumps({"error": "not supported"}), self.result_reads)
+        # /api/v1/cycles/{cycle}/records/{registration_id}/exam-result, any cycle
+        parts = request.path.strip("/").split("/")
+        is_record = (
+            len(parts) == 7 and parts[:3] == ["api", "v1", "cycles"] and parts[4] == "records"
+        )
+        stored = self.results.get(parts[5]) if is_record else None
+        if stored is None:
+            return Response(json.dumps({"error": "no exam result"}), 404)
+        return Response(json.dumps(stored, ensure_ascii=False), mimetype="application/json")
+
+    # --- the result write-back (registry API v1 §2) -------------------------------------
+
+    def _init_results(self) -> None:
+        self.results: dict[str, dict[str, Any]] = {}  # registration_id -> the stored body
+        self.stored_keys: dict[str, str] = {}  # Idempotency-Key -> registration_id
+        self.stores: dict[str, int] = defaultdict(int)  # registration_id -> results stored
+        self.duplicates: dict[str, int] = defaultdict(int)  # key -> repeats deduplicated
+        self.puts: list[tuple[str, str]] = []  # (registration_id, key) of every PUT received
+        self.closed: set[str] = set()  # registration ids answered 409
+        self.fail_next = 0  # answer the next N PUTs with ``fail_status``
+        self.failing = False  # answer every PUT with ``fail_status`` until switched back
+        self.fail_status = 503
+        self.put_retry_after: str | None = None  # sent with 429/503 answers
+        # A slow answer: the result is stored, then the answer waits until ``release``.
+        self.stall = False
+        self.stalled = threading.Event()  # set when a PUT is being held
+        self.release = threading.Event()
+
+    def _put_result(self, request: Request) -> Response:
+        parts = request.path.split("/")  # /api/v1/cycles/{cycle}/records/{id}/exam-result
+        registration_id = parts[-2]
+        key = request.headers.get("Idempotency-Key", "")
+        self.puts.append((registration_id, key))
+        if self.failing or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            headers = {"Retry-After": self.put_retry_after} if self.put_retry_after else {}
+            return Response(json.dumps({"error": "unavailable"}), self.fail_status, headers=headers)
+        if not key:
+            return Response(json.dumps({"error": "Idempotency-Key required"}), 400)
+        if registration_id in self.closed:
+            body = {"error": "record_closed", "message": "该报名记录已锁定，不能写入考核结果"}
+            return Response(json.dumps(body, ensure_ascii=False), 409, mimetype="application/json")
+        if key in self.stored_keys:
+            self.duplicates[key] += 1
+            status = 200
+        else:
+            body = request.get_json()
+            if not isinstance(body, dict) or body.get("verdict") not in ("pass", "fail"):
+                return Response(json.dumps({"error": "invalid body"}), 422)
+            self.stored_keys[key] = registration_id
+            self.results[registration_id] = body
+            self.stores[registration_id] += 1
+            status = 201
+        if self.stall:
+            self.stalled.set()
+            self.release.wait(30)
+        return Response(json.dumps({"stored": True}), status, mimetype="application/json")

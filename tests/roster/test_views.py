@@ -215,8 +215,11 @@ def test_viewers_see_no_link_they_cannot_open(client, exam_cycle):
     db.session.commit()
     login_as(client, Role.VIEWER)
     html = client.get("/admin/roster").get_data(as_text=True)
-    assert physician.name in html and f"/admin/roster/{physician.id}" not in html
+    assert f'href="/admin/roster/{physician.id}"' in html  # the physician's page: read-only
     assert "导入名单文件" not in html
+    page = client.get(f"/admin/roster/{physician.id}").get_data(as_text=True)
+    assert "个人特殊安排" in page and "暂无个人特殊安排" in page
+    assert "/overrides/" not in page and "/allowance" not in page and "/photo" not in page
 
 
 def test_the_allowance_form_names_the_bad_value_and_keeps_it(client):
@@ -227,6 +230,9 @@ def test_the_allowance_form_names_the_bad_value_and_keeps_it(client):
     page = client.post(url, data={"minutes": "300"}, follow_redirects=True)
     html = page.get_data(as_text=True)
     assert "每次测评延长时间（分钟）：不能大于 240" in html and 'value="300"' in html
+    page = client.post(url, data={"minutes": "90"}, follow_redirects=True)  # over the cap
+    html = page.get_data(as_text=True)
+    assert "每次测评延长时间（分钟）：不能超过上限 60 分钟" in html and 'value="90"' in html
     page = client.post(url, data={"minutes": "三十"}, follow_redirects=True)
     assert "每次测评延长时间（分钟）：应为整数" in page.get_data(as_text=True)
     db.session.refresh(physician)

@@ -232,7 +232,8 @@ def test_the_viewer_reads_every_page_and_sees_no_action(client, seeded):
     assert "共 3 人" in text_of(body)
     masked = seeded["people"]["己"].id_number
     assert masked not in body and f"{masked[:3]}*****{masked[-4:]}" in body
-    assert 'href="/admin/roster/' not in body
+    # A viewer reads a physician's roster page too (main: roster.detail for readers).
+    assert f'href="/admin/roster/{seeded["people"]["己"].id}"' in body
     assert client.get("/admin/statistics/people?figure=nonsense").status_code == 404
     assert client.get("/admin/progress?category=nonsense").status_code == 422
 
