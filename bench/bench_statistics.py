@@ -12,7 +12,7 @@ per practice category, behind the humanities paper), regular windows open at the
 departments (60 % simple procedure; a few exempt, withdrawn, with pending or failed
 evaluations); about 1.1 attempts each (humanities: passed, failed, voided, in progress,
 a second try for some; the professional paper for most of those in the general procedure
-who passed), ``--snapshots`` snapshots per attempt (one attempt in thirty flagged), a
+who passed) and their tallies (``attempts.tallies.recount``), ``--snapshots`` snapshots per attempt (one attempt in thirty flagged), a
 warning for one in two hundred and a delivered result for a third of those who passed.
 Then times each statistics query (``examsvc.statistics.queries``) with no filter, one
 institution, one paper, and prints a table of the median of ``--runs`` runs. PostgreSQL
@@ -40,6 +40,8 @@ NOW = datetime(2026, 5, 15, 2, 0, tzinfo=UTC)
 def build(physicians: int, snapshots: int) -> None:
     import sqlalchemy as sa
 
+    from examsvc.attempts.models import PaperTally
+    from examsvc.attempts.tallies import COLUMNS, recount
     from examsvc.enums import PaperKind, WindowRound
     from examsvc.extensions import db
     from examsvc.papers.models import Paper
@@ -80,7 +82,7 @@ def build(physicians: int, snapshots: int) -> None:
         "hum": hum.id,
         "hum_window": regular[hum.id],
     }
-    steps = [
+    steps: list[tuple[str, Any]] = [
         (
             "users",
             """INSERT INTO users (role, login, display_name, password_hash, must_change_password,
@@ -181,6 +183,11 @@ def build(physicians: int, snapshots: int) -> None:
                    AND (p.id * 3) % 10 < 7""",
         ),
         (
+            # What the attempt operations keep (attempts.tallies.retally), in one statement.
+            "paper tallies",
+            sa.insert(PaperTally.__table__).from_select(COLUMNS, recount()),
+        ),
+        (
             "snapshots",
             """INSERT INTO snapshots (attempt_id, received_at, path, size, status, flags,
                    measurements)
@@ -211,7 +218,10 @@ def build(physicians: int, snapshots: int) -> None:
     params["snapshots"] = snapshots
     for name, sql in steps:
         started = time.perf_counter()
-        result = db.session.execute(sa.text(sql), params)
+        if isinstance(sql, str):
+            result = db.session.execute(sa.text(sql), params)
+        else:  # a statement built by the code (no parameters)
+            result = db.session.execute(sql)
         db.session.commit()
         print(f"  {name}: {result.rowcount:,} rows, {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()

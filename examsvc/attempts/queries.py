@@ -11,11 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from examsvc.accounts.models import User
-from examsvc.attempts.models import Attempt, PaperOverride
+from examsvc.attempts.models import Attempt, PaperOverride, PaperTally
 from examsvc.attempts.operations import overview
 from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.enums import (
-    AttemptStatus,
     Evaluation,
     OverrideKind,
     PaperKind,
@@ -97,11 +96,13 @@ def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | No
 # ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state`` and
 # ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
 #
-# One row per physician (``physician_papers``): the physician's attempts are read once,
-# grouped by physician with a column per kind of paper (``_tallies``), and joined to the
-# roster; each kind's paper and state are columns of that row. ``paper_states`` and
-# ``verdicts`` are read from it. So a roster of 300,000 is one pass over the physicians and
-# one over their attempts (docs/benchmarks.md).
+# One row per physician (``physician_papers``): each kind's paper, state and verdict are
+# columns of that row. The attempts are not read: their counts per physician and paper are
+# stored (``models.PaperTally``, kept by the operations, ``tallies.retally``) and joined,
+# one row per kind, to the roster. What depends on ``now`` — which windows are open, to
+# come, with attempts left — is decided here over those columns and a few rows per paper
+# (``_windows``). So a roster of 300,000 is one pass over the physicians joined to their
+# tallies (docs/benchmarks.md). ``paper_states`` and ``verdicts`` are read from it.
 
 # The fine states of a paper and the ``rules.paper_state`` code of each: the SQL tells apart
 # what the agency counts apart (never sat in an open window, 缺考, a makeup open, the last
@@ -126,93 +127,100 @@ SQL_STATES = {
 DONE_STATES = ("exempt", "passed")
 FAILED_STATES = ("absent", "voided", "failed")
 KINDS = {PaperKind.HUMANITIES: "h", PaperKind.PROFESSIONAL: "p"}  # column prefixes
-# Per physician and paper: attempts in each round, passed, in progress, handed in, voided;
-# the best score, when the latest attempt (and the latest voided one) started.
-METRICS = ("regular", "makeup", "passed", "open", "submitted", "voided", "best", "latest")
 
 
-def _metrics(prefix: str, *where: Any) -> list[Any]:
-    """The aggregates of ``METRICS`` over the attempts that meet ``where``."""
-    a, w = Attempt, ExamWindow
+WINDOW_FACTS = (
+    "regular_now",
+    "regular_later",
+    "makeup",
+    "makeup_now_own",
+    "makeup_now_paper",
+    "makeup_later_own",
+    "makeup_later_paper",
+)
 
-    def count(*also: Any) -> Any:
-        return sa.func.count().filter(*where, *also) if where or also else sa.func.count()
 
-    def top(column: Any, *also: Any) -> Any:
-        return sa.func.max(column).filter(*where, *also) if where or also else sa.func.max(column)
-
-    return [
-        count(w.round == WindowRound.REGULAR).label(f"{prefix}regular"),
-        count(w.round == WindowRound.MAKEUP).label(f"{prefix}makeup"),
-        count(a.passed.is_(True)).label(f"{prefix}passed"),
-        count(a.status == AttemptStatus.IN_PROGRESS).label(f"{prefix}open"),
-        count(a.status == AttemptStatus.SUBMITTED).label(f"{prefix}submitted"),
-        count(a.status == AttemptStatus.VOIDED).label(f"{prefix}voided"),
-        top(a.score).label(f"{prefix}best"),
-        top(a.started_at).label(f"{prefix}latest"),
-        top(a.started_at, a.status == AttemptStatus.VOIDED).label(f"{prefix}latest_voided"),
-        top(a.started_at, a.passed.is_(True)).label(f"{prefix}latest_passed"),
-        # rules.regular_voided: the regular round's last attempt (by number) was voided.
-        top(a.number, w.round == WindowRound.REGULAR).label(f"{prefix}regular_last"),
-        top(a.number, w.round == WindowRound.REGULAR, a.status == AttemptStatus.VOIDED).label(
-            f"{prefix}regular_last_voided"
-        ),
+def _window_facts(now: datetime) -> list[Any]:
+    """What the states read of a set of windows at ``now`` (``WINDOW_FACTS``): regular
+    windows open and to come; makeup windows at all; makeup windows open and to come, with
+    the highest own limit among them (``ExamWindow.attempt_limit``) and how many take the
+    paper's limit."""
+    W = ExamWindow
+    regular, makeup = W.round == WindowRound.REGULAR, W.round == WindowRound.MAKEUP
+    when = {"now": sa.and_(W.opens_at <= now, W.closes_at > now), "later": W.opens_at > now}
+    columns: list[Any] = [
+        sa.func.count().filter(regular, when["now"]).label("regular_now"),
+        sa.func.count().filter(regular, when["later"]).label("regular_later"),
+        sa.func.count().filter(makeup).label("makeup"),
     ]
-
-
-def _tallies(*where: Any) -> sa.CTE:
-    """Per physician (``where``: conditions on ``Physician``), per kind: the first and the
-    last paper attempted (the same unless a paper was re-assigned after they started) and
-    the ``METRICS`` of the attempts at papers of that kind of the physician's cycle."""
-    columns: list[Any] = [Attempt.physician_id]
-    for kind, k in KINDS.items():
-        of_kind = Paper.kind == kind
+    for name, at in when.items():
         columns += [
-            sa.func.min(Attempt.paper_id).filter(of_kind).label(f"{k}_first"),
-            sa.func.max(Attempt.paper_id).filter(of_kind).label(f"{k}_last"),
-            *_metrics(f"{k}_", of_kind),
+            sa.func.max(W.attempt_limit).filter(makeup, at).label(f"makeup_{name}_own"),
+            sa.func.count()
+            .filter(makeup, at, W.attempt_limit.is_(None))
+            .label(f"makeup_{name}_paper"),
         ]
+    return columns
+
+
+def _windows(now: datetime) -> sa.Subquery:
+    """Per paper, everyone's windows (``physician_id`` NULL) at ``now``: ``WINDOW_FACTS``."""
+    W = ExamWindow
     return (
-        sa.select(*columns)
-        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .join(Physician, Physician.id == Attempt.physician_id)
-        .where(Paper.cycle_id == Physician.cycle_id, *where)
-        .group_by(Attempt.physician_id)
-    ).cte("tallies")
+        sa.select(W.paper_id, *_window_facts(now))
+        .where(W.physician_id.is_(None))
+        .group_by(W.paper_id)
+    ).subquery("paper_windows")
 
 
-def _several(tallies: sa.CTE) -> sa.CTE:
-    """``papers_for`` for the few physicians who attempted two papers of one kind: per
-    physician and kind, the paper attempted (passed first, then the latest) and its
-    ``METRICS``. Everyone else's paper is the one paper of the kind in ``_tallies``."""
-    t = tallies.c
-    who = sa.select(t.physician_id).where(
-        sa.or_(*(t[f"{k}_first"] != t[f"{k}_last"] for k in KINDS.values()))
-    )
-    totals = (
-        sa.select(Attempt.physician_id, Attempt.paper_id, Paper.kind, *_metrics(""))
-        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .join(Physician, Physician.id == Attempt.physician_id)
-        .where(Paper.cycle_id == Physician.cycle_id, Attempt.physician_id.in_(who))
-        .group_by(Attempt.physician_id, Attempt.paper_id, Paper.kind)
-    ).subquery("totals")
-    rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=(totals.c.physician_id, totals.c.kind),
-            order_by=(
-                (totals.c.passed > 0).desc(),
-                sa.func.coalesce(totals.c.latest_passed, totals.c.latest).desc(),
-            ),
+def _specials(now: datetime) -> sa.Subquery:
+    """Per physician and paper, what the administrator's overrides that stand add
+    (``rules.OverrideFacts``): extra attempts, admitted to the makeup after a void, and the
+    personal windows at ``now`` (``WINDOW_FACTS``). Few rows; one join per kind."""
+    W, O = ExamWindow, PaperOverride  # noqa: E741
+    standing = O.revoked_at.is_(None)
+    windows = (
+        sa.select(
+            W.physician_id,
+            W.paper_id,
+            *_window_facts(now),
+            sa.literal(0).label("extra"),
+            sa.literal(0).label("admitted"),
         )
-        .label("rank")
+        .where(
+            W.physician_id.is_not(None),
+            W.id.in_(sa.select(O.window_id).where(standing, O.kind == OverrideKind.WINDOW)),
+        )
+        .group_by(W.physician_id, W.paper_id)
     )
-    ranked = sa.select(totals, rank).subquery("ranked")
-    return (sa.select(*(c for c in ranked.c if c.key != "rank")).where(ranked.c.rank == 1)).cte(
-        "several"
+    overrides = (
+        sa.select(
+            O.physician_id,
+            O.paper_id,
+            *(sa.null().cast(sa.Integer).label(name) for name in WINDOW_FACTS),
+            sa.func.coalesce(
+                sa.func.sum(O.attempts).filter(O.kind == OverrideKind.EXTRA_ATTEMPTS), 0
+            ).label("extra"),
+            sa.func.count().filter(O.kind == OverrideKind.MAKEUP_AFTER_VOID).label("admitted"),
+        )
+        .where(
+            standing,
+            O.kind.in_((OverrideKind.EXTRA_ATTEMPTS, OverrideKind.MAKEUP_AFTER_VOID)),
+        )
+        .group_by(O.physician_id, O.paper_id)
     )
+    both = sa.union_all(windows, overrides).subquery("specials_rows")
+    c = both.c
+    return (
+        sa.select(
+            c.physician_id,
+            c.paper_id,
+            *(
+                (sa.func.max if name.endswith("_own") else sa.func.sum)(c[name]).label(name)
+                for name in (*WINDOW_FACTS, "extra", "admitted")
+            ),
+        ).group_by(c.physician_id, c.paper_id)
+    ).subquery("specials")
 
 
 def _lists(column: Any, value: Any) -> Any:
@@ -247,23 +255,7 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
     (``h`` humanities, ``p`` professional) the paper they must sit (``k_paper``, NULL when
     none), its fine state (``k_state``, of ``SQL_STATES``: ``rules.paper_state`` at ``now``),
     best score, attempts handed in and voided; and the verdict (``result``)."""
-    tallies = _tallies(*where)
-    several = _several(tallies)
-    T, P, W = tallies.c, Physician, ExamWindow
-    query = sa.select(P.id.label("physician_id")).outerjoin(tallies, T.physician_id == P.id)
-    # Both kinds in one row each, so that each is joined once.
-    names = ("paper_id", *METRICS, "latest_voided", "regular_last", "regular_last_voided")
-    S = (
-        sa.select(
-            several.c.physician_id,
-            *(
-                sa.func.max(several.c[m]).filter(several.c.kind == kind).label(f"{k}_{m}")
-                for kind, k in KINDS.items()
-                for m in names
-            ),
-        ).group_by(several.c.physician_id)
-    ).subquery("several_by_kind")
-    A = PaperAssignment
+    P, A = Physician, PaperAssignment
     assigned = (
         sa.select(
             A.cycle_id,
@@ -272,26 +264,8 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             *(sa.func.max(A.paper_id).filter(A.kind == kind).label(k) for kind, k in KINDS.items()),
         ).group_by(A.cycle_id, A.practice_category, A.physician_level)
     ).subquery("assigned")
-    query = query.outerjoin(S, S.c.physician_id == P.id)
-    # The administrator's overrides that stand (rules.OverrideFacts), per physician and paper:
-    # extra attempts, admitted to the makeup after a void; personal windows are those of
-    # ``standing_windows``, each of its physician alone.
-    O = PaperOverride  # noqa: E741
-    standing = O.revoked_at.is_(None)
-    overrides = (
-        sa.select(
-            O.physician_id,
-            O.paper_id,
-            sa.func.coalesce(
-                sa.func.sum(O.attempts).filter(O.kind == OverrideKind.EXTRA_ATTEMPTS), 0
-            ).label("extra"),
-            sa.func.count().filter(O.kind == OverrideKind.MAKEUP_AFTER_VOID).label("admitted"),
-        )
-        .where(standing, O.kind.in_((OverrideKind.EXTRA_ATTEMPTS, OverrideKind.MAKEUP_AFTER_VOID)))
-        .group_by(O.physician_id, O.paper_id)
-    ).subquery("overrides")
-    standing_windows = sa.select(O.window_id).where(standing, O.kind == OverrideKind.WINDOW)
-    query = query.outerjoin(
+    windows, specials = _windows(now), _specials(now)
+    query = sa.select(P.id.label("physician_id")).outerjoin(
         assigned,
         sa.and_(
             assigned.c.cycle_id == P.cycle_id,
@@ -299,49 +273,49 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             assigned.c.physician_level == P.physician_level,
         ),
     )
-    own, metric = {}, {}
+    # papers_for: the paper of each kind attempted that counts (stored), else the assigned.
+    tally = {}
     for kind, k in KINDS.items():
-        one = T[f"{k}_first"] == T[f"{k}_last"]
-        started = sa.case((one, T[f"{k}_last"]), else_=S.c[f"{k}_paper_id"])
-        own[kind] = sa.func.coalesce(started, assigned.c[k])
-        metric[kind] = {m: sa.case((one, T[f"{k}_{m}"]), else_=S.c[f"{k}_{m}"]) for m in names[1:]}
+        T = sa.orm.aliased(PaperTally, name=f"tally_{k}")
+        query = query.outerjoin(T, sa.and_(T.physician_id == P.id, T.kind == kind, T.counts))
+        tally[kind] = T
     general = P.procedure == Procedure.GENERAL
     columns: list[Any] = []
     for kind, k in KINDS.items():
+        T = tally[kind]
         X = sa.orm.aliased(Paper, name=f"paper_{k}")
         prereq = sa.orm.aliased(Paper, name=f"prereq_{k}")
+        everyone = windows.alias(f"windows_{k}")
+        personal = specials.alias(f"specials_{k}")  # and the personal windows
         # rules.required_papers: humanities; the professional paper too in the general
         # procedure; a paper only for the categories and levels it serves.
-        query = query.outerjoin(
-            X,
-            sa.and_(
-                X.id == own[kind],
-                general if kind == PaperKind.PROFESSIONAL else sa.true(),
-                sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
-            ),
-        ).outerjoin(prereq, prereq.id == X.prerequisite_id)
-        OV = overrides.alias(f"overrides_{k}")
-        query = query.outerjoin(OV, sa.and_(OV.c.physician_id == P.id, OV.c.paper_id == X.id))
-        mine = metric[kind]
-        # "Humanities before professional" is met by the physician's own paper of the
-        # prerequisite's kind (else by the prerequisite itself, never attempted then).
-        before = sa.case(
-            *((prereq.kind == other, metric[other]["passed"]) for other in KINDS),
+        query = (
+            query.outerjoin(
+                X,
+                sa.and_(
+                    X.id == sa.func.coalesce(T.paper_id, assigned.c[k]),
+                    general if kind == PaperKind.PROFESSIONAL else sa.true(),
+                    sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
+                ),
+            )
+            .outerjoin(prereq, prereq.id == X.prerequisite_id)
+            .outerjoin(
+                everyone,
+                everyone.c.paper_id == X.id,
+            )
+            .outerjoin(
+                personal,
+                sa.and_(personal.c.paper_id == X.id, personal.c.physician_id == P.id),
+            )
         )
 
-        def window(round_: WindowRound, *where: Any, X: Any = X) -> Any:
-            # Everyone's windows, and the physician's personal ones while their override
-            # stands.
-            return sa.exists().where(
-                W.paper_id == X.id,
-                W.round == round_,
-                sa.or_(
-                    W.physician_id.is_(None),
-                    sa.and_(W.physician_id == P.id, W.id.in_(standing_windows)),
-                ),
-                *where,
-            )
+        def windows_of(name: str, everyone: Any = everyone, personal: Any = personal) -> Any:
+            """Windows of a sort, everyone's and the physician's own together."""
+            return sa.func.coalesce(everyone.c[name], 0) + sa.func.coalesce(personal.c[name], 0)
 
+        # "Humanities before professional" is met by the physician's own paper of the
+        # prerequisite's kind (else by the prerequisite itself, never attempted then).
+        before = sa.case(*((prereq.kind == other, tally[other].passed) for other in KINDS))
         exempt = sa.or_(
             sa.and_(
                 P.procedure == Procedure.SIMPLE,
@@ -358,53 +332,63 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple),
             else_=X.attempt_limit_general,
         )
-        extra = sa.func.coalesce(OV.c.extra, 0)
-        used = sa.func.coalesce(mine["regular"], 0)
-        # rules.makeup_left in a makeup window: its own limit (else the paper's), plus the
-        # extra attempts the regular round left, less the makeup attempts made.
-        m_left = (
-            sa.func.coalesce(W.attempt_limit, limit)
-            + extra
-            - sa.case((used > limit, used - limit), else_=0)
-            - sa.func.coalesce(mine["makeup"], 0)
+        extra = sa.func.coalesce(personal.c.extra, 0)
+        used = sa.func.coalesce(T.regular_used, 0)
+        # rules.makeup_left(w) = (w's own limit, else the paper's) - need: the extra attempts
+        # the regular round left, less the makeup attempts made. A makeup window open (or to
+        # come) has attempts left when the highest own limit among them, or the paper's limit
+        # for one without, exceeds ``need``.
+        need = (
+            sa.case((used > limit, used - limit), else_=0)
+            + sa.func.coalesce(T.makeup_used, 0)
+            - extra
         )
-        # rules.regular_voided, and the agency did not admit the physician to the makeup.
-        barred = sa.and_(
-            mine["regular_last_voided"] == mine["regular_last"],
-            sa.func.coalesce(OV.c.admitted, 0) == 0,
-        )
-        current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
-        upcoming = window(WindowRound.REGULAR, W.opens_at > now)
+
+        makeup_left = {
+            when: sa.func.coalesce(
+                sa.or_(
+                    everyone.c[f"makeup_{when}_own"] > need,
+                    personal.c[f"makeup_{when}_own"] > need,
+                    sa.and_(windows_of(f"makeup_{when}_paper") > 0, limit > need),
+                ),
+                False,
+            )
+            for when in ("now", "later")
+        }
+
         # What the state is decided on, computed once per physician and kind (below).
         columns += [
             X.id.label(f"{k}_paper"),
             exempt.label(f"{k}_exempt"),
-            sa.func.coalesce(mine["passed"], 0).label(f"{k}_passed"),
-            sa.func.coalesce(mine["open"], 0).label(f"{k}_open"),
-            sa.and_(X.prerequisite_id.is_not(None), sa.func.coalesce(before, 0) == 0).label(
+            sa.func.coalesce(T.passed, False).label(f"{k}_passed"),
+            sa.func.coalesce(T.in_progress, 0).label(f"{k}_open"),
+            sa.and_(X.prerequisite_id.is_not(None), ~sa.func.coalesce(before, False)).label(
                 f"{k}_locked"
             ),
             (limit + extra).label(f"{k}_limit"),
             used.label(f"{k}_used"),
-            current.label(f"{k}_current"),
-            upcoming.label(f"{k}_upcoming"),
-            window(WindowRound.MAKEUP).label(f"{k}_makeup"),
-            window(WindowRound.MAKEUP, W.opens_at <= now, W.closes_at > now, m_left > 0).label(
-                f"{k}_makeup_now"
-            ),
-            window(WindowRound.MAKEUP, W.opens_at > now, m_left > 0).label(f"{k}_makeup_later"),
-            sa.func.coalesce(barred, False).label(f"{k}_barred"),
-            (mine["latest_voided"] == mine["latest"]).label(f"{k}_voided_last"),
-            mine["best"].label(f"{k}_best"),
-            sa.func.coalesce(mine["submitted"], 0).label(f"{k}_submitted"),
-            sa.func.coalesce(mine["voided"], 0).label(f"{k}_voided"),
+            (windows_of("regular_now") > 0).label(f"{k}_current"),
+            (windows_of("regular_later") > 0).label(f"{k}_upcoming"),
+            (windows_of("makeup") > 0).label(f"{k}_makeup"),
+            makeup_left["now"].label(f"{k}_makeup_now"),
+            makeup_left["later"].label(f"{k}_makeup_later"),
+            # rules.regular_voided, and the agency did not admit the physician to the makeup.
+            sa.and_(
+                sa.func.coalesce(T.last_regular_voided, False),
+                sa.func.coalesce(personal.c.admitted, 0) == 0,
+            ).label(f"{k}_barred"),
+            sa.func.coalesce(T.last_voided, False).label(f"{k}_voided_last"),
+            T.best_score.label(f"{k}_best"),
+            sa.func.coalesce(T.submitted, 0).label(f"{k}_submitted"),
+            sa.func.coalesce(T.voided, 0).label(f"{k}_voided"),
         ]
-    # Materialised: the facts are computed once per physician, however often they are read.
+    # Each stage is computed once per physician, however often the next one reads it:
+    # ``OFFSET 0`` keeps the database from folding a stage's expressions into the next
+    # (PostgreSQL would evaluate them again at every use), without writing the rows out.
     facts = (
         query.add_columns(*columns, P.status, P.eval_work_performance, P.eval_ethics)
         .where(*where)
-        .cte("paper_facts")
-        .prefix_with("MATERIALIZED")
+        .subquery("paper_facts")
     )
     F = facts.c
     states = []
@@ -421,7 +405,7 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             sa.case(
                 (fact("paper").is_(None), None),  # no paper of this kind to sit
                 (fact("exempt"), "exempt"),
-                (fact("passed") > 0, "passed"),
+                (fact("passed"), "passed"),
                 (F.status != RegistrationStatus.APPROVED, "withdrawn"),
                 (fact("open") > 0, "in_progress"),
                 (fact("locked"), "locked"),
@@ -436,26 +420,37 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
                 else_="failed",
             )
         )
-    failed = sa.or_(*(s.in_(FAILED_STATES) for s in states))
-    open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in states))
+    decided = (
+        sa.select(
+            F.physician_id,
+            *(
+                col
+                for k, state in zip(KINDS.values(), states, strict=True)
+                for col in (
+                    F[f"{k}_paper"],
+                    state.label(f"{k}_state"),
+                    F[f"{k}_best"],
+                    F[f"{k}_submitted"],
+                    F[f"{k}_voided"],
+                )
+            ),
+            F.eval_work_performance,
+            F.eval_ethics,
+        )
+        .offset(0)
+        .subquery("paper_decided")
+    )
+    D = decided.c
+    kind_states = [D[f"{k}_state"] for k in KINDS.values()]
+    failed = sa.or_(*(s.in_(FAILED_STATES) for s in kind_states))
+    open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in kind_states))
     result = verdict_result(
         sa.case((failed, 1), else_=0),
         sa.case((open_, 1), else_=0),
-        (F.eval_work_performance, F.eval_ethics),
+        (D.eval_work_performance, D.eval_ethics),
     )
     return sa.select(
-        F.physician_id,
-        *(
-            col
-            for k, state in zip(KINDS.values(), states, strict=True)
-            for col in (
-                F[f"{k}_paper"],
-                state.label(f"{k}_state"),
-                F[f"{k}_best"],
-                F[f"{k}_submitted"],
-                F[f"{k}_voided"],
-            )
-        ),
+        *(c for c in D if c.key not in ("eval_work_performance", "eval_ethics")),
         result.label("result"),
     ).subquery("physician_papers")
 
