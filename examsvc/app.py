@@ -45,6 +45,7 @@ FEATURES = (
     "attempts",
     "camera",
     "results",
+    "statistics",
     "study",
     "audit",
     "admin",

@@ -10,6 +10,9 @@ npm ci --silent --no-audit --no-fund
 mkdir -p "$out"
 cp node_modules/socket.io-client/dist/socket.io.min.js "$out/"
 cp node_modules/socket.io-client/LICENSE "$out/socket.io-client.LICENSE"
+cp node_modules/chart.js/dist/chart.umd.min.js "$out/"  # the statistics page's charts
+cp node_modules/chart.js/LICENSE.md "$out/chart.js.LICENSE.md"
 rm -f "$out"/.stamp-*
 touch "$out/.stamp-$lock_sum"
-echo "vendor: socket.io-client $(node -p 'require("./node_modules/socket.io-client/package.json").version')"
+echo "vendor: socket.io-client $(node -p 'require("./node_modules/socket.io-client/package.json").version')," \
+  "chart.js $(node -p 'require("./node_modules/chart.js/package.json").version')"

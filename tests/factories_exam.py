@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import Entry
+from examsvc.attempts.tallies import retally
 from examsvc.banks.operations import BankInfo, import_bank
 from examsvc.camera import rules
 from examsvc.camera.models import EntryCheck, EntryOutcome, FaceConsent
@@ -286,4 +287,5 @@ def create_attempt(
     )
     db.session.add(attempt)
     db.session.flush()
+    retally(attempt.physician_id, attempt.paper_id)  # as the operations keep the counts
     return attempt

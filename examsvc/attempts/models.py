@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.banks.models import Question
 from examsvc.db import UTCDateTime, enum_column
-from examsvc.enums import AttemptStatus, OverrideKind, SubmitReason
+from examsvc.enums import AttemptStatus, OverrideKind, PaperKind, SubmitReason
 from examsvc.extensions import Model
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster.models import Physician
@@ -68,6 +68,61 @@ class Attempt(Model):
         ),
         sa.CheckConstraint(
             "(status = 'in_progress') OR submitted_at IS NOT NULL", name="closed_has_time"
+        ),
+    )
+
+
+class PaperTally(Model):
+    """A physician's attempts at one paper, counted: stored state kept by the operations that
+    change attempts (``operations.retally``: start, submit, void, the sweeper through
+    submit), in the same unit, so that progress and statistics read one row per physician and
+    paper instead of grouping every attempt (``queries.physician_papers``). What depends on
+    time (windows open or closed at ``now``) is not stored: the queries decide it over these
+    columns. ``counts``: the paper of its kind that counts for the physician
+    (``papers.queries.papers_for``: passed first, then the latest attempted; papers of the
+    physician's cycle only), at most one per physician and kind."""
+
+    __tablename__ = "paper_tallies"
+
+    physician_id: Mapped[int] = mapped_column(sa.ForeignKey("physicians.id"), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(sa.ForeignKey("papers.id"), primary_key=True)
+    kind: Mapped[PaperKind] = mapped_column(enum_column(PaperKind, "paper_kind"))
+    counts: Mapped[bool]
+    regular_used: Mapped[int]  # attempts in regular windows (every status)
+    makeup_used: Mapped[int]  # attempts in makeup windows
+    in_progress: Mapped[int]  # 0 or 1: the open attempt
+    submitted: Mapped[int]
+    voided: Mapped[int]
+    passed: Mapped[bool]  # an attempt passed
+    best_score: Mapped[float | None]
+    last_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    passed_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # latest passed
+    last_voided: Mapped[bool]  # the latest attempt was voided
+    last_regular_voided: Mapped[bool]  # rules.regular_voided: the regular round's last one
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "regular_used >= 0 AND makeup_used >= 0 AND regular_used + makeup_used >= 1",
+            name="used_counted",
+        ),
+        sa.CheckConstraint("in_progress IN (0, 1)", name="one_open"),
+        sa.CheckConstraint(
+            "submitted >= 0 AND voided >= 0"
+            " AND in_progress + submitted + voided = regular_used + makeup_used",
+            name="statuses_add_up",
+        ),
+        sa.CheckConstraint("best_score IS NULL OR best_score BETWEEN 0 AND 100", name="score"),
+        sa.CheckConstraint("passed = (passed_started_at IS NOT NULL)", name="passed_iff_when"),
+        sa.CheckConstraint("NOT last_regular_voided OR voided >= 1", name="voided_counted"),
+        sa.CheckConstraint("NOT last_voided OR voided >= 1", name="last_voided_counted"),
+        # One paper of a kind counts for a physician.
+        sa.Index(
+            "uq_paper_tallies_counting",
+            "physician_id",
+            "kind",
+            unique=True,
+            sqlite_where=sa.text("counts"),
+            postgresql_where=sa.text("counts"),
         ),
     )
 

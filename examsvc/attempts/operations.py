@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from examsvc.attempts import rules
 from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride
+from examsvc.attempts.tallies import retally
 from examsvc.audit.operations import record
 from examsvc.banks.models import Question
 from examsvc.enums import AttemptStatus, OverrideKind, SubmitReason, WindowRound
@@ -308,6 +309,7 @@ def start_attempt(
     )
     link_entry(entry, attempt)
     db.session.flush()
+    retally(physician.id, paper_id)
     attempt_changed.send(attempt.id)
     return attempt
 
@@ -439,6 +441,7 @@ def submit_attempt(attempt_id: int, *, now: datetime, reason: SubmitReason) -> A
             score=attempt.score,
         )
         db.session.flush()
+        retally(attempt.physician_id, attempt.paper_id)
         attempt_changed.send(attempt.id)
         verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
@@ -472,6 +475,7 @@ def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     assert attempt is not None
     if getattr(claimed, "rowcount", 0):
+        retally(attempt.physician_id, attempt.paper_id)
         verdict_may_change.send(attempt.physician_id, now=now)
     return attempt
 

@@ -11,14 +11,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from examsvc.accounts.models import User
-from examsvc.attempts.models import Attempt, PaperOverride
+from examsvc.attempts.models import Attempt, PaperOverride, PaperTally
 from examsvc.attempts.operations import overview
 from examsvc.attempts.words import OVERRIDE_LABELS
 from examsvc.enums import (
-    AttemptStatus,
     Evaluation,
     OverrideKind,
     PaperKind,
+    PhysicianLevel,
+    PracticeCategory,
     Procedure,
     RegistrationStatus,
     WindowRound,
@@ -88,41 +89,138 @@ def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | No
 
 # --- the verdict in SQL -------------------------------------------------------------------
 #
-# ``rules.verdict`` (pass | fail | pending) as one SQL expression per physician, with ``now``
-# a bound parameter, so that progress and statistics count verdicts in the database instead
-# of loading every physician. It depends on time alone (a window closing turns 待考 into 缺考
-# or 不合格 with nothing written), so it is computed, not stored. The same steps as
+# ``rules.paper_state`` and ``rules.verdict`` as SQL over every physician, with ``now`` a
+# bound parameter, so that progress and statistics count in the database instead of loading
+# every physician. Both depend on time alone (a window closing turns 待考 into 缺考 or 不合格
+# with nothing written), so they are computed, not stored. The same steps as
 # ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state`` and
 # ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
+#
+# One row per physician (``physician_papers``): each kind's paper, state and verdict are
+# columns of that row. The attempts are not read: their counts per physician and paper are
+# stored (``models.PaperTally``, kept by the operations, ``tallies.retally``) and joined,
+# one row per kind, to the roster. What depends on ``now`` — which windows are open, to
+# come, with attempts left — is decided here over those columns and a few rows per paper
+# (``_windows``). So a roster of 300,000 is one pass over the physicians joined to their
+# tallies (docs/benchmarks.md). ``paper_states`` and ``verdicts`` are read from it.
+
+# The fine states of a paper and the ``rules.paper_state`` code of each: the SQL tells apart
+# what the agency counts apart (never sat in an open window, 缺考, a makeup open, the last
+# attempt voided for a violation, withdrawn).
+SQL_STATES = {
+    "exempt": "exempt",
+    "passed": "passed",
+    "withdrawn": "closed",
+    "in_progress": "in_progress",
+    "locked": "locked",
+    "not_started": "open",  # the regular window is open and no attempt made yet
+    "open": "open",  # attempts made, some left, the regular window open
+    "waiting": "waiting",
+    "absent": "closed",  # 缺考: never sat, the window closed, no makeup
+    "makeup_open": "open",
+    "makeup_waiting": "makeup_waiting",
+    # 违纪终止: the regular round ended in a void and no admission to the makeup, or no
+    # chance left and the last attempt voided
+    "voided": "failed",
+    "failed": "failed",
+}
+DONE_STATES = ("exempt", "passed")
+FAILED_STATES = ("absent", "voided", "failed")
+KINDS = {PaperKind.HUMANITIES: "h", PaperKind.PROFESSIONAL: "p"}  # column prefixes
 
 
-def _chosen_paper(kind: PaperKind) -> Any:
-    """``papers_for``: the paper of ``kind`` the physician has attempted (passed first, then
-    the latest), else the one assigned to their category and level; NULL when none."""
-    started = (
-        sa.select(Attempt.paper_id)
-        .join(Paper, Paper.id == Attempt.paper_id)
-        .where(
-            Attempt.physician_id == Physician.id,
-            Paper.cycle_id == Physician.cycle_id,
-            Paper.kind == kind,
+WINDOW_FACTS = (
+    "regular_now",
+    "regular_later",
+    "makeup",
+    "makeup_now_own",
+    "makeup_now_paper",
+    "makeup_later_own",
+    "makeup_later_paper",
+)
+
+
+def _window_facts(now: datetime) -> list[Any]:
+    """What the states read of a set of windows at ``now`` (``WINDOW_FACTS``): regular
+    windows open and to come; makeup windows at all; makeup windows open and to come, with
+    the highest own limit among them (``ExamWindow.attempt_limit``) and how many take the
+    paper's limit."""
+    W = ExamWindow
+    regular, makeup = W.round == WindowRound.REGULAR, W.round == WindowRound.MAKEUP
+    when = {"now": sa.and_(W.opens_at <= now, W.closes_at > now), "later": W.opens_at > now}
+    columns: list[Any] = [
+        sa.func.count().filter(regular, when["now"]).label("regular_now"),
+        sa.func.count().filter(regular, when["later"]).label("regular_later"),
+        sa.func.count().filter(makeup).label("makeup"),
+    ]
+    for name, at in when.items():
+        columns += [
+            sa.func.max(W.attempt_limit).filter(makeup, at).label(f"makeup_{name}_own"),
+            sa.func.count()
+            .filter(makeup, at, W.attempt_limit.is_(None))
+            .label(f"makeup_{name}_paper"),
+        ]
+    return columns
+
+
+def _windows(now: datetime) -> sa.Subquery:
+    """Per paper, everyone's windows (``physician_id`` NULL) at ``now``: ``WINDOW_FACTS``."""
+    W = ExamWindow
+    return (
+        sa.select(W.paper_id, *_window_facts(now))
+        .where(W.physician_id.is_(None))
+        .group_by(W.paper_id)
+    ).subquery("paper_windows")
+
+
+def _specials(now: datetime) -> sa.Subquery:
+    """Per physician and paper, what the administrator's overrides that stand add
+    (``rules.OverrideFacts``): extra attempts, admitted to the makeup after a void, and the
+    personal windows at ``now`` (``WINDOW_FACTS``). Few rows; one join per kind."""
+    W, O = ExamWindow, PaperOverride  # noqa: E741
+    standing = O.revoked_at.is_(None)
+    windows = (
+        sa.select(
+            W.physician_id,
+            W.paper_id,
+            *_window_facts(now),
+            sa.literal(0).label("extra"),
+            sa.literal(0).label("admitted"),
         )
-        .order_by(sa.func.coalesce(Attempt.passed, sa.false()).desc(), Attempt.started_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    assigned = (
-        sa.select(PaperAssignment.paper_id)
         .where(
-            PaperAssignment.cycle_id == Physician.cycle_id,
-            PaperAssignment.kind == kind,
-            PaperAssignment.practice_category == Physician.practice_category,
-            PaperAssignment.physician_level == Physician.physician_level,
+            W.physician_id.is_not(None),
+            W.id.in_(sa.select(O.window_id).where(standing, O.kind == OverrideKind.WINDOW)),
         )
-        .limit(1)
-        .scalar_subquery()
+        .group_by(W.physician_id, W.paper_id)
     )
-    return sa.func.coalesce(started, assigned)
+    overrides = (
+        sa.select(
+            O.physician_id,
+            O.paper_id,
+            *(sa.null().cast(sa.Integer).label(name) for name in WINDOW_FACTS),
+            sa.func.coalesce(
+                sa.func.sum(O.attempts).filter(O.kind == OverrideKind.EXTRA_ATTEMPTS), 0
+            ).label("extra"),
+            sa.func.count().filter(O.kind == OverrideKind.MAKEUP_AFTER_VOID).label("admitted"),
+        )
+        .where(
+            standing,
+            O.kind.in_((OverrideKind.EXTRA_ATTEMPTS, OverrideKind.MAKEUP_AFTER_VOID)),
+        )
+        .group_by(O.physician_id, O.paper_id)
+    )
+    both = sa.union_all(windows, overrides).subquery("specials_rows")
+    c = both.c
+    return (
+        sa.select(
+            c.physician_id,
+            c.paper_id,
+            *(
+                (sa.func.max if name.endswith("_own") else sa.func.sum)(c[name]).label(name)
+                for name in (*WINDOW_FACTS, "extra", "admitted")
+            ),
+        ).group_by(c.physician_id, c.paper_id)
+    ).subquery("specials")
 
 
 def _lists(column: Any, value: Any) -> Any:
@@ -136,202 +234,276 @@ def _lists(column: Any, value: Any) -> Any:
     )
 
 
-def verdicts(now: datetime) -> sa.Subquery:
-    """``(physician_id, result)`` for every physician: ``rules.verdict`` in SQL at ``now``."""
-    own = (
+def _serving() -> sa.Select[Any]:
+    """``rules.serves`` for every paper and every (category, level) — a small set each row
+    is looked up in, instead of testing the lists on each physician's row."""
+    slots = sa.union_all(
+        *(
+            sa.select(sa.literal(c.value).label("category"), sa.literal(v.value).label("level"))
+            for c in PracticeCategory
+            for v in PhysicianLevel
+        )
+    ).subquery("slots")
+    return sa.select(Paper.id, slots.c.category, slots.c.level).where(
+        _lists(Paper.practice_categories, slots.c.category),
+        _lists(Paper.physician_levels, slots.c.level),
+    )
+
+
+def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
+    """One row per physician (``where``: conditions on ``Physician``): for each kind ``k``
+    (``h`` humanities, ``p`` professional) the paper they must sit (``k_paper``, NULL when
+    none), its fine state (``k_state``, of ``SQL_STATES``: ``rules.paper_state`` at ``now``),
+    best score, attempts handed in and voided; and the verdict (``result``)."""
+    P, A = Physician, PaperAssignment
+    assigned = (
         sa.select(
-            Physician.id.label("physician_id"),
-            _chosen_paper(PaperKind.HUMANITIES).label("humanities"),
-            _chosen_paper(PaperKind.PROFESSIONAL).label("professional"),
-        )
-    ).subquery("own")
-    # rules.required_papers: humanities; the professional paper too in the general procedure.
-    required = sa.union_all(
-        sa.select(
-            own.c.physician_id,
-            own.c.humanities.label("paper_id"),
-            own.c.humanities,
-            own.c.professional,
-        ),
-        sa.select(own.c.physician_id, own.c.professional, own.c.humanities, own.c.professional)
-        .join(Physician, Physician.id == own.c.physician_id)
-        .where(Physician.procedure == Procedure.GENERAL),
-    ).subquery("required")
-    P, X = Physician, sa.orm.aliased(Paper, name="paper")
-    prereq = sa.orm.aliased(Paper, name="prereq")
-    W = ExamWindow
-    AW = sa.orm.aliased(ExamWindow, name="attempt_window")  # an attempt's own window
-    O = PaperOverride  # noqa: E741
-
-    def attempts(*where: Any) -> Any:
-        return (
-            sa.select(sa.func.count(Attempt.id))
-            .join(AW, AW.id == Attempt.window_id)
-            .where(Attempt.physician_id == P.id, Attempt.paper_id == X.id, *where)
-            .correlate_except(Attempt, AW)  # P and X also from inside window(...)
-            .scalar_subquery()
-        )
-
-    def granted(kind: OverrideKind) -> tuple[Any, ...]:
-        """An override of ``kind`` for the physician and paper that stands (not revoked)."""
-        return (O.physician_id == P.id, O.paper_id == X.id, O.kind == kind, O.revoked_at.is_(None))
-
-    def window(round_: WindowRound, *where: Any) -> Any:
-        # Everyone's windows, and the physician's personal ones while their override stands.
-        personal = sa.and_(
-            W.physician_id == P.id,
-            sa.exists()
-            .where(*granted(OverrideKind.WINDOW), O.window_id == W.id)
-            .correlate_except(O),
-        )
-        return sa.exists().where(
-            W.paper_id == X.id,
-            W.round == round_,
-            sa.or_(W.physician_id.is_(None), personal),
-            *where,
-        )
-
-    # "Humanities before professional" is met by the physician's own paper of the
-    # prerequisite's kind, else by the prerequisite itself (operations.overview).
-    effective_prereq = sa.case(
-        (prereq.kind == PaperKind.HUMANITIES, sa.func.coalesce(required.c.humanities, prereq.id)),
-        else_=sa.func.coalesce(required.c.professional, prereq.id),
-    )
-    exempt = sa.or_(
+            A.cycle_id,
+            A.practice_category,
+            A.physician_level,
+            *(sa.func.max(A.paper_id).filter(A.kind == kind).label(k) for kind, k in KINDS.items()),
+        ).group_by(A.cycle_id, A.practice_category, A.physician_level)
+    ).subquery("assigned")
+    windows, specials = _windows(now), _specials(now)
+    query = sa.select(P.id.label("physician_id")).outerjoin(
+        assigned,
         sa.and_(
-            P.procedure == Procedure.SIMPLE, X.kind == PaperKind.HUMANITIES, P.exempt_humanities
-        ),
-        sa.and_(
-            P.procedure == Procedure.GENERAL,
-            X.kind == PaperKind.PROFESSIONAL,
-            P.exempt_professional,
+            assigned.c.cycle_id == P.cycle_id,
+            assigned.c.practice_category == P.practice_category,
+            assigned.c.physician_level == P.physician_level,
         ),
     )
-    limit = sa.case(
-        (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple), else_=X.attempt_limit_general
-    )
-    extra = sa.func.coalesce(
-        sa.select(sa.func.sum(O.attempts))
-        .where(*granted(OverrideKind.EXTRA_ATTEMPTS))
-        .correlate_except(O)
-        .scalar_subquery(),
-        0,
-    )
-    used = attempts(AW.round == WindowRound.REGULAR)
-    # rules.makeup_left: the window's own limit (else the paper's), plus the extra attempts
-    # the regular round left, less the makeup attempts made.
-    m_left = (
-        sa.func.coalesce(W.attempt_limit, limit)
-        + extra
-        - sa.case((used > limit, used - limit), else_=0)
-        - attempts(AW.round == WindowRound.MAKEUP)
-    )
-    # rules.regular_voided: the regular round's last attempt was voided (违纪终止).
-    later = sa.orm.aliased(Attempt, name="later")
-    voided_last = (
-        sa.select(Attempt.id)
-        .join(AW, AW.id == Attempt.window_id)
-        .where(
-            Attempt.physician_id == P.id,
-            Attempt.paper_id == X.id,
-            AW.round == WindowRound.REGULAR,
-            Attempt.status == AttemptStatus.VOIDED,
-            ~sa.select(later.id)
-            .join(W, W.id == later.window_id)
-            .where(
-                later.physician_id == Attempt.physician_id,
-                later.paper_id == Attempt.paper_id,
-                later.number > Attempt.number,
-                W.round == WindowRound.REGULAR,
-            )
-            .exists(),
-        )
-        .exists()
-    )
-    barred = sa.and_(voided_last, ~sa.exists().where(*granted(OverrideKind.MAKEUP_AFTER_VOID)))
-    current = window(WindowRound.REGULAR, W.opens_at <= now, W.closes_at > now)
-    upcoming = window(WindowRound.REGULAR, W.opens_at > now)
-    failed_regular = sa.or_(used >= limit + extra, sa.and_(used > 0, ~current, ~upcoming))
-    # Each required paper's state as the verdict sees it: ok (passed, exempt), fail
-    # (failed, or never sat and closed), open (anything still to come).
-    state = sa.case(
-        (exempt, "ok"),
-        (attempts(Attempt.passed.is_(True)) > 0, "ok"),
-        (P.status != RegistrationStatus.APPROVED, "open"),  # withdrawn: no reason given
-        (attempts(Attempt.status == AttemptStatus.IN_PROGRESS) > 0, "open"),
-        (
-            sa.and_(
-                X.prerequisite_id.is_not(None),
-                ~sa.exists().where(
-                    Attempt.physician_id == P.id,
-                    Attempt.paper_id == effective_prereq,
-                    Attempt.passed.is_(True),
+    # papers_for: the paper of each kind attempted that counts (stored), else the assigned.
+    tally = {}
+    for kind, k in KINDS.items():
+        T = sa.orm.aliased(PaperTally, name=f"tally_{k}")
+        query = query.outerjoin(T, sa.and_(T.physician_id == P.id, T.kind == kind, T.counts))
+        tally[kind] = T
+    general = P.procedure == Procedure.GENERAL
+    columns: list[Any] = []
+    for kind, k in KINDS.items():
+        T = tally[kind]
+        X = sa.orm.aliased(Paper, name=f"paper_{k}")
+        prereq = sa.orm.aliased(Paper, name=f"prereq_{k}")
+        everyone = windows.alias(f"windows_{k}")
+        personal = specials.alias(f"specials_{k}")  # and the personal windows
+        # rules.required_papers: humanities; the professional paper too in the general
+        # procedure; a paper only for the categories and levels it serves.
+        query = (
+            query.outerjoin(
+                X,
+                sa.and_(
+                    X.id == sa.func.coalesce(T.paper_id, assigned.c[k]),
+                    general if kind == PaperKind.PROFESSIONAL else sa.true(),
+                    sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
                 ),
-            ),
-            "open",  # locked
-        ),
-        (sa.and_(~failed_regular, sa.or_(current, upcoming)), "open"),
-        (sa.and_(~failed_regular, ~window(WindowRound.MAKEUP)), "fail"),  # 缺考
-        (
-            sa.and_(
-                ~barred,
-                window(WindowRound.MAKEUP, W.closes_at > now, m_left > 0),  # now or to come
-            ),
-            "open",
-        ),
-        else_="fail",
-    )
-    states = (
-        sa.select(required.c.physician_id, state.label("state"))
-        .join(P, P.id == required.c.physician_id)
-        .join(X, X.id == required.c.paper_id)
-        .outerjoin(prereq, prereq.id == X.prerequisite_id)
-        .where(
-            _lists(X.practice_categories, P.practice_category),
-            _lists(X.physician_levels, P.physician_level),
+            )
+            .outerjoin(prereq, prereq.id == X.prerequisite_id)
+            .outerjoin(
+                everyone,
+                everyone.c.paper_id == X.id,
+            )
+            .outerjoin(
+                personal,
+                sa.and_(personal.c.paper_id == X.id, personal.c.physician_id == P.id),
+            )
         )
-    ).subquery("states")
-    per_physician = (
-        sa.select(
-            states.c.physician_id,
-            sa.func.max(sa.case((states.c.state == "fail", 1), else_=0)).label("failed"),
-            sa.func.max(sa.case((states.c.state == "open", 1), else_=0)).label("open"),
-        ).group_by(states.c.physician_id)
-    ).subquery("per_physician")
-    evaluations = (P.eval_work_performance, P.eval_ethics)
-    result = sa.case(
-        (
-            sa.or_(
-                *(e == Evaluation.FAIL for e in evaluations),
-                sa.func.coalesce(per_physician.c.failed, 0) == 1,
+
+        def windows_of(name: str, everyone: Any = everyone, personal: Any = personal) -> Any:
+            """Windows of a sort, everyone's and the physician's own together."""
+            return sa.func.coalesce(everyone.c[name], 0) + sa.func.coalesce(personal.c[name], 0)
+
+        # "Humanities before professional" is met by the physician's own paper of the
+        # prerequisite's kind (else by the prerequisite itself, never attempted then).
+        before = sa.case(*((prereq.kind == other, tally[other].passed) for other in KINDS))
+        exempt = sa.or_(
+            sa.and_(
+                P.procedure == Procedure.SIMPLE,
+                X.kind == PaperKind.HUMANITIES,
+                P.exempt_humanities,
             ),
+            sa.and_(
+                P.procedure == Procedure.GENERAL,
+                X.kind == PaperKind.PROFESSIONAL,
+                P.exempt_professional,
+            ),
+        )
+        limit = sa.case(
+            (P.procedure == Procedure.SIMPLE, X.attempt_limit_simple),
+            else_=X.attempt_limit_general,
+        )
+        extra = sa.func.coalesce(personal.c.extra, 0)
+        used = sa.func.coalesce(T.regular_used, 0)
+        # rules.makeup_left(w) = (w's own limit, else the paper's) - need: the extra attempts
+        # the regular round left, less the makeup attempts made. A makeup window open (or to
+        # come) has attempts left when the highest own limit among them, or the paper's limit
+        # for one without, exceeds ``need``.
+        need = (
+            sa.case((used > limit, used - limit), else_=0)
+            + sa.func.coalesce(T.makeup_used, 0)
+            - extra
+        )
+
+        makeup_left = {
+            when: sa.func.coalesce(
+                sa.or_(
+                    everyone.c[f"makeup_{when}_own"] > need,
+                    personal.c[f"makeup_{when}_own"] > need,
+                    sa.and_(windows_of(f"makeup_{when}_paper") > 0, limit > need),
+                ),
+                False,
+            )
+            for when in ("now", "later")
+        }
+
+        # What the state is decided on, computed once per physician and kind (below).
+        columns += [
+            X.id.label(f"{k}_paper"),
+            exempt.label(f"{k}_exempt"),
+            sa.func.coalesce(T.passed, False).label(f"{k}_passed"),
+            sa.func.coalesce(T.in_progress, 0).label(f"{k}_open"),
+            sa.and_(X.prerequisite_id.is_not(None), ~sa.func.coalesce(before, False)).label(
+                f"{k}_locked"
+            ),
+            (limit + extra).label(f"{k}_limit"),
+            used.label(f"{k}_used"),
+            (windows_of("regular_now") > 0).label(f"{k}_current"),
+            (windows_of("regular_later") > 0).label(f"{k}_upcoming"),
+            (windows_of("makeup") > 0).label(f"{k}_makeup"),
+            makeup_left["now"].label(f"{k}_makeup_now"),
+            makeup_left["later"].label(f"{k}_makeup_later"),
+            # rules.regular_voided, and the agency did not admit the physician to the makeup.
+            sa.and_(
+                sa.func.coalesce(T.last_regular_voided, False),
+                sa.func.coalesce(personal.c.admitted, 0) == 0,
+            ).label(f"{k}_barred"),
+            sa.func.coalesce(T.last_voided, False).label(f"{k}_voided_last"),
+            T.best_score.label(f"{k}_best"),
+            sa.func.coalesce(T.submitted, 0).label(f"{k}_submitted"),
+            sa.func.coalesce(T.voided, 0).label(f"{k}_voided"),
+        ]
+    # Each stage is computed once per physician, however often the next one reads it:
+    # ``OFFSET 0`` keeps the database from folding a stage's expressions into the next
+    # (PostgreSQL would evaluate them again at every use), without writing the rows out.
+    facts = (
+        query.add_columns(*columns, P.status, P.eval_work_performance, P.eval_ethics)
+        .where(*where)
+        .subquery("paper_facts")
+    )
+    F = facts.c
+    states = []
+    for k in KINDS.values():
+
+        def fact(name: str, k: str = k) -> Any:
+            return F[f"{k}_{name}"]
+
+        open_regular = ~sa.or_(
+            fact("used") >= fact("limit"),
+            sa.and_(fact("used") > 0, ~fact("current"), ~fact("upcoming")),
+        )  # the regular round not over: attempts left and a window open or to come
+        states.append(
+            sa.case(
+                (fact("paper").is_(None), None),  # no paper of this kind to sit
+                (fact("exempt"), "exempt"),
+                (fact("passed"), "passed"),
+                (F.status != RegistrationStatus.APPROVED, "withdrawn"),
+                (fact("open") > 0, "in_progress"),
+                (fact("locked"), "locked"),
+                (sa.and_(open_regular, fact("current"), fact("used") == 0), "not_started"),
+                (sa.and_(open_regular, fact("current")), "open"),
+                (sa.and_(open_regular, fact("upcoming")), "waiting"),
+                (sa.and_(open_regular, ~fact("makeup")), "absent"),
+                (fact("barred"), "voided"),  # 违纪终止: no makeup unless admitted
+                (fact("makeup_now"), "makeup_open"),
+                (fact("makeup_later"), "makeup_waiting"),
+                (fact("voided_last"), "voided"),
+                else_="failed",
+            )
+        )
+    decided = (
+        sa.select(
+            F.physician_id,
+            *(
+                col
+                for k, state in zip(KINDS.values(), states, strict=True)
+                for col in (
+                    F[f"{k}_paper"],
+                    state.label(f"{k}_state"),
+                    F[f"{k}_best"],
+                    F[f"{k}_submitted"],
+                    F[f"{k}_voided"],
+                )
+            ),
+            F.eval_work_performance,
+            F.eval_ethics,
+        )
+        .offset(0)
+        .subquery("paper_decided")
+    )
+    D = decided.c
+    kind_states = [D[f"{k}_state"] for k in KINDS.values()]
+    failed = sa.or_(*(s.in_(FAILED_STATES) for s in kind_states))
+    open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in kind_states))
+    result = verdict_result(
+        sa.case((failed, 1), else_=0),
+        sa.case((open_, 1), else_=0),
+        (D.eval_work_performance, D.eval_ethics),
+    )
+    return sa.select(
+        *(c for c in D if c.key not in ("eval_work_performance", "eval_ethics")),
+        result.label("result"),
+    ).subquery("physician_papers")
+
+
+def paper_states(now: datetime, *where: Any) -> sa.Subquery:
+    """``(physician_id, paper_id, state, best)`` for every physician (``where``: conditions on
+    ``Physician``) and paper they must sit: ``rules.paper_state`` in SQL at ``now``, as a fine
+    state of ``SQL_STATES``, and the best score."""
+    rows = physician_papers(now, *where)
+    return sa.union_all(
+        *(
+            sa.select(
+                rows.c.physician_id,
+                rows.c[f"{k}_paper"].label("paper_id"),
+                rows.c[f"{k}_state"].label("state"),
+                rows.c[f"{k}_best"].label("best"),
+            ).where(rows.c[f"{k}_state"].is_not(None))
+            for k in KINDS.values()
+        )
+    ).subquery("paper_states")
+
+
+def verdicts(now: datetime, *where: Any) -> sa.Subquery:
+    """``(physician_id, result)`` for every physician (``where``: conditions on
+    ``Physician``): ``rules.verdict`` in SQL at ``now``."""
+    rows = physician_papers(now, *where)
+    return sa.select(rows.c.physician_id, rows.c.result).subquery("verdicts")
+
+
+def verdict_result(failed: Any, open_: Any, evaluations: tuple[Any, Any] | None = None) -> Any:
+    """``rules.verdict``'s result (pass | fail | pending) on a row of ``Physician``, given
+    per physician whether a required paper failed and whether one is not yet done (1, 0 or
+    NULL for none: a physician with no paper to sit)."""
+    evaluations = evaluations or (Physician.eval_work_performance, Physician.eval_ethics)
+    return sa.case(
+        (
+            sa.or_(*(e == Evaluation.FAIL for e in evaluations), sa.func.coalesce(failed, 0) == 1),
             "fail",
         ),
         (
             sa.or_(
-                *(e == Evaluation.PENDING for e in evaluations),
-                sa.func.coalesce(per_physician.c.open, 0) == 1,
+                *(e == Evaluation.PENDING for e in evaluations), sa.func.coalesce(open_, 0) == 1
             ),
             "pending",
         ),
         else_="pass",
     )
-    return (
-        sa.select(P.id.label("physician_id"), result.label("result")).outerjoin(
-            per_physician, per_physician.c.physician_id == P.id
-        )
-    ).subquery("verdicts")
 
 
 def verdict_counts(cycle_id: int, now: datetime) -> dict[str, int]:
     """How many physicians of the cycle pass, fail and are pending, counted in the database."""
-    v = verdicts(now)
-    rows = db.session.execute(
-        sa.select(v.c.result, sa.func.count())
-        .join(Physician, Physician.id == v.c.physician_id)
-        .where(Physician.cycle_id == cycle_id)
-        .group_by(v.c.result)
-    ).all()
+    v = verdicts(now, Physician.cycle_id == cycle_id)
+    rows = db.session.execute(sa.select(v.c.result, sa.func.count()).group_by(v.c.result)).all()
     return {"pass": 0, "fail": 0, "pending": 0, **{r: n for r, n in rows}}
 
 

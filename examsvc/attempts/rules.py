@@ -29,6 +29,15 @@ AGENCY_LABELS = {
     "makeup_waiting": N_("不合格-等待补考"),
 }
 
+# The finer states the agency counts (``attempts.queries.paper_states``), in the same words.
+COUNTED_LABELS = AGENCY_LABELS | {
+    "not_started": N_("未开始"),
+    "makeup_open": N_("可以补考"),
+    "absent": N_("缺考"),
+    "voided": N_("违纪终止"),
+    "withdrawn": N_("已退出"),
+}
+
 
 @dataclass(frozen=True)
 class WindowFacts:

@@ -16,6 +16,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from examsvc.camera.models import FLAGGING as FLAGGING  # the camera rules use it too
 from examsvc.camera.models import SNAPSHOT_SEVERITY, EntryOutcome, SnapshotStatus
 from examsvc.marks import N_
 from proctoring.frames import sniff
@@ -110,16 +111,6 @@ _STATUS_OF_CODE = {
     "face_too_small": SnapshotStatus.POOR_CAMERA,
     "off_centre": SnapshotStatus.POOR_CAMERA,
 }
-# Statuses that make a candidate "flagged" (photographed more often) until reviewed.
-FLAGGING = frozenset(
-    {
-        SnapshotStatus.MISMATCH,
-        SnapshotStatus.MULTIPLE_FACES,
-        SnapshotStatus.NO_FACE,
-        SnapshotStatus.COVERED,
-        SnapshotStatus.POOR_CAMERA,
-    }
-)
 
 
 def next_snapshot_in(mean_seconds: float, flagged: bool, rng: random.Random) -> float:

@@ -103,6 +103,8 @@ class Physician(Model):
     __table_args__ = (
         sa.UniqueConstraint("cycle_id", "registration_id"),
         sa.UniqueConstraint("cycle_id", "id_key"),
+        # The statistics' filters by institution and department, and the institutions' list.
+        sa.Index("ix_physicians_cycle_institution", "cycle_id", "institution_code", "department"),
         sa.CheckConstraint("time_allowance_minutes >= 0", name="allowance_positive"),
     )
 

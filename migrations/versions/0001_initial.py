@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:21:35.838405
+Create Date: 2026-11-25 23:59:34.452161
 
 """
 
@@ -442,6 +442,11 @@ def upgrade():
     )
     with op.batch_alter_table("physicians", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_physicians_cycle_id"), ["cycle_id"], unique=False)
+        batch_op.create_index(
+            "ix_physicians_cycle_institution",
+            ["cycle_id", "institution_code", "department"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_physicians_id_key"), ["id_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_physicians_user_id"), ["user_id"], unique=False)
 
@@ -648,6 +653,76 @@ def upgrade():
     )
     with op.batch_alter_table("paper_sections", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_paper_sections_paper_id"), ["paper_id"], unique=False)
+
+    op.create_table(
+        "paper_tallies",
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("paper_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "humanities",
+                "professional",
+                name="paper_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("counts", sa.Boolean(), nullable=False),
+        sa.Column("regular_used", sa.Integer(), nullable=False),
+        sa.Column("makeup_used", sa.Integer(), nullable=False),
+        sa.Column("in_progress", sa.Integer(), nullable=False),
+        sa.Column("submitted", sa.Integer(), nullable=False),
+        sa.Column("voided", sa.Integer(), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("best_score", sa.Double(), nullable=True),
+        sa.Column("last_started_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("passed_started_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("last_voided", sa.Boolean(), nullable=False),
+        sa.Column("last_regular_voided", sa.Boolean(), nullable=False),
+        sa.CheckConstraint(
+            "NOT last_regular_voided OR voided >= 1", name=op.f("ck_paper_tallies_voided_counted")
+        ),
+        sa.CheckConstraint(
+            "NOT last_voided OR voided >= 1", name=op.f("ck_paper_tallies_last_voided_counted")
+        ),
+        sa.CheckConstraint(
+            "best_score IS NULL OR best_score BETWEEN 0 AND 100",
+            name=op.f("ck_paper_tallies_score"),
+        ),
+        sa.CheckConstraint("in_progress IN (0, 1)", name=op.f("ck_paper_tallies_one_open")),
+        sa.CheckConstraint(
+            "passed = (passed_started_at IS NOT NULL)",
+            name=op.f("ck_paper_tallies_passed_iff_when"),
+        ),
+        sa.CheckConstraint(
+            "regular_used >= 0 AND makeup_used >= 0 AND regular_used + makeup_used >= 1",
+            name=op.f("ck_paper_tallies_used_counted"),
+        ),
+        sa.CheckConstraint(
+            "submitted >= 0 AND voided >= 0 AND in_progress + submitted + voided = regular_used + makeup_used",
+            name=op.f("ck_paper_tallies_statuses_add_up"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["paper_id"], ["papers.id"], name=op.f("fk_paper_tallies_paper_id_papers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_paper_tallies_physician_id_physicians"),
+        ),
+        sa.PrimaryKeyConstraint("physician_id", "paper_id", name=op.f("pk_paper_tallies")),
+    )
+    with op.batch_alter_table("paper_tallies", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_paper_tallies_counting",
+            ["physician_id", "kind"],
+            unique=True,
+            sqlite_where=sa.text("counts"),
+            postgresql_where=sa.text("counts"),
+        )
 
     op.create_table(
         "questions",
@@ -1167,6 +1242,17 @@ def upgrade():
         batch_op.create_index(
             "ix_snapshots_attempt_received", ["attempt_id", "received_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_snapshots_flagged",
+            ["attempt_id"],
+            unique=False,
+            postgresql_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+            sqlite_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+        )
 
     op.create_table(
         "answers",
@@ -1201,6 +1287,15 @@ def downgrade():
 
     op.drop_table("answers")
     with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_snapshots_flagged",
+            postgresql_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+            sqlite_where=sa.text(
+                "status IN ('covered', 'mismatch', 'multiple_faces', 'no_face', 'poor_camera')"
+            ),
+        )
         batch_op.drop_index("ix_snapshots_attempt_received")
 
     op.drop_table("snapshots")
@@ -1250,6 +1345,14 @@ def downgrade():
         batch_op.drop_index("ix_questions_draw")
 
     op.drop_table("questions")
+    with op.batch_alter_table("paper_tallies", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_paper_tallies_counting",
+            sqlite_where=sa.text("counts"),
+            postgresql_where=sa.text("counts"),
+        )
+
+    op.drop_table("paper_tallies")
     with op.batch_alter_table("paper_sections", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_paper_sections_paper_id"))
 
@@ -1278,6 +1381,7 @@ def downgrade():
     with op.batch_alter_table("physicians", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_physicians_user_id"))
         batch_op.drop_index(batch_op.f("ix_physicians_id_key"))
+        batch_op.drop_index("ix_physicians_cycle_institution")
         batch_op.drop_index(batch_op.f("ix_physicians_cycle_id"))
 
     op.drop_table("physicians")

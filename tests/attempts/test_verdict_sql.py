@@ -1,5 +1,6 @@
-"""The verdict in SQL (``attempts.queries.verdicts``) agrees with the rules in Python
-(``rules.verdict`` through ``operations.overview``) over a varied roster and at several times."""
+"""The paper states and the verdict in SQL (``attempts.queries.paper_states``, ``verdicts``)
+agree with the rules in Python (``rules.paper_state`` and ``rules.verdict`` through
+``operations.overview``) over a varied roster and at several times."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from examsvc.attempts.operations import grant_override, overview, revoke_override
-from examsvc.attempts.queries import verdict_counts, verdicts
+from examsvc.attempts.queries import SQL_STATES, paper_states, verdict_counts, verdicts
 from examsvc.enums import (
     Evaluation,
     OverrideKind,
@@ -51,6 +52,10 @@ def roster(app, clock) -> dict[str, Any]:
         prerequisite="HUM",
     )
     c_regular = create_window(clinical, t0 - timedelta(hours=1), hours=25)
+    # A second humanities paper, never assigned: attempted by those who started it before a
+    # re-assignment (papers_for: the passed one counts, else the latest).
+    hum2 = create_paper(cycle.id, t0, code="HUM2", attempt_limit_simple=2, attempt_limit_general=1)
+    h2_regular = create_window(hum2, t0 - timedelta(hours=1), hours=25)
     dental = create_paper(
         cycle.id, t0, code="PRD", kind="professional", bank="prof", practice_categories=["dental"]
     )
@@ -60,8 +65,8 @@ def roster(app, clock) -> dict[str, Any]:
 
     def physician(procedure: Procedure = SIMPLE, *sittings: tuple, **kw: Any) -> Physician:
         p = create_physician(cycle, procedure, **kw)
-        for paper, window, outcome in sittings:
-            create_attempt(p, paper, window, outcome)
+        for paper, window, outcome, *started in sittings:
+            create_attempt(p, paper, window, outcome, *started)
         people.append(p)
         return p
 
@@ -90,6 +95,12 @@ def roster(app, clock) -> dict[str, Any]:
     physician(SIMPLE, (hum, h_regular, "in_progress"))
     physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "failed"), (hum, h_makeup, "failed"))
     physician(SIMPLE, failed_h, failed_h, (hum, h_makeup, "passed"))
+    physician(SIMPLE, failed_h, (hum2, h2_regular, "passed"))  # two papers of a kind
+    physician(
+        SIMPLE,
+        (hum2, h2_regular, "failed", t0 - timedelta(minutes=50)),
+        (hum, h_regular, "failed", t0 - timedelta(minutes=20)),
+    )
     physician(SIMPLE, eval_ethics=Evaluation.FAIL, eval_work_performance=Evaluation.PENDING)
     physician(SIMPLE, passed_h, status=RegistrationStatus.WITHDRAWN)
     physician(SIMPLE, status=RegistrationStatus.WITHDRAWN)
@@ -101,6 +112,7 @@ def roster(app, clock) -> dict[str, Any]:
     physician(GENERAL, exempt_professional=True)
     physician(GENERAL, passed_h, (clinical, c_regular, "passed"))
     physician(GENERAL, passed_h, (clinical, c_regular, "failed"))  # no makeup window
+    physician(GENERAL, passed_h, (clinical, c_regular, "voided"))  # 违纪终止, no makeup
     physician(GENERAL, passed_h, (clinical, c_regular, "in_progress"), eval_ethics="pending")
     physician(GENERAL, passed_h, practice_category=PracticeCategory.DENTAL)  # 缺考 long ago
     physician(GENERAL, passed_h, physician_level=PhysicianLevel.ASSISTANT)  # no paper of kind
@@ -142,6 +154,25 @@ def sql_verdicts(now: datetime) -> dict[int, str]:
     return {pid: result for pid, result in db.session.execute(sa.select(v))}
 
 
+def python_states(people: list[Physician], now: datetime) -> dict[tuple[int, int], tuple]:
+    return {
+        (p.id, s.paper.id): (s.code, s.best_score) for p in people for s in overview(p, now).states
+    }
+
+
+# The states whose PaperState carries no best score (the SQL gives it wherever one exists).
+NO_SCORE = {"exempt", "closed", "locked"}
+
+
+def sql_states(now: datetime) -> dict[tuple[int, int], tuple]:
+    s = paper_states(now)
+    return {
+        (pid, paper): (code, None if code in NO_SCORE else best)
+        for pid, paper, state, best in db.session.execute(sa.select(s))
+        for code in [SQL_STATES[state]]
+    }
+
+
 @pytest.mark.parametrize(
     "hours",
     [-2, 0, 30, 60, 100],
@@ -151,6 +182,7 @@ def test_sql_and_python_verdicts_agree(roster, hours):
     now = roster["t0"] + timedelta(hours=hours)
     expected = python_verdicts(roster["people"], now)
     assert sql_verdicts(now) == expected
+    assert sql_states(now) == python_states(roster["people"], now)
     counts = verdict_counts(roster["cycle"].id, now)
     assert counts == {r: list(expected.values()).count(r) for r in ("pass", "fail", "pending")}
 
@@ -160,6 +192,19 @@ def test_the_roster_is_varied_enough(roster):
     seen = [python_verdicts(roster["people"], roster["t0"] + timedelta(hours=h)) for h in (0, 100)]
     assert all(set(s.values()) == {"pass", "fail", "pending"} for s in seen)
     assert sum(seen[0][p] != seen[1][p] for p in seen[0]) >= 5
+
+
+def test_the_fine_states_tell_apart_what_the_agency_counts(roster):
+    """The SQL's finer states each occur: 缺考, a voided last attempt, never sat in an open
+    window, a makeup open, withdrawn."""
+    seen = {
+        state
+        for h in (-2, 0, 30, 60, 100)
+        for _, _, state, _ in db.session.execute(
+            sa.select(paper_states(roster["t0"] + timedelta(hours=h)))
+        )
+    }
+    assert seen == set(SQL_STATES)
 
 
 def test_the_overrides_decide_what_they_should(roster):

@@ -9,6 +9,7 @@ from typing import Any
 
 from examsvc.accounts.models import User
 from examsvc.attempts.models import Attempt
+from examsvc.attempts.tallies import retally
 from examsvc.camera.models import (
     ClientEvent,
     ClientEventKind,
@@ -47,6 +48,7 @@ def create_attempt(physician: Physician, window: ExamWindow, now: datetime, **kw
     )
     db.session.add(attempt)
     db.session.flush()
+    retally(attempt.physician_id, attempt.paper_id)  # as the operations keep the counts
     return attempt
 
 

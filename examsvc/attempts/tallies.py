@@ -1,0 +1,118 @@
+"""Each physician's attempts at each paper, counted (``models.PaperTally``): the counting in
+SQL (``recount``) and the upkeep (``retally``), which the operations that change attempts call
+in their own unit (start, submit — the sweeper's too —, void), after their flush. The bench
+fills the table from ``recount`` in one ``INSERT … SELECT``; tests/attempts/test_tallies.py
+holds the stored rows to a recount after a mixed history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from examsvc.attempts.models import Attempt, PaperTally
+from examsvc.enums import AttemptStatus, WindowRound
+from examsvc.extensions import db
+from examsvc.papers.models import ExamWindow, Paper
+from examsvc.roster.models import Physician
+
+# The columns of ``PaperTally`` that ``recount`` gives, in its order.
+COLUMNS = (
+    "physician_id",
+    "paper_id",
+    "kind",
+    "counts",
+    "regular_used",
+    "makeup_used",
+    "in_progress",
+    "submitted",
+    "voided",
+    "passed",
+    "best_score",
+    "last_started_at",
+    "passed_started_at",
+    "last_voided",
+    "last_regular_voided",
+)
+BOOLEANS = {"passed", "last_voided", "last_regular_voided"}
+
+
+def recount(*where: Any) -> sa.Select[Any]:
+    """``PaperTally``'s rows as the attempts that meet ``where`` give them (one per physician
+    and paper attempted). ``counts`` ranks a physician's papers of a kind as
+    ``papers.queries.papers_for`` does: passed first, then the latest attempt; only papers of
+    the physician's cycle count."""
+    A, W, X, P = Attempt, ExamWindow, Paper, Physician
+    regular = W.round == WindowRound.REGULAR
+    voided = A.status == AttemptStatus.VOIDED
+    passed = A.passed.is_(True)
+
+    def count(*also: Any) -> Any:
+        return sa.func.count().filter(*also)
+
+    def last_is(*also: Any) -> Any:
+        """The last attempt (by number) among ``also`` is voided."""
+        return sa.func.coalesce(
+            sa.func.max(A.number).filter(*also, voided) == sa.func.max(A.number).filter(*also),
+            False,
+        )
+
+    passed_at = sa.func.max(A.started_at).filter(passed)
+    last = sa.func.max(A.started_at)
+    in_cycle = X.cycle_id == P.cycle_id
+    rank = sa.func.row_number().over(
+        partition_by=(A.physician_id, X.kind, in_cycle),
+        order_by=(
+            sa.case((passed_at.is_not(None), 1), else_=0).desc(),
+            sa.func.coalesce(passed_at, last).desc(),
+        ),
+    )
+    return (
+        sa.select(
+            A.physician_id,
+            A.paper_id,
+            X.kind,
+            sa.and_(in_cycle, rank == 1).label("counts"),
+            count(regular).label("regular_used"),
+            count(W.round == WindowRound.MAKEUP).label("makeup_used"),
+            count(A.status == AttemptStatus.IN_PROGRESS).label("in_progress"),
+            count(A.status == AttemptStatus.SUBMITTED).label("submitted"),
+            count(voided).label("voided"),
+            passed_at.is_not(None).label("passed"),
+            sa.func.max(A.score).label("best_score"),
+            last.label("last_started_at"),
+            passed_at.label("passed_started_at"),
+            last_is(sa.true()).label("last_voided"),
+            last_is(regular).label("last_regular_voided"),
+        )
+        .join(W, W.id == A.window_id)
+        .join(X, X.id == A.paper_id)
+        .join(P, P.id == A.physician_id)
+        .where(*where)
+        .group_by(A.physician_id, A.paper_id, X.kind, X.cycle_id, P.cycle_id)
+    )
+
+
+def retally(physician_id: int, paper_id: int) -> None:
+    """Count the physician's attempts at the paper again, and which of their papers of its
+    kind counts; flush only (the caller's unit commits)."""
+    kind = db.session.scalar(sa.select(Paper.kind).where(Paper.id == paper_id))
+    rows = db.session.execute(
+        recount(Attempt.physician_id == physician_id, Paper.kind == kind)
+    ).mappings()
+    tallies = []
+    for row in rows:
+        tally = db.session.get(PaperTally, (physician_id, row["paper_id"]))
+        if tally is None:
+            tally = PaperTally(physician_id=physician_id, paper_id=row["paper_id"])
+            db.session.add(tally)
+        tallies.append((tally, row))
+        for name in COLUMNS[2:]:
+            if name != "counts":  # SQLite gives its booleans as 0 and 1
+                setattr(tally, name, bool(row[name]) if name in BOOLEANS else row[name])
+        tally.counts = False  # the one that counts is set after, never two at once
+    db.session.flush()
+    for tally, row in tallies:
+        if row["counts"]:
+            tally.counts = True
+    db.session.flush()
