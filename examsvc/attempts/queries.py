@@ -386,7 +386,9 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
     # ``OFFSET 0`` keeps the database from folding a stage's expressions into the next
     # (PostgreSQL would evaluate them again at every use), without writing the rows out.
     facts = (
-        query.add_columns(*columns, P.status, P.eval_work_performance, P.eval_ethics)
+        query.add_columns(
+            *columns, general.label("general"), P.status, P.eval_work_performance, P.eval_ethics
+        )
         .where(*where)
         .subquery("paper_facts")
     )
@@ -434,6 +436,8 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
                     F[f"{k}_voided"],
                 )
             ),
+            # rules.verdict: a required kind with no paper to sit (none assigned yet).
+            sa.or_(F.h_paper.is_(None), sa.and_(F.general, F.p_paper.is_(None))).label("missing"),
             F.eval_work_performance,
             F.eval_ethics,
         )
@@ -443,14 +447,16 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
     D = decided.c
     kind_states = [D[f"{k}_state"] for k in KINDS.values()]
     failed = sa.or_(*(s.in_(FAILED_STATES) for s in kind_states))
-    open_ = sa.or_(*(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in kind_states))
+    open_ = sa.or_(
+        D.missing, *(sa.and_(s.is_not(None), s.not_in(DONE_STATES)) for s in kind_states)
+    )
     result = verdict_result(
         sa.case((failed, 1), else_=0),
         sa.case((open_, 1), else_=0),
         (D.eval_work_performance, D.eval_ethics),
     )
     return sa.select(
-        *(c for c in D if c.key not in ("eval_work_performance", "eval_ethics")),
+        *(c for c in D if c.key not in ("missing", "eval_work_performance", "eval_ethics")),
         result.label("result"),
     ).subquery("physician_papers")
 

@@ -318,6 +318,11 @@ def verdict(physician: PhysicianFacts, states: list[PaperState]) -> Verdict:
     if any(s.code == "makeup_waiting" for s in states):
         return Verdict("pending", N_("不合格-等待补考"))
     undecided = Evaluation.PENDING in (physician.eval_work_performance, physician.eval_ethics)
-    if undecided or any(s.code not in ("passed", "exempt") for s in states):
+    # A kind the procedure requires with no paper to sit yet (none assigned): not a pass.
+    needed = {PaperKind.HUMANITIES} | (
+        {PaperKind.PROFESSIONAL} if physician.procedure == Procedure.GENERAL else set()
+    )
+    missing = not needed <= {s.paper.kind for s in states}
+    if undecided or missing or any(s.code not in ("passed", "exempt") for s in states):
         return Verdict("pending", N_("报名完成-等待测评"))
     return Verdict("pass", N_("合格"))

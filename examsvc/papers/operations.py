@@ -277,7 +277,8 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
             or 0
         )
         changed = (
-            spec.duration_minutes != paper.duration_minutes
+            spec.kind != paper.kind  # the attempts' tallies count under the paper's kind
+            or spec.duration_minutes != paper.duration_minutes
             or spec.pass_mark != paper.pass_mark
             or [(s.bank_id, s.qtype, s.tags, s.count, s.points_per_item) for s in new_sections]
             != [(s.bank_id, s.qtype, s.tags, s.count, s.points_per_item) for s in paper.sections]
@@ -286,7 +287,7 @@ def save_paper(cycle_id: int, spec: PaperSpec, *, now: datetime) -> Paper:
             raise PaperRefused(
                 [
                     N_(
-                        "已有 {used} 次测评使用此试卷，不能再修改组卷规则、时长或合格分数。"
+                        "已有 {used} 次测评使用此试卷，不能再修改试卷类型、组卷规则、时长或合格分数。"
                         "如需调整：以新的试卷编号保存新试卷，再在试卷列表中对新试卷点击「设为当前使用」"
                         "（本试卷没有进行中的测评时才能更换；已开始本试卷的医师继续使用本试卷）",
                         used=used,

@@ -27,7 +27,7 @@ from examsvc.attempts.models import Attempt
 from examsvc.attempts.operations import overview
 from examsvc.attempts.queries import verdicts
 from examsvc.clock import BEIJING
-from examsvc.enums import AttemptStatus, Evaluation, Procedure, RegistrationStatus, WindowRound
+from examsvc.enums import AttemptStatus, Evaluation, RegistrationStatus, WindowRound
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
@@ -69,11 +69,6 @@ def result_payload(physician: Physician, now: datetime) -> dict[str, Any] | None
         return None
     result = overview(physician, now)
     if result.verdict.result not in (ResultVerdict.PASS, ResultVerdict.FAIL):
-        return None
-    kinds = 1 if physician.procedure == Procedure.SIMPLE else 2
-    if result.verdict.result == ResultVerdict.PASS and len(result.states) < kinds:
-        # No paper assigned yet for a kind the procedure requires (a roster pulled before
-        # the papers): the page's 合格 is no exam result to write back.
         return None
     rows = db.session.execute(
         sa.select(Attempt, ExamWindow.round)

@@ -163,6 +163,16 @@ def test_verdict_pass_fail_pending_with_reasons_in_order():
     assert rules.verdict(DOCTOR, [passed[0], state(DOCTOR, PRO, [], {1})]).result == "pending"
 
 
+def test_no_pass_while_a_required_paper_is_not_assigned():
+    """A roster pulled before the agency assigned the papers: nothing to sit is no pass."""
+    humanities_passed = state(DOCTOR, HUM, [attempt(HUM, True, score=80)])
+    assert rules.verdict(DOCTOR, [humanities_passed]).result == "pending"  # no professional
+    assert rules.verdict(SIMPLE, [humanities_passed]).result == "pass"
+    assert rules.verdict(replace(SIMPLE, exempt_humanities=True), []).result == "pending"
+    failing = replace(SIMPLE, eval_ethics=Evaluation.FAIL)
+    assert rules.verdict(failing, []).result == "fail"  # an evaluation decides at once
+
+
 def test_current_task_while_waiting_for_a_makeup():
     waiting = state(DOCTOR, HUM, [attempt(HUM, False)])
     assert rules.verdict(DOCTOR, [waiting]).label == "不合格-等待补考"

@@ -116,6 +116,9 @@ def test_a_paper_with_attempts_cannot_change_its_rules(app, clock):
     _running_attempt(paper, window, create_physician(cycle), clock.now())
     with pytest.raises(ops.PaperRefused, match="不能再修改"):
         ops.save_paper(cycle.id, paper_spec(duration_minutes=90), now=clock.now())
+    # Its kind neither: the attempts are tallied under it (statistics, the verdict in SQL).
+    with pytest.raises(ops.PaperRefused, match="不能再修改试卷类型"):
+        ops.save_paper(cycle.id, paper_spec(kind="professional"), now=clock.now())
     renamed = ops.save_paper(cycle.id, paper_spec(name="改名后的试卷"), now=clock.now())
     assert renamed.name == "改名后的试卷"
 

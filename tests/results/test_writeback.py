@@ -21,6 +21,7 @@ from examsvc.enums import Evaluation, Procedure, RegistrationStatus, WindowRound
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow
 from examsvc.registry import RegistryClient
+from examsvc.attempts.operations import overview
 from examsvc.results import delivery
 from examsvc.results.models import DeliveryStatus, ResultDelivery
 from examsvc.results.operations import digest, queue_result, result_payload
@@ -165,8 +166,9 @@ def test_a_pending_verdict_queues_nothing(app, exam, clock):
 
 
 def test_no_paper_assigned_is_no_result(app, clock):
-    """A roster pulled before the papers exist: the page's 合格 is written back to nobody."""
+    """A roster pulled before the papers exist: no 合格 yet, nothing written back."""
     p = create_physician(create_cycle(), Procedure.SIMPLE, exempt_humanities=True)
+    assert overview(p, clock.now()).verdict.label == "报名完成-等待测评"
     assert queue_result(p, clock.now()) is None
 
 
