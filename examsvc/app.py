@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, request
 
 import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-from examsvc import commands, uow
+from examsvc import commands, logs, metrics, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
@@ -96,6 +96,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         manage_session=False,
     )
     commands.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     for name in FEATURES:
         module = importlib.import_module(f"examsvc.{name}")
         init = getattr(module, "init_app", None)

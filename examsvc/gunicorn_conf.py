@@ -7,6 +7,7 @@ the processes share rooms (docs/deployment.md)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 worker_class = "gevent"
@@ -20,10 +21,11 @@ control_socket_disable = True  # one gunicorn per core: they would share its def
 def post_worker_init(worker: Any) -> None:
     """Start what ``examsvc serve`` starts, in the worker (after the fork, never before)."""
     # local import: after gunicorn's gevent worker has patched the standard library
-    from examsvc import jobs, offload
+    from examsvc import jobs, logs, offload
     from examsvc.camera import faces  # local import: as above
 
     app = worker.wsgi
+    logs.configure(app, default="json")
     faces.start(app)
     offload.start(app)
     jobs.start(app)
@@ -37,3 +39,11 @@ def worker_exit(server: Any, worker: Any) -> None:
     jobs.stop(worker.wsgi)
     offload.stop()
     faces.stop()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR``: a dead worker's live gauges leave the sum."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess  # local import: only in that mode
+
+        multiprocess.mark_process_dead(worker.pid)
