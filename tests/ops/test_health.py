@@ -79,7 +79,7 @@ def test_an_unreachable_redis_is_degraded(app, client):
 
 
 class _Registry(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         self.send_response(404)
         self.end_headers()
 
