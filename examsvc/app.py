@@ -79,6 +79,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["examsvc.clock"] = app.config.pop("CLOCK", None) or SystemClock()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(shipped("migrations")), render_as_batch=True)
+    # Before CSRF's check: a refused request has its request id and its latency too.
+    logs.init_app(app)
+    metrics.init_app(app)
     csrf.init_app(app)
     # The extension object outlives an app: drop the previous app's message queue.
     socketio.server_options.pop("client_manager", None)
@@ -96,8 +99,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         manage_session=False,
     )
     commands.init_app(app)
-    logs.init_app(app)
-    metrics.init_app(app)
     for name in FEATURES:
         module = importlib.import_module(f"examsvc.{name}")
         init = getattr(module, "init_app", None)
