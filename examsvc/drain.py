@@ -69,6 +69,7 @@ def drain(server: Any, socket_server: Any, grace: float) -> None:
     global _draining
     _draining = True  # /readyz answers down: the balancer stops sending new work here
     deadline = time.monotonic() + grace
+    at_signal = _in_flight
     if server is not None:
         server.stop_accepting()
     settled = _wait_idle(deadline, gevent.sleep)
@@ -77,7 +78,8 @@ def drain(server: Any, socket_server: Any, grace: float) -> None:
         socket_server.eio.disconnect()  # every client: "transport close", they reconnect
     settled = _wait_idle(deadline, gevent.sleep) and settled
     log.info(
-        "stopping: %d sockets closed, %s",
+        "stopping: %d in flight at the signal, %d sockets closed, %s",
+        at_signal,
         sockets,
         "nothing in flight" if settled else f"{_in_flight} still in flight after the grace",
     )

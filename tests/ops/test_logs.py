@@ -92,3 +92,27 @@ def test_text_format_for_people_reading_a_terminal(client):
         logs.uninstall()
     assert "[req-12345678]" in stream.getvalue()
     assert not stream.getvalue().startswith("{")
+
+
+def test_each_socket_event_logs_under_its_own_request_id(app, captured):
+    """``web.sockets.acknowledged``, the wrapper of every acknowledged event, as Flask-SocketIO
+    calls it: in a request context of its own per event."""
+    from pydantic import BaseModel
+
+    from examsvc.web.sockets import acknowledged
+
+    class Ping(BaseModel):
+        n: int
+
+    def unit(message: Ping) -> dict:
+        logging.getLogger("examsvc.test").info("event %d", message.n)
+        return {"ok": True}
+
+    handler = acknowledged(unit, Ping)
+    for n in (1, 2):
+        with app.test_request_context("/socket.io/"):
+            assert handler({"n": n}) == {"ok": True}
+    events = [r for r in lines(captured) if r["logger"] == "examsvc.test"]
+    assert [r["message"] for r in events] == ["event 1", "event 2"]
+    ids = {r["request_id"] for r in events}
+    assert len(ids) == 2 and all(i and len(i) == 32 for i in ids)
