@@ -8,6 +8,7 @@ the processes share rooms (docs/deployment.md)."""
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 worker_class = "gevent"
@@ -29,6 +30,24 @@ def post_worker_init(worker: Any) -> None:
     faces.start(app)
     offload.start(app)
     jobs.start(app)
+    _drain_on_sigterm(worker, app)
+
+
+def _drain_on_sigterm(worker: Any, app: Any) -> None:
+    """SIGTERM as under ``examsvc serve`` (``examsvc.drain``): gunicorn stops accepting and
+    waits for its handlers; the saves in flight finish, then the sockets are closed so that
+    the browsers reconnect elsewhere instead of holding the worker for graceful_timeout."""
+    import gevent  # local import: after gunicorn's gevent worker has patched the library
+
+    from examsvc import drain  # local import: as above
+    from examsvc.extensions import socketio  # local import: as above
+
+    def stop() -> None:
+        worker.alive = False  # gunicorn's loop closes its listeners within a second
+        gevent.sleep(1.5)  # so that no client reconnects to this worker
+        drain.drain(None, socketio.server, app.config["STOP_GRACE_SECONDS"])
+
+    gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(stop))
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -220,3 +220,42 @@ class _Saver(threading.Thread):
             answered.release()
 
         return ack
+
+
+def test_gunicorn_worker_closes_sockets_on_sigterm_instead_of_waiting(tmp_path):
+    """Under gunicorn (the scale-out) a connected candidate's socket does not hold the worker
+    for its graceful_timeout (30 s): it is closed after the drain and the master exits 0."""
+    port = _free_port()
+    env = demo_env(tmp_path, EXAMSVC_STOP_GRACE_SECONDS="5")
+    server = Server(f"http://127.0.0.1:{port}", env, tmp_path / "gunicorn.log")
+    server.command("db", "upgrade")
+    server.command("demo", "load")
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:examsvc.gunicorn_conf"]
+    command += ["--bind", f"127.0.0.1:{port}", "examsvc.wsgi:app"]
+    with (
+        server.log.open("wb") as out,
+        subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT) as process,
+    ):
+        try:
+            wait_until_serving(server.url, process, server.log)
+            number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])
+            http = physician_session(server.url, number, "Gunicorn-Doc-2026")
+            closed = threading.Event()
+            client = socketio.Client(reconnection=False)
+            client.on("disconnect", closed.set, namespace="/exam")
+            client.connect(
+                server.url,
+                namespaces=["/exam"],
+                headers=cookie_header(http),
+                transports=["websocket"],
+            )
+            sent_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=40) == 0, server.log.read_text()
+            stopped_in = time.monotonic() - sent_at
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert closed.wait(timeout=5), "the candidate's socket was not closed"
+    client.disconnect()
+    assert stopped_in < 15, (stopped_in, server.log.read_text()[-2000:])
