@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, request
 
 import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-from examsvc import commands, uow
+from examsvc import commands, logs, metrics, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.extensions import csrf, db, migrate, socketio
@@ -80,6 +80,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["examsvc.clock"] = app.config.pop("CLOCK", None) or SystemClock()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(shipped("migrations")), render_as_batch=True)
+    # Before CSRF's check: a refused request has its request id and its latency too.
+    logs.init_app(app)
+    metrics.init_app(app)
     csrf.init_app(app)
     # The extension object outlives an app: drop the previous app's message queue.
     socketio.server_options.pop("client_manager", None)

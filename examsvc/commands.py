@@ -9,7 +9,7 @@ import gevent
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from examsvc import jobs, offload
+from examsvc import drain, jobs, logs, offload
 from examsvc.camera import faces
 from examsvc.extensions import socketio
 
@@ -22,15 +22,25 @@ from examsvc.extensions import socketio
 def serve(host: str, port: int, no_jobs: bool) -> None:
     """Run the web and Socket.IO server on gevent."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    logs.configure(app, default="json")
 
     faces.start(app)
     offload.start(app)
     if not no_jobs:
         jobs.start(app)
-    # SIGTERM (systemd, a deploy) stops like Ctrl-C: the pools and jobs end, the database
-    # connections close, and the exit status is 0.
+    # SIGTERM (systemd, a deploy): stop accepting, let the saves in flight finish within
+    # the grace period, close the sockets (the clients reconnect elsewhere), then the pools
+    # and jobs end, the database connections close, and the exit status is 0.
     main = gevent.getcurrent()
-    gevent.signal_handler(signal.SIGTERM, lambda: main.throw(SystemExit(0)))
+    grace = app.config["STOP_GRACE_SECONDS"]
+
+    def stop_gracefully() -> None:
+        if drain.draining():
+            return
+        drain.drain(getattr(socketio, "wsgi_server", None), socketio.server, grace)
+        main.throw(SystemExit(0))
+
+    gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(stop_gracefully))
     click.echo(f"examsvc listening on http://{host}:{port}/")
     try:
         socketio.run(app, host=host, port=port, use_reloader=False, log_output=False)

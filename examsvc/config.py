@@ -188,6 +188,31 @@ SETTINGS: tuple[Setting, ...] = (
         " invigilators' pages stays valid (the viewer's rights are checked on every request too).",
     ),
     Setting(
+        "LOG_FORMAT",
+        "",
+        str,
+        "Log lines: json (one object a line, the default under `examsvc serve` and gunicorn)"
+        " or text.",
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        str,
+        "Bearer token a Prometheus scraper sends for /metrics (without it: loopback only).",
+    ),
+    Setting(
+        "READY_WRITEBACK_MAX_AGE",
+        3600,
+        int,
+        "Seconds a result may wait for the registration system before /readyz says degraded.",
+    ),
+    Setting(
+        "STOP_GRACE_SECONDS",
+        20,
+        int,
+        "On SIGTERM, seconds `examsvc serve` lets requests and answer saves in flight finish.",
+    ),
+    Setting(
         "CJK_FONT",
         "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
         str,

@@ -18,7 +18,7 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from examsvc import uow
+from examsvc import metrics, uow
 from examsvc.accounts import ROLE_LABELS
 from examsvc.accounts import operations as ops
 from examsvc.accounts.auth import (
@@ -84,6 +84,7 @@ def _attempt_login(login: str, password: str) -> User:
     try:
         user = ops.authenticate(login, password, _address(), now=now(), policy=_policy())
     except Refused as exc:
+        metrics.LOGINS.labels(exc.code).inc()
         record(
             "login.failed",
             "user",
@@ -95,6 +96,7 @@ def _attempt_login(login: str, password: str) -> User:
             reason=exc.code,
         )
         raise  # the callers answer, not raise: the unit keeps the failure
+    metrics.LOGINS.labels("ok").inc()
     record("login", "user", user.id, actor_id=user.id, now=now(), address=_address())
     login_user(user)
     return user

@@ -1,19 +1,18 @@
-"""The agency's back office: the staff landing page, and the service's health (/healthz)."""
+"""The agency's back office: the staff landing page, and the service's liveness (/healthz) and readiness (/readyz)."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 
+from examsvc import drain, health, metrics
 from examsvc.accounts.auth import current_user, staff_required
 from examsvc.admin import audit
 from examsvc.admin.queries import roster_counts
 from examsvc.camera import faces
 from examsvc.enums import Role
-from examsvc.extensions import db
+from examsvc.health import is_loopback
 from examsvc.invigilation.queries import invigilator_sessions
 from examsvc.roster.queries import current_cycle
 
@@ -36,35 +35,37 @@ def dashboard() -> str:
 
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, Any], int]:
-    """Up or down for everyone; the database, and the face queues' depth and latency (the
-    local pool when it runs, the RQ queues on Redis when one is configured), only for staff
-    and for a loopback address (the host's own monitoring)."""
-    try:  # on a connection of its own: a failure leaves the request's session clean
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except sa.exc.SQLAlchemyError:
-        database = "down"
-    status = 200 if database == "ok" else 503
-    body: dict[str, Any] = {"status": "ok" if status == 200 else "down"}
-    user = current_user() if status == 200 else None
-    if not (
-        _is_loopback(request.remote_addr) or (user is not None and user.role != Role.PHYSICIAN)
-    ):
-        return body, status
-    body["database"] = database
+    """Liveness: the process answers. Nothing is checked (``/readyz`` does that); from a
+    loopback address or for staff, the face queues' depth and latency are added (the local
+    pool when it runs, the RQ queues on Redis when one is configured) and whether this
+    process is stopping (``examsvc.drain``)."""
+    body: dict[str, Any] = {"status": "ok"}
+    user = current_user()
+    if not (is_loopback(request.remote_addr) or (user is not None and user.role != Role.PHYSICIAN)):
+        return body, 200
+    body["process"] = {"draining": drain.draining(), "in_flight": drain.in_flight()}
     if (metrics := faces.metrics()) is not None:
         body["faces"] = metrics
     if redis_url := current_app.config["REDIS_URL"]:
         body["faces_remote"] = faces.remote_metrics(redis_url)
-    return body, status
+    return body, 200
 
 
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, Any], int]:
+    """Readiness for the balancer and the monitoring (``examsvc.health``): counts and class
+    names only, nothing personal, so it answers anyone."""
+    return health.readiness(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@bp.get("/metrics")
+def metrics_scrape() -> Response:
+    """Prometheus, for loopback or ``EXAMSVC_METRICS_TOKEN`` (nginx denies it outside)."""
+    config = current_app.config
+    given = request.headers.get("Authorization", "")
+    if not metrics.allowed(config["METRICS_TOKEN"], given, is_loopback(request.remote_addr)):
+        return Response("not found\n", 404, mimetype="text/plain")
+    return metrics.exposition(health.LiveGauges(current_app._get_current_object()))  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app
 from pydantic import AwareDatetime, BaseModel, Field
 
-from examsvc import uow
+from examsvc import metrics, uow
 from examsvc.accounts.auth import current_user, physician_required
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
@@ -154,6 +154,7 @@ def save(attempt_id: int, position: int, body: AnswerBody) -> dict[str, Any]:
 
 
 @bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
+@metrics.timed_answer("http")
 @physician_required
 @uow.retry_conflicts
 def save_http(attempt_id: int, position: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from flask_socketio import ConnectionRefusedError, join_room
 
-from examsvc import uow
+from examsvc import metrics, uow
 from examsvc.accounts.auth import current_user
 from examsvc.attempts.api import AnswerMessage, save
 from examsvc.enums import Role
@@ -62,5 +62,9 @@ def answer(message: AnswerMessage) -> dict[str, Any]:
     return save(message.attempt_id, message.position, message)
 
 
-socketio.on_event("answer", acknowledged(answer, AnswerMessage), namespace=NAMESPACE)
+socketio.on_event(
+    "answer",
+    metrics.timed_answer("socket")(acknowledged(answer, AnswerMessage)),
+    namespace=NAMESPACE,
+)
 socketio.on_event("*", unknown_event, namespace=NAMESPACE)

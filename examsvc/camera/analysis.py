@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask
 
-from examsvc import uow
+from examsvc import metrics, uow
 from examsvc.camera import faces, operations
 from examsvc.camera.models import SnapshotStatus
 from examsvc.clock import now
@@ -65,6 +66,7 @@ def join(timeout: float = 60) -> None:
 def _analyse(app: Flask, stored: operations.StoredSnapshot) -> None:
     try:
         with app.app_context():
+            started = time.perf_counter()
             try:
                 image = stored.path.read_bytes()
                 result = faces.run(
@@ -81,6 +83,7 @@ def _analyse(app: Flask, stored: operations.StoredSnapshot) -> None:
                 log.warning("snapshot %s not analysed: %r", stored.id, exc)
                 _record_unanalysed(app, stored.id, SnapshotStatus.ERROR, type(exc).__name__)
                 return
+            metrics.SNAPSHOT_ANALYSIS_SECONDS.observe(time.perf_counter() - started)
             _record(stored.id, result)
     except Exception:
         log.exception("snapshot %s: analysis failed", stored.id)

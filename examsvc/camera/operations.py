@@ -37,6 +37,7 @@ from examsvc.enums import AttemptStatus
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
+from examsvc.metrics import SNAPSHOTS_ANALYSED
 from examsvc.roster.models import Physician
 from examsvc.signals import attempt_changed
 from proctoring import liveness
@@ -333,6 +334,7 @@ def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) 
         }
     snapshot.analysed_at = now
     db.session.flush()
+    SNAPSHOTS_ANALYSED.labels(str(snapshot.status)).inc()
     attempt_changed.send(snapshot.attempt_id)
     return snapshot
 
@@ -349,6 +351,7 @@ def record_unanalysed(
     snapshot.measurements = {"reason": reason}
     snapshot.analysed_at = now
     db.session.flush()
+    SNAPSHOTS_ANALYSED.labels(str(status)).inc()
     attempt_changed.send(snapshot.attempt_id)
     return snapshot
 

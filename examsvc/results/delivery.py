@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from examsvc import metrics
 from examsvc.extensions import db
 from examsvc.registry import RegistryClient, RegistryError, retry_after_seconds
 from examsvc.results.models import DeliveryStatus, ResultDelivery
@@ -228,6 +229,7 @@ def send(client: RegistryClient, claimed: Claimed, now: Callable[[], datetime]) 
             kept = record_retry(claimed, status, error or f"HTTP {status}", retry_after, now())
     # Row ids and HTTP statuses only: no names or ID numbers in the logs.
     log.info("result %s: %s (HTTP %s, try %d)", claimed.id, outcome, status, claimed.tries)
+    metrics.writeback_outcome(outcome, status)
     return outcome if kept else "lease_lost"
 
 

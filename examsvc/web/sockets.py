@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import g
 from pydantic import BaseModel
 
+from examsvc import drain, logs
 from examsvc.errors import DomainError
 from examsvc.marks import N_
 from examsvc.web.errors import ApiError, error_ack, validate
@@ -31,8 +32,10 @@ def acknowledged(
 
     def handler(data: Any = None) -> dict[str, Any]:
         g.pop("user", None)
+        g.request_id = logs.new_request_id()  # each event its own id in the logs
         try:
-            return unit(validate(model, data))
+            with drain.tracked():  # a graceful stop lets it finish
+                return unit(validate(model, data))
         except DomainError as exc:
             return error_ack(exc)
         except Exception:
