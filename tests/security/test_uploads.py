@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask, g
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from examsvc.banks.models import QuestionBank
 from examsvc.camera.models import Snapshot
@@ -59,7 +61,9 @@ def test_a_file_over_the_limit_is_answered_413_with_a_message(app, world, path, 
     admin = client_of(app, world.users["admin"])
     big = bytes(app.config["MAX_CONTENT_LENGTH"] + 1)
     before = _counts()
-    response = admin.post(path, data={**fields, "file": (io.BytesIO(big), "名单.xlsx")})
+    # The body built in memory (the test client would spool it to a file the app never reads).
+    boundary, body = encode_multipart({**fields, "file": FileStorage(io.BytesIO(big), "名单.xlsx")})
+    response = admin.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 413
     if path.startswith("/api/"):
         error = response.get_json()["error"]
