@@ -68,9 +68,9 @@ def test_a_file_over_the_limit_is_answered_413_with_a_message(app, world, path, 
     if path.startswith("/api/"):
         error = response.get_json()["error"]
         assert error["code"] == "request_entity_too_large"
-        assert "上传的文件太大" in error["message"]
+        assert error["message"] == "上传的文件太大：不能超过 20 MB"
     else:
-        assert "上传的文件太大" in response.get_data(as_text=True)
+        assert "上传的文件太大：不能超过 20 MB" in response.get_data(as_text=True)
     assert _counts() == before
 
 
