@@ -85,6 +85,16 @@ def test_nothing_a_candidate_reaches_during_an_attempt_carries_a_key(app: Flask,
     assert _questions(seen["start"]), "the attempt's questions were not found"
     seen["state"] = me.get(f"/api/v1/exam/attempts/{attempt_id}").get_json()
     seen["page"] = me.get(f"/exam/{attempt_id}").get_data(as_text=True)
+    for path in (
+        f"/exam/paper/{paper.id}/consent",
+        f"/exam/paper/{paper.id}/device",
+        f"/exam/paper/{paper.id}/verify",
+        "/home",
+        "/results",
+        "/api/v1/session",
+        "/api/v1/exam",
+    ):
+        seen[f"{path} (during)"] = me.get(path).get_data(as_text=True)
     saved = me.put(
         f"/api/v1/exam/attempts/{attempt_id}/answers/1",
         json={"response": None, "marked": True, "seq": 1},
