@@ -52,8 +52,12 @@ SETTINGS = settings(
 )
 
 
-def _run(app: Flask, world: World, case: Any, role: str) -> None:
+def _run(app: Flask, world: World, case: Any, role: str, own: bool = False) -> None:
     client = client_of(app, world.users[role])
+    if own:  # the bodies against the physician's own attempt and paper, not random ids
+        mine = {"attempt_id": world.hall.attempt_a.id, "paper_id": world.hall.paper.id}
+        params = case.path_parameters or {}
+        case.path_parameters = {k: mine.get(k, v) for k, v in params.items()}
     cookie = client.http.get_cookie("session")
     headers = {"X-CSRFToken": client.token}
     if cookie is not None:
@@ -80,6 +84,12 @@ def test_fuzz_as_the_anonymous(app: Flask, world: World, case: Any) -> None:
 @SETTINGS
 def test_fuzz_as_a_physician_in_an_attempt(app: Flask, world: World, case: Any) -> None:
     _run(app, world, case, "physician")
+
+
+@schema.parametrize()
+@SETTINGS
+def test_fuzz_as_a_physician_on_their_own_attempt(app: Flask, world: World, case: Any) -> None:
+    _run(app, world, case, "physician", own=True)
 
 
 @schema.parametrize()
