@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast, get_args, get_origin
 
-from flask import Flask, flash, jsonify, render_template, request, session
+from flask import Flask, current_app, flash, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -196,14 +196,20 @@ def init_app(app: Flask) -> None:
             403: N_("您没有权限访问此页面"),
             404: N_("页面不存在"),
             405: N_("不支持此操作"),
-            413: N_("上传的文件太大"),
             429: N_("请求过于频繁，请稍后再试"),
         }
         status = exc.code or 500
-        return handle_api_error(
-            ApiError(
-                status,
-                (exc.name or "error").lower().replace(" ", "_"),
-                messages.get(status, N_("服务器繁忙，请稍后再试")),
+        code = (exc.name or "error").lower().replace(" ", "_")
+        if status == 413:  # say the limit: the agency can split the file or shrink the photos
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            return handle_api_error(
+                ApiError(
+                    status,
+                    code,
+                    N_("上传的文件太大：不能超过 {mb} MB"),
+                    mb=limit // (1024 * 1024),
+                )
             )
+        return handle_api_error(
+            ApiError(status, code, messages.get(status, N_("服务器繁忙，请稍后再试")))
         )

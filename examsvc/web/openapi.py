@@ -65,9 +65,12 @@ def operation(
                 for status, why in (
                     ("400", "bad_json: the body is not JSON, or nests more than 32 levels"),
                     ("401", "not logged in"),
+                    ("403", "another role's call, or the initial password not changed yet"),
                     ("404", "no such resource (or an id beyond the maximum)"),
                     ("409", "refused by the rules"),
                     ("422", "invalid: a field of the wrong type or out of range (details)"),
+                    ("429", "throttled: too many attempts, the message says how long to wait"),
+                    ("503", "busy: the CPU pool's queue is full, nothing was done, retry"),
                 )
             },
         },
