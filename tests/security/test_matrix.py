@@ -56,6 +56,12 @@ ROUTES: dict[tuple[str, str], dict[str, str]] = {
     ("accounts.reset_password", "POST"): ADMIN,
     ("admin.dashboard", "GET"): STAFF,
     ("admin.healthz", "GET"): PUBLIC,
+    ("admin.readyz", "GET"): PUBLIC,
+    ("admin.metrics_scrape", "GET"): PUBLIC,  # from loopback (the test's); else a token: tests/ops
+    ("statistics.progress", "GET"): AGENCY,
+    ("statistics.statistics", "GET"): AGENCY,
+    ("statistics.people", "GET"): AGENCY,
+    ("statistics.export", "GET"): AGENCY,
     ("audit.index", "GET"): ADMIN,
     ("banks.index", "GET"): AGENCY,
     ("banks.detail", "GET"): AGENCY,
@@ -222,6 +228,7 @@ def _values(world: World, app: Flask) -> dict[str, Any]:
         "snapshot_id": 999999,
         "token": evidence.token("snapshot", 999999),
         "user_id": hall.theirs.id,
+        "view": "statistics",
         "window_id": hall.window.id,
     }
 
