@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from examsvc import drain, jobs, logs, offload
-from examsvc.camera import faces
+from examsvc.camera import analysis, faces
 from examsvc.extensions import socketio
 
 
@@ -26,6 +26,7 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
 
     faces.start(app)
     offload.start(app)
+    analysis.recover(app)
     if not no_jobs:
         jobs.start(app)
     # SIGTERM (systemd, a deploy): stop accepting, let the saves in flight finish within

@@ -101,3 +101,43 @@ def test_a_form_takes_the_same_pydantic_path_as_json(app):
         form_model(Filter, MultiDict([("start", "明天")]))
     assert caught.value.status == 422
     assert caught.value.details == [{"field": "start", "message": "不是有效时间"}]
+
+
+def _dropped() -> Exception:
+    """What SQLAlchemy raises when PostgreSQL closed the connection under a query."""
+    import sqlalchemy as sa
+
+    return sa.exc.OperationalError(
+        "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+    )
+
+
+def test_a_lost_database_answers_a_retryable_503_never_a_500(app, client):
+    # tests/faults/test_postgres.py terminates the server's connections for real.
+    def broken() -> None:
+        raise _dropped()
+
+    app.add_url_rule("/api/v1/broken-db", "broken_db", broken)
+    app.add_url_rule("/broken-db", "broken_db_page", broken)
+    answer = client.get("/api/v1/broken-db")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+    assert answer.json["error"]["code"] == "database_unavailable"
+    page = client.get("/broken-db")
+    assert page.status_code == 503 and b"Traceback" not in page.data
+
+
+def test_a_socket_event_on_a_lost_database_is_acknowledged_as_retryable(app):
+    from pydantic import BaseModel as Model
+
+    from examsvc.web.sockets import acknowledged
+
+    class Empty(Model):
+        pass
+
+    def unit(_: Empty) -> dict:
+        raise _dropped()
+
+    with app.test_request_context("/"):
+        ack = acknowledged(unit, Empty)({})
+    assert ack["ok"] is False and ack["status"] == 503
+    assert ack["error"]["code"] == "database_unavailable"

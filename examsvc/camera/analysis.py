@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -55,6 +56,24 @@ def dispatch(app: Flask, stored: operations.StoredSnapshot) -> None:
         return
     with _lock:  # held until the task is listed: it removes itself when done
         _tasks[stored.id] = socketio.start_background_task(_analyse, app, stored)
+
+
+def recover(app: Flask) -> int:
+    """Hand the snapshots left PENDING by a process that died (kill -9, a crash) to the
+    engine again, once, at start; the embedded default only (with Redis their jobs wait in
+    the RQ queue for the face workers). Returns how many."""
+    if app.config.get("REDIS_URL"):
+        return 0
+    with app.app_context():
+        try:
+            stored = operations.unanalysed_snapshots(Path(app.config["DATA_DIR"]))
+        finally:
+            db.session.remove()
+    for snapshot in stored:
+        dispatch(app, snapshot)
+    if stored:
+        log.info("%d snapshots left unanalysed by a previous process handed on", len(stored))
+    return len(stored)
 
 
 def join(timeout: float = 60) -> None:

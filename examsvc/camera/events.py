@@ -44,7 +44,14 @@ from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import logged_in_physician
-from examsvc.web.errors import ApiError, error_ack, error_body, validate
+from examsvc.web.errors import (
+    ApiError,
+    database_trouble,
+    database_unavailable,
+    error_ack,
+    error_body,
+    validate,
+)
 from examsvc.web.i18n import current_language, gettext
 from examsvc.web.inputs import MAX_INT
 from examsvc.web.sockets import acknowledged
@@ -99,7 +106,10 @@ def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         return error_ack(exc)
     except Busy:
         return _busy().to_ack()
-    except Exception:
+    except Exception as exc:
+        if database_trouble(exc):
+            log.warning("database unavailable: %r", exc)
+            return database_unavailable().to_ack()
         log.exception("%s failed", what)
         return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
     finally:

@@ -314,6 +314,27 @@ def store_snapshot(
     )
 
 
+def unanalysed_snapshots(data_dir: Path) -> list[StoredSnapshot]:
+    """The snapshots still PENDING, oldest first: after a process that was analysing them
+    died (kill -9, a crash), the next one to start hands them to the engine again."""
+    found = []
+    for snapshot in db.session.scalars(
+        sa.select(Snapshot)
+        .where(Snapshot.status == SnapshotStatus.PENDING, Snapshot.path.is_not(None))
+        .order_by(Snapshot.id)
+    ):
+        found.append(
+            StoredSnapshot(
+                snapshot.id,
+                snapshot.attempt_id,
+                data_dir / str(snapshot.path),
+                enrolled_encodings(snapshot.attempt),
+                is_flagged(snapshot.attempt_id),
+            )
+        )
+    return found
+
+
 def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) -> Snapshot | None:
     """The engine's decision on a snapshot: its status, flags, distance and measurements."""
     snapshot = db.session.get(Snapshot, snapshot_id)

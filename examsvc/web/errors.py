@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast, get_args, get_origin
 
 from flask import Flask, current_app, flash, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from examsvc.errors import DomainError, Invalid, field_errors
 from examsvc.marks import N_
 from examsvc.web.i18n import gettext
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2  # what a 503 database_unavailable asks the client to wait
+
+
+def database_trouble(exc: BaseException) -> bool:
+    """The database went away or is out of connections (PostgreSQL restarted, a connection
+    terminated, the pool timed out, SQLite locked for too long): nothing was committed, and
+    the same request may be sent again (saves are idempotent by ``seq``)."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return False
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(503, "database_unavailable", N_("服务暂时无法访问数据库，请稍后重试"))
 
 
 class ApiError(DomainError):
@@ -187,6 +208,17 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError) -> Any:
         return handle_api_error(ApiError(400, "csrf", N_("页面已过期，请刷新后重试")))
+
+    @app.errorhandler(sa_exc.SQLAlchemyError)
+    def handle_database(exc: sa_exc.SQLAlchemyError) -> Any:
+        """A database that went away answers a clear, retryable 503 (the page's journal
+        keeps the save and sends it again), never a 500 with a traceback."""
+        if not database_trouble(exc):
+            log.exception("request failed", exc_info=exc)
+            return handle_http(InternalServerError())
+        log.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        body, status = handle_api_error(database_unavailable())
+        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Any:

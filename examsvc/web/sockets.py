@@ -18,7 +18,13 @@ from pydantic import BaseModel
 from examsvc import drain, logs
 from examsvc.errors import DomainError
 from examsvc.marks import N_
-from examsvc.web.errors import ApiError, error_ack, validate
+from examsvc.web.errors import (
+    ApiError,
+    database_trouble,
+    database_unavailable,
+    error_ack,
+    validate,
+)
 from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,7 +44,10 @@ def acknowledged(
                 return unit(validate(model, data))
         except DomainError as exc:
             return error_ack(exc)
-        except Exception:
+        except Exception as exc:
+            if database_trouble(exc):
+                log.warning("database unavailable: %r", exc)
+                return database_unavailable().to_ack()
             log.exception("socket event %s failed", getattr(unit, "__name__", unit))
             return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
         finally:

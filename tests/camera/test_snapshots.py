@@ -257,6 +257,21 @@ def test_snapshots_beyond_the_analyses_in_flight_are_skipped(app, channel, attem
     assert snapshot(first["id"]).status == SnapshotStatus.NO_FACE
 
 
+def test_snapshots_left_pending_by_a_killed_process_are_analysed_at_the_next_start(
+    app, channel, attempt_id, enrolled, photos, monkeypatch
+):
+    # The process dies (kill -9) after the unit committed, before its analysis ran.
+    with monkeypatch.context() as patched:
+        patched.setattr(analysis, "dispatch", lambda app, stored: None)
+        ack = send(channel, attempt_id, photos["obama"])
+    assert snapshot(ack["id"]).status == SnapshotStatus.PENDING
+    # The next process to start hands it on once (tests/faults/test_kill.py, for real).
+    assert analysis.recover(app) == 1
+    analysis.join()
+    assert snapshot(ack["id"]).status == SnapshotStatus.OK
+    assert analysis.recover(app) == 0
+
+
 def test_the_worker_hook_records_a_decision_and_a_dropped_frame(
     app, channel, attempt_id, photos, monkeypatch
 ):

@@ -59,7 +59,9 @@ def item(
 
 
 class FakeRegistry:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """``port``: a fixed one (the fault suite stops the registry and starts another on
+        the same address); 0 picks a free one."""
         self.items: list[dict[str, Any]] = []
         self.photos: dict[str, bytes] = {}
         # page index -> statuses to answer before answering properly (e.g. [500, 500])
@@ -72,7 +74,7 @@ class FakeRegistry:
         self.result_reads: int | None = None
         self.log: list[str] = []
         self._init_results()
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.server = make_server("127.0.0.1", port, self.wsgi, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -26,7 +26,10 @@
     node.textContent = text; node.className = "save-status" + (offline ? " offline" : "");
   }
   function api(method, url, body) {
-    return fetch(url, { method: method, credentials: "same-origin",
+    // A request on a stalled connection fails after 15 s (and is sent again) instead of
+    // holding its save in flight for as long as the browser waits.
+    var abort = window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(15000) : undefined;
+    return fetch(url, { method: method, credentials: "same-origin", signal: abort,
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: body ? JSON.stringify(body) : undefined })
       .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; }); });
   }
@@ -159,7 +162,14 @@
     var payload = Object.assign({ attempt_id: cfg.attempt }, entry);
     if (socket && socket.connected) {
       socket.timeout(8000).emit("answer", payload, function (err, reply) {
-        if (err) { delete inFlight[entry.seq]; status(T.offline, true); return; }
+        if (err) {
+          delete inFlight[entry.seq]; status(T.offline, true);
+          // No acknowledgement within 8 s on a socket that still looks connected: its
+          // connection is dead (a NAT forgot it, the phone changed networks). Open a new one
+          // now rather than after the ping timeout; the journal replays on connect.
+          if (socket.connected) { socket.disconnect(); socket.connect(); }
+          return;
+        }
         acknowledged(entry, reply);
       });
       return;

@@ -1,0 +1,229 @@
+"""Redis stops under the scale-out configuration (the test's OWN redis-server on a free
+port, never the machine's): answer saves go on and are stored, a snapshot is stored and
+marked as not analysed (a clear status) instead of failing, the process and its sockets
+live on, and when Redis returns the face queue and the message queue work again."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import _free_port, physician_session, server_database, start_first_paper
+from tests.e2e.test_scale_out import channel, make_session, staff_session
+from tests.faults.conftest import close, poll, service
+
+pytestmark = [pytest.mark.faults, pytest.mark.redis]
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that can be stopped and started."""
+
+    def __init__(self, root: Path) -> None:
+        self.port = _free_port()
+        self.root = root
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url)
+
+        def up() -> bool:
+            try:
+                return bool(client.ping())
+            except RedisConnectionError:
+                return False
+
+        try:
+            poll(up, timeout=15, what="redis-server answers")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@contextmanager
+def own_redis(root: Path) -> Iterator[OwnRedis]:
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Scene:
+    """A scale-out server on its own Redis, a candidate in an attempt on its socket."""
+
+    def __init__(self, url: str, server) -> None:
+        self.url = url
+        session_id = make_session(server, ["DEMO-0001"])
+        number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])
+        self.http = physician_session(url, number, "Redis-Doc-2026")
+        started = start_first_paper(url, self.http)
+        self.attempt_id = started["id"]
+        self.items = [i for i in started["items"] if i["type"] in ("single", "true_false")]
+        self.candidate, self.inbox = channel(url, self.http, "/exam", ["warning"])
+        assert self.candidate.call("exam_join", {"attempt_id": self.attempt_id}, namespace="/exam")[
+            "ok"
+        ]
+        self.proctor = staff_session(url, "jiankao", "Demo-Proctor-2026")
+        self.wall, _ = channel(url, self.proctor, "/invigilate", ["candidate"])
+        assert self.wall.call("join", {"session_id": session_id}, namespace="/invigilate")["ok"]
+        self.seq = 0
+
+    def save(self) -> dict:
+        self.seq += 1
+        item = self.items[self.seq % len(self.items)]
+        response = True if item["type"] == "true_false" else item["options"][0]["key"]
+        return self.candidate.call(
+            "answer",
+            {
+                "attempt_id": self.attempt_id,
+                "position": item["position"],
+                "response": response,
+                "marked": False,
+                "seq": self.seq,
+            },
+            namespace="/exam",
+            timeout=15,
+        )
+
+    def snapshot(self, image: bytes) -> dict:
+        return self.candidate.call(
+            "snapshot",
+            {"attempt_id": self.attempt_id, "image": image},
+            namespace="/exam",
+            timeout=30,
+        )
+
+    def warned(self, text: str) -> bool:
+        """An invigilator's warning reaches the candidate (through the message queue)."""
+        sent = self.wall.call(
+            "warn", {"attempt_id": self.attempt_id, "message": text}, namespace="/invigilate"
+        )
+        if not sent.get("ok"):
+            return False
+        try:
+            while True:
+                name, data = self.inbox.get(timeout=5)
+                if name == "warning" and data["message"] == text:
+                    return True
+        except queue.Empty:
+            return False
+
+    def close(self) -> None:
+        close(self.candidate)
+        close(self.wall)
+        self.http.close()
+        self.proctor.close()
+
+
+def snapshot_status(url: str, snapshot_id: int) -> str:
+    from examsvc.camera.models import Snapshot
+    from examsvc.extensions import db
+
+    with server_database(url):
+        return db.session.scalar(sa.select(Snapshot.status).where(Snapshot.id == snapshot_id)).value
+
+
+@pytest.fixture
+def scale_out(tmp_path, fault_database) -> Iterator[tuple]:
+    with (
+        own_redis(tmp_path) as redis_server,
+        service(
+            tmp_path / "server",
+            EXAMSVC_REDIS_URL=redis_server.url,
+            EXAMSVC_FACE_QUEUE_PREFIX=f"fault-{uuid.uuid4().hex[:8]}-",
+            **fault_database,
+        ) as svc,
+    ):
+        scene = Scene(svc.url, svc.server)
+        try:
+            yield redis_server, svc, scene
+        finally:
+            scene.close()
+
+
+def test_redis_stops_and_returns_the_service_degrades_and_recovers(scale_out, faces_photos):
+    redis_server, svc, scene = scale_out
+    assert scene.save()["ok"]
+    assert scene.warned("请正对摄像头")  # through the message queue
+
+    redis_server.stop()
+    # Saves go on: acknowledged and stored.
+    acked = [scene.save() for _ in range(5)]
+    assert all(a["ok"] and a["code"] == "saved" for a in acked), acked
+    state = scene.http.get(f"{svc.url}/api/v1/exam/attempts/{scene.attempt_id}", timeout=10)
+    assert state.ok and max(i["seq"] or 0 for i in state.json()["items"]) == scene.seq
+    # A snapshot is stored and acknowledged; its analysis is shed with a clear status.
+    shed = scene.snapshot(faces_photos["obama"])
+    assert shed["ok"], shed
+    assert poll(lambda: snapshot_status(svc.url, shed["id"]) != "pending", timeout=20)
+    assert snapshot_status(svc.url, shed["id"]) == "error"
+    # The process lives on: pages and the API answer.
+    assert requests.get(svc.url + "/healthz", timeout=5).ok
+    assert scene.http.get(f"{svc.url}/api/v1/exam", timeout=10).ok
+
+    redis_server.start()
+    # Recovery: the message queue carries a warning again, the face queue takes the next
+    # snapshot (it waits in Redis for a face worker: pending, not shed).
+    assert poll(lambda: scene.warned("请保持安静"), timeout=30, what="the message queue is back")
+    queued = scene.snapshot(faces_photos["obama"])
+    assert queued["ok"], queued
+    assert snapshot_status(svc.url, queued["id"]) == "pending"
+    assert scene.save()["ok"]
+
+
+def test_readyz_reports_redis_degraded(scale_out):
+    """/readyz (the ops branch) says Redis is down, the service degraded, and ok again."""
+    redis_server, svc, scene = scale_out
+    ready = requests.get(svc.url + "/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["checks"]["redis"]["ok"] is True
+    redis_server.stop()
+    ready = requests.get(svc.url + "/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "degraded" and body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["redis"]["detail"]
+    assert scene.save()["ok"]
+    redis_server.start()
+    assert poll(
+        lambda: requests.get(svc.url + "/readyz", timeout=10).json()["status"] == "ok",
+        timeout=30,
+        what="/readyz ok again",
+    )
