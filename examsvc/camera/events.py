@@ -104,7 +104,7 @@ def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         return work()
     except DomainError as exc:
         return error_ack(exc)
-    except Busy:
+    except (Busy, TimeoutError):  # the face pool is full, or too slow for this frame
         return _busy().to_ack()
     except Exception as exc:
         if database_trouble(exc):

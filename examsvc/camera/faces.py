@@ -63,13 +63,17 @@ def run(
     Under load a face job waits seconds for a worker, so the caller's database transaction
     ends first (only reads may precede it): a request waiting for faces must not hold one
     of the few pooled connections that answer saves and logins need. Objects loaded
-    before reload on their next use."""
+    before reload on their next use. Raises ``TimeoutError`` after ``timeout`` seconds
+    (the callers answer it as busy: try again)."""
     if _pool is not None:
         config = config_from_env()  # read before the transaction ends
         end_reads()
-        return _pool.submit(
-            kind, payload, candidate=candidate, priority=priority, config=config
-        ).result(timeout)
+        future = _pool.submit(kind, payload, candidate=candidate, priority=priority, config=config)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # still queued: nobody waits for it any more
+            raise
     return jobs.run(kind, payload, config_from_env())
 
 
