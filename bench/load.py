@@ -68,6 +68,7 @@ FACES = Path(os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces
 OUT = REPO / "bench" / "out"
 PASSWORD = "Bench-Doc-2026"
 ACK_TIMEOUT = 30  # seconds an answer may wait for its ack (the page gives up at 8 and replays)
+POSTGRES_PID: list[int] = []  # the bench's own PostgreSQL postmaster, measured with the rest
 SLOW_ACK = 8.0  # the browser's own timeout: an ack slower than this would be replayed
 
 # --- preparing the server -----------------------------------------------------------------
@@ -130,6 +131,7 @@ def postgres(root: Path):
     run("pg_ctl", "-D", str(data), "-l", str(home / "pg.log"), "-o", options, "-w", "start")
     try:
         run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "examsvc")
+        POSTGRES_PID.append(int((data / "postmaster.pid").read_text().split()[0]))
         yield f"postgresql+psycopg://bench@127.0.0.1:{port}/examsvc"
     finally:
         subprocess.run(
@@ -756,6 +758,15 @@ def main() -> None:
     label = f"{args.config}-{args.db}-{args.scenario}-{args.n}"
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, True)
+        # The processes' logs are kept beside the JSON (the temporary folder is removed).
+        logs = OUT / f"load-{label}-logs"
+        stack.callback(
+            lambda: [
+                shutil.copy(log, logs / log.name)
+                for log in root.glob("*.log")
+                if logs.mkdir(exist_ok=True) or True
+            ]
+        )
         processes: dict[str, int] = {}
         if args.url:
             if not (args.database_url and args.data_dir):
@@ -810,6 +821,8 @@ def main() -> None:
         if not args.url:
             urls, started = start_servers(stack, args, root, env)
             processes.update(started)
+            if POSTGRES_PID:
+                processes["postgresql"] = POSTGRES_PID[0]
         # The schedule: when each candidate logs in; then the steady window and the phases.
         now = time.time() + 5
         rng = random.Random(14)
