@@ -1,0 +1,1053 @@
+"""Load benchmark (issue #14): N proctored candidates on phones against a real server.
+
+Real Socket.IO clients over WebSocket (python-socketio), split over several generator
+processes, against a real server that this script starts (embedded ``examsvc serve``, or
+the scale-out shape of docs/deployment.md: one gunicorn gevent worker per core, its own
+redis-server on a free port as the message queue, RQ face workers) on SQLite or on a
+PostgreSQL cluster of its own (``initdb`` in a temporary folder, a free port).
+
+It prepares N physicians of the demo cycle (bulk insert; password set, no forced change;
+a registration photo from ../shared/faces with its encoding) and each candidate does what
+the phone does: logs in (ID number + password), gives consent, passes the entry check over
+the socket (frames made from its own photo; the server runs with
+``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, fetches the attempt's
+state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends a ~40 KB
+640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
+
+    .venv/bin/python bench/load.py --n 100 --duration 180 \\
+        [--scenario steady|sync-start] [--config embedded|scale-out] [--db sqlite|postgresql]
+        [--procs 3] [--profile]
+
+    .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
+        (a server already running on that database: the bench prepares and checks through it)
+
+Measures: login, entry, start, state and connect latency (p50/p99), answer-ack latency
+(p50/p99/max), answers acknowledged vs stored (read back from the database), snapshot ack
+and analysis latency (``analysed_at - received_at``), the backlog of pending snapshots
+over time, skipped (shed) snapshots, CPU and memory of every process (psutil), and the
+server's CPU ms per acknowledged save (steady window), per admitted candidate (login +
+consent + entry + start + state, the admission phase) and per state fetch (a phase of
+state fetches only). ``--profile`` (embedded only) runs the server under cProfile for the
+steady window (bench/profiled_serve.py) and prints the top functions.
+Output: a table on stdout and ``bench/out/load-<config>-<db>-<scenario>-<n>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+import requests  # noqa: E402
+import socketio  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from PIL import Image  # noqa: E402
+
+FACES = Path(os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces"))
+OUT = REPO / "bench" / "out"
+PASSWORD = "Bench-Doc-2026"
+ACK_TIMEOUT = 30  # seconds an answer may wait for its ack (the page gives up at 8 and replays)
+POSTGRES_PID: list[int] = []  # the bench's own PostgreSQL postmaster, measured with the rest
+SLOW_ACK = 8.0  # the browser's own timeout: an ack slower than this would be replayed
+
+# --- preparing the server -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_serving(url: str, process: subprocess.Popen[bytes] | None, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            break
+        try:
+            if requests.get(url + "/healthz", timeout=2).ok:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.3)
+    raise SystemExit(f"server at {url} did not start; log {log}:\n{log.read_text()[-3000:]}")
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "examsvc.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"examsvc {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+@contextmanager
+def postgres(root: Path):
+    """A PostgreSQL cluster of the bench's own (initdb in a temporary folder, a free port,
+    trust auth on 127.0.0.1), run as the ``postgres`` user when the bench runs as root."""
+    home = Path(tempfile.mkdtemp(prefix="examsvc-load-pg-"))
+    data, port = home / "data", free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"{command[0]} failed: {done.stdout}{done.stderr}")
+
+    run("initdb", "-D", str(data), "-U", "bench", "--auth=trust", "-E", "UTF8")
+    options = (
+        f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        " -c shared_buffers=128MB"
+    )
+    run("pg_ctl", "-D", str(data), "-l", str(home / "pg.log"), "-o", options, "-w", "start")
+    try:
+        run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "examsvc")
+        POSTGRES_PID.append(int((data / "postmaster.pid").read_text().split()[0]))
+        yield f"postgresql+psycopg://bench@127.0.0.1:{port}/examsvc"
+    finally:
+        subprocess.run(
+            [*as_user, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def registration_photos(limit: int = 24) -> list[tuple[Path, bytes]]:
+    """Real photos of distinct people that the engine accepts: (path, encoding bytes)."""
+    from proctoring.engine import check_registration_photo, verify_entry
+
+    seen: set[str] = set()
+    found: list[tuple[Path, bytes]] = []
+    for line in (FACES / "identities.csv").read_text().splitlines()[1:]:
+        image, identity = line.split(",", 1)
+        if identity in seen or not image.startswith(("face_recognition/", "deepface/")):
+            continue
+        check = check_registration_photo((FACES / image).read_bytes())
+        if not check.ok or check.encoding_bytes() is None:
+            continue
+        # Only photos whose camera frames (below) pass the entry check: the bench measures
+        # admitted candidates, not the engine's accuracy.
+        rng = random.Random(len(found))
+        frames = [camera_jpeg(str(FACES / image), rng, 30_000) for _ in range(3)]
+        if verify_entry(frames, check.encoding_bytes() or b"").code in ("passed", "review"):
+            seen.add(identity)
+            found.append((FACES / image, check.encoding_bytes() or b""))
+        if len(found) >= limit:
+            break
+    if not found:
+        raise SystemExit(f"no usable registration photo under {FACES}")
+    return found
+
+
+def prepare(database_url: str, data_dir: str, n: int) -> list[dict[str, Any]]:
+    """N physicians of the demo cycle, in bulk: a set password (one argon2 hash for all),
+    no forced change, a usable registration photo with its encoding."""
+    from examsvc import create_app
+    from examsvc.accounts.models import User
+    from examsvc.accounts.passwords import hash_password
+    from examsvc.demo.data import CYCLE, demo_id
+    from examsvc.enums import PhotoStatus
+    from examsvc.extensions import db
+    from examsvc.roster import operations
+    from examsvc.roster.models import Physician
+    from examsvc.roster.schemas import RosterItem
+
+    first = 0  # ID numbers of people born in 1975 (the demo's are not): 1,000 per month
+    numbers = [demo_id(i % 1000, f"1975{1 + i // 1000:02d}01") for i in range(first, first + n)]
+    items = [
+        RosterItem.model_validate(
+            {
+                "registration_id": f"LOAD-{i:05d}",
+                "status": "approved",
+                "id_type": "resident_id",
+                "id_number": number,
+                "name": f"压测医师{i}号",
+                "institution": {"code": "DEMO-001", "name": "演示市第一人民医院"},
+                "practice_category": "clinical",
+                "physician_level": "physician",
+                "procedure": "simple",
+                "exemptions": [],
+                "evaluation": {"work_performance": "pass", "ethics": "pass"},
+            }
+        )
+        for i, number in zip(range(first, first + n), numbers, strict=True)
+    ]
+    photos = registration_photos()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": data_dir})
+    candidates = []
+    with app.app_context():
+        cycle = operations.ensure_cycle(CYCLE)
+        operations.import_items(cycle, items, now=datetime.now(UTC))
+        db.session.flush()
+        rows = db.session.execute(
+            sa.select(Physician.id, Physician.user_id, Physician.registration_id).where(
+                Physician.registration_id.like("LOAD-%")
+            )
+        ).all()
+        by_registration = {r.registration_id: r for r in rows}
+        password_hash = hash_password(PASSWORD)
+        db.session.execute(
+            sa.update(User)
+            .where(User.id.in_([r.user_id for r in rows]))
+            .values(
+                password_hash=password_hash,
+                must_change_password=False,
+                password_changed_at=datetime.now(UTC),
+            )
+        )
+        updates = []
+        for k, (item, number) in enumerate(zip(items, numbers, strict=True)):
+            path, encoding = photos[k % len(photos)]
+            row = by_registration[item.registration_id]
+            updates.append({"pid": row.id, "b_status": PhotoStatus.OK, "b_encoding": encoding})
+            candidates.append({"index": k, "login": number, "photo": str(path)})
+        table = Physician.__table__
+        db.session.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("pid"))
+            .values(
+                photo_status=sa.bindparam("b_status"), face_encoding=sa.bindparam("b_encoding")
+            ),
+            updates,
+        )
+        db.session.commit()
+        db.engine.dispose()
+    return candidates
+
+
+# --- one candidate (in a generator process) -------------------------------------------------
+
+
+def camera_jpeg(photo: str, rng: random.Random, target: int = 40_000) -> bytes:
+    """The photo as a phone's 640×480 camera frame: the face on a noisy background, JPEG
+    re-encoded until it is about ``target`` bytes."""
+    image = Image.open(photo).convert("RGB")
+    scale = 400 / image.height
+    image = image.resize((max(1, int(image.width * scale)), 400))
+    noise = np.random.default_rng(rng.randrange(1 << 30)).integers(90, 150, (480, 640, 3))
+    canvas = Image.fromarray(noise.astype(np.uint8))
+    canvas.paste(
+        image.crop((0, 0, min(640, image.width), 400)), ((640 - min(640, image.width)) // 2, 40)
+    )
+    best = b""
+    for quality in (85, 75, 65, 55, 45, 35):
+        out = io.BytesIO()
+        canvas.save(out, "JPEG", quality=quality)
+        best = out.getvalue()
+        if len(best) <= target * 1.15:
+            break
+    return best
+
+
+class Candidate:
+    def __init__(self, spec: dict[str, Any], base: str, opts: dict[str, Any]) -> None:
+        self.spec, self.base, self.opts = spec, base, opts
+        self.rng = random.Random(spec["index"])
+        self.times: dict[str, float] = {}  # phase → seconds
+        self.errors: list[str] = []
+        self.acks: list[tuple[float, float, str]] = []  # (wall time sent, seconds, code)
+        self.acked: dict[int, int] = {}  # position → highest acknowledged seq ("saved")
+        self.snapshots: list[tuple[float, float, str]] = []
+        self.states: list[float] = []
+        self.snapshot_asked = threading.Event()
+        self.stop = threading.Event()
+        self.attempt_id: int | None = None
+        self.ready_at: float | None = None
+        self.entry_retries = 0
+
+    def timed(self, name: str, call):
+        started = time.monotonic()
+        result = call()
+        self.times[name] = time.monotonic() - started
+        return result
+
+    def run(self, start_at: float, end_at: float, state_phase: tuple[float, float]) -> None:
+        try:
+            self._run(start_at, end_at, state_phase)
+        except Exception as exc:  # a failure is a result: counted, not fatal
+            self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            self.stop.set()
+
+    def _run(self, start_at: float, end_at: float, state_phase: tuple[float, float]) -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        http = requests.Session()
+        base = self.base
+        token = http.get(base + "/api/v1/session", timeout=120).json()["csrf_token"]
+        answer = self.timed(
+            "login",
+            lambda: http.post(
+                base + "/api/v1/session",
+                json={"login": self.spec["login"], "password": PASSWORD},
+                headers={"X-CSRFToken": token},
+                timeout=120,
+            ),
+        )
+        if not answer.ok:
+            raise RuntimeError(f"login {answer.status_code} {answer.text[:100]}")
+        headers = {
+            "X-CSRFToken": http.get(base + "/api/v1/session", timeout=120).json()["csrf_token"]
+        }
+        if not http.post(base + "/api/v1/exam/consent", headers=headers, timeout=120).ok:
+            raise RuntimeError("consent refused")
+        papers = http.get(base + "/api/v1/exam", timeout=120).json()["papers"]
+        paper_id = next(p["paper_id"] for p in papers if p["can_start"])
+        client = socketio.Client(reconnection=False)
+        cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+        client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
+        self.timed(
+            "connect",
+            lambda: client.connect(
+                base,
+                namespaces=["/exam"],
+                headers=cookie,
+                transports=["websocket"],
+                wait_timeout=120,
+            ),
+        )
+        for _try in range(5):
+            frames = [camera_jpeg(self.spec["photo"], self.rng, 30_000) for _ in range(3)]
+            ack = self.timed(
+                "entry",
+                lambda frames=frames: client.call(
+                    "entry_frames",
+                    {"paper_id": paper_id, "frames": frames, "motion": []},
+                    namespace="/exam",
+                    timeout=120,
+                ),
+            )
+            if ack and ack.get("admitted"):
+                break
+            if ack and ack.get("ok") and ack.get("outcome") == "retry":
+                self.entry_retries += 1  # the page asks the candidate to try again
+                continue
+            if ack and not ack.get("ok") and ack.get("status") == 503:
+                time.sleep(2 + self.rng.random() * 3)  # busy: the page retries
+                continue
+            raise RuntimeError(f"entry refused: {json.dumps(ack, ensure_ascii=False)[:200]}")
+        else:
+            raise RuntimeError("entry: not admitted in five tries")
+        started = self.timed(
+            "start",
+            lambda: http.post(
+                f"{base}/api/v1/exam/papers/{paper_id}/attempts",
+                json={"rules_acknowledged": True},
+                headers=headers,
+                timeout=120,
+            ),
+        )
+        if not started.ok:
+            raise RuntimeError(f"start {started.status_code} {started.text[:100]}")
+        attempt = started.json()
+        self.attempt_id = attempt["id"]
+        items = [
+            i
+            for i in attempt["items"]
+            if i["type"] in ("single", "true_false") and i.get("options") is not None
+        ] or [i for i in attempt["items"] if i["type"] == "true_false"]
+        state = self.timed(
+            "state", lambda: http.get(f"{base}/api/v1/exam/attempts/{self.attempt_id}", timeout=120)
+        )
+        if not state.ok:
+            raise RuntimeError(f"state {state.status_code}")
+        joined = client.call(
+            "exam_join", {"attempt_id": self.attempt_id}, namespace="/exam", timeout=60
+        )
+        next_in = float((joined or {}).get("next_in") or 30)
+        self.ready_at = time.time()
+        camera = threading.Thread(
+            target=self._snapshots, args=(client, next_in, end_at), daemon=True
+        )
+        camera.start()
+        seq = 0
+        state_fetched = False
+        while time.time() < end_at and client.connected:
+            pause = self.opts["save_every"] * (0.5 + self.rng.random())
+            if self.stop.wait(min(pause, max(0.0, end_at - time.time()))):
+                break
+            if time.time() >= end_at:
+                break
+            if not state_fetched and state_phase[0] <= time.time() < state_phase[1]:
+                # The state-fetch phase: saves pause, each candidate fetches its state.
+                time.sleep(self.rng.random() * (state_phase[1] - state_phase[0]) * 0.8)
+                for _ in range(self.opts["state_fetches"]):
+                    t = time.monotonic()
+                    if http.get(f"{base}/api/v1/exam/attempts/{self.attempt_id}", timeout=120).ok:
+                        self.states.append(time.monotonic() - t)
+                state_fetched = True
+                time.sleep(max(0.0, state_phase[1] - time.time()))
+                continue
+            seq += 1
+            item = items[seq % len(items)]
+            response = (
+                True
+                if item["type"] == "true_false"
+                else item["options"][seq % len(item["options"])]["key"]
+            )
+            sent_wall, sent = time.time(), time.monotonic()
+            try:
+                ack = client.call(
+                    "answer",
+                    {
+                        "attempt_id": self.attempt_id,
+                        "position": item["position"],
+                        "response": response,
+                        "marked": False,
+                        "seq": seq,
+                        "journaled_at": datetime.now(UTC).isoformat(),
+                    },
+                    namespace="/exam",
+                    timeout=ACK_TIMEOUT,
+                )
+            except socketio.exceptions.SocketIOError:
+                self.acks.append((sent_wall, ACK_TIMEOUT, "timeout"))
+                continue
+            code = (
+                (ack or {}).get("code")
+                if (ack or {}).get("ok")
+                else f"refused:{(ack or {}).get('status')}"
+            )
+            self.acks.append((sent_wall, time.monotonic() - sent, str(code)))
+            if code in ("saved", "late"):
+                self.acked[item["position"]] = max(self.acked.get(item["position"], 0), seq)
+        self.stop.set()
+        camera.join(timeout=30)
+        client.disconnect()
+
+    def _snapshots(self, client: socketio.Client, next_in: float, end_at: float) -> None:
+        while True:
+            self.snapshot_asked.wait(timeout=max(0.0, min(next_in, end_at - time.time())))
+            self.snapshot_asked.clear()
+            if self.stop.is_set() or time.time() >= end_at or not client.connected:
+                return
+            image = camera_jpeg(self.spec["photo"], self.rng)
+            sent_wall, sent = time.time(), time.monotonic()
+            try:
+                ack = client.call(
+                    "snapshot",
+                    {
+                        "attempt_id": self.attempt_id,
+                        "image": image,
+                        "taken_at": datetime.now(UTC).isoformat(),
+                    },
+                    namespace="/exam",
+                    timeout=20,
+                )
+            except socketio.exceptions.SocketIOError:
+                self.snapshots.append((sent_wall, 20.0, "timeout"))
+                next_in = 60
+                continue
+            ok = bool(ack and ack.get("ok"))
+            self.snapshots.append(
+                (
+                    sent_wall,
+                    time.monotonic() - sent,
+                    "ok" if ok else f"refused:{(ack or {}).get('status')}",
+                )
+            )
+            next_in = float(ack.get("next_in") or 60) if ok else 60
+
+
+def generator(args: tuple) -> dict[str, Any]:
+    """One generator process: its share of the candidates, one thread each."""
+    specs, bases, opts, starts, end_at, state_phase = args
+    candidates = [Candidate(s, bases[s["index"] % len(bases)], opts) for s in specs]
+    threads = [
+        threading.Thread(
+            target=c.run, args=(starts[c.spec["index"]], end_at, state_phase), daemon=True
+        )
+        for c in candidates
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(60.0, end_at - time.time() + 120))
+    return {
+        "candidates": [
+            {
+                "attempt_id": c.attempt_id,
+                "times": c.times,
+                "errors": c.errors,
+                "acks": c.acks,
+                "acked": c.acked,
+                "snapshots": c.snapshots,
+                "states": c.states,
+                "ready_at": c.ready_at,
+                "entry_retries": c.entry_retries,
+                "start_at": starts[c.spec["index"]],
+            }
+            for c in candidates
+        ]
+    }
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+class Monitor(threading.Thread):
+    """Every second: CPU time and RSS of every process of the run (psutil)."""
+
+    def __init__(self, processes: dict[str, int], database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.procs = {name: psutil.Process(pid) for name, pid in processes.items()}
+        self.database_url = database_url
+        self.samples: list[dict[str, Any]] = []
+        self.backlog: list[tuple[float, int]] = []
+        self.done = threading.Event()
+
+    def cpu(self, name: str, children: bool = False) -> float:
+        proc = self.procs[name]
+        try:
+            times = proc.cpu_times()
+            total = times.user + times.system
+            if children:
+                for child in proc.children(recursive=True):
+                    try:
+                        t = child.cpu_times()
+                        total += t.user + t.system
+                    except psutil.Error:
+                        pass
+            return total
+        except psutil.Error:
+            return 0.0
+
+    def run(self) -> None:
+        engine = sa.create_engine(self.database_url)
+        tick = 0
+        while not self.done.wait(1.0):
+            sample: dict[str, Any] = {"t": time.time()}
+            for name, proc in self.procs.items():
+                try:
+                    group = [proc, *proc.children(recursive=True)]
+                    sample[name] = {
+                        "cpu_s": sum(
+                            p.cpu_times().user + p.cpu_times().system
+                            for p in group
+                            if p.is_running()
+                        ),
+                        "main_cpu_s": sum(
+                            p.cpu_times().user + p.cpu_times().system
+                            for p in (
+                                [proc, *proc.children()] if name.startswith("web") else [proc]
+                            )
+                        ),
+                        "rss_mb": sum(p.memory_info().rss for p in group if p.is_running()) / 2**20,
+                        "procs": len(group),
+                    }
+                except psutil.Error:
+                    pass
+            self.samples.append(sample)
+            tick += 1
+            if tick % 5 == 0:
+                try:
+                    with engine.connect() as conn:
+                        pending = conn.execute(
+                            sa.text("SELECT count(*) FROM snapshots WHERE status = 'pending'")
+                        ).scalar_one()
+                    self.backlog.append((time.time(), int(pending)))
+                except sa.exc.SQLAlchemyError:
+                    pass
+        engine.dispose()
+
+    def at(self, when: float) -> dict[str, Any]:
+        return min(self.samples, key=lambda s: abs(s["t"] - when)) if self.samples else {}
+
+
+def cpu_delta(
+    monitor: Monitor, name: str, start: float, end: float, key: str = "main_cpu_s"
+) -> float:
+    a, b = monitor.at(start), monitor.at(end)
+    if name not in a or name not in b:
+        return 0.0
+    return b[name][key] - a[name][key]
+
+
+def check_database(database_url: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every acknowledged save is stored: the stored seq of each acknowledged question is at
+    least the highest acknowledged seq (a later save may only be higher)."""
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.attempt_id, i.position, a.seq FROM answers a "
+                "JOIN attempt_items i ON i.id = a.item_id"
+            )
+        ).all()
+        snapshots = conn.execute(
+            sa.text("SELECT status, received_at, analysed_at FROM snapshots")
+        ).all()
+    engine.dispose()
+    stored = {(r.attempt_id, r.position): r.seq for r in rows}
+    acknowledged = lost = 0
+    for c in results:
+        for position, seq in c["acked"].items():
+            acknowledged += 1
+            if stored.get((c["attempt_id"], int(position)), 0) < seq:
+                lost += 1
+    ours = {c["attempt_id"] for c in results if c["attempt_id"]}
+    stored_ours = sum(1 for (attempt, _), _seq in stored.items() if attempt in ours)
+    analysis = []
+    statuses: dict[str, int] = {}
+    for s in snapshots:
+        statuses[s.status] = statuses.get(s.status, 0) + 1
+        if s.analysed_at is not None and s.received_at is not None:
+            received, analysed = s.received_at, s.analysed_at
+            if isinstance(received, str):
+                received, analysed = (
+                    datetime.fromisoformat(received),
+                    datetime.fromisoformat(analysed),
+                )
+            analysis.append((analysed - received).total_seconds())
+    return {
+        "answers_acknowledged": acknowledged,
+        "answers_stored": stored_ours,
+        "answers_lost": lost,
+        "snapshot_statuses": statuses,
+        "snapshot_analysis_ms": {
+            "p50": ms(pct(analysis, 0.5)),
+            "p99": ms(pct(analysis, 0.99)),
+            "max": ms(max(analysis) if analysis else None),
+        },
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def start_servers(
+    stack: ExitStack, args, root: Path, env: dict[str, str]
+) -> tuple[list[str], dict[str, int]]:
+    """The web processes (and Redis and face workers in scale-out): their URLs and pids."""
+    processes: dict[str, int] = {}
+    urls = []
+
+    def spawn(
+        name: str, command: list[str], extra: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        log = (root / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            command, env={**env, **(extra or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+
+        def stop() -> None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            log.close()
+
+        stack.callback(stop)
+        processes[name] = process.pid
+        return process
+
+    if args.config == "embedded":
+        port = free_port()
+        command = [sys.executable, "-m", "examsvc.cli"]
+        if args.profile:
+            command = [sys.executable, str(REPO / "bench" / "profiled_serve.py")]
+        p = spawn(
+            "server",
+            [*command, "serve", "--port", str(port), "--no-jobs"],
+            {"EXAMSVC_BENCH_PROFILE": str(root / "server.pstats")},
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+        wait_serving(urls[0], p, root / "server.log")
+        return urls, processes
+    cores = os.cpu_count() or 2
+    for k in range(1, args.face_workers + 1):
+        spawn(
+            f"faceworker{k}",
+            [sys.executable, "-m", "proctoring.worker", "--redis", env["EXAMSVC_REDIS_URL"]],
+        )
+    for k in range(1, cores + 1):
+        port = free_port()
+        p = spawn(
+            f"web{k}",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:examsvc.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "examsvc.wsgi:app",
+            ],
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+        wait_serving(urls[-1], p, root / f"web{k}.log")
+    return urls, processes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenario", choices=["steady", "sync-start"], default="steady")
+    parser.add_argument("--config", choices=["embedded", "scale-out"], default="embedded")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument(
+        "--duration", type=float, default=180, help="seconds after the last candidate may be ready"
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="steady: seconds over which logins are spread (default max(60, N/2))",
+    )
+    parser.add_argument("--save-every", type=float, default=10.0)
+    parser.add_argument("--snapshot-mean", type=int, default=30)
+    parser.add_argument("--state-fetches", type=int, default=3)
+    parser.add_argument("--procs", type=int, default=3, help="generator processes")
+    parser.add_argument(
+        "--face-workers", type=int, default=os.cpu_count() or 2, help="scale-out: RQ face workers"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="embedded: cProfile the steady window"
+    )
+    parser.add_argument("--url", help="an already running server (with --database-url, --data-dir)")
+    parser.add_argument("--database-url")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="examsvc-load-"))
+    label = f"{args.config}-{args.db}-{args.scenario}-{args.n}"
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, True)
+        # The processes' logs are kept beside the JSON (the temporary folder is removed).
+        logs = OUT / f"load-{label}-logs"
+        stack.callback(
+            lambda: [
+                shutil.copy(log, logs / log.name)
+                for log in root.glob("*.log")
+                if logs.mkdir(exist_ok=True) or True
+            ]
+        )
+        processes: dict[str, int] = {}
+        if args.url:
+            if not (args.database_url and args.data_dir):
+                raise SystemExit("--url needs --database-url and --data-dir")
+            urls, database_url, data_dir = [args.url], args.database_url, args.data_dir
+        else:
+            database_url = f"sqlite:///{root / 'load.db'}"
+            if args.db == "postgresql":
+                database_url = stack.enter_context(postgres(root))
+            data_dir = str(root / "data")
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "EXAMSVC_DEMO_MODE": "true",
+                "EXAMSVC_INSTANCE_PATH": str(root),
+                "EXAMSVC_DATA_DIR": data_dir,
+                "EXAMSVC_DATABASE_URL": database_url,
+                "EXAMSVC_ROSTER_PULL_INTERVAL": "0",
+                "EXAMSVC_LIVENESS": "false",
+                "EXAMSVC_SNAPSHOT_MEAN_SECONDS": str(args.snapshot_mean),
+                "EXAMSVC_SOCKETS_PER_USER": "3",
+            }
+            env.pop("EXAMSVC_REDIS_URL", None)
+            if args.config == "scale-out":
+                port = free_port()
+                redis = subprocess.Popen(
+                    [
+                        "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(root),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                stack.callback(lambda: (redis.terminate(), redis.wait(timeout=10)))
+                processes["redis"] = redis.pid
+                env["EXAMSVC_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+                time.sleep(0.5)
+            cli(env, "db", "upgrade")
+            cli(env, "demo", "load")
+        t = time.monotonic()
+        specs = prepare(database_url, data_dir, args.n)
+        prepared_s = time.monotonic() - t
+        if not args.url:
+            urls, started = start_servers(stack, args, root, env)
+            processes.update(started)
+            if POSTGRES_PID:
+                processes["postgresql"] = POSTGRES_PID[0]
+        # The schedule: when each candidate logs in; then the steady window and the phases.
+        now = time.time() + 5
+        rng = random.Random(14)
+        if args.scenario == "sync-start":
+            starts = {s["index"]: now + rng.random() * 60 for s in specs}
+            ramp = 60.0
+        else:
+            ramp = args.ramp if args.ramp is not None else max(60.0, args.n / 2)
+            starts = {s["index"]: now + ramp * k / max(1, args.n) for k, s in enumerate(specs)}
+        admission_end = now + ramp + 30  # every candidate admitted by then, unless overloaded
+        end_at = admission_end + args.duration
+        state_phase = (end_at - 40, end_at - 15)
+        steady = (admission_end + 10, state_phase[0] - 5)
+        procs = max(1, args.procs)
+        shares = [specs[k::procs] for k in range(procs)]
+        opts = {"save_every": args.save_every, "state_fetches": args.state_fetches}
+        pool_ctx = multiprocessing.get_context("spawn").Pool(procs)
+        stack.callback(pool_ctx.terminate)
+        pending = pool_ctx.map_async(
+            generator, [(share, urls, opts, starts, end_at, state_phase) for share in shares]
+        )
+        time.sleep(1)
+        for k, child in enumerate(psutil.Process().children()):
+            if child.pid not in processes.values() and "resource_tracker" not in " ".join(
+                child.cmdline()
+            ):
+                processes[f"gen{k}"] = child.pid
+        monitor = Monitor(processes, database_url)
+        monitor.start()
+        profiled = args.profile and "server" in processes
+        if profiled:
+            time.sleep(max(0.0, steady[0] - time.time()))
+            os.kill(processes["server"], signal.SIGUSR1)
+            time.sleep(max(0.0, steady[1] - time.time()))
+            os.kill(processes["server"], signal.SIGUSR2)
+        results = [
+            c
+            for part in pending.get(timeout=end_at - time.time() + 600)
+            for c in part["candidates"]
+        ]
+        time.sleep(15)  # the face pool finishes the last snapshots
+        monitor.done.set()
+        monitor.join()
+        report = summarise(
+            args,
+            label,
+            results,
+            monitor,
+            database_url,
+            starts,
+            now,
+            steady,
+            state_phase,
+            prepared_s,
+        )
+        if profiled and (root / "server.pstats").exists():
+            text = io.StringIO()
+            pstats.Stats(str(root / "server.pstats"), stream=text).sort_stats(
+                "tottime"
+            ).print_stats(25)
+            report["profile_top_tottime"] = text.getvalue()[-6000:]
+            text = io.StringIO()
+            pstats.Stats(str(root / "server.pstats"), stream=text).sort_stats(
+                "cumulative"
+            ).print_stats(40)
+            report["profile_top_cumulative"] = text.getvalue()[-8000:]
+        out = OUT / f"load-{label}.json"
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        print_table(report)
+        print(f"\nJSON: {out}")
+
+
+def summarise(
+    args, label, results, monitor, database_url, starts, t0, steady, state_phase, prepared_s
+) -> dict[str, Any]:
+    def phase(name: str) -> dict[str, Any]:
+        values = [c["times"][name] for c in results if name in c["times"]]
+        return {
+            "n": len(values),
+            "p50_ms": ms(pct(values, 0.5)),
+            "p99_ms": ms(pct(values, 0.99)),
+            "max_ms": ms(max(values) if values else None),
+        }
+
+    acks = [a for c in results for a in c["acks"]]
+    ok_acks = [a for a in acks if a[2] in ("saved", "late", "stale")]
+    in_steady = [a for a in ok_acks if steady[0] <= a[0] < steady[1]]
+    window = steady[1] - steady[0]
+    ready = [c["ready_at"] for c in results if c["ready_at"]]
+    snaps = [s for c in results for s in c["snapshots"]]
+    states = [s for c in results for s in c["states"]]
+    first_start = min(starts.values())
+    server_names = [k for k in monitor.procs if k == "server" or k.startswith("web")]
+
+    def cpu_ms(start: float, end: float, count: int) -> float | None:
+        if not count:
+            return None
+        total = sum(cpu_delta(monitor, k, start, end) for k in server_names)
+        return round(total * 1000 / count, 2)
+
+    last_ready = max(ready) if ready else None
+    admitted = len(ready)
+    admission = (first_start, (last_ready or first_start) + 1)
+    processes = {}
+    for name in monitor.procs:
+        cpus = [s[name]["cpu_s"] for s in monitor.samples if name in s]
+        rss = [s[name]["rss_mb"] for s in monitor.samples if name in s]
+        if len(cpus) > 1:
+            pts = [s for s in monitor.samples if name in s]
+            steady_cpu = cpu_delta(monitor, name, steady[0], steady[1], "cpu_s")
+            admit_cpu = cpu_delta(monitor, name, admission[0], admission[1], "cpu_s")
+            processes[name] = {
+                "cpu_pct_steady": round(100 * steady_cpu / window, 1) if window > 0 else None,
+                "cpu_pct_admission": round(
+                    100 * admit_cpu / max(1.0, admission[1] - admission[0]), 1
+                ),
+                "cpu_s_total": round(cpus[-1] - cpus[0], 1),
+                "rss_mb_max": round(max(rss), 1),
+                "processes": max(p[name]["procs"] for p in pts),
+            }
+    database = check_database(database_url, results)
+    errors: dict[str, int] = {}
+    for c in results:
+        for e in c["errors"]:
+            errors[e[:80]] = errors.get(e[:80], 0) + 1
+    ack_latency = [a[1] for a in ok_acks]
+    steady_latency = [a[1] for a in in_steady]
+    return {
+        "label": label,
+        "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()},
+        "args": vars(args),
+        "liveness": "disabled (EXAMSVC_LIVENESS=false)",
+        "prepared_s": round(prepared_s, 1),
+        "candidates": args.n,
+        "admitted": admitted,
+        "entry_retries": sum(c["entry_retries"] for c in results),
+        "last_ready_after_first_login_s": round(last_ready - first_start, 1)
+        if last_ready
+        else None,
+        "errors": errors,
+        "latency": {name: phase(name) for name in ("login", "connect", "entry", "start", "state")},
+        "state_fetch_phase": {
+            "n": len(states),
+            "p50_ms": ms(pct(states, 0.5)),
+            "p99_ms": ms(pct(states, 0.99)),
+        },
+        "answers": {
+            "sent": len(acks),
+            "acked": len(ok_acks),
+            "refused_or_timeout": len(acks) - len(ok_acks),
+            "codes": {k: sum(1 for a in acks if a[2] == k) for k in sorted({a[2] for a in acks})},
+            "ack_p50_ms": ms(pct(ack_latency, 0.5)),
+            "ack_p99_ms": ms(pct(ack_latency, 0.99)),
+            "ack_max_ms": ms(max(ack_latency) if ack_latency else None),
+            "slower_than_8s": sum(1 for x in ack_latency if x > SLOW_ACK),
+            "steady_ack_p50_ms": ms(pct(steady_latency, 0.5)),
+            "steady_ack_p99_ms": ms(pct(steady_latency, 0.99)),
+            "steady_saves_per_s": round(len(in_steady) / window, 1) if window > 0 else None,
+        },
+        "database": database,
+        "snapshots": {
+            "sent": len(snaps),
+            "acked": sum(1 for s in snaps if s[2] == "ok"),
+            "not_acked": sum(1 for s in snaps if s[2] != "ok"),
+            "ack_p50_ms": ms(pct([s[1] for s in snaps], 0.5)),
+            "ack_p99_ms": ms(pct([s[1] for s in snaps], 0.99)),
+            "backlog_max": max((b for _, b in monitor.backlog), default=0),
+            "backlog_samples": [(round(t - t0), b) for t, b in monitor.backlog][::3],
+        },
+        "cpu_ms_per_op": {
+            "per_acked_save_steady": cpu_ms(steady[0], steady[1], len(in_steady)),
+            "note_steady": "server process(es) main CPU in the steady window / acks in it "
+            "(includes the snapshots' store and exam events of that window; face work is in "
+            "the pool's children, not counted)",
+            "per_admitted_candidate": cpu_ms(admission[0], admission[1], admitted),
+            "note_admitted": "login + consent + overview + connect + entry (face work in the "
+            "pool excluded) + start + state + join, plus the saves of those already in",
+            "per_state_fetch": cpu_ms(state_phase[0], state_phase[1], len(states)),
+            "note_state": "the state-fetch phase (saves paused; snapshots continue)",
+        },
+        "processes": processes,
+    }
+
+
+def print_table(r: dict[str, Any]) -> None:
+    print(f"\n== load {r['label']}  (liveness disabled; machine {r['machine']}) ==")
+    print(
+        f"admitted {r['admitted']}/{r['candidates']}, last ready {r['last_ready_after_first_login_s']} s after the first login"
+    )
+    if r["errors"]:
+        print("errors:", r["errors"])
+    print(f"{'phase':<10}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for name, v in r["latency"].items():
+        print(f"{name:<10}{v['n']:>6}{v['p50_ms']!s:>10}{v['p99_ms']!s:>10}{v['max_ms']!s:>10}")
+    s = r["state_fetch_phase"]
+    print(f"{'state*':<10}{s['n']:>6}{s['p50_ms']!s:>10}{s['p99_ms']!s:>10}")
+    a = r["answers"]
+    print(
+        f"answers: sent {a['sent']}, acked {a['acked']}, refused/timeout {a['refused_or_timeout']}, "
+        f"ack p50 {a['ack_p50_ms']} p99 {a['ack_p99_ms']} max {a['ack_max_ms']} ms, >8 s {a['slower_than_8s']}; "
+        f"steady p99 {a['steady_ack_p99_ms']} ms at {a['steady_saves_per_s']} saves/s"
+    )
+    d = r["database"]
+    print(
+        f"database: acknowledged questions {d['answers_acknowledged']}, stored {d['answers_stored']}, lost {d['answers_lost']}"
+    )
+    sn = r["snapshots"]
+    print(
+        f"snapshots: sent {sn['sent']}, acked {sn['acked']}, not acked {sn['not_acked']}, ack p50 {sn['ack_p50_ms']} "
+        f"p99 {sn['ack_p99_ms']} ms; analysis {d['snapshot_analysis_ms']}; statuses {d['snapshot_statuses']}; "
+        f"backlog max {sn['backlog_max']}"
+    )
+    c = r["cpu_ms_per_op"]
+    print(
+        f"server CPU ms: per acked save {c['per_acked_save_steady']}, per admitted candidate "
+        f"{c['per_admitted_candidate']}, per state fetch {c['per_state_fetch']}"
+    )
+    print(
+        f"{'process':<14}{'CPU% steady':>12}{'CPU% admit':>12}{'CPU s':>8}{'RSS MB':>9}{'procs':>6}"
+    )
+    for name, p in r["processes"].items():
+        print(
+            f"{name:<14}{p['cpu_pct_steady']!s:>12}{p['cpu_pct_admission']!s:>12}{p['cpu_s_total']:>8}{p['rss_mb_max']:>9}{p['processes']:>6}"
+        )
+
+
+if __name__ == "__main__":
+    main()

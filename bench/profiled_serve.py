@@ -1,0 +1,43 @@
+"""``examsvc serve`` under cProfile for a window the load benchmark chooses (benchmark only:
+no profiling code lives in the app). SIGUSR1 starts the profiler, SIGUSR2 stops it and
+writes the stats to ``$EXAMSVC_BENCH_PROFILE`` (a .pstats file).
+
+    python bench/profiled_serve.py serve --port 5000 --no-jobs
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import cProfile  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+
+import gevent  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from examsvc.cli import main  # noqa: E402
+
+_profiler = cProfile.Profile()
+
+
+def _start() -> None:
+    _profiler.enable()
+
+
+def _stop() -> None:
+    _profiler.disable()
+    _profiler.dump_stats(os.environ["EXAMSVC_BENCH_PROFILE"])
+
+
+gevent.signal_handler(signal.SIGUSR1, _start)
+gevent.signal_handler(signal.SIGUSR2, _stop)
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
