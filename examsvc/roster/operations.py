@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.registry import RegistryError
 from examsvc.roster import photos
+from examsvc.roster.checks import CheckResult, as_result
 from examsvc.roster.models import Cycle, Physician, RosterProblem
 from examsvc.roster.schemas import (
     CycleInfo,
@@ -48,8 +50,10 @@ VERDICT_FIELDS = (
     "eval_ethics",
 )
 
-# A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None).
-PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | None]]
+# A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None). A checker
+# with a ``submit(bytes) -> Future`` (``checks.PhotoPool``) gets a page's photos as they
+# arrive, checked on every core before the page's unit of work opens.
+PhotoChecker = Callable[[bytes], CheckResult]
 
 
 def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
@@ -286,12 +290,15 @@ def pull(
     data_dir: str,
     checker: PhotoChecker,
     page_size: int = 500,
+    downloads: int = 1,
 ) -> PullReport:
     """Pull the roster page by page; resumable after a failure.
 
     The registry is asked between units of work, never inside one: fetch a page and the
-    photos it needs, then one unit stores the page and its cursor, and commits. A failure
-    half-way keeps the pages stored, and the next pull resumes at the cursor. Called by the
+    photos it needs (``downloads`` at a time), check them (on every core with a pooled
+    checker), then one unit stores the page and its cursor, and commits. A failure half-way
+    keeps the pages stored, and the next pull resumes at the cursor; so does a page whose
+    photos the registry failed to give (retriable errors): it is not stored. Called by the
     CLI command and the scheduled job (which own no unit of their own), never by a view.
     """
     report = PullReport()
@@ -305,13 +312,16 @@ def pull(
     try:
         while True:
             page = _fetch_page(client, cycle_code, since=since, cursor=cursor, limit=page_size)
-            fetched = _fetch_photos(client, cycle_code, page.items)
+            fetched, checked = _fetch_photos(
+                client, cycle_code, page.items, downloads=downloads, checker=checker
+            )
             with unit_of_work():
                 cycle = ensure_cycle(page.cycle)
                 _store_page(
                     cycle,
                     page.items,
                     photos_fetched=fetched,
+                    checked=checked,
                     now=now(),
                     data_dir=data_dir,
                     checker=checker,
@@ -358,9 +368,18 @@ def _fetch_page(
 Fetched = dict[str, bytes | Exception]
 
 
-def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched:
+def _fetch_photos(
+    client: Any,
+    cycle_code: str,
+    items: Iterable[Any],
+    *,
+    downloads: int = 1,
+    checker: PhotoChecker | None = None,
+) -> tuple[Fetched, dict[str, CheckResult]]:
     """Download the photos that storing ``items`` will need (new or changed ones, as
-    ``_store_page`` decides), with no transaction open while the registry answers."""
+    ``_store_page`` decides), with no transaction open while the registry answers; with a
+    pooled checker, check them too (by URL). A retriable failure (the registry down or
+    failing) stops the pull before the page is stored: the next pull resumes here."""
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
     urls: list[str] = []
     claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
@@ -379,13 +398,37 @@ def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched
         if physician is None or photo_needed(physician, item):
             urls.append(item.photo.url)
     end_reads()
+    submit: Callable[[bytes], Future[dict[str, Any]]] | None = getattr(checker, "submit", None)
     fetched: Fetched = {}
-    for url in dict.fromkeys(urls):
-        try:
-            fetched[url] = client.photo(url)
-        except RegistryError as exc:  # one photo's failure must not stop the roster
-            fetched[url] = exc
-    return fetched
+    pending: dict[str, Future[dict[str, Any]]] = {}
+
+    def got(url: str, data: bytes | Exception) -> None:
+        fetched[url] = data
+        if submit is not None and isinstance(data, bytes):
+            pending[url] = submit(data)  # checked on the pool while the others download
+
+    unique = list(dict.fromkeys(urls))
+    if downloads > 1 and len(unique) > 1:
+        with ThreadPoolExecutor(min(downloads, len(unique)), "photo-download") as threads:
+            futures = {threads.submit(_download, client, url): url for url in unique}
+            for future in as_completed(futures):
+                got(futures[future], future.result())
+    else:
+        for url in unique:
+            got(url, _download(client, url))
+    checked = {url: as_result(future.result()) for url, future in pending.items()}
+    for data in fetched.values():
+        if isinstance(data, RegistryError) and data.retriable:
+            raise RegistryError(f"photo download failed: {data}", retriable=True)
+    return fetched, checked
+
+
+def _download(client: Any, url: str) -> bytes | Exception:
+    try:
+        data: bytes = client.photo(url)
+    except RegistryError as exc:  # one photo's refusal (404) must not stop the roster
+        return exc
+    return data
 
 
 def _registered(cycle: Cycle, registration_id: str) -> Physician | None:
@@ -420,12 +463,14 @@ def _store_page(
     items: Iterable[dict[str, Any]],
     *,
     photos_fetched: Fetched,
+    checked: dict[str, CheckResult] | None = None,
     now: datetime,
     data_dir: str,
     checker: PhotoChecker,
     initial_hash: str,
     report: PullReport,
 ) -> None:
+    checked = checked or {}
     for raw in items:
         registration_id = str(raw.get("registration_id") or "?") if isinstance(raw, dict) else "?"
         item, problems = (
@@ -468,16 +513,26 @@ def _store_page(
             report.photos_failed += 1
             continue
         report.photos_downloaded += 1
+        done = checked.get(item.photo.url)
         apply_photo(
             physician,
             data,
             data_dir=data_dir,
-            checker=checker,
+            checker=checker if done is None else _decided(done),
             expected_sha256=item.photo.sha256,
             report=report,
         )
     db.session.flush()
     report.announce(now)
+
+
+def _decided(result: CheckResult) -> PhotoChecker:
+    """A checker that answers what the pool decided already."""
+
+    def checker(_data: bytes) -> CheckResult:
+        return result
+
+    return checker
 
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
