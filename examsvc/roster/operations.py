@@ -269,7 +269,10 @@ class PullBusy(Conflict):
         super().__init__("pull_busy", message)
 
 
-def take_lease(cycle_code: str, now: datetime, minutes: int = 30) -> bool:
+LEASE_MINUTES = 30
+
+
+def take_lease(cycle_code: str, now: datetime, minutes: int = LEASE_MINUTES) -> bool:
     """Claim the cycle's pull lease with one conditional UPDATE (atomic on every database)."""
     result = db.session.execute(
         sa.update(Cycle)
@@ -309,12 +312,29 @@ def pull(
             raise PullBusy(f"a pull of {cycle_code} is already running")
         cursor = cycle.resume_cursor if cycle else None
         since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
+    pooled = hasattr(checker, "submit")
+
+    def prepare(at: str | None) -> tuple[RosterPage, Fetched, Pending]:
+        page = _fetch_page(client, cycle_code, since=since, cursor=at, limit=page_size)
+        return page, *_fetch_photos(
+            client, cycle_code, page.items, downloads=downloads, checker=checker
+        )
+
     try:
+        ahead: tuple[RosterPage, Fetched, Pending] | None = prepare(cursor)
         while True:
-            page = _fetch_page(client, cycle_code, since=since, cursor=cursor, limit=page_size)
-            fetched, checked = _fetch_photos(
-                client, cycle_code, page.items, downloads=downloads, checker=checker
-            )
+            assert ahead is not None
+            page, fetched, pending = ahead
+            ahead, ahead_error = None, None
+            if pooled and page.next_cursor is not None:
+                # Read the next page and hand its photos to the pool now: the workers check
+                # them while this page is stored. (Decided before this page is stored, so a
+                # photo may be fetched that storing turns out not to need: harmless.)
+                try:
+                    ahead = prepare(page.next_cursor)
+                except Exception as exc:  # this page is stored first, then the pull stops
+                    ahead_error = exc
+            checked = _checked(fetched, pending)
             with unit_of_work():
                 cycle = ensure_cycle(page.cycle)
                 _store_page(
@@ -338,8 +358,14 @@ def pull(
                     cycle.pull_high_water = None
                 cycle.last_pull_at, cycle.last_pull_ok = now(), cursor is None
                 cycle.last_pull_summary, cycle.last_pull_error = report.summary(), None
+                if cursor is not None:  # a long pull keeps its lease
+                    cycle.pull_lease_until = now() + timedelta(minutes=LEASE_MINUTES)
             if cursor is None:
                 break
+            if ahead_error is not None:
+                raise ahead_error
+            if ahead is None:
+                ahead = prepare(cursor)
     except Exception as exc:
         with unit_of_work():
             _record_failure(cycle_code, str(exc), report, now())
@@ -366,6 +392,8 @@ def _fetch_page(
 
 # A downloaded photo, or the registry's refusal to give it.
 Fetched = dict[str, bytes | Exception]
+# Photos being checked on the pool, by URL.
+Pending = dict[str, Future[dict[str, Any]]]
 
 
 def _fetch_photos(
@@ -375,11 +403,10 @@ def _fetch_photos(
     *,
     downloads: int = 1,
     checker: PhotoChecker | None = None,
-) -> tuple[Fetched, dict[str, CheckResult]]:
+) -> tuple[Fetched, Pending]:
     """Download the photos that storing ``items`` will need (new or changed ones, as
     ``_store_page`` decides), with no transaction open while the registry answers; with a
-    pooled checker, check them too (by URL). A retriable failure (the registry down or
-    failing) stops the pull before the page is stored: the next pull resumes here."""
+    pooled checker, submit each to the pool as it arrives (``_checked`` waits for them)."""
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
     urls: list[str] = []
     claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
@@ -400,7 +427,7 @@ def _fetch_photos(
     end_reads()
     submit: Callable[[bytes], Future[dict[str, Any]]] | None = getattr(checker, "submit", None)
     fetched: Fetched = {}
-    pending: dict[str, Future[dict[str, Any]]] = {}
+    pending: Pending = {}
 
     def got(url: str, data: bytes | Exception) -> None:
         fetched[url] = data
@@ -416,11 +443,17 @@ def _fetch_photos(
     else:
         for url in unique:
             got(url, _download(client, url))
+    return fetched, pending
+
+
+def _checked(fetched: Fetched, pending: Pending) -> dict[str, CheckResult]:
+    """The pool's decisions on a page's photos. A retriable download failure (the registry
+    down or failing) stops the pull before the page is stored: the next pull resumes here."""
     checked = {url: as_result(future.result()) for url, future in pending.items()}
     for data in fetched.values():
         if isinstance(data, RegistryError) and data.retriable:
             raise RegistryError(f"photo download failed: {data}", retriable=True)
-    return fetched, checked
+    return checked
 
 
 def _download(client: Any, url: str) -> bytes | Exception:

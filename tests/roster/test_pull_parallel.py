@@ -120,3 +120,24 @@ def test_a_missing_photo_fails_alone(registry, pull, faces_photos):
     first, second = physicians()
     assert first.photo_status == PhotoStatus.OK
     assert (second.photo_status, second.photo_problem) == (PhotoStatus.FAILED, "download_failed")
+
+
+def test_a_failing_next_page_read_ahead_keeps_this_page_and_resumes(registry, pull, faces_photos):
+    """The next page is read while this one's photos are checked: its failure stops the pull
+    only after this page is stored."""
+    for n in range(1, 5):
+        registry.add(
+            item(
+                n,
+                id_number=resident_id(n),
+                updated_at=f"2026-04-0{n}T10:00:00+08:00",
+                photo=faces_photos["obama"],
+            ),
+            faces_photos["obama"],
+        )
+    registry.fail_page[1] = [500, 500, 500]
+    with pytest.raises(RegistryError):
+        pull(page_size=2)
+    assert [p.photo_status for p in physicians()] == [PhotoStatus.OK] * 2
+    report = pull(page_size=2)
+    assert report.created == 2 and [p.photo_status for p in physicians()] == [PhotoStatus.OK] * 4
