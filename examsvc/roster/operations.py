@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from threadpoolctl import threadpool_limits
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
@@ -57,11 +58,14 @@ PhotoChecker = Callable[[bytes], CheckResult]
 
 
 def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
-    """The face engine's check, run in this process (the CLI; never the web loop)."""
+    """The face engine's check, run in this process (the CLI; never the web loop). BLAS on
+    one thread, as in the face pool's workers: its idle threads spin, and a check cost
+    ~270 ms of CPU instead of ~33 ms (docs/benchmarks.md, the roster benchmark)."""
     # local import: dlib and OpenCV load only where photos are checked (CLI, child process)
     from proctoring.engine import check_registration_photo
 
-    check = check_registration_photo(data)
+    with threadpool_limits(limits=1):
+        check = check_registration_photo(data)
     return check.ok, check.reason_code, check.reason_zh, check.encoding_bytes()
 
 
