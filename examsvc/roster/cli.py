@@ -16,9 +16,12 @@ from examsvc.clock import now
 from examsvc.extensions import db
 from examsvc.registry import RegistryClient, RegistryError
 from examsvc.roster import files, operations
+from examsvc.roster.checks import PhotoPool
 from examsvc.roster.models import Cycle
 from examsvc.roster.queries import current_cycle
 from examsvc.roster.schemas import CycleInfo
+
+PHOTO_DOWNLOADS = 8  # concurrent photo downloads from the registry during a pull
 
 roster = AppGroup("roster", help="The roster of physicians from the registration system.")
 
@@ -42,13 +45,16 @@ def pull(cycle_code: str | None, base_url: str | None, token_env: str) -> None:
         raise click.ClickException("set the cycle, the registry base URL and the token")
     client = RegistryClient(base_url, token, timeout=config["REGISTRY_TIMEOUT"])
     try:
-        report = operations.pull(
-            client,
-            cycle_code,
-            now=now,
-            data_dir=config["DATA_DIR"],
-            checker=operations.engine_photo_checker,
-        )
+        # Photo checks on every core (FACE_WORKERS, 0: one per core), downloads 8 at a time.
+        with PhotoPool(config["FACE_WORKERS"]) as checker:
+            report = operations.pull(
+                client,
+                cycle_code,
+                now=now,
+                data_dir=config["DATA_DIR"],
+                checker=checker,
+                downloads=PHOTO_DOWNLOADS,
+            )
     except (RegistryError, operations.PullBusy) as exc:
         raise click.ClickException(
             f"pull stopped: {exc} (what was stored is kept; the next pull resumes)"

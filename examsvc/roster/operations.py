@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from threadpoolctl import threadpool_limits
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
 from examsvc.accounts.operations import ensure_physician_user
@@ -22,6 +24,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.registry import RegistryError
 from examsvc.roster import photos
+from examsvc.roster.checks import CheckResult, as_result
 from examsvc.roster.models import Cycle, Physician, RosterProblem
 from examsvc.roster.schemas import (
     CycleInfo,
@@ -48,16 +51,21 @@ VERDICT_FIELDS = (
     "eval_ethics",
 )
 
-# A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None).
-PhotoChecker = Callable[[bytes], tuple[bool, str | None, str | None, bytes | None]]
+# A photo check: bytes -> (ok, reason_code, reason_text, encoding bytes or None). A checker
+# with a ``submit(bytes) -> Future`` (``checks.PhotoPool``) gets a page's photos as they
+# arrive, checked on every core before the page's unit of work opens.
+PhotoChecker = Callable[[bytes], CheckResult]
 
 
 def engine_photo_checker(data: bytes) -> tuple[bool, str | None, str | None, bytes | None]:
-    """The face engine's check, run in this process (the CLI; never the web loop)."""
+    """The face engine's check, run in this process (the CLI; never the web loop). BLAS on
+    one thread, as in the face pool's workers: its idle threads spin, and a check cost
+    ~270 ms of CPU instead of ~33 ms (docs/benchmarks.md, the roster benchmark)."""
     # local import: dlib and OpenCV load only where photos are checked (CLI, child process)
     from proctoring.engine import check_registration_photo
 
-    check = check_registration_photo(data)
+    with threadpool_limits(limits=1):
+        check = check_registration_photo(data)
     return check.ok, check.reason_code, check.reason_zh, check.encoding_bytes()
 
 
@@ -265,7 +273,10 @@ class PullBusy(Conflict):
         super().__init__("pull_busy", message)
 
 
-def take_lease(cycle_code: str, now: datetime, minutes: int = 30) -> bool:
+LEASE_MINUTES = 30
+
+
+def take_lease(cycle_code: str, now: datetime, minutes: int = LEASE_MINUTES) -> bool:
     """Claim the cycle's pull lease with one conditional UPDATE (atomic on every database)."""
     result = db.session.execute(
         sa.update(Cycle)
@@ -286,12 +297,15 @@ def pull(
     data_dir: str,
     checker: PhotoChecker,
     page_size: int = 500,
+    downloads: int = 1,
 ) -> PullReport:
     """Pull the roster page by page; resumable after a failure.
 
     The registry is asked between units of work, never inside one: fetch a page and the
-    photos it needs, then one unit stores the page and its cursor, and commits. A failure
-    half-way keeps the pages stored, and the next pull resumes at the cursor. Called by the
+    photos it needs (``downloads`` at a time), check them (on every core with a pooled
+    checker), then one unit stores the page and its cursor, and commits. A failure half-way
+    keeps the pages stored, and the next pull resumes at the cursor; so does a page whose
+    photos the registry failed to give (retriable errors): it is not stored. Called by the
     CLI command and the scheduled job (which own no unit of their own), never by a view.
     """
     report = PullReport()
@@ -302,16 +316,36 @@ def pull(
             raise PullBusy(f"a pull of {cycle_code} is already running")
         cursor = cycle.resume_cursor if cycle else None
         since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
+    pooled = hasattr(checker, "submit")
+
+    def prepare(at: str | None) -> tuple[RosterPage, Fetched, Pending]:
+        page = _fetch_page(client, cycle_code, since=since, cursor=at, limit=page_size)
+        return page, *_fetch_photos(
+            client, cycle_code, page.items, downloads=downloads, checker=checker
+        )
+
     try:
+        ahead: tuple[RosterPage, Fetched, Pending] | None = prepare(cursor)
         while True:
-            page = _fetch_page(client, cycle_code, since=since, cursor=cursor, limit=page_size)
-            fetched = _fetch_photos(client, cycle_code, page.items)
+            assert ahead is not None
+            page, fetched, pending = ahead
+            ahead, ahead_error = None, None
+            if pooled and page.next_cursor is not None:
+                # Read the next page and hand its photos to the pool now: the workers check
+                # them while this page is stored. (Decided before this page is stored, so a
+                # photo may be fetched that storing turns out not to need: harmless.)
+                try:
+                    ahead = prepare(page.next_cursor)
+                except Exception as exc:  # this page is stored first, then the pull stops
+                    ahead_error = exc
+            checked = _checked(fetched, pending)
             with unit_of_work():
                 cycle = ensure_cycle(page.cycle)
                 _store_page(
                     cycle,
                     page.items,
                     photos_fetched=fetched,
+                    checked=checked,
                     now=now(),
                     data_dir=data_dir,
                     checker=checker,
@@ -328,8 +362,14 @@ def pull(
                     cycle.pull_high_water = None
                 cycle.last_pull_at, cycle.last_pull_ok = now(), cursor is None
                 cycle.last_pull_summary, cycle.last_pull_error = report.summary(), None
+                if cursor is not None:  # a long pull keeps its lease
+                    cycle.pull_lease_until = now() + timedelta(minutes=LEASE_MINUTES)
             if cursor is None:
                 break
+            if ahead_error is not None:
+                raise ahead_error
+            if ahead is None:
+                ahead = prepare(cursor)
     except Exception as exc:
         with unit_of_work():
             _record_failure(cycle_code, str(exc), report, now())
@@ -356,11 +396,21 @@ def _fetch_page(
 
 # A downloaded photo, or the registry's refusal to give it.
 Fetched = dict[str, bytes | Exception]
+# Photos being checked on the pool, by URL.
+Pending = dict[str, Future[dict[str, Any]]]
 
 
-def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched:
+def _fetch_photos(
+    client: Any,
+    cycle_code: str,
+    items: Iterable[Any],
+    *,
+    downloads: int = 1,
+    checker: PhotoChecker | None = None,
+) -> tuple[Fetched, Pending]:
     """Download the photos that storing ``items`` will need (new or changed ones, as
-    ``_store_page`` decides), with no transaction open while the registry answers."""
+    ``_store_page`` decides), with no transaction open while the registry answers; with a
+    pooled checker, submit each to the pool as it arrives (``_checked`` waits for them)."""
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
     urls: list[str] = []
     claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
@@ -379,13 +429,43 @@ def _fetch_photos(client: Any, cycle_code: str, items: Iterable[Any]) -> Fetched
         if physician is None or photo_needed(physician, item):
             urls.append(item.photo.url)
     end_reads()
+    submit: Callable[[bytes], Future[dict[str, Any]]] | None = getattr(checker, "submit", None)
     fetched: Fetched = {}
-    for url in dict.fromkeys(urls):
-        try:
-            fetched[url] = client.photo(url)
-        except RegistryError as exc:  # one photo's failure must not stop the roster
-            fetched[url] = exc
-    return fetched
+    pending: Pending = {}
+
+    def got(url: str, data: bytes | Exception) -> None:
+        fetched[url] = data
+        if submit is not None and isinstance(data, bytes):
+            pending[url] = submit(data)  # checked on the pool while the others download
+
+    unique = list(dict.fromkeys(urls))
+    if downloads > 1 and len(unique) > 1:
+        with ThreadPoolExecutor(min(downloads, len(unique)), "photo-download") as threads:
+            futures = {threads.submit(_download, client, url): url for url in unique}
+            for future in as_completed(futures):
+                got(futures[future], future.result())
+    else:
+        for url in unique:
+            got(url, _download(client, url))
+    return fetched, pending
+
+
+def _checked(fetched: Fetched, pending: Pending) -> dict[str, CheckResult]:
+    """The pool's decisions on a page's photos. A retriable download failure (the registry
+    down or failing) stops the pull before the page is stored: the next pull resumes here."""
+    checked = {url: as_result(future.result()) for url, future in pending.items()}
+    for data in fetched.values():
+        if isinstance(data, RegistryError) and data.retriable:
+            raise RegistryError(f"photo download failed: {data}", retriable=True)
+    return checked
+
+
+def _download(client: Any, url: str) -> bytes | Exception:
+    try:
+        data: bytes = client.photo(url)
+    except RegistryError as exc:  # one photo's refusal (404) must not stop the roster
+        return exc
+    return data
 
 
 def _registered(cycle: Cycle, registration_id: str) -> Physician | None:
@@ -420,12 +500,14 @@ def _store_page(
     items: Iterable[dict[str, Any]],
     *,
     photos_fetched: Fetched,
+    checked: dict[str, CheckResult] | None = None,
     now: datetime,
     data_dir: str,
     checker: PhotoChecker,
     initial_hash: str,
     report: PullReport,
 ) -> None:
+    checked = checked or {}
     for raw in items:
         registration_id = str(raw.get("registration_id") or "?") if isinstance(raw, dict) else "?"
         item, problems = (
@@ -468,16 +550,26 @@ def _store_page(
             report.photos_failed += 1
             continue
         report.photos_downloaded += 1
+        done = checked.get(item.photo.url)
         apply_photo(
             physician,
             data,
             data_dir=data_dir,
-            checker=checker,
+            checker=checker if done is None else _decided(done),
             expected_sha256=item.photo.sha256,
             report=report,
         )
     db.session.flush()
     report.announce(now)
+
+
+def _decided(result: CheckResult) -> PhotoChecker:
+    """A checker that answers what the pool decided already."""
+
+    def checker(_data: bytes) -> CheckResult:
+        return result
+
+    return checker
 
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:

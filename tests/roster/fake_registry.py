@@ -70,6 +70,8 @@ class FakeRegistry:
             int
         )  # page index -> times to send bad JSON
         self.retry_after = "7"
+        # photo path -> statuses to answer before answering properly (e.g. [500, 500, 500])
+        self.fail_photo: dict[str, list[int]] = defaultdict(list)
         # the status GET on an exam result answers instead (405/501: cannot be read back)
         self.result_reads: int | None = None
         self.log: list[str] = []
@@ -105,6 +107,9 @@ class FakeRegistry:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return Response(json.dumps({"error": "bad token"}), 401)(environ, start_response)
         if request.path.startswith("/api/v1/photos/"):
+            if self.fail_photo[request.path]:
+                status = self.fail_photo[request.path].pop(0)
+                return Response(json.dumps({"error": "busy"}), status)(environ, start_response)
             data = self.photos.get(request.path)
             response = (
                 Response(data, mimetype="image/jpeg") if data is not None else Response("", 404)
