@@ -16,12 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from examsvc.attempts import operations as ops
+from examsvc.attempts.operations import overview
 from examsvc.attempts.sweeper import sweep as deadline_sweep
 from examsvc.enums import Evaluation, Procedure, RegistrationStatus, WindowRound
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow
 from examsvc.registry import RegistryClient
-from examsvc.attempts.operations import overview
 from examsvc.results import delivery
 from examsvc.results.models import DeliveryStatus, ResultDelivery
 from examsvc.results.operations import digest, queue_result, result_payload
