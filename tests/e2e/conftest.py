@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
+import sqlalchemy as sa
 
 CHROMIUM = os.environ.get("EXAMSVC_CHROMIUM", "/usr/bin/chromium")
 # Screenshots of every page a browser test visits, at a phone's and a desktop's width.
@@ -135,6 +137,28 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
             # run hangs until pytest's timeout.
             stop(process)
             SERVERS.pop(server.url, None)
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[dict[str, str]]:
+    """The server processes' one database: a fresh PostgreSQL database (dropped after) when
+    the run is on PostgreSQL (``EXAMSVC_TEST_DATABASE_URL``), as deployed; else no setting,
+    and ``demo_env``'s SQLite file serves."""
+    base = os.environ.get("EXAMSVC_TEST_DATABASE_URL")
+    if not base:
+        yield {}
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin_url = sa.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {"EXAMSVC_DATABASE_URL": admin_url.set(database=name).render_as_string(False)}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="module")

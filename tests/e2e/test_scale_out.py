@@ -7,7 +7,6 @@ candidate's socket on B. Real processes, real Socket.IO clients, real Redis."""
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from tests.e2e.conftest import (
     Server,
     _free_port,
     cookie_header,
+    fresh_database,
     launch,
     physician_session,
     server_database,
@@ -72,22 +72,8 @@ def shared_database() -> Iterator[dict[str, str]]:
     """The processes' one database: a fresh PostgreSQL database when the run is on
     PostgreSQL (``EXAMSVC_TEST_DATABASE_URL``, as deployed at scale), else ``launch``'s
     SQLite file."""
-    base = os.environ.get("EXAMSVC_TEST_DATABASE_URL")
-    if not base:
-        yield {}
-        return
-    name = f"examsvc_scale_{uuid.uuid4().hex[:10]}"
-    admin_url = sa.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        yield {"EXAMSVC_DATABASE_URL": url}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("examsvc_scale") as settings:
+        yield settings
 
 
 def staff_session(base: str, login: str, password: str) -> requests.Session:

@@ -9,15 +9,20 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.e2e.conftest import SERVERS, Server, _free_port, demo_env, wait_until_serving
+from tests.e2e.conftest import (
+    SERVERS,
+    Server,
+    _free_port,
+    demo_env,
+    fresh_database,
+    wait_until_serving,
+)
 
 
 def poll(condition: Callable[[], object], timeout: float = 30, what: str = "") -> object:
@@ -46,22 +51,8 @@ def close(client) -> None:
 def fault_database() -> Iterator[dict[str, str]]:
     """The server's database: a fresh PostgreSQL database when ``EXAMSVC_TEST_DATABASE_URL``
     is set, else the SQLite file of ``demo_env``."""
-    base = os.environ.get("EXAMSVC_TEST_DATABASE_URL")
-    if not base:
-        yield {}
-        return
-    name = f"examsvc_fault_{uuid.uuid4().hex[:10]}"
-    admin_url = sa.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        yield {"EXAMSVC_DATABASE_URL": url}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("examsvc_fault") as settings:
+        yield settings
 
 
 class Service:
