@@ -124,7 +124,9 @@ def _finish_config(app: Flask) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = url
     if isinstance(config["ALLOWED_ORIGINS"], str):
         config["ALLOWED_ORIGINS"] = inputs.allowed_origins(config["ALLOWED_ORIGINS"])
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a database error (logged) names its statement, never its values
+    # (ID numbers, names, answers).
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         # Several workers and the sweeper share the file: wait for locks, don't fail.
         engine_options["connect_args"] = {"timeout": 30}

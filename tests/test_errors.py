@@ -141,3 +141,18 @@ def test_a_socket_event_on_a_lost_database_is_acknowledged_as_retryable(app):
         ack = acknowledged(unit, Empty)({})
     assert ack["ok"] is False and ack["status"] == 503
     assert ack["error"]["code"] == "database_unavailable"
+
+
+def test_a_database_error_never_carries_the_values_it_was_given(app):
+    """What a failed statement logs names the statement, not the ID number it was given."""
+    import sqlalchemy as sa
+
+    from examsvc.extensions import db
+
+    with pytest.raises(sa.exc.DBAPIError) as failed:
+        db.session.execute(
+            sa.text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "43010219890313001X"}
+        )
+    db.session.rollback()
+    assert "no_such_table" in str(failed.value)
+    assert "43010219890313001X" not in str(failed.value)
