@@ -46,6 +46,7 @@ class Server:
     url: str
     env: dict[str, str]
     log: Path
+    process: subprocess.Popen[bytes] | None = None  # set by ``launch`` while it serves
 
     def command(self, *args: str) -> str:
         done = subprocess.run(
@@ -131,6 +132,7 @@ def launch(root: Path, **extra_env: str) -> Iterator[Server]:
     ):
         try:
             wait_until_serving(server.url, process, server.log)
+            server.process = process
             yield server
         finally:
             # Also when the test failed inside: otherwise the server runs on and the

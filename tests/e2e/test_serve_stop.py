@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     _free_port,
     cookie_header,
     demo_env,
+    launch,
     physician_session,
     server_database,
     some_answer,
@@ -98,48 +99,28 @@ def test_sigterm_lets_answer_saves_in_flight_finish(tmp_path):
     in the middle. The process stops accepting, finishes what is in flight, closes every
     socket and exits 0 within the grace period; every acknowledged save is in the database."""
     grace = 10
-    port = _free_port()
-    env = demo_env(tmp_path, EXAMSVC_STOP_GRACE_SECONDS=str(grace))
-    server = Server(f"http://127.0.0.1:{port}", env, tmp_path / "serve.log")
-    SERVERS[server.url] = server
-    server.command("db", "upgrade")
-    server.command("demo", "load")
-    with (
-        server.log.open("wb") as out,
-        subprocess.Popen(
-            [sys.executable, "-m", "examsvc.cli", "serve", "--port", str(port), "--no-jobs"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ) as process,
-    ):
-        try:
-            wait_until_serving(server.url, process, server.log)
-            ready = requests.get(server.url + "/readyz", timeout=10)
-            assert ready.json()["checks"]["face_workers"]["ok"] is True, ready.text
-            candidates = []
-            for index in (0, 1, 4):  # demo physicians with a paper to start
-                row = PHYSICIANS[index]
-                http = physician_session(
-                    server.url, demo_id(row[0], row[8]), f"Stop-{index}-Doc-2026"
-                )
-                started = start_first_paper(server.url, http)
-                candidates.append(_Saver(server.url, http, started, index))
-            for saver in candidates:
-                saver.start()
-            deadline = time.monotonic() + 20
-            while sum(len(s.acked) for s in candidates) < 30 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            sent_at = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=grace + 10) == 0, server.log.read_text()
-            stopped_in = time.monotonic() - sent_at
-            for saver in candidates:
-                saver.join(timeout=15)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            SERVERS.pop(server.url, None)
+    with launch(tmp_path, EXAMSVC_STOP_GRACE_SECONDS=str(grace)) as server:
+        process = server.process
+        assert process is not None
+        ready = requests.get(server.url + "/readyz", timeout=10)
+        assert ready.json()["checks"]["face_workers"]["ok"] is True, ready.text
+        candidates = []
+        for index in (0, 1, 4):  # demo physicians with a paper to start
+            row = PHYSICIANS[index]
+            http = physician_session(server.url, demo_id(row[0], row[8]), f"Stop-{index}-Doc-2026")
+            started = start_first_paper(server.url, http)
+            candidates.append(_Saver(server.url, http, started, index))
+        for saver in candidates:
+            saver.start()
+        deadline = time.monotonic() + 20
+        while sum(len(s.acked) for s in candidates) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=grace + 10) == 0, server.log.read_text()
+        stopped_in = time.monotonic() - sent_at
+        for saver in candidates:
+            saver.join(timeout=15)
     assert stopped_in < grace + 5, stopped_in
     acked = [a for s in candidates for a in s.acked]
     assert len(acked) >= 30
