@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast, get_args, get_origin
 
-from flask import Flask, current_app, flash, jsonify, render_template, request, session
+from flask import Flask, current_app, flash, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
@@ -260,6 +260,8 @@ def init_app(app: Flask) -> None:
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         if _wants_json():
             return jsonify(error_body(exc)), exc.status, headers
+        if retry_after is not None:  # the page without its menu: no connection to read the user
+            g.user = None
         return (
             render_template(
                 "error.html", status=exc.status, message=gettext(exc.message, **exc.values)

@@ -112,6 +112,12 @@ def test_a_start_and_a_save_without_a_connection_answer_busy_then_succeed(candid
     paper_id = exam["paper"].id
     with pool_taken():
         refused = start(candidate, paper_id)
+        page = candidate.post(f"/exam/paper/{paper_id}", data={"rules": "on"})
+    # 【开始考试】 as a form: the error page says busy (without the menu, which needs the
+    # database), never a 500 or a traceback.
+    assert page.status_code == 503 and page.headers["Retry-After"] == "2"
+    text = page.get_data(as_text=True)
+    assert "服务器繁忙，请稍后再试" in text and "Traceback" not in text
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == str(BUSY_RETRY_SECONDS)
     assert refused.get_json() == {"error": BUSY}
