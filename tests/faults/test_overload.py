@@ -150,3 +150,44 @@ def test_a_server_out_of_connections_answers_busy_and_recovers(tmp_path, fault_d
             )
             assert count == 1  # the refused start began nothing
         http.close()
+
+
+@pytest.mark.browser
+def test_the_exam_page_says_busy_keeps_the_answer_and_sends_it_after(
+    tmp_path, fault_database, browser
+):
+    from tests.e2e.conftest import look
+    from tests.e2e.test_exam_flow import _first_attempt
+
+    url = fault_database["EXAMSVC_DATABASE_URL"]
+    env = {**fault_database, **TINY_POOL, "EXAMSVC_DB_POOL_TIMEOUT": "0.2"}
+    with service(tmp_path, **env) as svc:
+        page, attempt_id = _first_attempt(browser, svc.server, 0, "Busy-Page-2026")
+        status = page.locator("#save-status")
+        locker = sa.create_engine(url)
+        with locker.connect() as conn, locker.connect() as watch:
+            conn.execute(sa.text("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE"))
+            page.locator("#q1 .option input").first.check()  # waits on the lock
+            poll(lambda: waiting_on_a_lock(watch), what="the first save waits on the lock")
+            page.click("#next")
+            page.locator("#q2 .option input").first.check()  # answered busy
+            page.wait_for_function(
+                "document.getElementById('save-status').textContent.includes('服务器繁忙')"
+            )
+            assert status.inner_text() == "服务器繁忙，答案已保存在本机，稍后自动重试"
+            look(page, "exam-busy")
+            conn.rollback()
+        locker.dispose()
+        # The pause ends (2–4 s): the journal sends the kept answer, and the page says so.
+        page.wait_for_function(
+            "document.getElementById('save-status').textContent === '已保存'", timeout=30_000
+        )
+        from examsvc.attempts.models import Answer
+        from examsvc.extensions import db
+
+        with server_database(svc.url):
+            positions = db.session.scalars(
+                sa.select(Answer.position).where(Answer.attempt_id == attempt_id)
+            ).all()
+        assert sorted(positions) == [1, 2]
+        page.context.close()
