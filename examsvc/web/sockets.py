@@ -4,8 +4,9 @@ The message is validated into its pydantic model, the event's unit of work runs 
 (``uow.socket_event``), and every outcome is acknowledged: the unit's answer, a refusal in
 the one error shape (``error_ack``), 503 ``busy`` when no database connection came free in
 time or ``database_unavailable`` (both with ``retry_after``), or a logged 500 — the client
-keeps what it sent and tries again. The user loaded for the event is forgotten before and after it: an event is
-not a request, and the connection's next event must not find this one's objects."""
+keeps what it sent and tries again. The user loaded for the event is forgotten before and
+after it: an event is not a request, and the connection's next event must not find this
+one's objects."""
 
 from __future__ import annotations
 
