@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 from prometheus_client import REGISTRY
 
 from examsvc import create_app
@@ -95,9 +96,9 @@ def option_of(attempt_id: int, position: int) -> str:
 
 def stored(attempt_id: int) -> list[tuple[int, object, int]]:
     rows = db.session.execute(
-        sa.select(Answer.position, Answer.response, Answer.seq).where(
-            Answer.attempt_id == attempt_id
-        )
+        sa.select(AttemptItem.position, Answer.response, Answer.seq)
+        .join(AttemptItem, AttemptItem.id == Answer.item_id)
+        .where(Answer.attempt_id == attempt_id)
     ).all()
     db.session.remove()
     return [tuple(r) for r in rows]
@@ -151,6 +152,7 @@ def test_a_start_and_a_save_without_a_connection_answer_busy_then_succeed(candid
 def test_a_socket_answer_without_a_connection_is_acknowledged_busy(app, candidate, exam):
     attempt_id = start(candidate, exam["paper"].id).get_json()["id"]
     option = option_of(attempt_id, 2)
+    g.pop("user", None)  # the test's app context outlives requests: a connect reads the user anew
     channel = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=candidate)
     assert channel.is_connected(NAMESPACE)
     message = {"attempt_id": attempt_id, "position": 2, "response": option, "seq": 1}
@@ -158,6 +160,7 @@ def test_a_socket_answer_without_a_connection_is_acknowledged_busy(app, candidat
     with pool_taken():
         ack = channel.emit("answer", message, namespace=NAMESPACE, callback=True)
         # A page that connects meanwhile is refused (busy), not left without an answer.
+        g.pop("user", None)
         late = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=candidate)
         assert not late.is_connected(NAMESPACE)
     assert ack == {"ok": False, "status": 503, "error": BUSY}

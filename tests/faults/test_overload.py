@@ -133,12 +133,14 @@ def test_a_server_out_of_connections_answers_busy_and_recovers(tmp_path, fault_d
         }
         assert shed == {"http": 2.0, "socket": 1.0}  # the save and the start; the event
 
-        from examsvc.attempts.models import Answer, Attempt
+        from examsvc.attempts.models import Answer, Attempt, AttemptItem
         from examsvc.extensions import db
 
         with server_database(svc.url):
             rows = db.session.execute(
-                sa.select(Answer.position, Answer.seq).where(Answer.attempt_id == attempt_id)
+                sa.select(AttemptItem.position, Answer.seq)
+                .join(AttemptItem, AttemptItem.id == Answer.item_id)
+                .where(Answer.attempt_id == attempt_id)
             ).all()
             assert sorted(rows) == sorted((items[n - 1]["position"], n) for n in (1, 2, 3))
             attempt = db.session.get(Attempt, attempt_id)
@@ -182,12 +184,14 @@ def test_the_exam_page_says_busy_keeps_the_answer_and_sends_it_after(
         page.wait_for_function(
             "document.getElementById('save-status').textContent === '已保存'", timeout=30_000
         )
-        from examsvc.attempts.models import Answer
+        from examsvc.attempts.models import Answer, AttemptItem
         from examsvc.extensions import db
 
         with server_database(svc.url):
             positions = db.session.scalars(
-                sa.select(Answer.position).where(Answer.attempt_id == attempt_id)
+                sa.select(AttemptItem.position)
+                .join(AttemptItem, AttemptItem.id == Answer.item_id)
+                .where(Answer.attempt_id == attempt_id)
             ).all()
         assert sorted(positions) == [1, 2]
         page.context.close()
