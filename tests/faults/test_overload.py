@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import (
+    browser,
     cookie_header,
     physician_session,
     server_database,
@@ -34,6 +35,7 @@ pytestmark = [
     ),
 ]
 
+__all__ = ["browser"]  # the fixture
 TINY_POOL = {"EXAMSVC_DB_POOL_SIZE": "1", "EXAMSVC_DB_MAX_OVERFLOW": "0"}
 
 
@@ -190,6 +192,7 @@ def test_the_exam_page_says_busy_keeps_the_answer_and_sends_it_after(
         with server_database(svc.url):
             positions = db.session.scalars(
                 sa.select(AttemptItem.position)
+                .select_from(Answer)
                 .join(AttemptItem, AttemptItem.id == Answer.item_id)
                 .where(Answer.attempt_id == attempt_id)
             ).all()
