@@ -284,6 +284,7 @@ class Candidate:
         self.attempt_id: int | None = None
         self.ready_at: float | None = None
         self.entry_retries = 0
+        self.start_busy = 0
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -357,15 +358,20 @@ class Candidate:
             raise RuntimeError(f"entry refused: {json.dumps(ack, ensure_ascii=False)[:200]}")
         else:
             raise RuntimeError("entry: not admitted in five tries")
-        started = self.timed(
-            "start",
-            lambda: http.post(
-                f"{base}/api/v1/exam/papers/{paper_id}/attempts",
-                json={"rules_acknowledged": True},
-                headers=headers,
-                timeout=120,
-            ),
-        )
+        for _try in range(5):  # a 503 (busy): the candidate taps again after retry_after
+            started = self.timed(
+                "start",
+                lambda: http.post(
+                    f"{base}/api/v1/exam/papers/{paper_id}/attempts",
+                    json={"rules_acknowledged": True},
+                    headers=headers,
+                    timeout=120,
+                ),
+            )
+            if started.status_code != 503:
+                break
+            self.start_busy += 1
+            time.sleep(float(started.headers.get("Retry-After") or 2) * (1 + self.rng.random()))
         if not started.ok:
             raise RuntimeError(f"start {started.status_code} {started.text[:100]}")
         attempt = started.json()
@@ -414,23 +420,16 @@ class Candidate:
                 if item["type"] == "true_false"
                 else item["options"][seq % len(item["options"])]["key"]
             )
-            sent_wall, sent = time.time(), time.monotonic()
-            try:
-                ack = client.call(
-                    "answer",
-                    {
-                        "attempt_id": self.attempt_id,
-                        "position": item["position"],
-                        "response": response,
-                        "marked": False,
-                        "seq": seq,
-                        "journaled_at": datetime.now(UTC).isoformat(),
-                    },
-                    namespace="/exam",
-                    timeout=ACK_TIMEOUT,
-                )
-            except socketio.exceptions.SocketIOError:
-                self.acks.append((sent_wall, ACK_TIMEOUT, "timeout"))
+            message = {
+                "attempt_id": self.attempt_id,
+                "position": item["position"],
+                "response": response,
+                "marked": False,
+                "seq": seq,
+                "journaled_at": datetime.now(UTC).isoformat(),
+            }
+            ack, (sent_wall, sent) = self._answer(client, message, end_at)
+            if ack is None:
                 continue
             code = (
                 (ack or {}).get("code")
@@ -443,6 +442,29 @@ class Candidate:
         self.stop.set()
         camera.join(timeout=30)
         client.disconnect()
+
+    def _answer(
+        self, client: socketio.Client, message: dict[str, Any], end_at: float
+    ) -> tuple[dict[str, Any] | None, tuple[float, float]]:
+        """Send a save as the page does: on a 503 (busy, database_unavailable) wait its
+        retry_after plus jitter whose range doubles with each refusal in a row (≤ 60 s, as
+        exam.js), then send the same save again. Each busy answer is counted (code "busy")."""
+        tries = 0
+        while True:
+            sent_wall, sent = time.time(), time.monotonic()
+            try:
+                ack = client.call("answer", message, namespace="/exam", timeout=ACK_TIMEOUT)
+            except socketio.exceptions.SocketIOError:
+                self.acks.append((sent_wall, ACK_TIMEOUT, "timeout"))
+                return None, (sent_wall, sent)
+            error = (ack or {}).get("error") or {}
+            if (ack or {}).get("status") != 503 or time.time() >= end_at:
+                return ack, (sent_wall, sent)
+            self.acks.append((sent_wall, time.monotonic() - sent, "busy"))
+            tries += 1
+            base = max(1.0, float(error.get("retry_after") or 2))
+            if self.stop.wait(min(60.0, base + self.rng.random() * base * 2 ** (tries - 1))):
+                return None, (sent_wall, sent)
 
     def _snapshots(self, client: socketio.Client, next_in: float, end_at: float) -> None:
         while True:
@@ -504,6 +526,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "states": c.states,
                 "ready_at": c.ready_at,
                 "entry_retries": c.entry_retries,
+                "start_busy": c.start_busy,
                 "start_at": starts[c.spec["index"]],
             }
             for c in candidates
@@ -959,6 +982,7 @@ def summarise(
         "candidates": args.n,
         "admitted": admitted,
         "entry_retries": sum(c["entry_retries"] for c in results),
+        "start_busy": sum(c.get("start_busy", 0) for c in results),
         "last_ready_after_first_login_s": round(last_ready - first_start, 1)
         if last_ready
         else None,
@@ -973,6 +997,7 @@ def summarise(
             "sent": len(acks),
             "acked": len(ok_acks),
             "refused_or_timeout": len(acks) - len(ok_acks),
+            "busy": sum(1 for a in acks if a[2] == "busy"),  # 503s, each resent after a pause
             "codes": {k: sum(1 for a in acks if a[2] == k) for k in sorted({a[2] for a in acks})},
             "ack_p50_ms": ms(pct(ack_latency, 0.5)),
             "ack_p99_ms": ms(pct(ack_latency, 0.99)),
@@ -1021,7 +1046,8 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{'state*':<10}{s['n']:>6}{s['p50_ms']!s:>10}{s['p99_ms']!s:>10}")
     a = r["answers"]
     print(
-        f"answers: sent {a['sent']}, acked {a['acked']}, refused/timeout {a['refused_or_timeout']}, "
+        f"answers: sent {a['sent']}, acked {a['acked']}, refused/timeout {a['refused_or_timeout']} "
+        f"(busy {a.get('busy', 0)}), "
         f"ack p50 {a['ack_p50_ms']} p99 {a['ack_p99_ms']} max {a['ack_max_ms']} ms, >8 s {a['slower_than_8s']}; "
         f"steady p99 {a['steady_ack_p99_ms']} ms at {a['steady_saves_per_s']} saves/s"
     )

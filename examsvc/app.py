@@ -127,6 +127,7 @@ def _finish_config(app: Flask) -> None:
     # hide_parameters: a database error (logged) names its statement, never its values
     # (ID numbers, names, answers).
     engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    engine_options.update(_pool_options(config, url))
     if url.startswith("sqlite"):
         # Several workers and the sweeper share the file: wait for locks, don't fail.
         engine_options["connect_args"] = {"timeout": 30}
@@ -138,3 +139,30 @@ def _finish_config(app: Flask) -> None:
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # an exam may run for hours
     Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     logging.getLogger("examsvc").setLevel(logging.INFO)
+
+
+# Per database: (pool_size, max_overflow, pool_timeout). PostgreSQL: a gevent process runs
+# thousands of greenlets on one core, and the server's max_connections (100) is shared by
+# every process; a save holds its connection for milliseconds, so a few suffice, and a
+# request that cannot get one within 2 s is answered 503 busy (retry after) instead of
+# queueing for SQLAlchemy's default 30 s (docs/operations.md, "Database connections").
+# SQLite: connections are file handles, the file's lock is what queues: SQLAlchemy's own.
+_POOL_DEFAULTS = {"postgresql": (10, 5, 2.0), "sqlite": (5, 10, 30.0)}
+
+
+def _pool_options(config: Any, url: str) -> dict[str, Any]:
+    """The connection pool's size, overflow and timeout: the settings, or the database's
+    defaults (an in-memory SQLite has a single connection and no pool to size)."""
+    dialect = url.split(":", 1)[0].split("+", 1)[0]
+    if dialect == "sqlite" and url in ("sqlite://", "sqlite:///:memory:"):
+        return {}
+    defaults = _POOL_DEFAULTS.get(dialect, _POOL_DEFAULTS["postgresql"])
+    names = (
+        ("pool_size", "DB_POOL_SIZE"),
+        ("max_overflow", "DB_MAX_OVERFLOW"),
+        ("pool_timeout", "DB_POOL_TIMEOUT"),
+    )
+    return {
+        option: default if config[setting] is None else config[setting]
+        for (option, setting), default in zip(names, defaults, strict=True)
+    }

@@ -26,6 +26,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file in the instance folder."
     ),
+    Setting(
+        "DB_POOL_SIZE",
+        None,
+        int,
+        "Database connections each process keeps open (default: 10 on PostgreSQL, 5 on"
+        " SQLite; docs/operations.md has the arithmetic against max_connections).",
+    ),
+    Setting(
+        "DB_MAX_OVERFLOW",
+        None,
+        int,
+        "Connections a process may open beyond DB_POOL_SIZE under a burst (default: 5 on"
+        " PostgreSQL, 10 on SQLite).",
+    ),
+    Setting(
+        "DB_POOL_TIMEOUT",
+        None,
+        float,
+        "Seconds a request waits for a free connection before it is answered 503 busy"
+        " (default: 2 on PostgreSQL, 30 on SQLite).",
+    ),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
@@ -244,6 +265,11 @@ def _parse(setting: Setting, raw: str) -> Any:
             raise ConfigError(
                 f"{PREFIX}{setting.name}: expected a whole number, got {raw!r}"
             ) from None
+    if setting.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{setting.name}: expected a number, got {raw!r}") from None
     return raw
 
 

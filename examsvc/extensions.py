@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_migrate import Migrate
@@ -26,7 +26,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+class _SQLAlchemy(SQLAlchemy):
+    def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Any) -> sa.Engine:
+        """``create_engine`` itself: Flask-SQLAlchemy's ``engine_from_config`` would read
+        ``pool_timeout`` as a whole number (``EXAMSVC_DB_POOL_TIMEOUT=0.5`` would become 0)."""
+        options = dict(options)
+        return sa.create_engine(options.pop("url"), **options)
+
+
+db = _SQLAlchemy(model_class=Base)
 migrate = Migrate()
 socketio = SocketIO()
 csrf = CSRFProtect()

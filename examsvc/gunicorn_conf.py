@@ -14,6 +14,9 @@ from typing import Any
 worker_class = "gevent"
 workers = 1
 worker_connections = 4000  # candidates' sockets plus their requests
+# No preload_app: the app, and so its database pool (EXAMSVC_DB_POOL_SIZE +
+# EXAMSVC_DB_MAX_OVERFLOW), is made in the worker after the fork, never shared with a parent.
+# Each gunicorn counts once against PostgreSQL's max_connections (docs/operations.md).
 timeout = 60
 graceful_timeout = 30
 control_socket_disable = True  # one gunicorn per core: they would share its default path

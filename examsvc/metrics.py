@@ -56,6 +56,12 @@ WRITEBACK_FAILURES = Counter(
     "Result deliveries that did not store the result: refused, http (429/5xx), network.",
     ["kind"],
 )
+SHED = Counter(
+    "examsvc_shed",
+    "Requests and socket events answered 503 busy on purpose (overload shed), by channel"
+    " (http, socket) and cause (database_pool, face_pool, threads, processes).",
+    ["channel", "cause"],
+)
 HTTP_SECONDS = Histogram(
     "examsvc_http_request_seconds",
     "HTTP request latency by Flask endpoint (never the raw path).",

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from examsvc import uow
-from examsvc.web.errors import ApiError
+from examsvc.web.errors import BUSY_RETRY_SECONDS, ApiError
 
 T = TypeVar("T")
 
@@ -44,7 +44,9 @@ class Busy(ApiError):
     """The pool and its queue are full: the call was refused, nothing is waiting."""
 
     def __init__(self, pool: str) -> None:
-        super().__init__(503, "busy", "服务器繁忙，请稍后再试")
+        super().__init__(
+            503, "busy", "服务器繁忙，请稍后再试", retry_after=BUSY_RETRY_SECONDS, cause=pool
+        )
         self.pool = pool
 
 

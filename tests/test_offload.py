@@ -87,9 +87,14 @@ def test_a_full_pool_answers_busy_at_once_in_the_error_shape(app, client, pools)
         response = client.post(
             "/api/v1/session", json={"login": user.login, "password": "Right-Pass1"}
         )
-        assert response.status_code == 503
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
         assert response.get_json() == {
-            "error": {"code": "busy", "message": "服务器繁忙，请稍后再试", "details": []}
+            "error": {
+                "code": "busy",
+                "message": "服务器繁忙，请稍后再试",
+                "details": [],
+                "retry_after": 2,
+            }
         }
         page = client.post("/login", data={"login": user.login, "password": "Right-Pass1"})
         assert page.status_code == 503 and "服务器繁忙，请稍后再试" in page.get_data(as_text=True)

@@ -22,7 +22,7 @@ from examsvc.errors import DomainError
 from examsvc.extensions import socketio
 from examsvc.marks import N_
 from examsvc.web.errors import ApiError, error_body
-from examsvc.web.sockets import acknowledged, unknown_event
+from examsvc.web.sockets import acknowledged, refused_when_busy, unknown_event
 
 NAMESPACE = "/exam"
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def _refuse(error: DomainError) -> ConnectionRefusedError:
 
 
 @socketio.on("connect", namespace=NAMESPACE)
+@refused_when_busy
 def connect(auth: Any = None) -> None:
     user = current_user()
     if user is None or user.role != Role.PHYSICIAN or user.must_change_password:

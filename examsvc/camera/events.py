@@ -46,15 +46,17 @@ from examsvc.roster.models import Physician
 from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import (
     ApiError,
+    busy,
     database_trouble,
     database_unavailable,
     error_ack,
     error_body,
+    pool_exhausted,
     validate,
 )
 from examsvc.web.i18n import current_language, gettext
 from examsvc.web.inputs import MAX_INT
-from examsvc.web.sockets import acknowledged
+from examsvc.web.sockets import acknowledged, refused_when_busy
 from proctoring.config import FaceConfig
 from proctoring.pool import Busy, Priority
 
@@ -93,10 +95,6 @@ def _said(result: dict[str, Any], zh: str, en: str) -> str:
     return str(result.get(en) if current_language() == "en" else result.get(zh))
 
 
-def _busy() -> ApiError:
-    return ApiError(503, "busy", N_("服务器繁忙，请稍后再试"))
-
-
 def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
     """A face event's answer, refusals and failures, acknowledged in the one error shape;
     the session ends with it (the face work ran outside any transaction)."""
@@ -105,8 +103,10 @@ def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
     except DomainError as exc:
         return error_ack(exc)
     except (Busy, TimeoutError):  # the face pool is full, or too slow for this frame
-        return _busy().to_ack()
+        return busy("face_pool").to_ack()
     except Exception as exc:
+        if pool_exhausted(exc):
+            return busy("database_pool").to_ack()
         if database_trouble(exc):
             log.warning("database unavailable: %r", exc)
             return database_unavailable().to_ack()
@@ -212,6 +212,7 @@ CLAIM = "/claim"  # the channel of 首次登录人脸核验, before the first pa
 
 
 @socketio.on("connect", namespace=CLAIM)
+@refused_when_busy
 def claim_connect(auth: Any = None) -> None:
     """Only a physician who has not set a first password yet (the exam channel refuses
     them), while the agency asks for the face."""

@@ -29,7 +29,7 @@ from examsvc.invigilation import queries
 from examsvc.invigilation.live import NAMESPACE, session_room
 from examsvc.marks import N_
 from examsvc.web.errors import ApiError, error_body
-from examsvc.web.sockets import acknowledged, unknown_event
+from examsvc.web.sockets import acknowledged, refused_when_busy, unknown_event
 
 log = logging.getLogger(__name__)
 ID = Field(ge=1, le=2**31 - 1)
@@ -63,6 +63,7 @@ def _staff() -> User:
 
 
 @socketio.on("connect", namespace=NAMESPACE)
+@refused_when_busy
 def connect(auth: Any = None) -> None:
     try:
         _staff()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast, get_args, get_origin
 
-from flask import Flask, current_app, flash, jsonify, render_template, request, session
+from flask import Flask, current_app, flash, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from examsvc import metrics
 from examsvc.errors import DomainError, Invalid, field_errors
 from examsvc.marks import N_
 from examsvc.web.i18n import gettext
@@ -19,14 +21,20 @@ from examsvc.web.i18n import gettext
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2  # what a 503 database_unavailable asks the client to wait
+BUSY_RETRY_SECONDS = 2  # what a 503 busy asks the client to wait (its journal adds jitter)
+SHED_LOG_SECONDS = 10.0  # one log line per process per this many seconds of shedding
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """No pooled database connection came free within ``EXAMSVC_DB_POOL_TIMEOUT``: the
+    process has more work than its connections serve. Nothing was done; answered busy."""
+    return isinstance(exc, sa_exc.TimeoutError)
 
 
 def database_trouble(exc: BaseException) -> bool:
-    """The database went away or is out of connections (PostgreSQL restarted, a connection
-    terminated, the pool timed out, SQLite locked for too long): nothing was committed, and
-    the same request may be sent again (saves are idempotent by ``seq``)."""
-    if isinstance(exc, sa_exc.TimeoutError):
-        return True
+    """The database went away (PostgreSQL restarted, a connection terminated, SQLite locked
+    for too long): nothing was committed, and the same request may be sent again (saves are
+    idempotent by ``seq``). An exhausted pool is not this: see :func:`pool_exhausted`."""
     if isinstance(exc, sa_exc.DBAPIError):
         return exc.connection_invalidated or isinstance(
             exc, sa_exc.OperationalError | sa_exc.InterfaceError
@@ -35,7 +43,50 @@ def database_trouble(exc: BaseException) -> bool:
 
 
 def database_unavailable() -> ApiError:
-    return ApiError(503, "database_unavailable", N_("服务暂时无法访问数据库，请稍后重试"))
+    return ApiError(
+        503,
+        "database_unavailable",
+        N_("服务暂时无法访问数据库，请稍后重试"),
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+
+
+def busy(cause: str) -> ApiError:
+    """Overload shed on purpose: 503 ``busy`` with ``retry_after`` (and ``Retry-After`` over
+    HTTP); nothing was done, the same request may be sent again after that many seconds.
+    ``cause`` (``database_pool``, ``face_pool``, ``threads``, ``processes``) labels the
+    ``examsvc_shed`` counter."""
+    return ApiError(
+        503, "busy", N_("服务器繁忙，请稍后再试"), retry_after=BUSY_RETRY_SECONDS, cause=cause
+    )
+
+
+class _ShedLog:
+    """A log line about shedding at most every ``SHED_LOG_SECONDS``, with the count since
+    the last one: under overload, a line (and a traceback) per refusal would add to it."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.count = 0
+
+    def note(self, cause: str) -> None:
+        self.count += 1
+        moment = time.monotonic()
+        if moment - self.last >= SHED_LOG_SECONDS:
+            log.warning("busy: %d requests shed (latest: %s)", self.count, cause)
+            self.last, self.count = moment, 0
+
+
+_shed_log = _ShedLog()
+
+
+def shed(channel: str, exc: DomainError) -> None:
+    """Count (and now and then log) a 503 busy answered on ``channel`` (http or socket)."""
+    if exc.code != "busy":
+        return
+    cause = getattr(exc, "cause", None) or "other"
+    metrics.SHED.labels(channel, cause).inc()
+    _shed_log.note(cause)
 
 
 class ApiError(DomainError):
@@ -47,9 +98,14 @@ class ApiError(DomainError):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
+        *,
+        retry_after: int | None = None,
+        cause: str | None = None,
         **values: object,
     ) -> None:
         super().__init__(code, message, details, status=status, **values)
+        self.retry_after = retry_after
+        self.cause = cause
 
     def to_dict(self) -> dict[str, Any]:
         return error_body(self)
@@ -61,23 +117,23 @@ class ApiError(DomainError):
 def error_body(exc: DomainError) -> dict[str, Any]:
     """The one error shape, as the HTTP body: ``{"error": {code, message, details}}``, the
     message and each detail's message translated."""
-    return {
-        "error": {
-            "code": exc.code,
-            "message": gettext(exc.message, **exc.values),
-            "details": [
-                {
-                    k: gettext(v) if k == "message" and isinstance(v, str) else v
-                    for k, v in d.items()
-                }
-                for d in exc.details
-            ],
-        }
+    body: dict[str, Any] = {
+        "code": exc.code,
+        "message": gettext(exc.message, **exc.values),
+        "details": [
+            {k: gettext(v) if k == "message" and isinstance(v, str) else v for k, v in d.items()}
+            for d in exc.details
+        ],
     }
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # a 503: when to send the same request again, in seconds
+        body["retry_after"] = retry_after
+    return {"error": body}
 
 
 def error_ack(exc: DomainError) -> dict[str, Any]:
     """A Socket.IO acknowledgement: the HTTP body with ``ok`` and the HTTP status."""
+    shed("socket", exc)
     return {"ok": False, "status": exc.status, **error_body(exc)}
 
 
@@ -199,11 +255,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def handle_api_error(exc: DomainError) -> Any:
+        shed("http", exc)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         if _wants_json():
-            return jsonify(error_body(exc)), exc.status
-        return render_template(
-            "error.html", status=exc.status, message=gettext(exc.message, **exc.values)
-        ), exc.status
+            return jsonify(error_body(exc)), exc.status, headers
+        if retry_after is not None:  # the page without its menu: no connection to read the user
+            g.user = None
+        return (
+            render_template(
+                "error.html", status=exc.status, message=gettext(exc.message, **exc.values)
+            ),
+            exc.status,
+            headers,
+        )
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError) -> Any:
@@ -213,12 +278,13 @@ def init_app(app: Flask) -> None:
     def handle_database(exc: sa_exc.SQLAlchemyError) -> Any:
         """A database that went away answers a clear, retryable 503 (the page's journal
         keeps the save and sends it again), never a 500 with a traceback."""
+        if pool_exhausted(exc):  # shed: counted and logged (now and then) by the handler
+            return handle_api_error(busy("database_pool"))
         if not database_trouble(exc):
             log.exception("request failed", exc_info=exc)
             return handle_http(InternalServerError())
         log.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
-        body, status = handle_api_error(database_unavailable())
-        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return handle_api_error(database_unavailable())
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Any:

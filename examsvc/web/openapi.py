@@ -26,6 +26,11 @@ ERROR_SCHEMA = {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "details": {"type": "array", "items": {"type": "object"}},
+                "retry_after": {
+                    "type": "integer",
+                    "description": "503 only: seconds to wait before sending the same"
+                    " request again (also the Retry-After header)",
+                },
             },
         }
     },
@@ -70,7 +75,12 @@ def operation(
                     ("409", "refused by the rules"),
                     ("422", "invalid: a field of the wrong type or out of range (details)"),
                     ("429", "throttled: too many attempts, the message says how long to wait"),
-                    ("503", "busy: the CPU pool's queue is full, nothing was done, retry"),
+                    (
+                        "503",
+                        "busy (a CPU pool's queue is full, or no database connection came"
+                        " free in time) or database_unavailable: nothing was done, send it"
+                        " again after Retry-After seconds",
+                    ),
                 )
             },
         },

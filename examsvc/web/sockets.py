@@ -2,17 +2,21 @@
 
 The message is validated into its pydantic model, the event's unit of work runs with it
 (``uow.socket_event``), and every outcome is acknowledged: the unit's answer, a refusal in
-the one error shape (``error_ack``), or a logged 500 — the client keeps what it sent and
-tries again. The user loaded for the event is forgotten before and after it: an event is
-not a request, and the connection's next event must not find this one's objects."""
+the one error shape (``error_ack``), 503 ``busy`` when no database connection came free in
+time or ``database_unavailable`` (both with ``retry_after``), or a logged 500 — the client
+keeps what it sent and tries again. The user loaded for the event is forgotten before and
+after it: an event is not a request, and the connection's next event must not find this
+one's objects."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g
+from flask_socketio import ConnectionRefusedError
 from pydantic import BaseModel
 
 from examsvc import drain, logs
@@ -20,9 +24,13 @@ from examsvc.errors import DomainError
 from examsvc.marks import N_
 from examsvc.web.errors import (
     ApiError,
+    busy,
     database_trouble,
     database_unavailable,
     error_ack,
+    error_body,
+    pool_exhausted,
+    shed,
     validate,
 )
 from examsvc.web.inputs import BAD_JSON, UNREADABLE_EVENT
@@ -45,6 +53,8 @@ def acknowledged(
         except DomainError as exc:
             return error_ack(exc)
         except Exception as exc:
+            if pool_exhausted(exc):  # shed: counted and logged (now and then) by error_ack
+                return busy("database_pool").to_ack()
             if database_trouble(exc):
                 log.warning("database unavailable: %r", exc)
                 return database_unavailable().to_ack()
@@ -62,3 +72,27 @@ def unknown_event(event: Any, *args: Any) -> dict[str, Any]:
     if event == UNREADABLE_EVENT:
         return ApiError(400, "bad_json", BAD_JSON).to_ack()
     return ApiError(400, "unknown_event", N_("不支持此操作")).to_ack()
+
+
+def refused_when_busy(connect: Callable[..., None]) -> Callable[..., None]:
+    """A namespace's ``connect`` handler, its database out of connections or away: the
+    connection is refused with ``busy`` or ``database_unavailable`` in the one error shape
+    (``retry_after`` in it; the page connects again after it), never an exception that
+    leaves the client waiting for an answer that does not come."""
+
+    @wraps(connect)
+    def handler(*args: Any) -> None:
+        try:
+            connect(*args)
+        except Exception as exc:
+            if pool_exhausted(exc):
+                error = busy("database_pool")
+                shed("socket", error)
+            elif database_trouble(exc):
+                log.warning("database unavailable: %r", exc)
+                error = database_unavailable()
+            else:
+                raise
+            raise ConnectionRefusedError(error.code, error_body(error)["error"]) from None
+
+    return handler

@@ -55,6 +55,12 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
+  // A 503 (busy, database_unavailable) says when to come back: its retry_after, with jitter.
+  function retryIn(ack, otherwise) {
+    var after = ack && ack.status === 503 && ack.error && Number(ack.error.retry_after);
+    return after ? (after + Math.random() * after) * 1000 : otherwise;
+  }
+
   function emit(event, payload) {
     return new Promise(function (resolve) {
       if (!socket || !socket.connected) { resolve(null); return; }
@@ -80,7 +86,7 @@
       }
       if (data.mode === "device") { if (good) { next.hidden = false; } }
       else if (verifyButton) { verifyButton.disabled = !good; }
-      setTimeout(check, good ? 1500 : 800);
+      setTimeout(check, retryIn(ack, good ? 1500 : 800));
     });
   }
 
@@ -118,7 +124,9 @@
       say(instruction, "", null);
       if (ack && ack.challenge) { challenge = ack.challenge; }
       if (!ack) { say(result, text.busy, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
-      if (!ack.ok) { say(result, ack.error.message, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
+      if (!ack.ok) {  // busy: the button comes back with the next check, after retry_after
+        say(result, ack.error.message, "bad"); verifyButton.disabled = ack.status === 503; setTimeout(check, retryIn(ack, 500)); return;
+      }
       if (ack.admitted) {
         say(instruction, "", null);
         say(result, ack.outcome === "review" ? text.review : text.passed, "good");
@@ -141,6 +149,14 @@
     video.srcObject = stream;
     socket = window.io(data.mode === "claim" ? "/claim" : "/exam", { transports: ["websocket", "polling"] });
     socket.on("disconnect", function () { say(instruction, text.offline, "bad"); });
+    // Refused while the server is busy: a refusal is not retried by itself; connect again later.
+    socket.on("connect_error", function (err) {
+      var error = err && err.data;
+      if (error && (error.code === "busy" || error.code === "database_unavailable")) {
+        say(instruction, error.message, "bad");
+        setTimeout(function () { socket.connect(); }, retryIn({ status: 503, error: error }, 2000));
+      }
+    });
     video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
     if (verifyButton) { verifyButton.addEventListener("click", verify); }
   }).catch(function (err) {

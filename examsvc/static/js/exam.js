@@ -25,13 +25,18 @@
     var node = document.getElementById("save-status");
     node.textContent = text; node.className = "save-status" + (offline ? " offline" : "");
   }
+  function refusal(r) {  // an HTTP answer as a socket acknowledgement (retry_after: the header's)
+    var error = Object.assign({}, r.body && r.body.error);
+    if (error.retry_after === undefined && r.retryAfter) error.retry_after = r.retryAfter;
+    return { ok: false, status: r.status, error: error };
+  }
   function api(method, url, body) {
     // A request on a stalled connection fails after 15 s (and is sent again) instead of
     // holding its save in flight for as long as the browser waits.
     var abort = window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(15000) : undefined;
     return fetch(url, { method: method, credentials: "same-origin", signal: abort,
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: body ? JSON.stringify(body) : undefined })
-      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; }); });
+      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b, retryAfter: Number(r.headers.get("Retry-After")) || 0 }; }); });
   }
 
   // ---- rendering -----------------------------------------------------------------------
@@ -142,11 +147,33 @@
     store("journal", journal);
     send(journal[seq]);
   }
+  // 503 busy / database_unavailable: nothing was done and the same request may come again.
+  // The journal waits (no save goes out meanwhile, each stays in it), at least the server's
+  // retry_after plus jitter whose range doubles with each refusal in a row (capped at a
+  // minute), so that a thousand pages do not all come back at the same instant.
+  var pause = { until: 0, tries: 0, timer: null };
+  function retryable(reply) {
+    var code = reply && reply.status === 503 && reply.error && reply.error.code;
+    return code === "busy" || code === "database_unavailable";
+  }
+  function backOff(error) {
+    var base = Math.max(1, Number(error && error.retry_after) || 2);
+    if (Date.now() >= pause.until) pause.tries += 1;  // one step per busy moment, not per reply
+    var wait = Math.min(60, base + Math.random() * base * Math.pow(2, pause.tries - 1));
+    pause.until = Math.max(pause.until, Date.now() + wait * 1000);
+    clearTimeout(pause.timer);
+    pause.timer = setTimeout(function () { pause.timer = null; replay(); }, pause.until - Date.now());
+    if (!closed) status(T.busy, true);
+    return pause.until - Date.now();
+  }
   function acknowledged(entry, reply) {
     delete inFlight[entry.seq];
     if (reply && reply.ok) {
+      pause.tries = 0;
       delete journal[entry.seq]; store("journal", journal);
       if (!Object.keys(journal).length && !closed) status(T.saved);
+    } else if (retryable(reply)) {
+      backOff(reply.error);  // kept in the journal: sent again when the pause ends
     } else if (reply && reply.error && reply.error.code === "unauthorized") {
       status(T.loggedOut, true);  // kept in the journal: sent again after the next login
     } else if (reply && reply.error && reply.status < 500) {  // refused for good (time up, closed, invalid): never retried
@@ -156,7 +183,7 @@
     }  // a server error keeps the save in the journal: it is sent again
   }
   function send(entry) {
-    if (inFlight[entry.seq] || finished) return;
+    if (inFlight[entry.seq] || finished || Date.now() < pause.until) return;
     inFlight[entry.seq] = true;
     if (!closed) status(T.saving);
     var payload = Object.assign({ attempt_id: cfg.attempt }, entry);
@@ -175,7 +202,7 @@
       return;
     }
     api("PUT", cfg.answers + entry.position, entry).then(function (r) {
-      acknowledged(entry, r.ok ? r.body : { ok: false, status: r.status, error: r.body.error });
+      acknowledged(entry, r.ok ? r.body : refusal(r));
     }).catch(function () { delete inFlight[entry.seq]; status(T.offline, true); });
   }
   function replay() {
@@ -215,7 +242,14 @@
     tick();
     replay();
   }
-  function refresh() { if (!finished) api("GET", cfg.state).then(function (r) { if (r.ok) apply(r.body); }); }
+  function refresh() {
+    if (finished) return;
+    api("GET", cfg.state).then(function (r) {
+      var refused = r.ok ? null : refusal(r);
+      if (!refused) apply(r.body);
+      else if (retryable(refused)) setTimeout(refresh, backOff(refused.error));
+    });
+  }
   // Time is up or the paper is being handed in: no more answers, nothing to click.
   function close() {
     closed = true;
@@ -232,7 +266,14 @@
     window.location.reload();
   }
   function submit() {
-    api("POST", cfg.submit).then(function (r) { if (r.ok) end(); else refresh(); })
+    // Paused by a busy server: the journal's saves go first, when the pause ends.
+    if (Date.now() < pause.until) { setTimeout(submit, pause.until - Date.now() + 1000); return; }
+    api("POST", cfg.submit).then(function (r) {
+      var refused = r.ok ? null : refusal(r);
+      if (!refused) end();
+      else if (retryable(refused)) setTimeout(submit, backOff(refused.error));  // handed in later
+      else refresh();
+    })
       .catch(function () { status(T.offline, true); document.getElementById("do-submit").disabled = false; });
   }
 
@@ -263,6 +304,12 @@
     socket = window.io("/exam", { transports: ["websocket", "polling"] });
     socket.on("connect", function () { refresh(); });
     socket.on("disconnect", function () { if (!finished) status(T.offline, true); });
+    // Refused while the server is busy: no automatic reconnection after a refusal, so connect
+    // again after the pause (the saves go over HTTP meanwhile, and back off the same way).
+    socket.on("connect_error", function (err) {
+      var error = err && err.data;
+      if (!finished && retryable({ status: 503, error: error })) setTimeout(function () { socket.connect(); }, backOff(error));
+    });
     // The camera and page events (proctor.js): beside the answers, never in their way.
     if (window.ExamProctor) {
       proctor = window.ExamProctor.start(socket, { attempt: cfg.attempt, text: T, onVoided: function () {

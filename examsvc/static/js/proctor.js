@@ -24,20 +24,28 @@
     // ---- page events, kept until the server acknowledges them ----------------------------
     function load() { try { return JSON.parse(localStorage.getItem(key)) || []; } catch (e) { return []; } }
     function save(list) { try { localStorage.setItem(key, JSON.stringify(list)); } catch (e) { /* private mode: kept in memory */ } }
-    var events = load(), sending = false;
+    var events = load(), sending = false, resumeAt = 0;
+    // A refusal of the server's (503 busy, a 500): the same event again after its retry_after
+    // (or a few seconds), with jitter, never at once in a loop.
+    function later(reply, again) {
+      var base = Math.max(1, Number(reply && reply.error && reply.error.retry_after) || 5);
+      var wait = (base + Math.random() * base) * 1000;
+      resumeAt = Date.now() + wait;
+      setTimeout(again, wait);
+    }
     function report(kind) {
       if (ended) return;
       events.push({ kind: kind, at: new Date().toISOString() }); save(events); flush();
     }
     function flush() {
-      if (sending || !events.length || !socket.connected) return;
+      if (sending || !events.length || !socket.connected || Date.now() < resumeAt) return;
       sending = true;
       var next = events[0];
       socket.timeout(10000).emit("client_event", { attempt_id: attempt, kind: next.kind, at: next.at }, function (err, reply) {
         sending = false;
         if (err) return;  // sent again on the next connect
-        if (reply && (reply.ok || reply.status < 500)) { events.shift(); save(events); }
-        flush();
+        if (reply && (reply.ok || reply.status < 500)) { events.shift(); save(events); flush(); }
+        else later(reply, flush);
       });
     }
     document.addEventListener("visibilitychange", function () { report(document.hidden ? "hidden" : "visible"); });
@@ -109,6 +117,7 @@
     function join() {
       socket.timeout(10000).emit("exam_join", { attempt_id: attempt }, function (err, reply) {
         if (!err && reply && reply.ok) schedule(reply.next_in);
+        else if (!err && reply && reply.status === 503) later(reply, join);  // busy: join again
       });
       flush();
     }
