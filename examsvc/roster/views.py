@@ -60,7 +60,7 @@ def _filtered(args: Any) -> sa.Select[Any]:
         ("photo", Physician.photo_status),
     ):
         if args.get(name):  # a value the column cannot hold (a hand-made URL) keeps no one
-            known = args[name] in column.type.enums  # type: ignore[attr-defined]
+            known = args[name] in column.type.enums
             query = query.where(column == args[name] if known else sa.false())
     return query
 
