@@ -99,6 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_http_buffer_size=2 * 1024 * 1024,
         manage_session=False,
     )
+    _bound_websocket_messages(socketio.server.eio)
     commands.init_app(app)
     for name in FEATURES:
         module = importlib.import_module(f"examsvc.{name}")
@@ -166,3 +167,24 @@ def _pool_options(config: Any, url: str) -> dict[str, Any]:
         option: default if config[setting] is None else config[setting]
         for (option, setting), default in zip(names, defaults, strict=True)
     }
+
+
+def _bound_websocket_messages(eio: Any) -> None:
+    """Stop reading a WebSocket message at ``max_http_buffer_size`` (close 1009, "message
+    too big"): Engine.IO's gevent driver does not pass the limit on to simple-websocket,
+    which would otherwise take a message of any size into memory before Engine.IO refuses
+    it."""
+    base = eio._async.get("websocket")
+    if base is None or getattr(base, "bounded", False):
+        return
+    limit = eio.max_http_buffer_size
+
+    class Bounded(base):  # type: ignore[misc, valid-type]
+        bounded = True
+
+        def __init__(self, handler: Any, server: Any) -> None:
+            super().__init__(handler, server)
+            if isinstance(getattr(self, "server_args", None), dict):
+                self.server_args["max_message_size"] = limit
+
+    eio._async = {**eio._async, "websocket": Bounded}

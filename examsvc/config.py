@@ -189,6 +189,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Snapshot analyses one web process lets wait for the face pool; more are skipped.",
     ),
     Setting(
+        "SNAPSHOT_REQUEUE_SECONDS",
+        30,
+        int,
+        "With Redis: how often snapshots left PENDING without a face job (Redis was down or"
+        " lost its queue) are queued again (0: never).",
+    ),
+    Setting(
+        "SNAPSHOT_REQUEUE_AFTER",
+        180,
+        int,
+        "Seconds a snapshot stays PENDING before it is queued again (longer than a local"
+        " analysis may take).",
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         "",
         str,

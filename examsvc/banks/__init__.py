@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.web.openapi import add_part
+
 
 def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
-    from examsvc.banks import cli, views
+    from examsvc.banks import cli, openapi, views
 
     app.register_blueprint(views.bp)
+    add_part(app, openapi.PART)
     app.cli.add_command(cli.banks)

@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from examsvc.accounts.views import CLAIM_STEP
     from examsvc.attempts.operations import ENTRY_GATE
     from examsvc.camera import cli, events, openapi, views  # noqa: F401  (events registers on import)
+    from examsvc.camera.analysis import requeue, requeue_interval  # local import: as above
     from examsvc.camera.retention import purge_interval, scheduled_purge  # local import: as above
 
     app.extensions[ENTRY_GATE] = views.entry_gate
@@ -27,5 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli.snapshots)
     if not any(job.name == "snapshot-purge" for job in JOBS):
         every("snapshot-purge", purge_interval)(scheduled_purge)
+    if not any(job.name == "snapshot-requeue" for job in JOBS):
+        every("snapshot-requeue", requeue_interval)(requeue)
     app.register_blueprint(views.bp)
     add_part(app, openapi.PART)

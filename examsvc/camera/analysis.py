@@ -4,7 +4,10 @@ After the ``snapshot`` event's unit has committed (the row PENDING, the file sto
 acknowledgement on its way), the analysis is handed on:
 
 - with ``EXAMSVC_REDIS_URL``: to the RQ face workers (``faces.enqueue``), whose ``on_result``
-  hook (:func:`examsvc.face_worker.record_result`) records the decision;
+  hook (:func:`examsvc.face_worker.record_result`) records the decision. When Redis cannot
+  be reached, the process's own face pool analyses it as below (single-process delivery);
+  a process without a pool leaves it PENDING and the periodic :func:`requeue` queues it
+  once Redis is back (a claim in Redis per snapshot: queued once, never twice);
 - else: to a background task (a greenlet under ``examsvc serve``) that waits on the face
   pool (``faces.run``) and records the decision in a unit of its own. At most
   ``SNAPSHOT_ANALYSES`` wait per process; a snapshot beyond that, or one the pool sheds
@@ -20,10 +23,12 @@ import logging
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from redis import RedisError
 
 from examsvc import metrics, uow
 from examsvc.camera import faces, operations
@@ -34,6 +39,8 @@ from proctoring.pool import Busy, Dropped, Priority, WorkerCrashed
 
 log = logging.getLogger(__name__)
 TIMEOUT = 120  # seconds a snapshot may wait for the pool before it is recorded as an error
+CLAIM_SECONDS = 900  # a queued snapshot's claim: the job's wait (120 s) and its result (600 s)
+REQUEUE_BATCH = 500  # snapshots queued again per pass, oldest first
 
 _lock = threading.Lock()
 _tasks: dict[int, Any] = {}  # snapshot id -> its background task
@@ -46,9 +53,10 @@ def in_flight() -> int:
 def dispatch(app: Flask, stored: operations.StoredSnapshot) -> None:
     """Hand a committed snapshot to the engine (called after the unit's commit)."""
     redis_url = app.config.get("REDIS_URL")
-    if redis_url:
-        _enqueue(app, redis_url, stored)
+    if redis_url and _enqueue(app, redis_url, stored):
         return
+    if redis_url and faces.metrics() is None:
+        return  # no pool here: PENDING, the periodic re-queue hands it on when Redis is back
     with _lock:
         full = len(_tasks) >= app.config["SNAPSHOT_ANALYSES"]
     if full:
@@ -131,8 +139,16 @@ def _record_unanalysed(app: Flask, snapshot_id: int, status: SnapshotStatus, rea
             db.session.remove()
 
 
-def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> None:
+def _claim_key(app: Flask, snapshot_id: int) -> str:
+    return f"{app.config['FACE_QUEUE_PREFIX'] or ''}snapshots:queued:{snapshot_id}"
+
+
+def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> bool:
+    """Queue the snapshot for the RQ face workers under its claim (set once: a snapshot
+    claimed already is someone else's to queue). False when Redis cannot be reached."""
     try:
+        if not faces.claim(redis_url, _claim_key(app, stored.id), CLAIM_SECONDS):
+            return True
         faces.enqueue(
             redis_url,
             "snapshot",
@@ -146,6 +162,40 @@ def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> N
         )
     except Busy:
         _record_unanalysed(app, stored.id, SnapshotStatus.SKIPPED, "Busy")
-    except Exception as exc:  # Redis down: the snapshot stays stored, marked as not analysed
+    except (RedisError, OSError) as exc:  # Redis down: this process's pool, or later
         log.warning("snapshot %s not queued: %r", stored.id, exc)
+        return False
+    except Exception as exc:  # anything else: the snapshot stays stored, marked as not analysed
+        log.exception("snapshot %s not queued", stored.id)
         _record_unanalysed(app, stored.id, SnapshotStatus.ERROR, type(exc).__name__)
+    return True
+
+
+def requeue_interval(app: Flask) -> float:
+    return float(app.config["SNAPSHOT_REQUEUE_SECONDS"]) if app.config.get("REDIS_URL") else 0.0
+
+
+def requeue(app: Flask) -> int:
+    """The periodic job (with Redis): queue again the snapshots PENDING for longer than
+    ``SNAPSHOT_REQUEUE_AFTER`` whose claim is gone — Redis was down when they came and no
+    pool here took them, or Redis restarted and lost its queue. Several processes may run
+    it at once: each snapshot's claim lets one of them queue it. Returns how many it
+    queued."""
+    redis_url = app.config["REDIS_URL"]
+    if not redis_url:
+        return 0
+    before = now() - timedelta(seconds=app.config["SNAPSHOT_REQUEUE_AFTER"])
+    stored = operations.unanalysed_snapshots(
+        Path(app.config["DATA_DIR"]), received_before=before, limit=REQUEUE_BATCH
+    )
+    uow.end_reads()  # no transaction held while Redis answers
+    queued = 0
+    for snapshot in stored:
+        if faces.claimed(redis_url, _claim_key(app, snapshot.id)):
+            continue
+        if not _enqueue(app, redis_url, snapshot):
+            break  # Redis is still down: the next pass
+        queued += 1
+    if queued:
+        log.info("%d pending snapshots queued again for the face workers", queued)
+    return queued

@@ -116,6 +116,15 @@ def enqueue(
     return str(job.id)
 
 
+def claim(redis_url: str, key: str, seconds: int) -> bool:
+    """Take ``key`` for ``seconds`` if nobody holds it (a snapshot queued once)."""
+    return bool(_redis(redis_url).set(key, b"1", nx=True, ex=seconds))
+
+
+def claimed(redis_url: str, key: str) -> bool:
+    return bool(_redis(redis_url).exists(key))
+
+
 def remote_metrics(redis_url: str) -> dict[str, Any]:
     """Depth and latency of the RQ queues (an error name when Redis cannot be reached)."""
     try:

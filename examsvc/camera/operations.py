@@ -314,15 +314,19 @@ def store_snapshot(
     )
 
 
-def unanalysed_snapshots(data_dir: Path) -> list[StoredSnapshot]:
+def unanalysed_snapshots(
+    data_dir: Path, *, received_before: datetime | None = None, limit: int | None = None
+) -> list[StoredSnapshot]:
     """The snapshots still PENDING, oldest first: after a process that was analysing them
-    died (kill -9, a crash), the next one to start hands them to the engine again."""
+    died (kill -9, a crash), the next one to start hands them to the engine again; with
+    Redis, the periodic re-queue hands on those received before ``received_before``."""
+    query = sa.select(Snapshot).where(
+        Snapshot.status == SnapshotStatus.PENDING, Snapshot.path.is_not(None)
+    )
+    if received_before is not None:
+        query = query.where(Snapshot.received_at < received_before)
     found = []
-    for snapshot in db.session.scalars(
-        sa.select(Snapshot)
-        .where(Snapshot.status == SnapshotStatus.PENDING, Snapshot.path.is_not(None))
-        .order_by(Snapshot.id)
-    ):
+    for snapshot in db.session.scalars(query.order_by(Snapshot.id).limit(limit)):
         found.append(
             StoredSnapshot(
                 snapshot.id,
@@ -335,9 +339,20 @@ def unanalysed_snapshots(data_dir: Path) -> list[StoredSnapshot]:
     return found
 
 
+def _undecided(snapshot_id: int) -> Snapshot | None:
+    """The snapshot, locked, if it still waits for its decision (PostgreSQL: a second
+    recorder waits for the first to commit, then sees its decision)."""
+    snapshot = db.session.get(Snapshot, snapshot_id, with_for_update=True)
+    if snapshot is None or snapshot.status != SnapshotStatus.PENDING:
+        return None
+    return snapshot
+
+
 def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) -> Snapshot | None:
-    """The engine's decision on a snapshot: its status, flags, distance and measurements."""
-    snapshot = db.session.get(Snapshot, snapshot_id)
+    """The engine's decision on a snapshot: its status, flags, distance and measurements.
+    Recorded once: a snapshot decided already (analysed twice after a re-queue) is left as
+    it is (None)."""
+    snapshot = _undecided(snapshot_id)
     if snapshot is None:
         return None
     snapshot.status = rules.status_of(result)
@@ -364,8 +379,9 @@ def record_unanalysed(
     snapshot_id: int, status: SnapshotStatus, reason: str, *, now: datetime
 ) -> Snapshot | None:
     """A snapshot the engine did not decide: SKIPPED (shed under load: a newer one of the
-    candidate replaced it) or ERROR (the worker failed or timed out)."""
-    snapshot = db.session.get(Snapshot, snapshot_id)
+    candidate replaced it) or ERROR (the worker failed or timed out). Recorded once, as
+    :func:`record_analysis`."""
+    snapshot = _undecided(snapshot_id)
     if snapshot is None:
         return None
     snapshot.status = status

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc.web.openapi import add_part
+
 
 def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
-    from examsvc.papers import cli, views
+    from examsvc.papers import cli, openapi, views
 
     app.register_blueprint(views.bp)
+    add_part(app, openapi.PART)
     app.cli.add_command(cli.papers)
     app.cli.add_command(cli.windows)

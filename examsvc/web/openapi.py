@@ -50,8 +50,17 @@ def operation(
     body: type[BaseModel] | None = None,
     ok: int = 200,
     params: tuple[str, ...] = (),
+    *,
+    answer: dict[str, Any] | None = None,
+    query: dict[str, dict[str, Any]] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One operation: its summary, integer path parameters, the one error shape."""
+    """One operation: its summary, integer path parameters, the one error shape; with
+    ``answer`` the schema of its success's JSON, ``query`` optional query parameters (name:
+    schema), ``form`` a multipart body's schema (an upload, answered 413 when too large)."""
+    success: dict[str, Any] = {"description": "OK"}
+    if answer is not None:
+        success["content"] = {"application/json": {"schema": answer}}
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": [
@@ -62,9 +71,13 @@ def operation(
                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
             }
             for p in params
+        ]
+        + [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in (query or {}).items()
         ],
         "responses": {
-            str(ok): {"description": "OK"},
+            str(ok): success,
             **{
                 status: {"description": why, "content": {"application/json": {"schema": ERROR}}}
                 for status, why in (
@@ -85,6 +98,12 @@ def operation(
             },
         },
     }
+    if form is not None:
+        op["responses"]["413"] = {
+            "description": "the file is larger than the upload limit",
+            "content": {"application/json": {"schema": ERROR}},
+        }
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
     if body is not None:
         op["requestBody"] = {
             "required": True,
@@ -107,7 +126,11 @@ def spec(parts: list[Part]) -> dict[str, Any]:
         for path, operations in part.paths.items():
             paths.setdefault(path, {}).update(operations)
         for body in part.bodies:
-            schemas[body.__name__] = body.model_json_schema()
+            # Nested models and enums become components of their own (a $ref resolves
+            # against the whole document).
+            schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[body.__name__] = schema
     return {
         "openapi": "3.1.0",
         "info": {

@@ -276,13 +276,16 @@ def test_the_worker_hook_records_a_decision_and_a_dropped_frame(
     app, channel, attempt_id, photos, monkeypatch
 ):
     monkeypatch.setattr(worker, "_app", lambda: app)
-    app.config["SNAPSHOT_ANALYSES"] = 0  # nothing analysed here: the hook decides
+    monkeypatch.setattr(analysis, "dispatch", lambda app, stored: None)  # the hook decides
     first = send(channel, attempt_id, photos["two"])["id"]
     second = send(channel, attempt_id, photos["two"])["id"]
     result = jobs.run("snapshot", {"image": photos["two"], "enrolled": []})
     worker.record_result("job-1", {"snapshot_id": first}, result)
     worker.record_result("job-2", {"snapshot_id": second}, {"ok": False, "dropped": True})
     assert snapshot(first).status == SnapshotStatus.MULTIPLE_FACES
+    assert snapshot(second).status == SnapshotStatus.SKIPPED
+    # A second run of the same snapshot (a re-queue) leaves the first decision as it is.
+    worker.record_result("job-3", {"snapshot_id": second}, result)
     assert snapshot(second).status == SnapshotStatus.SKIPPED
 
 

@@ -1,13 +1,16 @@
 """Redis stops under the scale-out configuration (the test's OWN redis-server on a free
 port, never the machine's): answer saves go on and are stored, a snapshot is stored and
-marked as not analysed (a clear status) instead of failing, the process and its sockets
-live on, and when Redis returns the face queue and the message queue work again."""
+analysed by the web process's own face pool (single-process delivery), its decision stored
+once, the process and its sockets live on, and when Redis returns the face queue and the
+message queue work again; a snapshot whose queued job Redis lost when it restarted is
+queued again by the periodic re-queue and decided once by an RQ face worker."""
 
 from __future__ import annotations
 
 import queue
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -25,6 +29,7 @@ from tests.e2e.test_scale_out import channel, make_session, staff_session
 from tests.faults.conftest import close, poll, service
 
 pytestmark = [pytest.mark.faults, pytest.mark.redis]
+WORKER = [sys.executable, "-m", "proctoring.worker", "--burst"]  # ends when the queues are empty
 
 
 class OwnRedis:
@@ -153,6 +158,17 @@ class Scene:
         self.proctor.close()
 
 
+def analysed_count(url: str) -> float:
+    """Snapshot decisions this server process recorded (``/metrics``, read from loopback)."""
+    text = requests.get(url + "/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "examsvc_snapshots_analysed_total"
+    )
+
+
 def snapshot_status(url: str, snapshot_id: int) -> str:
     from examsvc.camera.models import Snapshot
     from examsvc.extensions import db
@@ -190,11 +206,19 @@ def test_redis_stops_and_returns_the_service_degrades_and_recovers(scale_out, fa
     assert all(a["ok"] and a["code"] == "saved" for a in acked), acked
     state = scene.http.get(f"{svc.url}/api/v1/exam/attempts/{scene.attempt_id}", timeout=10)
     assert state.ok and max(i["seq"] or 0 for i in state.json()["items"]) == scene.seq
-    # A snapshot is stored and acknowledged; its analysis is shed with a clear status.
-    shed = scene.snapshot(faces_photos["obama"])
-    assert shed["ok"], shed
-    assert poll(lambda: snapshot_status(svc.url, shed["id"]) != "pending", timeout=20)
-    assert snapshot_status(svc.url, shed["id"]) == "error"
+    # Snapshots are stored and acknowledged, and this process's own face pool decides them:
+    # no decision lost, each stored once.
+    analysed = analysed_count(svc.url)
+    local = [scene.snapshot(faces_photos[name]) for name in ("obama", "two")]
+    assert all(ack["ok"] for ack in local), local
+
+    def decided() -> bool:
+        return all(snapshot_status(svc.url, ack["id"]) != "pending" for ack in local)
+
+    assert poll(decided, timeout=90, what="the local pool decides the snapshots")
+    statuses = [snapshot_status(svc.url, ack["id"]) for ack in local]
+    assert not {"error", "skipped"} & set(statuses), statuses
+    assert analysed_count(svc.url) - analysed == len(local)
     # The process lives on: pages and the API answer.
     assert requests.get(svc.url + "/healthz", timeout=5).ok
     assert scene.http.get(f"{svc.url}/api/v1/exam", timeout=10).ok
@@ -230,3 +254,61 @@ def test_readyz_reports_redis_degraded(scale_out):
         return body["checks"]["redis"]["ok"] is True and body["status"] == before
 
     assert poll(recovered, timeout=30, what="/readyz as before Redis stopped")
+
+
+def test_a_snapshot_whose_job_redis_lost_is_queued_again_and_decided_once(
+    tmp_path, fault_database, faces_photos
+):
+    """Redis restarts without persistence while a snapshot's job waits for a face worker:
+    the job and its claim are gone, the snapshot PENDING. The re-queue job (every second
+    here) queues it again, once, however many passes run; an RQ face worker then decides
+    it once."""
+    prefix = f"fault-{uuid.uuid4().hex[:8]}-"
+    with (
+        own_redis(tmp_path) as redis_server,
+        service(
+            tmp_path / "server",
+            jobs=True,
+            EXAMSVC_REDIS_URL=redis_server.url,
+            EXAMSVC_FACE_QUEUE_PREFIX=prefix,
+            EXAMSVC_SNAPSHOT_REQUEUE_SECONDS="1",
+            EXAMSVC_SNAPSHOT_REQUEUE_AFTER="0",
+            EXAMSVC_SNAPSHOT_MEAN_SECONDS="3600",
+            **fault_database,
+        ) as svc,
+    ):
+        scene = Scene(svc.url, svc.server)
+        redis = Redis.from_url(redis_server.url)
+        claim = f"{prefix}snapshots:queued:"
+        try:
+            queued = scene.snapshot(faces_photos["obama"])
+            assert queued["ok"], queued
+            assert redis.exists(claim + str(queued["id"]))
+            redis_server.stop()
+            redis_server.start()  # empty: the job and its claim are lost
+            assert snapshot_status(svc.url, queued["id"]) == "pending"
+
+            def requeued() -> int:
+                return svc.server.log.read_text().count("1 pending snapshots queued again")
+
+            assert poll(requeued, timeout=30, what="the re-queue job queues it again")
+            assert redis.exists(claim + str(queued["id"]))
+            worker_log = tmp_path / "worker.log"
+            with worker_log.open("wb") as out:
+                subprocess.run(
+                    [*WORKER, "--namespace", prefix, "--redis", redis_server.url],
+                    env=svc.server.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=180,
+                    check=True,
+                )
+            assert snapshot_status(svc.url, queued["id"]) not in ("pending", "error", "skipped")
+            ran = worker_log.read_text()
+            assert ran.count("Job OK") == 1, ran[-2000:]  # one job ran: this snapshot's
+            assert f"'snapshot_id': {queued['id']}," in ran
+            # Passes ran every second meanwhile: the claim kept it from a second job.
+            assert requeued() == 1
+        finally:
+            redis.close()
+            scene.close()
