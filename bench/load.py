@@ -285,6 +285,7 @@ class Candidate:
         self.ready_at: float | None = None
         self.entry_retries = 0
         self.start_busy = 0
+        self.http_busy = 0
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -300,42 +301,69 @@ class Candidate:
         finally:
             self.stop.set()
 
+    def _patient(self, call) -> requests.Response:
+        """An HTTP call as a person makes it: on a 503 (busy, database_unavailable) wait
+        ``Retry-After`` (with jitter) and try again, a few times; counted in ``http_busy``."""
+        for _try in range(6):
+            response = call()
+            if response.status_code != 503:
+                return response
+            self.http_busy += 1
+            time.sleep(float(response.headers.get("Retry-After") or 2) * (1 + self.rng.random()))
+        return response
+
     def _run(self, start_at: float, end_at: float, state_phase: tuple[float, float]) -> None:
         time.sleep(max(0.0, start_at - time.time()))
         http = requests.Session()
         base = self.base
-        token = http.get(base + "/api/v1/session", timeout=120).json()["csrf_token"]
+
+        def get(path: str) -> requests.Response:
+            return self._patient(lambda: http.get(base + path, timeout=120))
+
+        token = get("/api/v1/session").json()["csrf_token"]
         answer = self.timed(
             "login",
-            lambda: http.post(
-                base + "/api/v1/session",
-                json={"login": self.spec["login"], "password": PASSWORD},
-                headers={"X-CSRFToken": token},
-                timeout=120,
+            lambda: self._patient(
+                lambda: http.post(
+                    base + "/api/v1/session",
+                    json={"login": self.spec["login"], "password": PASSWORD},
+                    headers={"X-CSRFToken": token},
+                    timeout=120,
+                )
             ),
         )
         if not answer.ok:
             raise RuntimeError(f"login {answer.status_code} {answer.text[:100]}")
-        headers = {
-            "X-CSRFToken": http.get(base + "/api/v1/session", timeout=120).json()["csrf_token"]
-        }
-        if not http.post(base + "/api/v1/exam/consent", headers=headers, timeout=120).ok:
-            raise RuntimeError("consent refused")
-        papers = http.get(base + "/api/v1/exam", timeout=120).json()["papers"]
+        headers = {"X-CSRFToken": get("/api/v1/session").json()["csrf_token"]}
+        consent = self._patient(
+            lambda: http.post(base + "/api/v1/exam/consent", headers=headers, timeout=120)
+        )
+        if not consent.ok:
+            raise RuntimeError(f"consent {consent.status_code}")
+        papers = get("/api/v1/exam").json()["papers"]
         paper_id = next(p["paper_id"] for p in papers if p["can_start"])
         client = socketio.Client(reconnection=False)
         cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
         client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
-        self.timed(
-            "connect",
-            lambda: client.connect(
-                base,
-                namespaces=["/exam"],
-                headers=cookie,
-                transports=["websocket"],
-                wait_timeout=120,
-            ),
-        )
+
+        def connect() -> None:  # a connect refused (busy) is tried again, as exam.js does
+            for attempt in range(6):
+                try:
+                    client.connect(
+                        base,
+                        namespaces=["/exam"],
+                        headers=cookie,
+                        transports=["websocket"],
+                        wait_timeout=120,
+                    )
+                    return
+                except socketio.exceptions.ConnectionError:
+                    if attempt == 5:
+                        raise
+                    self.http_busy += 1
+                    time.sleep(2 * (1 + self.rng.random()))
+
+        self.timed("connect", connect)
         for _try in range(5):
             frames = [camera_jpeg(self.spec["photo"], self.rng, 30_000) for _ in range(3)]
             ack = self.timed(
@@ -381,9 +409,7 @@ class Candidate:
             for i in attempt["items"]
             if i["type"] in ("single", "true_false") and i.get("options") is not None
         ] or [i for i in attempt["items"] if i["type"] == "true_false"]
-        state = self.timed(
-            "state", lambda: http.get(f"{base}/api/v1/exam/attempts/{self.attempt_id}", timeout=120)
-        )
+        state = self.timed("state", lambda: get(f"/api/v1/exam/attempts/{self.attempt_id}"))
         if not state.ok:
             raise RuntimeError(f"state {state.status_code}")
         joined = client.call(
@@ -527,6 +553,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "ready_at": c.ready_at,
                 "entry_retries": c.entry_retries,
                 "start_busy": c.start_busy,
+                "http_busy": c.http_busy,
                 "start_at": starts[c.spec["index"]],
             }
             for c in candidates
@@ -983,6 +1010,7 @@ def summarise(
         "admitted": admitted,
         "entry_retries": sum(c["entry_retries"] for c in results),
         "start_busy": sum(c.get("start_busy", 0) for c in results),
+        "http_busy": sum(c.get("http_busy", 0) for c in results),
         "last_ready_after_first_login_s": round(last_ready - first_start, 1)
         if last_ready
         else None,
