@@ -92,14 +92,14 @@ def decode(
         raise FrameError(
             "truncated", "图片已损坏或不完整", "The image is damaged or truncated"
         ) from None
-    upright: Image.Image = ImageOps.exif_transpose(image)
-    image = upright
+    # In place, and no convert of an RGB image: both would copy the whole decoded image.
+    ImageOps.exif_transpose(image, in_place=True)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         image = background
-    else:
+    elif image.mode != "RGB":
         image = image.convert("RGB")
     if max(image.size) > target:
         image.thumbnail((target, target), Image.Resampling.LANCZOS)

@@ -14,7 +14,7 @@ import hmac
 import math
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -311,16 +311,37 @@ def ensure_physician_user(key: str, name: str, initial_hash: str, *, now: dateti
         sa.select(User).where(User.role == Role.PHYSICIAN, User.login == key)
     ).first()
     if user is None:
-        user = User(
-            role=Role.PHYSICIAN,
-            login=key,
-            display_name=name,
-            password_hash=initial_hash,
-            must_change_password=True,
-            created_at=now,
-        )
-        db.session.add(user)
+        user = new_physician_user(key, name, initial_hash, now=now)
         db.session.flush()
     elif user.display_name != name:
         user.display_name = name
+    return user
+
+
+def physician_users(keys: Collection[str], chunk: int = 500) -> dict[str, User]:
+    """The physicians' accounts of these ID keys, by key: one query per ``chunk`` keys (a
+    roster page), instead of one each."""
+    ordered = sorted(set(keys))
+    found: dict[str, User] = {}
+    for i in range(0, len(ordered), chunk):
+        for user in db.session.scalars(
+            sa.select(User).where(
+                User.role == Role.PHYSICIAN, User.login.in_(ordered[i : i + chunk])
+            )
+        ):
+            found[user.login] = user
+    return found
+
+
+def new_physician_user(key: str, name: str, initial_hash: str, *, now: datetime) -> User:
+    """A new physician's account with the initial password hash (added; the caller flushes)."""
+    user = User(
+        role=Role.PHYSICIAN,
+        login=key,
+        display_name=name,
+        password_hash=initial_hash,
+        must_change_password=True,
+        created_at=now,
+    )
+    db.session.add(user)
     return user

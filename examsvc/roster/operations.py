@@ -4,7 +4,7 @@ commits, see ``examsvc.uow``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
 from examsvc.accounts.ids import InvalidIdNumber, id_key, normalise
-from examsvc.accounts.operations import ensure_physician_user
+from examsvc.accounts.models import User
+from examsvc.accounts.operations import new_physician_user, physician_users
 from examsvc.accounts.passwords import INITIAL_PASSWORD, hash_password
 from examsvc.enums import PhotoStatus, RegistrationStatus
 from examsvc.errors import Conflict, Invalid
@@ -124,31 +125,6 @@ def ensure_cycle(info: CycleInfo) -> Cycle:
     return cycle
 
 
-def _problem(
-    cycle: Cycle, registration_id: str, fld: str, message: str, now: datetime, report: PullReport
-) -> None:
-    report.problems.append((registration_id, fld, message))
-    existing = db.session.scalars(
-        sa.select(RosterProblem).where(
-            RosterProblem.cycle_id == cycle.id,
-            RosterProblem.registration_id == registration_id,
-            RosterProblem.field == fld,
-        )
-    ).first()
-    if existing is None:
-        db.session.add(
-            RosterProblem(
-                cycle_id=cycle.id,
-                registration_id=registration_id,
-                field=fld,
-                message=message[:300],
-                seen_at=now,
-            )
-        )
-    else:
-        existing.message, existing.seen_at = message[:300], now
-
-
 def validate_item(
     raw: dict[str, Any], typed: dict[str, str] | None = None
 ) -> tuple[RosterItem | None, list[tuple[str, str]]]:
@@ -164,69 +140,196 @@ def validate_item(
     return item, []
 
 
-def upsert(
-    cycle: Cycle, item: RosterItem, *, initial_hash: str, now: datetime, report: PullReport
-) -> Physician:
-    """Create or update one physician (and their account); withdrawn ones are kept, marked."""
-    key = account_key(item.id_type, item.id_number)
-    physician = _registered(cycle, item.registration_id)
-    user = ensure_physician_user(key, item.name, initial_hash, now=now)
-    values = {
-        "user_id": user.id,
-        "status": item.status,
-        "id_type": item.id_type,
-        "id_number": normalise(item.id_number),
-        "id_key": key,
-        "name": item.name,
-        "gender": item.gender,
-        "birth_date": item.birth_date,
-        "phone": item.phone,
-        "institution_code": item.institution.code,
-        "institution_name": item.institution.name,
-        "department": item.department,
-        "practice_category": item.practice_category,
-        "physician_level": item.physician_level,
-        "procedure": item.procedure,
-        "exempt_humanities": "humanities" in item.exemptions,
-        "exempt_professional": "professional" in item.exemptions,
-        "eval_work_performance": item.evaluation.work_performance,
-        "eval_ethics": item.evaluation.ethics,
-        "photo_url": item.photo.url if item.photo else None,
-        "registry_updated_at": item.updated_at,
-    }
-    decides = physician is None or any(getattr(physician, k) != values[k] for k in VERDICT_FIELDS)
-    if physician is None:
-        physician = Physician(
-            cycle_id=cycle.id,
-            registration_id=item.registration_id,
-            photo_status=PhotoStatus.PENDING if item.photo else PhotoStatus.MISSING,
-            **values,
-        )
-        db.session.add(physician)
-        report.created += 1
-    else:
-        changed = any(getattr(physician, k) != v for k, v in values.items())
-        was_withdrawn = physician.status == RegistrationStatus.WITHDRAWN
-        for k, v in values.items():
-            setattr(physician, k, v)
-        if changed:
-            report.updated += 1
+# SQLite binds at most 32,766 values a statement (999 before 3.32): IN lists go in chunks.
+IN_CHUNK = 500
+
+
+def _chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    ordered = sorted(set(values))
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+def _stored(cycle_id: int, items: Iterable[RosterItem], *what: Any) -> list[sa.Row[Any]]:
+    """``what`` (the entity, or columns), then the ID key held, of the cycle's physicians
+    with these items' registrations or ID numbers: a query per 500 registrations, then per
+    500 ID keys that none of those holds (a key has one holder in a cycle)."""
+    registrations = {item.registration_id for item in items}
+    keys = {account_key(item.id_type, item.id_number) for item in items}
+    rows: list[sa.Row[Any]] = []
+
+    def read(column: Any, values: set[str]) -> None:
+        for chunk in _chunks(values):
+            rows.extend(
+                db.session.execute(
+                    sa.select(*what, Physician.id_key.label("held_key")).where(
+                        Physician.cycle_id == cycle_id, column.in_(chunk)
+                    )
+                )
+            )
+
+    read(Physician.registration_id, registrations)
+    read(Physician.id_key, keys - {row.held_key for row in rows})
+    return rows
+
+
+class _Store:
+    """A page's (or a file's) physicians and accounts: what exists is read with one query
+    each, what changes is written with one flush, and every decision is the one storing
+    the items one by one, in order, would make: an item sees the page's earlier items (a
+    registration given twice, an ID number taken or given up earlier in the page)."""
+
+    def __init__(
+        self, cycle: Cycle, items: list[RosterItem], *, now: datetime, report: PullReport
+    ) -> None:
+        self.cycle, self.now, self.report = cycle, now, report
+        self.by_registration: dict[str, Physician] = {}
+        self.by_key: dict[str, Physician] = {}  # who holds an ID key now (in this page)
+        for row in _stored(cycle.id, items, Physician):
+            physician: Physician = row[0]
+            self.by_registration[physician.registration_id] = physician
+            self.by_key[physician.id_key] = physician
+        self.users = physician_users({account_key(i.id_type, i.id_number) for i in items})
+        self.user_set: dict[str, User] = {}  # registration -> the account given in this page
+        self.given_up: set[str] = set()  # ID keys a physician changed away from, not flushed
+        self.cleared: set[str] = set()  # registrations stored: their old problems go
+        self.problems: dict[str, dict[str, str]] = {}  # registration -> field -> why
+        self.announced: list[Physician] = []  # verdicts that may change, in order
+
+    def duplicate_of(self, item: RosterItem) -> Physician | None:
+        """Another registration of the cycle with this item's ID number."""
+        holder = self.by_key.get(account_key(item.id_type, item.id_number))
+        return holder if holder and holder.registration_id != item.registration_id else None
+
+    def problem(self, registration_id: str, fld: str, message: str) -> None:
+        self.report.problems.append((registration_id, fld, message))
+        self.problems.setdefault(registration_id, {})[fld] = message
+
+    def upsert(self, item: RosterItem, initial_hash: str) -> Physician:
+        """Create or update one physician (and their account); withdrawn ones are kept,
+        marked. Its earlier problems go."""
+        report = self.report
+        key = account_key(item.id_type, item.id_number)
+        physician = self.by_registration.get(item.registration_id)
+        user = self.users.get(key)
+        if user is None:
+            user = self.users[key] = new_physician_user(key, item.name, initial_hash, now=self.now)
+        elif user.display_name != item.name:
+            user.display_name = item.name
+        values = {
+            "status": item.status,
+            "id_type": item.id_type,
+            "id_number": normalise(item.id_number),
+            "id_key": key,
+            "name": item.name,
+            "gender": item.gender,
+            "birth_date": item.birth_date,
+            "phone": item.phone,
+            "institution_code": item.institution.code,
+            "institution_name": item.institution.name,
+            "department": item.department,
+            "practice_category": item.practice_category,
+            "physician_level": item.physician_level,
+            "procedure": item.procedure,
+            "exempt_humanities": "humanities" in item.exemptions,
+            "exempt_professional": "professional" in item.exemptions,
+            "eval_work_performance": item.evaluation.work_performance,
+            "eval_ethics": item.evaluation.ethics,
+            "photo_url": item.photo.url if item.photo else None,
+            "registry_updated_at": item.updated_at,
+        }
+        if physician is None:
+            self._take(key, None)
+            physician = Physician(
+                cycle_id=self.cycle.id,
+                registration_id=item.registration_id,
+                photo_status=PhotoStatus.PENDING if item.photo else PhotoStatus.MISSING,
+                user=user,
+                **values,
+            )
+            db.session.add(physician)
+            self.by_registration[item.registration_id] = physician
+            self.user_set[item.registration_id] = user
+            report.created += 1
+            if item.status == RegistrationStatus.WITHDRAWN:
+                report.withdrawn += 1
+            self.announced.append(physician)
         else:
-            report.unchanged += 1
-        if item.status == RegistrationStatus.WITHDRAWN and not was_withdrawn:
-            report.withdrawn += 1
-    if item.status == RegistrationStatus.WITHDRAWN and physician.id is None:
-        report.withdrawn += 1
-    db.session.execute(
-        sa.delete(RosterProblem).where(
-            RosterProblem.cycle_id == cycle.id,
-            RosterProblem.registration_id == item.registration_id,
-        )
-    )
-    db.session.flush()
-    if decides:
-        report.verdict_changes.append(physician.id)
-    return physician
+            decides = any(getattr(physician, k) != values[k] for k in VERDICT_FIELDS)
+            given = self.user_set.get(item.registration_id)
+            changed = given is not user if given is not None else physician.user_id != user.id
+            if changed:
+                physician.user = user  # its user_id at the flush (a new account has none yet)
+                self.user_set[item.registration_id] = user
+            if physician.id_key != key:
+                self._take(key, physician)
+            was_withdrawn = physician.status == RegistrationStatus.WITHDRAWN
+            for k, v in values.items():
+                if getattr(physician, k) != v:
+                    setattr(physician, k, v)
+                    changed = True
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            if item.status == RegistrationStatus.WITHDRAWN and not was_withdrawn:
+                report.withdrawn += 1
+            if decides:
+                self.announced.append(physician)
+        self.by_key[key] = physician
+        self.cleared.add(item.registration_id)
+        self.problems.pop(item.registration_id, None)
+        return physician
+
+    def _take(self, key: str, physician: Physician | None) -> None:
+        """Before ``physician`` (None: a new one) takes ``key``: release its old key, and
+        write first a change that gave ``key`` up earlier in the page (the database checks
+        one ID number per cycle at every statement, whatever order the flush picks)."""
+        if key in self.given_up:
+            db.session.flush()
+            self.given_up.clear()
+        if physician is not None and self.by_key.get(physician.id_key) is physician:
+            del self.by_key[physician.id_key]
+            self.given_up.add(physician.id_key)
+
+    def finish(self) -> None:
+        """Write the problems (a stored registration's old ones go), flush once, and note
+        the ids of the physicians whose verdicts may change."""
+        cycle_id = self.cycle.id
+        for chunk in _chunks(self.cleared):
+            db.session.execute(
+                sa.delete(RosterProblem).where(
+                    RosterProblem.cycle_id == cycle_id, RosterProblem.registration_id.in_(chunk)
+                )
+            )
+        if self.problems:
+            existing = {
+                (p.registration_id, p.field): p
+                for chunk in _chunks(self.problems)
+                for p in db.session.scalars(
+                    sa.select(RosterProblem).where(
+                        RosterProblem.cycle_id == cycle_id,
+                        RosterProblem.registration_id.in_(chunk),
+                    )
+                )
+            }
+            for registration_id, fields in self.problems.items():
+                for fld, message in fields.items():
+                    row = existing.get((registration_id, fld))
+                    if row is None:
+                        db.session.add(
+                            RosterProblem(
+                                cycle_id=cycle_id,
+                                registration_id=registration_id,
+                                field=fld,
+                                message=message[:300],
+                                seen_at=self.now,
+                            )
+                        )
+                    else:
+                        row.message, row.seen_at = message[:300], self.now
+        db.session.flush()
+        self.report.verdict_changes.extend(p.id for p in self.announced)
 
 
 def apply_photo(
@@ -318,17 +421,20 @@ def pull(
         since = (cycle.resume_since if cursor else cycle.synced_until) if cycle else None
     pooled = hasattr(checker, "submit")
 
-    def prepare(at: str | None) -> tuple[RosterPage, Fetched, Pending]:
+    def prepare(at: str | None) -> tuple[RosterPage, list[Validated], Fetched, Pending]:
         page = _fetch_page(client, cycle_code, since=since, cursor=at, limit=page_size)
-        return page, *_fetch_photos(
-            client, cycle_code, page.items, downloads=downloads, checker=checker
+        validated = _validate(page.items)
+        return (
+            page,
+            validated,
+            *_fetch_photos(client, cycle_code, validated, downloads=downloads, checker=checker),
         )
 
     try:
-        ahead: tuple[RosterPage, Fetched, Pending] | None = prepare(cursor)
+        ahead: tuple[RosterPage, list[Validated], Fetched, Pending] | None = prepare(cursor)
         while True:
             assert ahead is not None
-            page, fetched, pending = ahead
+            page, validated, fetched, pending = ahead
             ahead, ahead_error = None, None
             if pooled and page.next_cursor is not None:
                 # Read the next page and hand its photos to the pool now: the workers check
@@ -343,7 +449,7 @@ def pull(
                 cycle = ensure_cycle(page.cycle)
                 _store_page(
                     cycle,
-                    page.items,
+                    validated,
                     photos_fetched=fetched,
                     checked=checked,
                     now=now(),
@@ -398,34 +504,57 @@ def _fetch_page(
 Fetched = dict[str, bytes | Exception]
 # Photos being checked on the pool, by URL.
 Pending = dict[str, Future[dict[str, Any]]]
+# A page's item as validated once (for its photos and its storing): the registration id as
+# given ("?" if none), the item or None, and the (field, reason) problems.
+Validated = tuple[str, RosterItem | None, list[tuple[str, str]]]
+
+
+def _validate(items: Iterable[Any]) -> list[Validated]:
+    page: list[Validated] = []
+    for raw in items:
+        if isinstance(raw, dict):
+            registration_id = str(raw.get("registration_id") or "?")
+            page.append((registration_id, *validate_item(raw)))
+        else:
+            page.append(("?", None, [("-", "not an object")]))
+    return page
 
 
 def _fetch_photos(
     client: Any,
     cycle_code: str,
-    items: Iterable[Any],
+    page: list[Validated],
     *,
     downloads: int = 1,
     checker: PhotoChecker | None = None,
 ) -> tuple[Fetched, Pending]:
-    """Download the photos that storing ``items`` will need (new or changed ones, as
+    """Download the photos that storing ``page`` will need (new or changed ones, as
     ``_store_page`` decides), with no transaction open while the registry answers; with a
     pooled checker, submit each to the pool as it arrives (``_checked`` waits for them)."""
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
+    wanted = [item for _, item, _ in page if item is not None and item.photo is not None]
+    known: dict[str, Any] = {}  # registration -> its photo state as stored
+    holders: dict[str, str] = {}  # ID key -> the registration holding it
+    if cycle is not None and wanted:
+        for row in _stored(
+            cycle.id,
+            wanted,
+            Physician.registration_id,
+            Physician.photo_status,
+            Physician.photo_sha256,
+        ):
+            known[row.registration_id] = row
+            holders[row.held_key] = row.registration_id
     urls: list[str] = []
     claimed: dict[str, str] = {}  # ID key -> the page's first registration with it
-    for raw in items:
-        item = validate_item(raw)[0] if isinstance(raw, dict) else None
-        if item is None or item.photo is None:
-            continue
+    for item in wanted:
+        assert item.photo is not None
         key = account_key(item.id_type, item.id_number)
         if claimed.setdefault(key, item.registration_id) != item.registration_id:
             continue
-        physician = None
-        if cycle is not None:
-            if _duplicate_of(cycle, item) is not None:
-                continue
-            physician = _registered(cycle, item.registration_id)
+        if holders.get(key, item.registration_id) != item.registration_id:
+            continue  # another registration's ID number: refused when stored
+        physician = known.get(item.registration_id)
         if physician is None or photo_needed(physician, item):
             urls.append(item.photo.url)
     end_reads()
@@ -468,25 +597,6 @@ def _download(client: Any, url: str) -> bytes | Exception:
     return data
 
 
-def _registered(cycle: Cycle, registration_id: str) -> Physician | None:
-    return db.session.scalars(
-        sa.select(Physician).where(
-            Physician.cycle_id == cycle.id, Physician.registration_id == registration_id
-        )
-    ).first()
-
-
-def _duplicate_of(cycle: Cycle, item: RosterItem) -> Physician | None:
-    """Another registration of the cycle with this item's ID number."""
-    return db.session.scalars(
-        sa.select(Physician).where(
-            Physician.cycle_id == cycle.id,
-            Physician.id_key == account_key(item.id_type, item.id_number),
-            Physician.registration_id != item.registration_id,
-        )
-    ).first()
-
-
 def _record_failure(cycle_code: str, message: str, report: PullReport, at: datetime) -> None:
     cycle = db.session.scalars(sa.select(Cycle).where(Cycle.code == cycle_code)).first()
     if cycle is not None:
@@ -497,7 +607,7 @@ def _record_failure(cycle_code: str, message: str, report: PullReport, at: datet
 
 def _store_page(
     cycle: Cycle,
-    items: Iterable[dict[str, Any]],
+    page: list[Validated],
     *,
     photos_fetched: Fetched,
     checked: dict[str, CheckResult] | None = None,
@@ -508,27 +618,21 @@ def _store_page(
     report: PullReport,
 ) -> None:
     checked = checked or {}
-    for raw in items:
-        registration_id = str(raw.get("registration_id") or "?") if isinstance(raw, dict) else "?"
-        item, problems = (
-            validate_item(raw) if isinstance(raw, dict) else (None, [("-", "not an object")])
-        )
+    store = _Store(cycle, [item for _, item, _ in page if item is not None], now=now, report=report)
+    for registration_id, item, problems in page:
         if item is None:
             for fld, why in problems:
-                _problem(cycle, registration_id, fld, why, now, report)
+                store.problem(registration_id, fld, why)
             continue
-        duplicate = _duplicate_of(cycle, item)
+        duplicate = store.duplicate_of(item)
         if duplicate is not None:
-            _problem(
-                cycle,
+            store.problem(
                 item.registration_id,
                 "id_number",
                 N_("证件号码与报名 {registration} 重复", registration=duplicate.registration_id),
-                now,
-                report,
             )
             continue
-        physician = upsert(cycle, item, initial_hash=initial_hash, now=now, report=report)
+        physician = store.upsert(item, initial_hash)
         if item.updated_at and (
             cycle.pull_high_water is None or item.updated_at > cycle.pull_high_water
         ):
@@ -559,7 +663,7 @@ def _store_page(
             expected_sha256=item.photo.sha256,
             report=report,
         )
-    db.session.flush()
+    store.finish()
     report.announce(now)
 
 
@@ -574,6 +678,8 @@ def _decided(result: CheckResult) -> PhotoChecker:
 
 def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> PullReport:
     """Store every item of a file, or none: a duplicate ID number rejects the file."""
+    report = PullReport()
+    store = _Store(cycle, items, now=now, report=report)
     keys: dict[str, int] = {}
     problems = []
     for row, item in enumerate(items, start=2):
@@ -583,27 +689,23 @@ def import_items(cycle: Cycle, items: list[RosterItem], *, now: datetime) -> Pul
                 RowProblem(row, "证件号码", N_("证件号码与第 {row} 行重复", row=keys[key]))
             )
         keys.setdefault(key, row)
-        other = db.session.scalars(
-            sa.select(Physician.registration_id).where(
-                Physician.cycle_id == cycle.id,
-                Physician.id_key == key,
-                Physician.registration_id != item.registration_id,
-            )
-        ).first()
-        if other:
+        other = store.duplicate_of(item)  # nothing stored yet: as the database has it
+        if other is not None:
             problems.append(
                 RowProblem(
                     row,
                     "证件号码",
-                    N_("证件号码与已有报名 {registration} 重复", registration=other),
+                    N_(
+                        "证件号码与已有报名 {registration} 重复", registration=other.registration_id
+                    ),
                 )
             )
     if problems:
         raise RosterFileError(problems)
-    report = PullReport()
     initial_hash = hash_password(INITIAL_PASSWORD)
     for item in items:
-        upsert(cycle, item, initial_hash=initial_hash, now=now, report=report)
+        store.upsert(item, initial_hash)
+    store.finish()
     report.announce(now)
     cycle.last_pull_at, cycle.last_pull_ok, cycle.last_pull_summary = (
         now,
