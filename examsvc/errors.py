@@ -115,10 +115,23 @@ def field_errors(
     top-level)."""
     values = values or {}
     out = []
-    for err in exc.errors(include_url=False, include_input=False):
+    for err in exc.errors(include_url=False):
         field = ".".join(str(p) for p in err["loc"]) or "-"
         top = str(err["loc"][0]) if err["loc"] else ""
-        out.append(
-            {"field": field, "message": field_message(err, values.get(field, values.get(top)))}
-        )
+        value = values.get(field, values.get(top))
+        if value is None:
+            value = _echoed(err)
+        out.append({"field": field, "message": field_message(err, value)})
     return out
+
+
+def _echoed(err: Any) -> str | None:
+    """The value given, when the error is about a choice or a date: a short code or date
+    such as ``surgery`` or ``1980-13-01`` (never free text, which may be personal)."""
+    given = err.get("input")
+    if not (err["type"] in ("enum", "literal_error") or err["type"].startswith("date_")):
+        return None
+    if isinstance(given, bool) or not isinstance(given, str | int) or given == "":
+        return None
+    text = str(given)
+    return text if len(text) <= 32 else None

@@ -3,7 +3,8 @@ examsvc/web/errors.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
@@ -80,6 +81,28 @@ def test_pydantic_errors_are_said_in_chinese_field_by_field(data, details):
     with pytest.raises(ValidationError) as caught:
         Sample.model_validate(data)
     assert field_errors(caught.value) == details
+
+
+class Choice(BaseModel):
+    procedure: Literal["general", "simple"]
+    born: date | None = None
+    remark: Literal["a"] | None = None
+
+
+def test_a_refused_choice_or_date_names_the_value_given_never_free_text():
+    """A registry item or a form with procedure "surgery" is told so, not "空值"."""
+    with pytest.raises(ValidationError) as caught:
+        Choice.model_validate({"procedure": "surgery", "born": "1980-13-01"})
+    messages = {d["field"]: d["message"] for d in field_errors(caught.value)}
+    assert messages["procedure"] == "“surgery” 不是允许的取值"
+    assert messages["born"].startswith("“1980-13-01” 不是有效日期")
+    with pytest.raises(ValidationError) as caught:
+        Choice.model_validate(
+            {"procedure": "", "remark": "某某医院 张三 的说明，很长很长的自由文本，" * 3}
+        )
+    messages = {d["field"]: d["message"] for d in field_errors(caught.value)}
+    assert messages["procedure"] == "空值 不是允许的取值"
+    assert messages["remark"] == "空值 不是允许的取值"  # long text is never echoed
 
 
 class Filter(BaseModel):
