@@ -85,26 +85,21 @@ def _admission(message: AdmissionMessage) -> dict[str, Any]:
 socketio.on_event("admission", acknowledged(_admission, AdmissionMessage), namespace=NAMESPACE)
 
 
-@uow.socket_event
 def admit(physician_id: int) -> int:
     """The admitted candidate's ticket, admitting them if a slot is free for them now (an
-    empty queue needs no wait); otherwise 409 ``not_admitted``."""
-    place = ops.request_admission(physician_id, now(), _policy())
+    empty queue needs no wait); otherwise they keep their place and are refused with 409
+    ``not_admitted``. A unit of its own inside the event (the event's session stays)."""
+    place = uow.run(ops.request_admission, 1, physician_id, now(), _policy())
     if not place.admitted:
         raise ApiError(409, "not_admitted", N_("正在排队等候人脸验证，请稍候"))
     _observe(place)
     return place.ticket_id
 
 
-@uow.socket_event
-def _finish(ticket_id: int) -> None:
-    ops.finish(ticket_id, now())
-
-
 def release(ticket_id: int) -> None:
     """Free the slot after the verification; if the database refuses, the timeout will."""
     try:
-        _finish(ticket_id)
+        uow.run(ops.finish, 1, ticket_id, now())
     except Exception:
         log.exception("admission slot not released (it expires by itself)")
 

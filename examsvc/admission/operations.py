@@ -108,10 +108,12 @@ def live_ticket(physician_id: int, now: datetime, policy: Policy) -> AdmissionTi
     return ticket
 
 
-def counts(before_id: int, now: datetime, policy: Policy) -> tuple[int, int]:
-    """(in progress, live tickets waiting ahead of ``before_id``): one count on the open
-    tickets' index."""
-    waiting = sa.and_(_waiting(now, policy), AdmissionTicket.id < before_id)
+def counts(before_id: int | None, now: datetime, policy: Policy) -> tuple[int, int]:
+    """(in progress, live tickets waiting ahead of ``before_id`` — all of them with None):
+    one count on the open tickets' index."""
+    waiting = _waiting(now, policy)
+    if before_id is not None:
+        waiting = sa.and_(waiting, AdmissionTicket.id < before_id)
     row = db.session.execute(
         sa.select(
             sa.func.count().filter(_in_progress(now, policy)),
@@ -123,7 +125,7 @@ def counts(before_id: int, now: datetime, policy: Policy) -> tuple[int, int]:
 
 def queue_length(now: datetime, policy: Policy) -> tuple[int, int]:
     """(in progress, waiting) over the whole queue, for the metrics."""
-    return counts(2**62, now, policy)
+    return counts(None, now, policy)
 
 
 def _serialise(ticket_id: int, now: datetime) -> None:

@@ -13,6 +13,7 @@ from examsvc.extensions import db
 from tests.camera.conftest import emit, socket_of
 from tests.camera.test_gate import OBAMA, consent, shots
 from tests.factories import create_physician
+from tests.ops.test_metrics import scrape, value
 
 
 def test_a_candidate_not_admitted_is_refused_and_verified_once_the_slot_frees(
@@ -20,9 +21,9 @@ def test_a_candidate_not_admitted_is_refused_and_verified_once_the_slot_frees(
 ):
     app.config["ADMISSION_SLOTS"] = 1
     policy = ops.Policy.from_config(app.config)
-    other = create_physician(gate["cycle"])
+    other = create_physician(gate["cycle"]).id
     db.session.commit()
-    holder = ops.request_admission(other.id, clock.now(), policy)  # another candidate's slot
+    holder = ops.request_admission(other, clock.now(), policy)  # another candidate's slot
     db.session.commit()
     paper_id = gate["paper"].id
     consent(phone, paper_id)
@@ -45,17 +46,25 @@ def test_a_candidate_not_admitted_is_refused_and_verified_once_the_slot_frees(
         "poll_in": 4.0,
     }
     assert emit(socket, "entry_frames", frames)["error"]["code"] == "not_admitted"
+    before = scrape(app.test_client())
+    assert value(before, "examsvc_admission_queue", state="waiting") == 1
+    assert value(before, "examsvc_admission_queue", state="in_progress") == 1
+    assert value(before, "examsvc_admission_slots") == 1
 
     clock.advance(seconds=12)
     ops.finish(holder.ticket_id, clock.now())
     db.session.commit()
     assert emit(socket, "admission", {})["admitted"] is True
+    after = scrape(app.test_client())
+    assert value(after, "examsvc_admission_queue", state="waiting") == 0
+    waits = ("examsvc_admission_wait_seconds_count", "examsvc_admission_wait_seconds_sum")
+    assert [value(after, n) - value(before, n) for n in waits] == [1, 12]
     ack = emit(socket, "entry_frames", frames)
     assert ack["ok"] and ack["admitted"] and ack["outcome"] == "passed", ack
     # The verification ended: the slot is free (the next candidate is admitted at once).
     tickets = db.session.scalars(sa.select(AdmissionTicket).order_by(AdmissionTicket.id)).all()
     assert [t.finished_at is not None for t in tickets] == [True, True]
-    assert ops.request_admission(other.id, clock.now(), policy).admitted
+    assert ops.request_admission(other, clock.now(), policy).admitted
 
 
 def test_an_empty_queue_admits_with_the_frames_themselves(app, gate, phone, faces_dir):

@@ -52,7 +52,7 @@ def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
         page.wait_for_selector("#verify:enabled", timeout=60000)
 
         # Another candidate is being verified: the one slot is taken.
-        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         with _database(server) as conn:
             other = conn.execute(
                 "SELECT id FROM physicians WHERE id_number != ? ORDER BY id LIMIT 1", (number,)
