@@ -8,7 +8,8 @@ PostgreSQL cluster of its own (``initdb`` in a temporary folder, a free port).
 
 It prepares N physicians of the demo cycle (bulk insert; password set, no forced change;
 a registration photo from ../shared/faces with its encoding) and each candidate does what
-the phone does: logs in (ID number + password), gives consent, passes the entry check over
+the phone does: logs in (ID number + password), gives consent, queues for the entry check
+as the page does (``admission``, asking again after the server's ``poll_in``), passes it over
 the socket (frames made from its own photo; the server runs with
 ``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, fetches the attempt's
 state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends a ~40 KB
@@ -21,7 +22,8 @@ state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sen
     .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
         (a server already running on that database: the bench prepares and checks through it)
 
-Measures: login, entry, start, state and connect latency (p50/p99), answer-ack latency
+Measures: login, entry (the verification once admitted), start, state and connect latency
+(p50/p99), the queue (seconds waited for a slot, the furthest place, the asks), answer-ack latency
 (p50/p99/max), answers acknowledged vs stored (read back from the database), snapshot ack
 and analysis latency (``analysed_at - received_at``), the backlog of pending snapshots
 over time, skipped (shed) snapshots, CPU and memory of every process (psutil), and the
@@ -286,6 +288,9 @@ class Candidate:
         self.entry_retries = 0
         self.start_busy = 0
         self.http_busy = 0
+        self.queue_wait = 0.0  # seconds waiting for a slot (排队)
+        self.queue_ahead = 0  # the furthest place told
+        self.queue_polls = 0
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -365,6 +370,7 @@ class Candidate:
 
         self.timed("connect", connect)
         for _try in range(5):
+            self._queue(client)
             frames = [camera_jpeg(self.spec["photo"], self.rng, 30_000) for _ in range(3)]
             ack = self.timed(
                 "entry",
@@ -380,6 +386,8 @@ class Candidate:
             if ack and ack.get("ok") and ack.get("outcome") == "retry":
                 self.entry_retries += 1  # the page asks the candidate to try again
                 continue
+            if ack and not ack.get("ok") and ack.get("error", {}).get("code") == "not_admitted":
+                continue  # the slot expired: the page queues again
             if ack and not ack.get("ok") and ack.get("status") == 503:
                 time.sleep(2 + self.rng.random() * 3)  # busy: the page retries
                 continue
@@ -492,6 +500,25 @@ class Candidate:
             if self.stop.wait(min(60.0, base + self.rng.random() * base * 2 ** (tries - 1))):
                 return None, (sent_wall, sent)
 
+    def _queue(self, client: socketio.Client) -> None:
+        """排队 as the page does: ask for a slot, and while waiting ask again after the
+        server's ``poll_in``; the time waited and the furthest place are results."""
+        started = time.monotonic()
+        while True:
+            ack = client.call("admission", {}, namespace="/exam", timeout=120) or {}
+            if not ack.get("ok") and ack.get("status") == 503:  # busy: ask again later
+                self.http_busy += 1
+                time.sleep(float((ack.get("error") or {}).get("retry_after") or 2))
+                continue
+            if not ack.get("ok"):
+                raise RuntimeError(f"admission: {json.dumps(ack, ensure_ascii=False)[:200]}")
+            if ack["admitted"]:
+                self.queue_wait += time.monotonic() - started
+                return
+            self.queue_ahead = max(self.queue_ahead, int(ack["ahead"]))
+            self.queue_polls += 1
+            time.sleep(float(ack["poll_in"]))
+
     def _snapshots(self, client: socketio.Client, next_in: float, end_at: float) -> None:
         while True:
             self.snapshot_asked.wait(timeout=max(0.0, min(next_in, end_at - time.time())))
@@ -554,6 +581,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "entry_retries": c.entry_retries,
                 "start_busy": c.start_busy,
                 "http_busy": c.http_busy,
+                "queue": (c.queue_wait, c.queue_ahead, c.queue_polls),
                 "start_at": starts[c.spec["index"]],
             }
             for c in candidates
@@ -945,6 +973,18 @@ def main() -> None:
         print(f"\nJSON: {out}")
 
 
+def queue_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """排队: seconds waited for a slot, the furthest place told, the asks it took."""
+    waits = [c["queue"][0] for c in results]
+    return {
+        "waited": sum(1 for w in waits if w > 0.5),
+        "wait_p50_s": round(pct(waits, 0.5) or 0, 1),
+        "wait_max_s": round(max(waits, default=0), 1),
+        "ahead_max": max((c["queue"][1] for c in results), default=0),
+        "polls": sum(c["queue"][2] for c in results),
+    }
+
+
 def summarise(
     args, label, results, monitor, database_url, starts, t0, steady, state_phase, prepared_s
 ) -> dict[str, Any]:
@@ -1011,6 +1051,7 @@ def summarise(
         "entry_retries": sum(c["entry_retries"] for c in results),
         "start_busy": sum(c.get("start_busy", 0) for c in results),
         "http_busy": sum(c.get("http_busy", 0) for c in results),
+        "queue": queue_summary(results),
         "last_ready_after_first_login_s": round(last_ready - first_start, 1)
         if last_ready
         else None,
@@ -1062,6 +1103,11 @@ def summarise(
 
 def print_table(r: dict[str, Any]) -> None:
     print(f"\n== load {r['label']}  (liveness disabled; machine {r['machine']}) ==")
+    q = r["queue"]
+    print(
+        f"queue: {q['waited']} waited, p50 {q['wait_p50_s']} s, max {q['wait_max_s']} s,"
+        f" furthest place {q['ahead_max']}, {q['polls']} asks"
+    )
     print(
         f"admitted {r['admitted']}/{r['candidates']}, last ready {r['last_ready_after_first_login_s']} s after the first login"
     )

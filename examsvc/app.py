@@ -44,6 +44,7 @@ FEATURES = (
     "invigilation",
     "attempts",
     "camera",
+    "admission",
     "results",
     "statistics",
     "study",

@@ -114,6 +114,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("RESULTS_SWEEP_BATCH", 300, int, "Physicians queued per unit of work by the sweep."),
     Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
+    Setting(
+        "ADMISSION_SLOTS",
+        0,
+        int,
+        "Entry face verifications admitted at once; more candidates wait in the queue"
+        " (排队). 0: twice the face workers of a web process.",
+    ),
+    Setting(
+        "ADMISSION_TIMEOUT_SECONDS",
+        90,
+        int,
+        "An admitted candidate's slot frees itself after this if the verification never ends.",
+    ),
     Setting("OFFLOAD_THREADS", 0, int, "Threads for password hashing (0: one per core but one)."),
     Setting(
         "OFFLOAD_PROCESSES",

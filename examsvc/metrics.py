@@ -51,6 +51,11 @@ SNAPSHOT_ANALYSIS_SECONDS = Histogram(
     "Time a snapshot waited for and spent in the face pool (this process's pool).",
     buckets=SLOW,
 )
+ADMISSION_WAIT_SECONDS = Histogram(
+    "examsvc_admission_wait_seconds",
+    "Time a candidate waited in the queue before the entry face verification (排队).",
+    buckets=(0.5, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0),
+)
 WRITEBACK_FAILURES = Counter(
     "examsvc_writeback_failures",
     "Result deliveries that did not store the result: refused, http (429/5xx), network.",

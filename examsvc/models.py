@@ -1,6 +1,7 @@
 """Every model, imported in one place for Alembic and the shell."""
 
 from examsvc.accounts.models import User
+from examsvc.admission.models import AdmissionTicket
 from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride
 from examsvc.audit.models import AuditEvent
 from examsvc.banks.models import BankVersion, Question, QuestionBank
@@ -23,6 +24,7 @@ from examsvc.results.models import ResultDelivery
 from examsvc.roster.models import Cycle, Physician
 
 __all__ = [
+    "AdmissionTicket",
     "Answer",
     "Attempt",
     "AttemptItem",

@@ -65,7 +65,10 @@ def metrics_scrape() -> Response:
     given = request.headers.get("Authorization", "")
     if not metrics.allowed(config["METRICS_TOKEN"], given, is_loopback(request.remote_addr)):
         return Response("not found\n", 404, mimetype="text/plain")
-    return metrics.exposition(health.LiveGauges(current_app._get_current_object()))  # type: ignore[attr-defined]
+    from examsvc.admission.events import QueueGauges  # local import: the feature's own gauges
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return metrics.exposition(health.LiveGauges(app), QueueGauges(app))
 
 
 def init_app(app: Flask) -> None:

@@ -32,6 +32,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import uow
 from examsvc.accounts.auth import current_user
+from examsvc.admission import events as admission
 from examsvc.attempts.events import NAMESPACE
 from examsvc.audit.operations import record
 from examsvc.camera import analysis, faces, operations, queries, rules
@@ -196,14 +197,19 @@ def _verified(
 def entry_frames(data: Any = None) -> dict[str, Any]:
     """``{paper_id, frames: [<JPEG>, …], motion: [<JPEG>, …]}`` → ``{ok, outcome, admitted,
     message, failures, challenge}``: the frames against the registration photo (and the
-    movement against the challenge); the check is stored either way."""
+    movement against the challenge); the check is stored either way. Only for a candidate
+    the queue admitted (``examsvc.admission``), whose slot frees when it ends."""
 
     def work() -> dict[str, Any]:
         message = validate(EntryFrames, data)
-        _me()
+        physician_id = _me().id
         if db.session.get(Paper, message.paper_id) is None:
             raise ApiError(404, "not_found", N_("没有这份试卷"))
-        return _verified("entry", message.paper_id, message.frames, message.motion)
+        ticket = admission.admit(physician_id)  # 409 not_admitted: the page queues again
+        try:
+            return _verified("entry", message.paper_id, message.frames, message.motion)
+        finally:
+            admission.release(ticket)
 
     return _answered(work, "face verification")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:59:34.452161
+Create Date: 2026-11-26 02:39:32.427051
 
 """
 
@@ -471,6 +471,34 @@ def upgrade():
     )
     with op.batch_alter_table("roster_problems", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_roster_problems_cycle_id"), ["cycle_id"], unique=False)
+
+    op.create_table(
+        "admission_tickets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("requested_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("seen_at", examsvc.db.UTCDateTime(), nullable=False),
+        sa.Column("admitted_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.Column("finished_at", examsvc.db.UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "finished_at IS NULL OR admitted_at IS NOT NULL",
+            name=op.f("ck_admission_tickets_finished_after_admission"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_admission_tickets_physician_id_physicians"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_admission_tickets")),
+    )
+    with op.batch_alter_table("admission_tickets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_admission_tickets_open", ["finished_at", "admitted_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_admission_tickets_physician_id"), ["physician_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_admission_tickets_seen_at"), ["seen_at"], unique=False)
 
     op.create_table(
         "entry_overrides",
@@ -1374,6 +1402,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_entry_overrides_physician_id"))
 
     op.drop_table("entry_overrides")
+    with op.batch_alter_table("admission_tickets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_admission_tickets_seen_at"))
+        batch_op.drop_index(batch_op.f("ix_admission_tickets_physician_id"))
+        batch_op.drop_index("ix_admission_tickets_open")
+
+    op.drop_table("admission_tickets")
     with op.batch_alter_table("roster_problems", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_roster_problems_cycle_id"))
 

@@ -160,6 +160,7 @@ EVENTS: dict[tuple[str, str], dict[str, Any]] = {
     ("/exam", "warning_seen"): {"id": 999999},
     ("/exam", "camera_check"): {"image": "bm90IGEganBlZw=="},
     ("/exam", "entry_frames"): {"paper_id": 999999, "frames": []},
+    ("/exam", "admission"): {},
     ("/exam", "exam_join"): {"attempt_id": 0},
     ("/exam", "snapshot"): {"attempt_id": 0, "image": "bm90IGEganBlZw=="},
     ("/exam", "client_event"): {"attempt_id": 0, "kind": "blur"},

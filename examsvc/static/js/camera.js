@@ -6,6 +6,7 @@
 // shows it large after the still frames and films the movement (10 frames over ~2 s, the last
 // two still frames first as its baseline) for the server to judge.
 // 首次登录人脸核验 (mode "claim") is the same step on the /claim channel, before the first password.
+// 排队: in the entry verification, a press of the button first asks for a slot (`admission`).
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("camera-data").textContent);
@@ -122,6 +123,7 @@
     }).then(function (ack) {
       verifying = false;
       say(instruction, "", null);
+      if (ack && !ack.ok && ack.error.code === "not_admitted") { queue(); return; }  // the slot expired
       if (ack && ack.challenge) { challenge = ack.challenge; }
       if (!ack) { say(result, text.busy, "bad"); verifyButton.disabled = false; setTimeout(check, 500); return; }
       if (!ack.ok) {  // busy: the button comes back with the next check, after retry_after
@@ -136,6 +138,42 @@
       }
       say(result, ack.message, "bad");
       if (ack.ask_for_help) { help.hidden = false; }
+      verifyButton.disabled = false;
+      setTimeout(check, 500);
+    });
+  }
+
+  // 排队 (entry verification only): ask the server for a slot; while waiting, show the place
+  // and ask again when the server says (less often the further back), then start by itself.
+  // `verifying` is held meanwhile so that the device check pauses.
+  var queueBox = document.getElementById("queue");
+  function queue() {
+    if (verifying) { return; }
+    verifying = true;
+    verifyButton.disabled = true;
+    say(result, "", null);
+    emit("admission", {}).then(function (ack) {
+      var waiting = !queueBox.hidden;
+      if (ack && ack.ok && ack.admitted) {
+        queueBox.hidden = true;
+        verifying = false;
+        if (!waiting) { verify(); return; }
+        say(instruction, text.turn, null);
+        setTimeout(verify, 3000);  // the candidate looks up from the wait
+        return;
+      }
+      if (ack && ack.ok) {
+        queueBox.hidden = false;
+        say(instruction, "", null);
+        document.getElementById("queue-place").textContent = ack.ahead > 0
+          ? text.place.replace("{n}", ack.ahead).replace("{minutes}", ack.wait_minutes) : text.placeNext;
+        setTimeout(function () { verifying = false; queue(); }, ack.poll_in * 1000);
+        return;
+      }
+      if (!ack && waiting) { setTimeout(function () { verifying = false; queue(); }, 3000); return; }
+      verifying = false;
+      queueBox.hidden = true;
+      say(result, ack ? ack.error.message : text.busy, "bad");
       verifyButton.disabled = false;
       setTimeout(check, 500);
     });
@@ -158,7 +196,7 @@
       }
     });
     video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
-    if (verifyButton) { verifyButton.addEventListener("click", verify); }
+    if (verifyButton) { verifyButton.addEventListener("click", data.mode === "verify" ? queue : verify); }
   }).catch(function (err) {
     var name = err && err.name;
     if (name === "NotAllowedError" || name === "SecurityError") { noCamera(text.denied); }

@@ -1,0 +1,233 @@
+"""The admission queue's rules, as plain functions of the database and ``now``.
+
+A ticket is *waiting* until admitted, and stays in the queue only while its page keeps
+asking (``seen_at`` within ``stale_seconds``: a closed page leaves the queue by itself); it
+is *in progress* from its admission until its verification finishes or ``timeout_seconds``
+pass. A waiting candidate is admitted when the verifications in progress plus the live
+tickets ahead of theirs leave a slot: FIFO, and never more in progress than ``slots``.
+
+Admitting is serialised (PostgreSQL: a transaction-scoped advisory lock; SQLite: the first
+write of the transaction takes the database's one write lock), so that concurrent
+requests, in any web process, never admit more than the slots. A poll that cannot be
+admitted takes no lock: one indexed count, and a write at most every ``REFRESH``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from examsvc.admission.models import AdmissionTicket
+from examsvc.extensions import db
+from proctoring.pool import FacePool
+
+LOCK_KEY = 0x65786164  # pg_advisory_xact_lock's key for admitting ("exad")
+REFRESH = timedelta(seconds=30)  # a waiting page's presence is written at most this often
+RATE_WINDOW = timedelta(minutes=5)  # finished verifications that measure the service rate
+RATE_MIN_SAMPLES = 5  # fewer measured: assume ASSUMED_SECONDS per verification and slot
+ASSUMED_SECONDS = 15.0
+POLL_MIN, POLL_MAX = 2.0, 20.0  # seconds between a waiting page's asks
+KEEP = timedelta(minutes=30)  # tickets untouched for longer are purged
+
+
+@dataclass(frozen=True)
+class Policy:
+    slots: int  # verifications in progress at once
+    timeout_seconds: float = 90  # an admitted candidate's slot frees itself after this
+    stale_seconds: float = 90  # a waiting page silent for longer has left the queue
+
+    @classmethod
+    def from_config(cls, config: Any) -> Policy:
+        return cls(
+            slots=slots_of(config),
+            timeout_seconds=float(config["ADMISSION_TIMEOUT_SECONDS"]),
+        )
+
+
+def slots_of(config: Any) -> int:
+    """``ADMISSION_SLOTS``, or twice the face workers (the pool keeps that many jobs in
+    flight: one running and one ready per worker while the next candidate's frames are
+    taken)."""
+    if config["ADMISSION_SLOTS"] > 0:
+        return int(config["ADMISSION_SLOTS"])
+    return 2 * FacePool(config["FACE_WORKERS"]).workers
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the page is told: admitted, or its place and the estimated wait."""
+
+    ticket_id: int
+    admitted: bool
+    ahead: int  # verifications to finish before this candidate's turn
+    wait_seconds: float
+    poll_in: float
+    waited_seconds: float | None = None  # set when admitted by this call: time in the queue
+
+
+def _waiting(now: datetime, policy: Policy) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        AdmissionTicket.admitted_at.is_(None),
+        AdmissionTicket.seen_at >= now - timedelta(seconds=policy.stale_seconds),
+    )
+
+
+def _in_progress(now: datetime, policy: Policy) -> sa.ColumnElement[bool]:
+    return AdmissionTicket.admitted_at >= now - timedelta(seconds=policy.timeout_seconds)
+
+
+def is_waiting(ticket: AdmissionTicket, now: datetime, policy: Policy) -> bool:
+    return (
+        ticket.finished_at is None
+        and ticket.admitted_at is None
+        and ticket.seen_at >= now - timedelta(seconds=policy.stale_seconds)
+    )
+
+
+def is_admitted(ticket: AdmissionTicket, now: datetime, policy: Policy) -> bool:
+    return (
+        ticket.finished_at is None
+        and ticket.admitted_at is not None
+        and ticket.admitted_at >= now - timedelta(seconds=policy.timeout_seconds)
+    )
+
+
+def live_ticket(physician_id: int, now: datetime, policy: Policy) -> AdmissionTicket | None:
+    """The physician's ticket still waiting or in progress, if any."""
+    ticket = db.session.scalars(
+        sa.select(AdmissionTicket)
+        .where(AdmissionTicket.physician_id == physician_id)
+        .order_by(AdmissionTicket.id.desc())
+        .limit(1)
+    ).first()
+    if ticket is None or not (is_waiting(ticket, now, policy) or is_admitted(ticket, now, policy)):
+        return None
+    return ticket
+
+
+def counts(before_id: int | None, now: datetime, policy: Policy) -> tuple[int, int]:
+    """(in progress, live tickets waiting ahead of ``before_id`` — all of them with None):
+    one count on the open tickets' index."""
+    waiting = _waiting(now, policy)
+    if before_id is not None:
+        waiting = sa.and_(waiting, AdmissionTicket.id < before_id)
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().filter(_in_progress(now, policy)),
+            sa.func.count().filter(waiting),
+        ).where(AdmissionTicket.finished_at.is_(None), sa.or_(_in_progress(now, policy), waiting))
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def queue_length(now: datetime, policy: Policy) -> tuple[int, int]:
+    """(in progress, waiting) over the whole queue, for the metrics."""
+    return counts(None, now, policy)
+
+
+def _serialise(ticket_id: int, now: datetime) -> None:
+    """Admitting one at a time across every process (see the module's note)."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_KEY)))
+    else:  # SQLite: the transaction's first write takes the database's write lock
+        session.execute(
+            sa.update(AdmissionTicket).where(AdmissionTicket.id == ticket_id).values(seen_at=now)
+        )
+
+
+def request_admission(
+    physician_id: int, now: datetime, policy: Policy, rate: float | None = None
+) -> Place:
+    """Admit the physician if a slot is free for them (FIFO), else tell them their place.
+    ``rate`` is the measured verifications per second (``service_rate``), if known."""
+    ticket = live_ticket(physician_id, now, policy)
+    if ticket is not None and ticket.admitted_at is not None:
+        return _place(ticket.id, True, 0, policy, rate)
+    if ticket is None:
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_KEY)))
+        ticket = AdmissionTicket(physician_id=physician_id, requested_at=now, seen_at=now)
+        db.session.add(ticket)
+        db.session.flush()  # SQLite: this write takes the write lock
+    else:
+        in_progress, ahead = counts(ticket.id, now, policy)
+        if in_progress + ahead >= policy.slots:  # no chance now: no lock, a rare write
+            if ticket.seen_at < now - REFRESH:
+                ticket.seen_at = now
+            return _place(ticket.id, False, in_progress + ahead - policy.slots + 1, policy, rate)
+        _serialise(ticket.id, now)
+    in_progress, ahead = counts(ticket.id, now, policy)
+    if in_progress + ahead >= policy.slots:
+        return _place(ticket.id, False, in_progress + ahead - policy.slots + 1, policy, rate)
+    ticket.admitted_at = ticket.seen_at = now
+    db.session.flush()
+    return _place(ticket.id, True, 0, policy, rate, (now - ticket.requested_at).total_seconds())
+
+
+def _place(
+    ticket_id: int,
+    admitted: bool,
+    ahead: int,
+    policy: Policy,
+    rate: float | None,
+    waited: float | None = None,
+) -> Place:
+    wait = estimated_wait(ahead, policy, rate)
+    return Place(ticket_id, admitted, ahead, wait, poll_interval(wait), waited)
+
+
+def estimated_wait(ahead: int, policy: Policy, rate: float | None) -> float:
+    """Seconds until ``ahead`` verifications have finished, at the measured rate (or the
+    assumed one before enough were measured)."""
+    if ahead <= 0:
+        return 0.0
+    per_second = rate if rate else policy.slots / ASSUMED_SECONDS
+    return ahead / per_second
+
+
+def poll_interval(wait_seconds: float) -> float:
+    """A waiting page asks again after a quarter of its wait, between 2 and 20 s: the
+    few near the front ask often, a thousand behind them at most 50 times a second."""
+    return float(min(POLL_MAX, max(POLL_MIN, math.ceil(wait_seconds / 4))))
+
+
+def service_rate(now: datetime) -> float | None:
+    """Verifications finished per second over the last minutes (None: too few measured)."""
+    since = now - RATE_WINDOW
+    finished, first = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(AdmissionTicket.finished_at)).where(
+            AdmissionTicket.finished_at >= since
+        )
+    ).one()
+    if finished < RATE_MIN_SAMPLES or first is None:
+        return None
+    first = first if first.tzinfo else first.replace(tzinfo=now.tzinfo)
+    span = max(30.0, (now - first).total_seconds())
+    return float(finished) / span
+
+
+def admitted_ticket(physician_id: int, now: datetime, policy: Policy) -> AdmissionTicket | None:
+    """The physician's ticket in progress, or None (not admitted, or the slot expired)."""
+    ticket = live_ticket(physician_id, now, policy)
+    return ticket if ticket is not None and ticket.admitted_at is not None else None
+
+
+def finish(ticket_id: int, now: datetime) -> None:
+    """The verification ended, whatever its outcome: its slot is free."""
+    db.session.execute(
+        sa.update(AdmissionTicket)
+        .where(AdmissionTicket.id == ticket_id, AdmissionTicket.finished_at.is_(None))
+        .values(finished_at=now)
+    )
+
+
+def purge(now: datetime) -> int:
+    """Drop tickets untouched for ``KEEP`` (finished, expired or left long ago)."""
+    result = db.session.execute(
+        sa.delete(AdmissionTicket).where(AdmissionTicket.seen_at < now - KEEP)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,90 @@
+"""排队 in a real browser: with the one verification slot taken by another candidate, the
+candidate who presses 开始人脸验证 waits on the page, told their place, and is verified by
+itself once the slot frees (Chromium's fake camera fed from a real photo, the real engine)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from examsvc.demo.data import PHYSICIANS, demo_id
+from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, look
+from tests.e2e.test_camera_gate import PHONE, _enrol, flat
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # One slot, so that one other candidate fills it; liveness off: a still photo cannot
+    # perform a challenge (tests/e2e/test_camera_gate.py says more).
+    with launch(
+        tmp_path_factory.mktemp("queue"), EXAMSVC_LIVENESS="false", EXAMSVC_ADMISSION_SLOTS="1"
+    ) as server:
+        yield server
+
+
+def _database(server):
+    return sqlite3.connect(server.env["EXAMSVC_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
+    server, browser, faces_dir, tmp_path
+):
+    number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+    ) as cam_browser:
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        first_login(page, server, number, "Queue-Doc-2026")
+        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+        page.goto(server.url + "/home")
+        with page.expect_navigation():
+            page.click("text=进入测评")
+        page.wait_for_selector("#instruction.good", timeout=60000)
+        with page.expect_navigation():
+            page.click("#next")
+        with page.expect_navigation():
+            page.click("text=同意授权")
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+
+        # Another candidate is being verified: the one slot is taken.
+        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        with _database(server) as conn:
+            other = conn.execute(
+                "SELECT id FROM physicians WHERE id_number != ? ORDER BY id LIMIT 1", (number,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO admission_tickets (physician_id, requested_at, seen_at, admitted_at)"
+                " VALUES (?, ?, ?, ?)",
+                (other, taken, taken, taken),
+            )
+        page.click("#verify")
+        page.wait_for_selector("#queue:visible", timeout=30000)
+        waiting = flat(look(page, "queue-waiting"))
+        assert "正在排队等候人脸验证" in waiting
+        assert "您前面还有 1 人，预计等待约 1 分钟" in waiting
+        assert "请勿关闭或刷新本页面，轮到您时将自动开始" in waiting
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert page.is_disabled("#verify")
+
+        with _database(server) as conn:  # the other candidate's verification ends
+            conn.execute(
+                "UPDATE admission_tickets SET finished_at = admitted_at WHERE physician_id = ?",
+                (other,),
+            )
+        page.wait_for_selector("#next:visible", timeout=60000)
+        verified = look(page, "queue-verified")
+        assert "人脸验证通过" in verified and "正在排队" not in verified
+    with _database(server) as conn:
+        checks = conn.execute("SELECT outcome FROM entry_checks").fetchall()
+        tickets = conn.execute(
+            "SELECT physician_id = ?, admitted_at IS NOT NULL, finished_at IS NOT NULL"
+            " FROM admission_tickets ORDER BY id",
+            (other,),
+        ).fetchall()
+    assert checks == [("passed",)]
+    assert tickets == [(1, 1, 1), (0, 1, 1)]
