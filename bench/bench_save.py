@@ -104,8 +104,10 @@ def answer_for(item: dict[str, Any], n: int) -> Any:
         options = item.get("options") or item["sub_questions"][0]["options"]
         return {s["id"]: options[n % len(options)]["key"] for s in item["sub_questions"]}
     keys = [o["key"] for o in item["options"]]
-    return [keys[n % len(keys)], keys[(n + 1) % len(keys)]] if item["type"] == "multiple" else (
-        keys[n % len(keys)]
+    return (
+        [keys[n % len(keys)], keys[(n + 1) % len(keys)]]
+        if item["type"] == "multiple"
+        else (keys[n % len(keys)])
     )
 
 
@@ -166,9 +168,7 @@ def main() -> None:
         )
         assert response.status_code == 201, response.get_data(as_text=True)
         attempts.append(response.get_json())
-    sockets = [
-        socketio.test_client(app, namespace="/exam", flask_test_client=c) for c in clients
-    ]
+    sockets = [socketio.test_client(app, namespace="/exam", flask_test_client=c) for c in clients]
     acked: dict[tuple[int, int], int] = {}
     for n in range(args.saves):
         k = n % len(clients)

@@ -26,6 +26,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file in the instance folder."
     ),
+    Setting(
+        "SQLITE_SYNCHRONOUS",
+        "NORMAL",
+        str,
+        "SQLite only: PRAGMA synchronous (NORMAL, FULL or EXTRA). NORMAL: a commit survives a"
+        " killed process but not a power loss (no fsync per commit); FULL: fsync per commit.",
+    ),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),

@@ -45,16 +45,18 @@ class Shortfall:
     message: str
 
 
-def _candidates(section: PaperSection) -> list[Question]:
+def _candidates(section: PaperSection) -> list[sa.Row[tuple[int, str]]]:
+    """The section's candidate questions as (id, external_id), in external_id order: a
+    draw reads the data of the questions it chose only."""
     version = current_version(section.bank_id)
     if version is None:
         return []
-    query = sa.select(Question).where(
+    query = sa.select(Question.id, Question.external_id).where(
         Question.version_id == version.id, Question.qtype == section.qtype
     )
     if section.tags:
         query = query.where(Question.tag.in_(section.tags))
-    return list(db.session.scalars(query.order_by(Question.external_id)))
+    return list(db.session.execute(query.order_by(Question.external_id)))
 
 
 def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
@@ -118,10 +120,19 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
         chosen = rng.sample(candidates, section.count)
         if not paper.shuffle_questions:
             chosen.sort(key=lambda q: q.external_id)
+        data: dict[int, dict[str, Any]] = {}
+        if paper.shuffle_options:
+            data = {
+                qid: q
+                for qid, q in db.session.execute(
+                    sa.select(Question.id, Question.data).where(
+                        Question.id.in_([q.id for q in chosen])
+                    )
+                )
+            }
+        kind = QUESTION_TYPES[section.qtype]
         for question in chosen:
-            order = None
-            if paper.shuffle_options:
-                order = QUESTION_TYPES[question.qtype].shuffled_order(question.data, rng)
+            order = kind.shuffled_order(data[question.id], rng) if paper.shuffle_options else None
             drawn.append(DrawnItem(question.id, section.position, section.points_per_item, order))
     return drawn
 
