@@ -15,12 +15,10 @@ only; a start stores it after its unit commits, ``uow.after_commit``).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -28,40 +26,12 @@ from flask import current_app
 from examsvc.attempts.models import AttemptItem
 from examsvc.banks.models import Question
 from examsvc.extensions import db
+from examsvc.lru import LRU
 from question_banks.types import QUESTION_TYPES
 
 SHEETS = 2_000  # attempts kept (a 54-question paper's sheet is ~60 KB beside its questions)
 QUESTIONS = 20_000  # questions kept, shared by the sheets that drew them
 EXTENSION = "attempts.sheets"  # app.extensions key: this app's caches
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A bounded least-recently-used map, safe under threads and greenlets."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass(frozen=True)
