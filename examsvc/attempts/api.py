@@ -56,7 +56,7 @@ def my_attempt(attempt_id: int) -> Attempt:
     return attempt
 
 
-def _own(by_code: bool) -> sa.Select[Any]:
+def _own(by_code: bool) -> Any:
     """The attempt's columns a save and a state fetch need, if it is the user's attempt in
     the current cycle (``roster.queries.current_cycle``'s rule: the configured cycle, else
     the latest to start), in one statement built once."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -299,7 +299,7 @@ def start_attempt(
     db.session.add(attempt)
     db.session.flush()
     db.session.execute(  # one INSERT of many rows, not the ORM's unit of work per item
-        sa.insert(AttemptItem.__table__),
+        sa.insert(cast(sa.Table, AttemptItem.__table__)),
         [
             {
                 "attempt_id": attempt.id,
@@ -380,7 +380,7 @@ class SaveResult:
     message: str = ""
 
 
-_ANSWERS = Answer.__table__
+_ANSWERS = cast(sa.Table, Answer.__table__)
 # The latest save wins: insert the answer, or overwrite the stored one only when its seq is
 # lower, in one statement (a first save racing another of the same question cannot fail on
 # the unique constraint). The same SQL on SQLite (3.24+) and PostgreSQL.
@@ -406,7 +406,7 @@ _STORED_SEQ = sa.select(Answer.seq).where(
     Answer.attempt_id == sa.bindparam("attempt_id"), Answer.item_id == sa.bindparam("item_id")
 )
 _LAST_SEQ = (
-    sa.update(Attempt.__table__)
+    sa.update(cast(sa.Table, Attempt.__table__))
     .where(Attempt.id == sa.bindparam("attempt_id"), Attempt.last_seq < sa.bindparam("seq"))
     .values(last_seq=sa.bindparam("seq"))
 )

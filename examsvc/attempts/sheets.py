@@ -63,7 +63,7 @@ def caches() -> Caches:
     found = current_app.extensions.get(EXTENSION)
     if found is None:
         found = current_app.extensions.setdefault(EXTENSION, Caches(LRU(SHEETS), LRU(QUESTIONS)))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def key(attempt_id: int, seed: int, started_at: datetime) -> tuple[int, int, datetime]:
