@@ -383,7 +383,7 @@ class SaveResult:
 _ANSWERS = cast(sa.Table, Answer.__table__)
 # The latest save wins: insert the answer, or overwrite the stored one only when its seq is
 # lower, in one statement (a first save racing another of the same question cannot fail on
-# the unique constraint). The same SQL on SQLite (3.24+) and PostgreSQL.
+# the unique constraint). The same SQL on SQLite (3.35+, for RETURNING) and PostgreSQL.
 _SAVED = ("response", "marked", "seq", "saved_at", "late")
 
 
@@ -398,7 +398,7 @@ def _upsert(dialect: Any) -> Any:
         index_elements=[_ANSWERS.c.attempt_id, _ANSWERS.c.item_id],
         set_={name: insert.excluded[name] for name in _SAVED},
         where=_ANSWERS.c.seq < insert.excluded.seq,
-    )
+    ).returning(_ANSWERS.c.seq)  # a row only when stored (rowcount differs by driver)
 
 
 _UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
@@ -444,8 +444,8 @@ def save_answer(
     ids = {"attempt_id": attempt.id, "item_id": item.id}
     values = {"response": response, "marked": marked, "seq": seq, "saved_at": now, "late": late}
     upsert = _UPSERTS[db.session.get_bind().dialect.name]
-    stored = db.session.execute(upsert, ids | values)
-    if not getattr(stored, "rowcount", 0):  # an equal or newer save is already stored
+    stored = db.session.execute(upsert, ids | values).first()
+    if stored is None:  # an equal or newer save is already stored
         exists = db.session.scalar(_STORED_SEQ, ids)
         return SaveResult(True, "stale", seq if exists is None else exists)
     db.session.execute(_LAST_SEQ, {"attempt_id": attempt.id, "seq": seq})

@@ -29,7 +29,7 @@ from examsvc.extensions import db
 from examsvc.lru import LRU
 from question_banks.types import QUESTION_TYPES
 
-SHEETS = 2_000  # attempts kept (a 54-question paper's sheet is ~60 KB beside its questions)
+SHEETS = 2_000  # attempts kept (their views; the questions are shared, below)
 QUESTIONS = 20_000  # questions kept, shared by the sheets that drew them
 EXTENSION = "attempts.sheets"  # app.extensions key: this app's caches
 
