@@ -15,6 +15,7 @@ import examsvc.models  # noqa: F401  (every table known to SQLAlchemy and Alembi
 from examsvc import commands, logs, metrics, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
+from examsvc.db import SQLITE_SYNCHRONOUS, sqlite_synchronous
 from examsvc.extensions import csrf, db, migrate, socketio
 from examsvc.web import inputs
 
@@ -80,6 +81,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["examsvc.clock"] = app.config.pop("CLOCK", None) or SystemClock()
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            sqlite_synchronous(engine, app.config["SQLITE_SYNCHRONOUS"])
     migrate.init_app(app, db, directory=str(shipped("migrations")), render_as_batch=True)
     # Before CSRF's check: a refused request has its request id and its latency too.
     logs.init_app(app)
@@ -118,6 +122,13 @@ def _finish_config(app: Flask) -> None:
         config["SECRET_KEY"] = demo_secret_key(Path(app.instance_path))
     if config["DEMO_MODE"]:
         config["SESSION_COOKIE_SECURE"] = False  # the demo runs on plain http://localhost
+    synchronous = str(config["SQLITE_SYNCHRONOUS"]).strip().upper()
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ConfigError(
+            f"EXAMSVC_SQLITE_SYNCHRONOUS: expected one of {', '.join(SQLITE_SYNCHRONOUS)},"
+            f" got {config['SQLITE_SYNCHRONOUS']!r}"
+        )
+    config["SQLITE_SYNCHRONOUS"] = synchronous
     url = config["DATABASE_URL"]
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")

@@ -47,6 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a request waits for a free connection before it is answered 503 busy"
         " (default: 2 on PostgreSQL, 30 on SQLite).",
     ),
+    Setting(
+        "SQLITE_SYNCHRONOUS",
+        "NORMAL",
+        str,
+        "SQLite only: PRAGMA synchronous (NORMAL, FULL or EXTRA). NORMAL: a commit survives a"
+        " killed process but not a power loss (no fsync per commit); FULL: fsync per commit.",
+    ),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),

@@ -53,3 +53,22 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")  # OFF is not offered: a crash may corrupt
+
+
+def sqlite_synchronous(engine: sa.Engine, level: str) -> None:
+    """SQLite's ``PRAGMA synchronous`` on every connection of ``engine`` (the setting
+    EXAMSVC_SQLITE_SYNCHRONOUS; other databases: nothing). In WAL mode NORMAL writes each
+    commit to the WAL without an fsync: the commit survives a killed process (the OS has
+    the pages) but the last commits may be lost to a power loss or an OS crash; FULL
+    fsyncs the WAL at every commit, which blocks the gevent loop for the disk's flush."""
+    if engine.dialect.name != "sqlite" or level not in SQLITE_SYNCHRONOUS:
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _synchronous(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.close()

@@ -17,6 +17,12 @@ from examsvc.papers.models import ExamWindow, Paper
 from examsvc.roster.models import Physician
 
 
+def overdue(deadline_at: Any, now: datetime, grace: timedelta) -> Any:
+    """``Attempt.overdue``'s rule, also for an attempt read as a few columns (a save's
+    ``operations.AttemptRef``): a bool in Python, a condition on a column in SQL."""
+    return deadline_at <= now - grace
+
+
 class Attempt(Model):
     __tablename__ = "attempts"
 
@@ -57,7 +63,7 @@ class Attempt(Model):
         """The deadline and the late-save grace after it have passed: no save is accepted
         any more, and the sweeper hands the attempt in. One rule, in Python on an attempt
         and in SQL on the class (``Attempt.overdue(now, grace)`` in a query)."""
-        return self.deadline_at <= now - grace
+        return overdue(self.deadline_at, now, grace)
 
     __table_args__ = (
         sa.UniqueConstraint("physician_id", "paper_id", "number"),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from examsvc.attempts import rules
-from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride
+from examsvc import uow
+from examsvc.attempts import rules, sheets
+from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride, overdue
 from examsvc.attempts.tallies import retally
 from examsvc.audit.operations import record
 from examsvc.banks.models import Question
@@ -296,16 +298,19 @@ def start_attempt(
     )
     db.session.add(attempt)
     db.session.flush()
-    db.session.add_all(
-        AttemptItem(
-            attempt_id=attempt.id,
-            position=i,
-            question_id=d.question_id,
-            section_position=d.section_position,
-            points_per_item=d.points_per_item,
-            option_order=d.option_order,
-        )
-        for i, d in enumerate(drawn, start=1)
+    db.session.execute(  # one INSERT of many rows, not the ORM's unit of work per item
+        sa.insert(cast(sa.Table, AttemptItem.__table__)),
+        [
+            {
+                "attempt_id": attempt.id,
+                "position": i,
+                "question_id": d.question_id,
+                "section_position": d.section_position,
+                "points_per_item": d.points_per_item,
+                "option_order": d.option_order,
+            }
+            for i, d in enumerate(drawn, start=1)
+        ],
     )
     link_entry(entry, attempt)
     db.session.flush()
@@ -334,6 +339,39 @@ def link_entry(entry: Entry, attempt: Attempt) -> None:
 # --- answers ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AttemptRef:
+    """An attempt as a save and a state fetch read it: a few columns in one narrow query
+    (``api.my_attempt_ref``), not the ORM object with its relationships."""
+
+    id: int
+    status: AttemptStatus
+    deadline_at: datetime
+    seed: int
+    started_at: datetime
+    number: int
+    last_seq: int
+    paper: str  # the paper's name
+
+    def overdue(self, now: datetime, grace: timedelta) -> bool:
+        return bool(overdue(self.deadline_at, now, grace))
+
+
+def sheet_of(attempt: Attempt | AttemptRef) -> sheets.Sheet:
+    """The attempt's questions (``sheets``). An ``AttemptRef`` was read committed, so its
+    sheet is kept at once; an ORM attempt may be the one this unit is starting, so its
+    sheet is kept only once the unit has committed."""
+    if isinstance(attempt, AttemptRef):
+        return sheets.cached(attempt.id, attempt.seed, attempt.started_at)
+    key = sheets.key(attempt.id, attempt.seed, attempt.started_at)
+    store = sheets.caches().sheets
+    sheet = store.get(key)
+    if sheet is None:
+        sheet = sheets.load(attempt.id)
+        uow.after_commit(lambda: store.put(key, sheet))
+    return sheet
+
+
 @dataclass
 class SaveResult:
     ok: bool
@@ -342,8 +380,40 @@ class SaveResult:
     message: str = ""
 
 
+_ANSWERS = cast(sa.Table, Answer.__table__)
+# The latest save wins: insert the answer, or overwrite the stored one only when its seq is
+# lower, in one statement (a first save racing another of the same question cannot fail on
+# the unique constraint). The same SQL on SQLite (3.35+, for RETURNING) and PostgreSQL.
+_SAVED = ("response", "marked", "seq", "saved_at", "late")
+
+
+def _upsert(dialect: Any) -> Any:
+    insert = dialect.insert(_ANSWERS).values(
+        {
+            _ANSWERS.c[name]: sa.bindparam(name, type_=_ANSWERS.c[name].type)
+            for name in ("attempt_id", "item_id", *_SAVED)
+        }
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[_ANSWERS.c.attempt_id, _ANSWERS.c.item_id],
+        set_={name: insert.excluded[name] for name in _SAVED},
+        where=_ANSWERS.c.seq < insert.excluded.seq,
+    ).returning(_ANSWERS.c.seq)  # a row only when stored (rowcount differs by driver)
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_STORED_SEQ = sa.select(Answer.seq).where(
+    Answer.attempt_id == sa.bindparam("attempt_id"), Answer.item_id == sa.bindparam("item_id")
+)
+_LAST_SEQ = (
+    sa.update(cast(sa.Table, Attempt.__table__))
+    .where(Attempt.id == sa.bindparam("attempt_id"), Attempt.last_seq < sa.bindparam("seq"))
+    .values(last_seq=sa.bindparam("seq"))
+)
+
+
 def save_answer(
-    attempt: Attempt,
+    attempt: Attempt | AttemptRef,
     position: int,
     response: Any,
     *,
@@ -353,7 +423,9 @@ def save_answer(
     journaled_at: datetime | None,
     grace: timedelta,
 ) -> SaveResult:
-    """Save one answer if ``seq`` is newer than what is stored; idempotent for a repeated seq."""
+    """Save one answer if ``seq`` is newer than what is stored; idempotent for a repeated seq.
+    Lean (the hot path of an exam): the question from the attempt's cached sheet, then one
+    upsert and the attempt's ``last_seq``; ``stale`` reads the stored seq."""
     if seq < 1:
         raise Refused("bad_seq", N_("保存序号无效"))
     if attempt.status != AttemptStatus.IN_PROGRESS:
@@ -363,37 +435,20 @@ def save_answer(
         in_time = journaled_at is not None and journaled_at <= attempt.deadline_at
         if not in_time or attempt.overdue(now, grace):
             raise Refused("deadline_passed", N_("考试时间已到，答案不能再保存"))
-    item = db.session.scalars(
-        sa.select(AttemptItem).where(
-            AttemptItem.attempt_id == attempt.id, AttemptItem.position == position
-        )
-    ).first()
+    item = sheet_of(attempt).at(position)
     if item is None:
         raise Refused("no_such_question", N_("没有这道题"))
-    kind = QUESTION_TYPES[item.question.qtype]
-    problem = kind.validate_response(item.question.data, response)
+    problem = QUESTION_TYPES[item.qtype].validate_response(item.data, response)
     if problem:
         raise Refused("bad_response", problem)
+    ids = {"attempt_id": attempt.id, "item_id": item.id}
     values = {"response": response, "marked": marked, "seq": seq, "saved_at": now, "late": late}
-    updated = db.session.execute(
-        sa.update(Answer)
-        .where(Answer.attempt_id == attempt.id, Answer.item_id == item.id, Answer.seq < seq)
-        .values(**values)
-    )
-    if not getattr(updated, "rowcount", 0):
-        exists = db.session.scalar(
-            sa.select(Answer.seq).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id)
-        )
-        if exists is not None:  # an equal or newer save is already stored
-            return SaveResult(True, "stale", exists)
-        db.session.execute(
-            sa.insert(Answer).values(attempt_id=attempt.id, item_id=item.id, **values)
-        )
-    db.session.execute(
-        sa.update(Attempt)
-        .where(Attempt.id == attempt.id, Attempt.last_seq < seq)
-        .values(last_seq=seq)
-    )
+    upsert = _UPSERTS[db.session.get_bind().dialect.name]
+    stored = db.session.execute(upsert, ids | values).first()
+    if stored is None:  # an equal or newer save is already stored
+        exists = db.session.scalar(_STORED_SEQ, ids)
+        return SaveResult(True, "stale", seq if exists is None else exists)
+    db.session.execute(_LAST_SEQ, {"attempt_id": attempt.id, "seq": seq})
     return SaveResult(True, "late" if late else "saved", seq)
 
 
@@ -483,21 +538,27 @@ def void_attempt(attempt_id: int, *, now: datetime, reason: str) -> Attempt:
 # --- what the candidate's page gets (never a key) ---------------------------------------
 
 
-def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
+_ANSWER_ROWS = sa.select(Answer.item_id, Answer.response, Answer.marked, Answer.seq).where(
+    Answer.attempt_id == sa.bindparam("attempt_id")
+)
+
+
+def attempt_view(attempt: Attempt | AttemptRef, now: datetime) -> dict[str, Any]:
+    """What the candidate's page gets: the questions from the attempt's cached sheet, the
+    answers read now. A closed attempt's result needs the whole attempt (read for it)."""
+    if isinstance(attempt, AttemptRef) and attempt.status != AttemptStatus.IN_PROGRESS:
+        full = db.session.get(Attempt, attempt.id)
+        assert full is not None
+        attempt = full
     answers = {
-        a.item_id: a
-        for a in db.session.scalars(sa.select(Answer).where(Answer.attempt_id == attempt.id))
+        row.item_id: row for row in db.session.execute(_ANSWER_ROWS, {"attempt_id": attempt.id})
     }
     items = []
-    for item in attempt.items:
-        kind = QUESTION_TYPES[item.question.qtype]
+    for item in sheet_of(attempt).items:
         answer = answers.get(item.id)
         items.append(
             {
-                "position": item.position,
-                "section": item.section_position,
-                "points": item.points_per_item,
-                **kind.candidate_view(item.question.data, item.option_order),
+                **item.view,
                 "response": answer.response if answer else None,
                 "marked": answer.marked if answer else False,
                 "seq": answer.seq if answer else 0,
@@ -505,7 +566,7 @@ def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
         )
     body: dict[str, Any] = {
         "id": attempt.id,
-        "paper": attempt.paper.name,
+        "paper": attempt.paper if isinstance(attempt, AttemptRef) else attempt.paper.name,
         "status": attempt.status.value,
         "number": attempt.number,
         "server_time": now.isoformat(),
@@ -514,7 +575,7 @@ def attempt_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
         "last_seq": attempt.last_seq,
         "items": items,
     }
-    if attempt.status != AttemptStatus.IN_PROGRESS:
+    if isinstance(attempt, Attempt) and attempt.status != AttemptStatus.IN_PROGRESS:
         body["can_retry"] = can_retry(attempt, now)
         body["result"] = result_view(attempt, body["can_retry"])
     return body

@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
-from examsvc.banks.models import Question, QuestionBank
+from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.banks.operations import counts, current_version
 from examsvc.clock import beijing_time
 from examsvc.enums import AttemptStatus, WindowRound
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db, table
+from examsvc.lru import LRU
 from examsvc.marks import N_, Text
 from examsvc.papers.models import (
     ExamWindow,
@@ -45,16 +47,35 @@ class Shortfall:
     message: str
 
 
-def _candidates(section: PaperSection) -> list[Question]:
-    version = current_version(section.bank_id)
+CANDIDATES = "papers.candidates"  # app.extensions key: this app's kept candidate lists
+Candidates = tuple[tuple[int, str], ...]  # (id, external_id) in external_id order
+
+
+def _candidates(section: PaperSection, versions: dict[int, BankVersion | None]) -> Candidates:
+    """The section's candidate questions as (id, external_id), in external_id order. A bank
+    version's questions never change once imported, so the list is kept in the process
+    (per app, keyed by the version and its file's hash); ``versions`` holds the banks'
+    current versions for one draw."""
+    if section.bank_id not in versions:
+        versions[section.bank_id] = current_version(section.bank_id)
+    version = versions[section.bank_id]
     if version is None:
-        return []
-    query = sa.select(Question).where(
-        Question.version_id == version.id, Question.qtype == section.qtype
-    )
-    if section.tags:
-        query = query.where(Question.tag.in_(section.tags))
-    return list(db.session.scalars(query.order_by(Question.external_id)))
+        return ()
+    tags = tuple(sorted(section.tags or ()))
+    key = (version.id, version.source_sha256, section.qtype, tags)
+    store: LRU[Any, Candidates] = current_app.extensions.setdefault(CANDIDATES, LRU(256))
+    found = store.get(key)
+    if found is None:
+        query = sa.select(Question.id, Question.external_id).where(
+            Question.version_id == version.id, Question.qtype == section.qtype
+        )
+        if tags:
+            query = query.where(Question.tag.in_(tags))
+        found = tuple(
+            (qid, ext) for qid, ext in db.session.execute(query.order_by(Question.external_id))
+        )
+        store.put(key, found)
+    return found
 
 
 def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
@@ -95,11 +116,14 @@ def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
 
 
 def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
-    """The attempt's questions: reproducible from the seed, sections in order."""
-    drawn: list[DrawnItem] = []
+    """The attempt's questions: reproducible from the seed, sections in order. Each section
+    draws with a generator of its own, so all sections sample first, then the chosen
+    questions' data is read in one query for their option orders."""
+    versions: dict[int, BankVersion | None] = {}
+    sampled = []
     for section in paper.sections:
         rng = random.Random(f"{seed}:{section.position}")
-        candidates = _candidates(section)
+        candidates = _candidates(section, versions)
         if len(candidates) < section.count:
             # The bank's current version changed since the paper was saved: refuse with
             # the shortfalls in plain words (a 409, never a 500).
@@ -117,12 +141,23 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
             )
         chosen = rng.sample(candidates, section.count)
         if not paper.shuffle_questions:
-            chosen.sort(key=lambda q: q.external_id)
-        for question in chosen:
-            order = None
-            if paper.shuffle_options:
-                order = QUESTION_TYPES[question.qtype].shuffled_order(question.data, rng)
-            drawn.append(DrawnItem(question.id, section.position, section.points_per_item, order))
+            chosen.sort(key=lambda q: q[1])
+        sampled.append((section, rng, chosen))
+    data: dict[int, dict[str, Any]] = {}
+    if paper.shuffle_options:
+        ids = [qid for _, _, chosen in sampled for qid, _ in chosen]
+        data = {
+            qid: q
+            for qid, q in db.session.execute(
+                sa.select(Question.id, Question.data).where(Question.id.in_(ids))
+            )
+        }
+    drawn: list[DrawnItem] = []
+    for section, rng, chosen in sampled:
+        kind = QUESTION_TYPES[section.qtype]
+        for qid, _ in chosen:
+            order = kind.shuffled_order(data[qid], rng) if paper.shuffle_options else None
+            drawn.append(DrawnItem(qid, section.position, section.points_per_item, order))
     return drawn
 
 

@@ -1,0 +1,236 @@
+"""CPU per answer save, per start and per attempt-state fetch on the real app code path
+(issue #14's budgets: ≤ 2 ms per acknowledged save, ≤ 5 ms per start and per state fetch).
+
+    .venv/bin/python bench/bench_save.py [--candidates 100] [--saves 2000] [--states 500]
+        [--database-url URL] [--profile FILE.pstats]
+
+The app comes from the factory with a real database: a fresh SQLite file in a temporary
+folder, or, when ``--database-url`` (default: ``$EXAMSVC_DATABASE_URL``) names a PostgreSQL
+server, a fresh database ``examsvc_bench_save`` on it (dropped and created again). A cycle, a
+500-question bank and a 54-question paper like the demo's, and ``--candidates`` physicians,
+each logged in on a Flask test client and past the entry gate. Then, timed one by one with
+``time.process_time()`` (CPU of this process, which is the web process: the test client
+calls the WSGI app in-process) and ``time.perf_counter()`` (wall, which includes a commit's
+fsync and PostgreSQL's own work):
+
+- each candidate's start: ``POST /api/v1/exam/papers/<id>/attempts``;
+- ``--saves`` answer saves over each candidate's Socket.IO test client (namespace ``/exam``,
+  event ``answer``, the acknowledgement checked), round robin over the candidates;
+- ``--states`` state fetches: ``GET /api/v1/exam/attempts/<id>``.
+
+Every save is checked afterwards: stored seq = last acknowledged seq of each question.
+With ``--profile`` the timed part runs under cProfile and the stats are written there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PASSWORD = "Bench-Save-2026"
+BENCH_DB = "examsvc_bench_save"
+SECTIONS = (("single", 30), ("multiple", 10), ("true_false", 10), ("case", 2), ("matching", 2))
+
+
+def database(url: str | None, folder: Path) -> str:
+    """The SQLAlchemy URL of a fresh database: SQLite in ``folder`` or BENCH_DB on ``url``."""
+    if not url or url.startswith("sqlite"):
+        return f"sqlite:///{folder / 'bench.db'}"
+    import sqlalchemy as sa
+
+    base = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
+    admin.dispose()
+    return sa.make_url(base).set(database=BENCH_DB).render_as_string(hide_password=False)
+
+
+def build(candidates: int, now: datetime) -> int:
+    """The exam and the candidates (committed): the paper's id."""
+    from examsvc.enums import Procedure
+    from examsvc.extensions import db
+    from tests.factories import create_cycle, create_physician
+    from tests.factories_exam import create_bank, create_paper, create_window, paper_spec
+
+    cycle = create_cycle()
+    create_bank(now=now, per_type=50)
+    spec = paper_spec().model_dump(mode="json")
+    spec["sections"] = [
+        s | {"count": count} for s, (_, count) in zip(spec["sections"], SECTIONS, strict=True)
+    ]
+    paper = create_paper(cycle.id, now, sections=spec["sections"])
+    create_window(paper, now - timedelta(hours=1), hours=48)
+    for _ in range(candidates):
+        create_physician(cycle, Procedure.SIMPLE, password=PASSWORD)
+    db.session.commit()
+    return paper.id
+
+
+def timed(fn: Callable[[], Any], cpu: list[float], wall: list[float]) -> Any:
+    c, w = time.process_time(), time.perf_counter()
+    out = fn()
+    cpu.append(time.process_time() - c)
+    wall.append(time.perf_counter() - w)
+    return out
+
+
+def line(name: str, cpu: list[float], wall: list[float]) -> str:
+    ms = [x * 1000 for x in cpu]
+    return (
+        f"{name:6} n={len(cpu):5}  CPU ms: mean {statistics.fmean(ms):6.2f}"
+        f"  p50 {statistics.median(ms):6.2f}  p90 {sorted(ms)[int(len(ms) * 0.9)]:6.2f}"
+        f"  | wall ms mean {statistics.fmean(wall) * 1000:6.2f}"
+    )
+
+
+def answer_for(item: dict[str, Any], n: int) -> Any:
+    if item["type"] == "true_false":
+        return n % 2 == 0
+    if item["type"] in ("case", "matching"):
+        options = item.get("options") or item["sub_questions"][0]["options"]
+        return {s["id"]: options[n % len(options)]["key"] for s in item["sub_questions"]}
+    keys = [o["key"] for o in item["options"]]
+    return (
+        [keys[n % len(keys)], keys[(n + 1) % len(keys)]]
+        if item["type"] == "multiple"
+        else (keys[n % len(keys)])
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--saves", type=int, default=2000)
+    parser.add_argument("--states", type=int, default=500)
+    parser.add_argument("--database-url", default=os.environ.get("EXAMSVC_DATABASE_URL"))
+    parser.add_argument("--profile", default=None)
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+
+    from examsvc import create_app
+    from examsvc.extensions import db, socketio
+    from examsvc.roster.models import Physician
+    from tests.factories_exam import let_in
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-save-"))
+    url = database(args.database_url, folder)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "DATA_DIR": str(folder / "data"),
+            "WTF_CSRF_ENABLED": False,
+            "SESSION_COOKIE_SECURE": False,
+            "ROSTER_PULL_INTERVAL": 0,
+        }
+    )
+    now = datetime.now(UTC)
+    with app.app_context():
+        upgrade()
+        paper_id = build(args.candidates, now)
+        physicians = list(db.session.scalars(db.select(Physician).order_by(Physician.id)))
+        clients = []
+        for physician in physicians:
+            client = app.test_client()
+            client.post("/login", data={"login": physician.id_number, "password": PASSWORD})
+            let_in(client, physician)
+            clients.append(client)
+        db.session.remove()
+
+    profiler = cProfile.Profile() if args.profile else None
+    cpu: dict[str, list[float]] = {"start": [], "state": [], "save": []}
+    wall: dict[str, list[float]] = {"start": [], "state": [], "save": []}
+    if profiler:
+        profiler.enable()
+    attempts = []
+    for client in clients:
+        response = timed(
+            lambda c=client: c.post(
+                f"/api/v1/exam/papers/{paper_id}/attempts", json={"rules_acknowledged": True}
+            ),
+            cpu["start"],
+            wall["start"],
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        attempts.append(response.get_json())
+    sockets = [socketio.test_client(app, namespace="/exam", flask_test_client=c) for c in clients]
+    acked: dict[tuple[int, int], int] = {}
+    for n in range(args.saves):
+        k = n % len(clients)
+        attempt = attempts[k]
+        item = attempt["items"][(n // len(clients)) % len(attempt["items"])]
+        seq = n + 1
+        message = {
+            "attempt_id": attempt["id"],
+            "position": item["position"],
+            "response": answer_for(item, n),
+            "marked": n % 3 == 0,
+            "seq": seq,
+        }
+        ack = timed(
+            lambda s=sockets[k], m=message: s.emit("answer", m, namespace="/exam", callback=True),
+            cpu["save"],
+            wall["save"],
+        )
+        assert ack["ok"] and ack["code"] == "saved", ack
+        acked[(attempt["id"], item["position"])] = seq
+    for n in range(args.states):
+        k = n % len(clients)
+        response = timed(
+            lambda c=clients[k], a=attempts[k]["id"]: c.get(f"/api/v1/exam/attempts/{a}"),
+            cpu["state"],
+            wall["state"],
+        )
+        assert response.status_code == 200 and response.get_json()["items"]
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from examsvc.attempts.models import Answer, AttemptItem
+
+        stored = {
+            (a, p): s
+            for a, p, s in db.session.execute(
+                sa.select(Answer.attempt_id, AttemptItem.position, Answer.seq).join(
+                    AttemptItem, AttemptItem.id == Answer.item_id
+                )
+            )
+        }
+        lost = sum(1 for key, seq in acked.items() if stored.get(key) != seq)
+        dialect = db.engine.dialect.name
+        sync = None
+        if dialect == "sqlite":
+            with db.engine.connect() as conn:
+                sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        db.session.remove()
+        db.engine.dispose()
+
+    print(f"database: {dialect}" + (f" (PRAGMA synchronous={sync})" if sync is not None else ""))
+    print(f"items per attempt: {len(attempts[0]['items'])}")
+    for name in ("start", "state", "save"):
+        print(line(name, cpu[name], wall[name]))
+    print(f"answers acknowledged: {len(acked)} (last per question), not stored as acked: {lost}")
+    if lost:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
