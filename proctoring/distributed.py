@@ -35,6 +35,7 @@ LATENCIES = 500  # recent queue-to-result times kept for the percentiles
 QUEUES = {
     Priority.ENTRY: "faces-entry",
     Priority.FLAGGED: "faces-flagged",
+    Priority.CHECK: "faces-check",
     Priority.ROUTINE: "faces",
 }
 

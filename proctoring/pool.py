@@ -2,10 +2,10 @@
 
 dlib holds the GIL, so face work runs in processes (``forkserver``: the models load
 once per worker, and the web process's gevent state is never forked). In front of the
-processes a bounded scheduler decides what runs: entry checks first, then flagged
-candidates, then routine snapshots; a newer snapshot of a candidate replaces an older
-one still waiting; when the queue is full a job is refused at once ("busy") instead of
-blocking the caller. A worker that dies is replaced and its jobs are retried once.
+processes a bounded scheduler decides what runs: entry verifications first, then flagged
+candidates, then device checks, then routine snapshots; a newer snapshot of a candidate
+replaces an older one still waiting; when the queue is full a job is refused at once
+("busy") instead of blocking the caller. A worker that dies is replaced and its jobs are retried once.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def _exit_with(owner: int) -> None:
 
 
 class Priority(IntEnum):
-    ENTRY = 0
-    FLAGGED = 1
-    ROUTINE = 2
+    ENTRY = 0  # an entry verification: admission waits on it (排队)
+    FLAGGED = 1  # a snapshot of a flagged candidate
+    CHECK = 2  # a device check's hint (设备调试): a person waits, nothing is decided
+    ROUTINE = 3  # a routine snapshot
 
 
 class Busy(Exception):

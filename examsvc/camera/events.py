@@ -124,7 +124,7 @@ def _camera_check(data: Any = None) -> dict[str, Any]:
         frame = validate(CameraFrame, data)
         physician = _me()
         result = faces.run(
-            "camera", {"image": frame.image}, candidate=str(physician.id), priority=Priority.ENTRY
+            "camera", {"image": frame.image}, candidate=str(physician.id), priority=Priority.CHECK
         )
         if "error" in result:  # the frame could not be read
             return {

@@ -45,6 +45,7 @@ def close(client) -> None:
     client.disconnect()
     if ws is not None:
         ws.close()
+        ws.shutdown()  # close() does nothing on a socket the server already closed
 
 
 @pytest.fixture

@@ -71,13 +71,16 @@ def test_scheduler_keeps_only_the_newest_snapshot_per_candidate():
 
 
 def test_scheduler_serves_entry_checks_and_flagged_candidates_first():
+    """Entry verifications (排队 admits at their pace), then flagged candidates, then the
+    device checks of pages still open, then routine snapshots."""
     scheduler = Scheduler(max_queue=10)
     routine = _job("snapshot", "a", Priority.ROUTINE, 1)
-    flagged = _job("snapshot", "b", Priority.FLAGGED, 2)
-    entry = _job("entry", "c", Priority.ENTRY, 3)
-    for job in (routine, flagged, entry):
+    device = _job("camera", "d", Priority.CHECK, 2)
+    flagged = _job("snapshot", "b", Priority.FLAGGED, 3)
+    entry = _job("entry", "c", Priority.ENTRY, 4)
+    for job in (routine, device, flagged, entry):
         scheduler.push(job)
-    assert [scheduler.pop(), scheduler.pop(), scheduler.pop()] == [entry, flagged, routine]
+    assert [scheduler.pop() for _ in range(4)] == [entry, flagged, device, routine]
 
 
 def test_a_full_queue_refuses_at_once_and_loses_nothing_queued():

@@ -66,6 +66,7 @@ def test_an_oversized_websocket_message_closes_that_socket_only(candidate):
     assert server.process is not None
     big, _ = channel(server.url, http, "/exam", [])
     other, _ = channel(server.url, http, "/exam", [])
+    big_ws = big.eio.ws  # the client forgets it once the server has closed it: closed below
     try:
         for client in (big, other):
             joined = client.call("exam_join", {"attempt_id": started["id"]}, namespace="/exam")
@@ -102,3 +103,5 @@ def test_an_oversized_websocket_message_closes_that_socket_only(candidate):
     finally:
         close(big)
         close(other)
+        if big_ws is not None:
+            big_ws.shutdown()
