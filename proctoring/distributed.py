@@ -35,7 +35,6 @@ LATENCIES = 500  # recent queue-to-result times kept for the percentiles
 QUEUES = {
     Priority.ENTRY: "faces-entry",
     Priority.FLAGGED: "faces-flagged",
-    Priority.CHECK: "faces-check",
     Priority.ROUTINE: "faces",
 }
 

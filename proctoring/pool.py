@@ -61,7 +61,8 @@ def _exit_with(owner: int) -> None:
 class Priority(IntEnum):
     ENTRY = 0  # an entry verification: admission waits on it (排队)
     FLAGGED = 1  # a snapshot of a flagged candidate
-    CHECK = 2  # a device check's hint (设备调试): a person waits, nothing is decided
+    CHECK = 2  # a device check's hint (设备调试): a person waits, nothing is decided;
+    # local pools only (device checks are never sent to the RQ workers)
     ROUTINE = 3  # a routine snapshot
 
 
