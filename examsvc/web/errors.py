@@ -280,6 +280,11 @@ def init_app(app: Flask) -> None:
         keeps the save and sends it again), never a 500 with a traceback."""
         if pool_exhausted(exc):  # shed: counted and logged (now and then) by the handler
             return handle_api_error(busy("database_pool"))
+        if isinstance(exc, sa_exc.DataError):  # e.g. a NUL character, which PostgreSQL refuses
+            log.warning("data refused by the database: %s", exc.__class__.__name__)
+            return handle_api_error(
+                ApiError(422, "invalid", N_("提交的内容含有无法保存的字符或数值，请检查后重试"))
+            )
         if not database_trouble(exc):
             log.exception("request failed", exc_info=exc)
             return handle_http(InternalServerError())
