@@ -291,6 +291,7 @@ class Candidate:
         self.queue_wait = 0.0  # seconds waiting for a slot (排队)
         self.queue_ahead = 0  # the furthest place told
         self.queue_polls = 0
+        self.disconnects: dict[str, int] = {}  # the socket's disconnect reasons, counted
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -347,7 +348,7 @@ class Candidate:
             raise RuntimeError(f"consent {consent.status_code}")
         papers = get("/api/v1/exam").json()["papers"]
         paper_id = next(p["paper_id"] for p in papers if p["can_start"])
-        client = socketio.Client(reconnection=False)
+        client = PageSocket(self)
         cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
         client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
 
@@ -431,7 +432,7 @@ class Candidate:
         camera.start()
         seq = 0
         state_fetched = False
-        while time.time() < end_at and client.connected:
+        while time.time() < end_at:
             pause = self.opts["save_every"] * (0.5 + self.rng.random())
             if self.stop.wait(min(pause, max(0.0, end_at - time.time()))):
                 break
@@ -523,7 +524,7 @@ class Candidate:
         while True:
             self.snapshot_asked.wait(timeout=max(0.0, min(next_in, end_at - time.time())))
             self.snapshot_asked.clear()
-            if self.stop.is_set() or time.time() >= end_at or not client.connected:
+            if self.stop.is_set() or time.time() >= end_at:
                 return
             image = camera_jpeg(self.spec["photo"], self.rng)
             sent_wall, sent = time.time(), time.monotonic()
@@ -553,6 +554,41 @@ class Candidate:
             next_in = float(ack.get("next_in") or 60) if ok else 60
 
 
+class PageSocket(socketio.Client):
+    """The exam page's socket: like socket.io-client, it reconnects by itself (1–5 s apart)
+    and re-joins its attempt; a call made meanwhile waits for the reconnection (≤ 60 s)
+    instead of failing, as the page's journal would resend it. The disconnect reasons are
+    counted in the candidate's ``disconnects``."""
+
+    def __init__(self, candidate: Candidate) -> None:
+        super().__init__(reconnection=True, reconnection_delay=1, reconnection_delay_max=5)
+        self.candidate = candidate
+        self.joined_before = False
+        self.on("disconnect", self._gone, namespace="/exam")
+        self.on("connect", self._back, namespace="/exam")
+
+    def _gone(self, reason: Any = None) -> None:
+        if self.candidate.stop.is_set():  # the run's own end
+            return
+        key = str(reason or "unknown")
+        self.candidate.disconnects[key] = self.candidate.disconnects.get(key, 0) + 1
+
+    def _back(self) -> None:
+        if self.joined_before and self.candidate.attempt_id is not None:
+            self.emit("exam_join", {"attempt_id": self.candidate.attempt_id}, namespace="/exam")
+        self.joined_before = True
+
+    def call(self, event: str, data: Any = None, namespace: str | None = None, timeout: int = 60):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return super().call(event, data, namespace=namespace, timeout=timeout)
+            except socketio.exceptions.BadNamespaceError:
+                if time.monotonic() > deadline or self.candidate.stop.is_set():
+                    raise
+                time.sleep(0.5)
+
+
 def generator(args: tuple) -> dict[str, Any]:
     """One generator process: its share of the candidates, one thread each."""
     specs, bases, opts, starts, end_at, state_phase = args
@@ -579,6 +615,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "states": c.states,
                 "ready_at": c.ready_at,
                 "entry_retries": c.entry_retries,
+                "disconnects": c.disconnects,
                 "start_busy": c.start_busy,
                 "http_busy": c.http_busy,
                 "queue": (c.queue_wait, c.queue_ahead, c.queue_polls),
@@ -817,6 +854,12 @@ def main() -> None:
         default=None,
         help="steady: seconds over which logins are spread (default max(60, N/2))",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=30,
+        help="seconds after the last login before the steady window (admission's time)",
+    )
     parser.add_argument("--save-every", type=float, default=10.0)
     parser.add_argument("--snapshot-mean", type=int, default=30)
     parser.add_argument("--state-fetches", type=int, default=3)
@@ -910,7 +953,7 @@ def main() -> None:
         else:
             ramp = args.ramp if args.ramp is not None else max(60.0, args.n / 2)
             starts = {s["index"]: now + ramp * k / max(1, args.n) for k, s in enumerate(specs)}
-        admission_end = now + ramp + 30  # every candidate admitted by then, unless overloaded
+        admission_end = now + ramp + args.settle  # every candidate admitted by then, or overload
         end_at = admission_end + args.duration
         state_phase = (end_at - 40, end_at - 15)
         steady = (admission_end + 10, state_phase[0] - 5)
@@ -1024,8 +1067,12 @@ def summarise(
             pts = [s for s in monitor.samples if name in s]
             steady_cpu = cpu_delta(monitor, name, steady[0], steady[1], "cpu_s")
             admit_cpu = cpu_delta(monitor, name, admission[0], admission[1], "cpu_s")
+            main_steady = cpu_delta(monitor, name, steady[0], steady[1])
             processes[name] = {
                 "cpu_pct_steady": round(100 * steady_cpu / window, 1) if window > 0 else None,
+                "main_cpu_pct_steady": (
+                    round(100 * main_steady / window, 1) if window > 0 else None
+                ),
                 "cpu_pct_admission": round(
                     100 * admit_cpu / max(1.0, admission[1] - admission[0]), 1
                 ),
@@ -1035,6 +1082,10 @@ def summarise(
             }
     database = check_database(database_url, results)
     errors: dict[str, int] = {}
+    disconnects: dict[str, int] = {}
+    for c in results:
+        for reason, count in c.get("disconnects", {}).items():
+            disconnects[reason] = disconnects.get(reason, 0) + count
     for c in results:
         for e in c["errors"]:
             errors[e[:80]] = errors.get(e[:80], 0) + 1
@@ -1056,6 +1107,8 @@ def summarise(
         if last_ready
         else None,
         "errors": errors,
+        "disconnects": disconnects,
+        "steady_window_s": [round(steady[0] - first_start, 1), round(steady[1] - first_start, 1)],
         "latency": {name: phase(name) for name in ("login", "connect", "entry", "start", "state")},
         "state_fetch_phase": {
             "n": len(states),
@@ -1141,11 +1194,22 @@ def print_table(r: dict[str, Any]) -> None:
         f"{c['per_admitted_candidate']}, per state fetch {c['per_state_fetch']}"
     )
     print(
-        f"{'process':<14}{'CPU% steady':>12}{'CPU% admit':>12}{'CPU s':>8}{'RSS MB':>9}{'procs':>6}"
+        f"{'process':<14}{'CPU% steady':>12}{'(main)':>8}{'CPU% admit':>12}{'CPU s':>8}"
+        f"{'RSS MB':>9}{'procs':>6}"
     )
     for name, p in r["processes"].items():
         print(
-            f"{name:<14}{p['cpu_pct_steady']!s:>12}{p['cpu_pct_admission']!s:>12}{p['cpu_s_total']:>8}{p['rss_mb_max']:>9}{p['processes']:>6}"
+            f"{name:<14}{p['cpu_pct_steady']!s:>12}{p['main_cpu_pct_steady']!s:>8}"
+            f"{p['cpu_pct_admission']!s:>12}{p['cpu_s_total']:>8}{p['rss_mb_max']:>9}"
+            f"{p['processes']:>6}"
+        )
+    if r["disconnects"]:
+        print("socket disconnects (reason: count):", r["disconnects"])
+    steady_from, steady_to = r["steady_window_s"]
+    if r["last_ready_after_first_login_s"] and r["last_ready_after_first_login_s"] > steady_from:
+        print(
+            f"NOTE: the steady window ({steady_from}-{steady_to} s) began before the last "
+            "candidate was ready: it measured admission too"
         )
 
 
