@@ -6,7 +6,7 @@
 // shows it large after the still frames and films the movement (10 frames over ~2 s, the last
 // two still frames first as its baseline) for the server to judge.
 // 首次登录人脸核验 (mode "claim") is the same step on the /claim channel, before the first password.
-// 排队: in the entry verification, a press of the button first asks for a slot (`admission`);
+// 排队: in both verifications, a press of the button first asks for a slot (`admission`);
 // a waiting page asks again when told (`poll_in`), or at once on `admission_turn`.
 (function () {
   "use strict";
@@ -146,9 +146,10 @@
     });
   }
 
-  // 排队 (entry verification only): ask the server for a slot; while waiting, show the place
-  // and ask again when the server says (less often the further back), or at once when the
-  // server says a slot freed for us (`admission_turn`), then start by itself.
+  // 排队 (the entry verification and the first-login check): ask the server for a slot;
+  // while waiting, show the place and ask again when the server says (less often the further
+  // back), or at once when the server says a slot freed for us (`admission_turn`), then start
+  // by itself.
   // `verifying` is held meanwhile so that the device check pauses. One ask at a time: the
   // next is either the pending timer (`queueTimer`) or, when the turn comes while an ask is
   // on its way (`turned`), asked again as soon as that one is answered.
@@ -218,7 +219,7 @@
       }
     });
     video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
-    if (verifyButton) { verifyButton.addEventListener("click", data.mode === "verify" ? queue : verify); }
+    if (verifyButton) { verifyButton.addEventListener("click", queue); }
   }).catch(function (err) {
     var name = err && err.name;
     if (name === "NotAllowedError" || name === "SecurityError") { noCamera(text.denied); }
