@@ -9,11 +9,11 @@ PostgreSQL cluster of its own (``initdb`` in a temporary folder, a free port).
 It prepares N physicians of the demo cycle (bulk insert; password set, no forced change;
 a registration photo from ../shared/faces with its encoding) and each candidate does what
 the phone does: logs in (ID number + password), gives consent, queues for the entry check
-as the page does (``admission``, asking again after the server's ``poll_in``), passes it over
-the socket (frames made from its own photo; the server runs with
-``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, fetches the attempt's
-state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends a ~40 KB
-640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
+as the page does (``admission``, asking again after the server's ``poll_in``, or at once on
+``admission_turn``), passes it over the socket (frames made from its own photo; the server
+runs with ``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, fetches the
+attempt's state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends
+a ~40 KB 640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
 
     .venv/bin/python bench/load.py --n 100 --duration 180 \\
         [--scenario steady|sync-start] [--config embedded|scale-out] [--db sqlite|postgresql]
@@ -282,6 +282,7 @@ class Candidate:
         self.snapshots: list[tuple[float, float, str]] = []
         self.states: list[float] = []
         self.snapshot_asked = threading.Event()
+        self.turn = threading.Event()  # admission_turn: a slot freed for this candidate
         self.stop = threading.Event()
         self.attempt_id: int | None = None
         self.ready_at: float | None = None
@@ -292,6 +293,7 @@ class Candidate:
         self.queue_ahead = 0  # the furthest place told
         self.queue_polls = 0
         self.disconnects: dict[str, int] = {}  # the socket's disconnect reasons, counted
+        self.queue_turns = 0  # asks made at once on admission_turn
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -351,6 +353,7 @@ class Candidate:
         client = PageSocket(self)
         cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
         client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
+        client.on("admission_turn", lambda *a: self.turn.set(), namespace="/exam")
 
         def connect() -> None:  # a connect refused (busy) is tried again, as exam.js does
             for attempt in range(6):
@@ -503,9 +506,11 @@ class Candidate:
 
     def _queue(self, client: socketio.Client) -> None:
         """排队 as the page does: ask for a slot, and while waiting ask again after the
-        server's ``poll_in``; the time waited and the furthest place are results."""
+        server's ``poll_in``, or at once when told it is our turn (``admission_turn``); the
+        time waited, the furthest place and the asks are results."""
         started = time.monotonic()
         while True:
+            self.turn.clear()  # a turn told from now on is for this ask's answer
             ack = client.call("admission", {}, namespace="/exam", timeout=120) or {}
             if not ack.get("ok") and ack.get("status") == 503:  # busy: ask again later
                 self.http_busy += 1
@@ -518,7 +523,8 @@ class Candidate:
                 return
             self.queue_ahead = max(self.queue_ahead, int(ack["ahead"]))
             self.queue_polls += 1
-            time.sleep(float(ack["poll_in"]))
+            if self.turn.wait(timeout=float(ack["poll_in"])):
+                self.queue_turns += 1
 
     def _snapshots(self, client: socketio.Client, next_in: float, end_at: float) -> None:
         while True:
@@ -618,7 +624,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "disconnects": c.disconnects,
                 "start_busy": c.start_busy,
                 "http_busy": c.http_busy,
-                "queue": (c.queue_wait, c.queue_ahead, c.queue_polls),
+                "queue": (c.queue_wait, c.queue_ahead, c.queue_polls, c.queue_turns),
                 "start_at": starts[c.spec["index"]],
             }
             for c in candidates
@@ -1017,7 +1023,8 @@ def main() -> None:
 
 
 def queue_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """排队: seconds waited for a slot, the furthest place told, the asks it took."""
+    """排队: seconds waited for a slot, the furthest place told, the asks it took (and how
+    many of them came at once on ``admission_turn``)."""
     waits = [c["queue"][0] for c in results]
     return {
         "waited": sum(1 for w in waits if w > 0.5),
@@ -1025,6 +1032,7 @@ def queue_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "wait_max_s": round(max(waits, default=0), 1),
         "ahead_max": max((c["queue"][1] for c in results), default=0),
         "polls": sum(c["queue"][2] for c in results),
+        "turns": sum(c["queue"][3] for c in results),
     }
 
 
@@ -1159,7 +1167,7 @@ def print_table(r: dict[str, Any]) -> None:
     q = r["queue"]
     print(
         f"queue: {q['waited']} waited, p50 {q['wait_p50_s']} s, max {q['wait_max_s']} s,"
-        f" furthest place {q['ahead_max']}, {q['polls']} asks"
+        f" furthest place {q['ahead_max']}, {q['polls']} asks ({q['turns']} on a turn)"
     )
     print(
         f"admitted {r['admitted']}/{r['candidates']}, last ready {r['last_ready_after_first_login_s']} s after the first login"

@@ -3,7 +3,16 @@
 ``admission`` {} → {ok, admitted, ahead, wait_seconds, wait_minutes, poll_in}: the page asks
 to be admitted to the entry face verification; waiting, it asks again after ``poll_in``
 seconds. ``entry_frames`` runs only for an admitted candidate (:func:`admit`, else 409
-``not_admitted``: the page queues again) and frees the slot when done (:func:`release`)."""
+``not_admitted``: the page queues again) and frees the slot when done (:func:`release`).
+
+The first-login face check (首次登录人脸核验, ``claim_frames`` on ``/claim``) queues the same
+way on its own channel: ``admission`` is answered there too (``examsvc.camera.events``).
+
+``admission_turn`` {} (server → page, room ``user:<id>`` on ``/exam`` and ``/claim``): a slot
+has freed and it is this candidate's turn; a waiting page asks (``admission``) at once
+instead of at ``poll_in``. Sent to as many of the first waiting as there are free slots,
+through the message queue when scaled out (every process's pages); a hint, not an
+admission: the ask decides."""
 
 from __future__ import annotations
 
@@ -31,6 +40,8 @@ from examsvc.web.sockets import acknowledged
 log = logging.getLogger(__name__)
 RATE_CACHE = "examsvc.admission.rate"  # app.extensions key
 RATE_CACHE_SECONDS = 10.0  # the measured rate, read once per process this often
+TURN = "admission_turn"  # server → page: a slot is free for you, ask now
+CLAIM = "/claim"  # 首次登录人脸核验's channel (examsvc.camera.events.CLAIM), queued as well
 
 
 class AdmissionMessage(BaseModel):
@@ -82,7 +93,8 @@ def _admission(message: AdmissionMessage) -> dict[str, Any]:
     return _answer(place)
 
 
-socketio.on_event("admission", acknowledged(_admission, AdmissionMessage), namespace=NAMESPACE)
+for _namespace in (NAMESPACE, CLAIM):
+    socketio.on_event("admission", acknowledged(_admission, AdmissionMessage), namespace=_namespace)
 
 
 def admit(physician_id: int) -> int:
@@ -97,11 +109,27 @@ def admit(physician_id: int) -> int:
 
 
 def release(ticket_id: int) -> None:
-    """Free the slot after the verification; if the database refuses, the timeout will."""
+    """Free the slot after the verification (if the database refuses, the timeout will),
+    then tell the next in line: a freed slot does not wait for their next poll."""
     try:
         uow.run(ops.finish, 1, ticket_id, now())
     except Exception:
         log.exception("admission slot not released (it expires by itself)")
+        return
+    tell_turns()
+
+
+def tell_turns() -> None:
+    """``admission_turn`` to the candidates whose turn it is now (:func:`ops.turns`), after
+    the slot's release committed. Never fails the caller: a candidate not told asks at their
+    ``poll_in`` all the same."""
+    try:
+        user_ids = uow.run(ops.turns, 1, now(), _policy())
+        for user_id in user_ids:  # the candidate's page is on one channel or the other
+            for namespace in (NAMESPACE, CLAIM):
+                socketio.emit(TURN, {}, to=f"user:{user_id}", namespace=namespace)
+    except Exception:
+        log.exception("admission turn not told (the page's poll covers it)")
 
 
 def scheduled_purge(app: Flask) -> int:

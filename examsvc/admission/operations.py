@@ -9,7 +9,11 @@ tickets ahead of theirs leave a slot: FIFO, and never more in progress than ``sl
 Admitting is serialised (PostgreSQL: a transaction-scoped advisory lock; SQLite: the first
 write of the transaction takes the database's one write lock), so that concurrent
 requests, in any web process, never admit more than the slots. A poll that cannot be
-admitted takes no lock: one indexed count, and a write at most every ``REFRESH``."""
+admitted takes no lock: one indexed count, and a write at most every ``REFRESH``.
+
+A freed slot is not left to the next poll: when a verification finishes, :func:`turns` names
+the candidates whose turn it now is (the first live waiting tickets, as many as the free
+slots), and the event tells their pages to ask at once (``admission_turn``)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import sqlalchemy as sa
 
 from examsvc.admission.models import AdmissionTicket
 from examsvc.extensions import db
+from examsvc.roster.models import Physician
 from proctoring.pool import FacePool
 
 LOCK_KEY = 0x65786164  # pg_advisory_xact_lock's key for admitting ("exad")
@@ -30,6 +35,7 @@ RATE_WINDOW = timedelta(minutes=5)  # finished verifications that measure the se
 RATE_MIN_SAMPLES = 5  # fewer measured: assume ASSUMED_SECONDS per verification and slot
 ASSUMED_SECONDS = 15.0
 POLL_MIN, POLL_MAX = 2.0, 20.0  # seconds between a waiting page's asks
+POLL_FRONT = 1.0  # ... and for the first ``slots`` places
 KEEP = timedelta(minutes=30)  # tickets untouched for longer are purged
 
 
@@ -177,7 +183,7 @@ def _place(
     waited: float | None = None,
 ) -> Place:
     wait = estimated_wait(ahead, policy, rate)
-    return Place(ticket_id, admitted, ahead, wait, poll_interval(wait), waited)
+    return Place(ticket_id, admitted, ahead, wait, poll_interval(ahead, wait, policy.slots), waited)
 
 
 def estimated_wait(ahead: int, policy: Policy, rate: float | None) -> float:
@@ -189,9 +195,16 @@ def estimated_wait(ahead: int, policy: Policy, rate: float | None) -> float:
     return ahead / per_second
 
 
-def poll_interval(wait_seconds: float) -> float:
-    """A waiting page asks again after a quarter of its wait, between 2 and 20 s: the
-    few near the front ask often, a thousand behind them at most 50 times a second."""
+def poll_interval(ahead: int, wait_seconds: float, slots: int) -> float:
+    """When a waiting page asks again. A freed slot is pushed to the next in line
+    (``admission_turn``); the asks cover the rest: a slot that expired instead of freeing, a
+    page ahead that left, a push missed over a reconnect. The first ``slots`` places (those
+    the next frees admit) ask every second, which adds at most ``slots`` asks a second
+    however long the queue. Behind them a page asks after a quarter of its wait, between 2
+    and 20 s: the few near the front often, a thousand behind them at most 50 times a
+    second."""
+    if ahead <= slots:
+        return POLL_FRONT
     return float(min(POLL_MAX, max(POLL_MIN, math.ceil(wait_seconds / 4))))
 
 
@@ -223,6 +236,29 @@ def finish(ticket_id: int, now: datetime) -> None:
         .where(AdmissionTicket.id == ticket_id, AdmissionTicket.finished_at.is_(None))
         .values(finished_at=now)
     )
+
+
+def next_waiting(now: datetime, policy: Policy, limit: int) -> list[int]:
+    """The user ids of the first ``limit`` live waiting tickets, FIFO (a page silent for
+    ``stale_seconds`` has left the queue and is skipped): on the open tickets' index."""
+    if limit <= 0:
+        return []
+    user_ids = db.session.scalars(
+        sa.select(Physician.user_id)
+        .join(AdmissionTicket, AdmissionTicket.physician_id == Physician.id)
+        .where(AdmissionTicket.finished_at.is_(None), _waiting(now, policy))
+        .order_by(AdmissionTicket.id)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(user_ids))  # one physician, one ticket; kept in order anyway
+
+
+def turns(now: datetime, policy: Policy) -> list[int]:
+    """Whose turn it is now (user ids): the first waiting, as many as the slots free. Those
+    a ``request_admission`` now would admit, read without the lock: told to ask, not
+    admitted (the ask decides)."""
+    in_progress, _ = counts(None, now, policy)
+    return next_waiting(now, policy, policy.slots - in_progress)
 
 
 def purge(now: datetime) -> int:

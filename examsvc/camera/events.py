@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
-from flask_socketio import ConnectionRefusedError
+from flask_socketio import ConnectionRefusedError, join_room
 from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import uow
@@ -214,14 +214,15 @@ def entry_frames(data: Any = None) -> dict[str, Any]:
     return _answered(work, "face verification")
 
 
-CLAIM = "/claim"  # the channel of 首次登录人脸核验, before the first password
+CLAIM = admission.CLAIM  # the channel of 首次登录人脸核验, before the first password
 
 
 @socketio.on("connect", namespace=CLAIM)
 @refused_when_busy
 def claim_connect(auth: Any = None) -> None:
     """Only a physician who has not set a first password yet (the exam channel refuses
-    them), while the agency asks for the face."""
+    them), while the agency asks for the face; in their room ``user:<id>``, where the queue
+    tells them their turn (``admission_turn``)."""
     user = current_user()
     if (
         user is None
@@ -231,18 +232,24 @@ def claim_connect(auth: Any = None) -> None:
     ):
         refused = ApiError(401, "unauthorized", N_("请先登录"))
         raise ConnectionRefusedError(refused.code, error_body(refused)["error"])
+    join_room(f"user:{user.id}")
 
 
 def _claim_frames(data: Any = None) -> dict[str, Any]:
     """``claim_frames`` {frames, motion} → as ``entry_frames``; a pass (or review) lets the
-    physician set the first password on this device."""
+    physician set the first password on this device. Behind the same queue as the entry
+    check (排队: ``admission`` on this channel, 409 ``not_admitted`` until admitted)."""
 
     def work() -> dict[str, Any]:
         message = validate(ClaimFrames, data)
         user = current_user()
         if user is None or not user.must_change_password:
             raise ApiError(409, "claimed", N_("账号已激活，请重新登录"))
-        return _verified("claim", None, message.frames, message.motion)
+        ticket = admission.admit(_me().id)  # 409 not_admitted: the page queues again
+        try:
+            return _verified("claim", None, message.frames, message.motion)
+        finally:
+            admission.release(ticket)
 
     return _answered(work, "face verification")
 

@@ -1,17 +1,20 @@
 """The queue through the real Socket.IO channel: ``admission`` tells a waiting candidate
-their place, ``entry_frames`` refuses a candidate the queue has not admitted, and an
-admitted candidate's verification frees the slot whatever its outcome."""
+their place, ``entry_frames`` refuses a candidate the queue has not admitted, an admitted
+candidate's verification frees the slot whatever its outcome, and the next in line is told
+at once (``admission_turn``)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from examsvc.admission import operations as ops
 from examsvc.admission.models import AdmissionTicket
+from examsvc.attempts.events import NAMESPACE
 from examsvc.camera.models import EntryCheck
 from examsvc.extensions import db
-from tests.camera.conftest import emit, socket_of
-from tests.camera.test_gate import OBAMA, consent, shots
+from tests.camera.conftest import emit, log_in, socket_of
+from tests.camera.test_gate import BIDEN, OBAMA, consent, shots
 from tests.factories import create_physician
 from tests.ops.test_metrics import scrape, value
 
@@ -43,7 +46,7 @@ def test_a_candidate_not_admitted_is_refused_and_verified_once_the_slot_frees(
         "ahead": 1,
         "wait_seconds": 15,
         "wait_minutes": 1,
-        "poll_in": 4.0,
+        "poll_in": 1.0,  # the first place: asks every second (and is told its turn)
     }
     assert emit(socket, "entry_frames", frames)["error"]["code"] == "not_admitted"
     before = scrape(app.test_client())
@@ -85,3 +88,34 @@ def test_an_empty_queue_admits_with_the_frames_themselves(app, gate, phone, face
 def test_admission_refuses_garbage(app, gate, phone):
     ack = emit(socket_of(app, phone), "admission", {"jump": "the queue"})
     assert ack["ok"] is False and ack["error"]["code"] == "invalid"
+
+
+def _received(socket):
+    return [(e["name"], e["args"]) for e in socket.get_received(NAMESPACE)]
+
+
+@pytest.mark.parametrize("faces", [OBAMA, BIDEN], ids=["passed", "mismatch"])
+def test_the_next_in_line_is_told_when_the_slot_frees(app, gate, phone, faces_dir, faces):
+    """Two candidates, one slot: the second waits; the moment the first's verification ends
+    (whatever its outcome) the second's page is told it is their turn, and its ask, made at
+    once, is admitted."""
+    app.config["ADMISSION_SLOTS"] = 1
+    paper_id = gate["paper"].id
+    consent(phone, paper_id)
+    second = create_physician(gate["cycle"], password="Right-Pass1")
+    second.user.must_change_password = False
+    db.session.commit()
+    first_socket = socket_of(app, phone)
+    second_socket = socket_of(app, log_in(app, second))
+    assert emit(first_socket, "admission", {})["admitted"] is True
+    waiting = emit(second_socket, "admission", {})
+    assert (waiting["admitted"], waiting["ahead"]) == (False, 1)
+    _received(first_socket), _received(second_socket)  # the connects' traffic, if any
+
+    ack = emit(
+        first_socket, "entry_frames", {"paper_id": paper_id, "frames": shots(faces_dir, *faces)}
+    )
+    assert ack["ok"], ack
+    assert _received(second_socket) == [("admission_turn", [{}])]
+    assert _received(first_socket) == []  # only the next in line is told
+    assert emit(second_socket, "admission", {})["admitted"] is True

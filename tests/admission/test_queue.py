@@ -14,6 +14,7 @@ from examsvc import uow
 from examsvc.admission import operations as ops
 from examsvc.admission.models import AdmissionTicket
 from examsvc.extensions import db
+from examsvc.roster.models import Physician
 from tests.factories import create_cycle, create_physician
 
 POLICY = ops.Policy(slots=2, timeout_seconds=90, stale_seconds=90)
@@ -101,9 +102,39 @@ def test_counts_and_the_estimate(people, clock):
     assert last.ahead == 3 and last.wait_seconds == 6
     assumed = ask(people[4], clock)  # nothing measured: slots / 15 s
     assert assumed.wait_seconds == pytest.approx(3 / (2 / ops.ASSUMED_SECONDS))
-    assert ops.poll_interval(0) == ops.POLL_MIN
-    assert ops.poll_interval(20) == 5
-    assert ops.poll_interval(3600) == ops.POLL_MAX
+    # The first `slots` places ask every second; behind them a quarter of the wait, 2-20 s.
+    assert [ops.poll_interval(ahead, 30, 2) for ahead in (1, 2)] == [ops.POLL_FRONT] * 2
+    assert ops.poll_interval(3, 0, 2) == ops.POLL_MIN
+    assert ops.poll_interval(3, 20, 2) == 5
+    assert ops.poll_interval(3, 3600, 2) == ops.POLL_MAX
+
+
+def test_a_freed_slot_is_the_turn_of_the_first_live_waiting(people, clock):
+    """Whose turn it is when slots free: the first waiting in order, as many as the free
+    slots, skipping a page that left (and never one in progress or finished)."""
+    policy = ops.Policy(slots=2, timeout_seconds=600, stale_seconds=90)
+    a, b, c, d, e = people[:5]
+    user = {p: db.session.get(Physician, p).user_id for p in people}
+    first, second = ask(a, clock, policy), ask(b, clock, policy)
+    for p in (c, d, e):
+        assert not ask(p, clock, policy).admitted
+    assert ops.turns(clock.now(), policy) == []  # no slot free
+    assert ops.next_waiting(clock.now(), policy, 5) == [user[c], user[d], user[e]]
+    clock.advance(seconds=60)
+    ask(e, clock, policy)  # e and d keep asking (e first: the order stays the tickets')
+    ask(d, clock, policy)
+    clock.advance(seconds=40)  # c, silent for 100 s, has left the queue
+    ops.finish(first.ticket_id, clock.now())
+    assert ops.turns(clock.now(), policy) == [user[d]]  # one free slot: the first live
+    ops.finish(second.ticket_id, clock.now())
+    assert ops.turns(clock.now(), policy) == [user[d], user[e]]
+    assert ops.next_waiting(clock.now(), policy, 1) == [user[d]]
+    assert ops.next_waiting(clock.now(), policy, 0) == []
+    # The turn told is the ask's rule: d is admitted, and then e's turn is the one left.
+    assert ask(d, clock, policy).admitted
+    assert ops.turns(clock.now(), policy) == [user[e]]
+    assert ask(e, clock, policy).admitted
+    assert ops.turns(clock.now(), policy) == []
 
 
 def test_the_rate_is_measured_from_finished_verifications(people, clock):

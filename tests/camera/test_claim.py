@@ -13,14 +13,16 @@ from flask import g
 
 from examsvc.accounts.models import User
 from examsvc.accounts.passwords import hash_password
+from examsvc.admission import operations as admission
 from examsvc.audit.models import AuditEvent
 from examsvc.camera.events import CLAIM
 from examsvc.camera.models import EntryCheck, EntryOutcome, EntryOverride, LivenessChallenge
 from examsvc.enums import PhotoStatus
 from examsvc.extensions import db, socketio
-from tests.camera.conftest import CONTACT
+from tests.camera.conftest import CONTACT, emit, log_in, socket_of
 from tests.camera.test_gate import BIDEN, OBAMA, consent, shots, start_api
 from tests.camera.test_liveness_gate import held
+from tests.factories import create_physician
 from tests.html_text import visible_text
 
 NEW = "Claim-Doc-2026"
@@ -177,3 +179,50 @@ def test_without_a_usable_photo_with_an_override_or_the_setting_off_the_form_com
     client = first_login(app, physician)
     assert "确认修改" in page_of(client)
     assert set_password(client).status_code == 302
+
+
+def test_the_claim_queues_behind_the_entry_checks_and_is_told_its_turn(
+    app, newcomer, faces_dir, clock
+):
+    """排队 for the first-login check too: with the one slot taken by a candidate's entry
+    check, the claim is refused (409 ``not_admitted``) and waits on its own channel; when that
+    entry check ends the claiming page is told its turn, is admitted, and its check frees
+    the slot."""
+    app.config["ADMISSION_SLOTS"] = 1
+    policy = admission.Policy.from_config(app.config)
+    paper_id = newcomer["paper"].id
+    other = create_physician(newcomer["cycle"], password="Right-Pass1")  # the same face
+    other.user.must_change_password = False
+    other.photo_status = PhotoStatus.OK
+    other.face_encoding = newcomer["physician"].face_encoding
+    db.session.commit()
+    candidate = log_in(app, other)
+    consent(candidate, paper_id)
+    exam_socket = socket_of(app, candidate)
+    assert emit(exam_socket, "admission", {})["admitted"] is True
+
+    client = first_login(app, db.session.merge(newcomer["physician"]))
+    html = client.get("/account/password").get_data(as_text=True)
+    assert "正在排队等候人脸核验" in html  # the queue's box, hidden until it waits
+    socket = claim_socket(app, client)
+    refused = send(socket, shots(faces_dir, *OBAMA))
+    assert (refused["ok"], refused["status"], refused["error"]["code"]) == (
+        False,
+        409,
+        "not_admitted",
+    )
+    g.pop("user", None)
+    waiting = socket.emit("admission", {}, namespace=CLAIM, callback=True)
+    assert (waiting["admitted"], waiting["ahead"]) == (False, 1)
+    socket.get_received(CLAIM)
+
+    frames = {"paper_id": paper_id, "frames": shots(faces_dir, *OBAMA)}
+    assert emit(exam_socket, "entry_frames", frames)["admitted"] is True
+    assert [(e["name"], e["args"]) for e in socket.get_received(CLAIM)] == [
+        ("admission_turn", [{}])
+    ]
+    g.pop("user", None)
+    assert socket.emit("admission", {}, namespace=CLAIM, callback=True)["admitted"] is True
+    ack = send(socket, shots(faces_dir, *OBAMA))
+    assert ack["ok"] and ack["admitted"] and ack["outcome"] == "passed", ack
+    assert admission.queue_length(clock.now(), policy) == (0, 0)  # its slot freed too

@@ -1,6 +1,7 @@
 """排队 in a real browser: with the one verification slot taken by another candidate, the
 candidate who presses 开始人脸验证 waits on the page, told their place, and is verified by
-itself once the slot frees (Chromium's fake camera fed from a real photo, the real engine)."""
+itself once the slot frees (Chromium's fake camera fed from a real photo, the real engine);
+the first-login check (首次登录人脸核验) waits in the same queue."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, look
 from tests.e2e.test_camera_gate import PHONE, _enrol, flat
+from tests.e2e.test_first_login_face import log_in_first, register_photo
 
 pytestmark = pytest.mark.browser
 
@@ -88,3 +90,44 @@ def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
         ).fetchall()
     assert checks == [("passed",)]
     assert tickets == [(1, 1, 1), (0, 1, 1)]
+
+
+def test_the_first_login_check_waits_in_the_same_queue(server, browser, faces_dir, tmp_path):
+    """首次登录人脸核验 queues too: with the slot taken, the physician who presses 开始人脸核验
+    before the first password waits, told their place, and is verified when it frees."""
+    number = demo_id(PHYSICIANS[3][0], PHYSICIANS[3][8])
+    register_photo(server, number, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+    ) as cam_browser:
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        log_in_first(page, server, number)
+        assert page.url.endswith("/account/password")
+        page.wait_for_selector("#verify:enabled", timeout=60000)
+        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        with _database(server) as conn:
+            other = conn.execute(
+                "SELECT id FROM physicians WHERE id_number != ? ORDER BY id DESC LIMIT 1",
+                (number,),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO admission_tickets (physician_id, requested_at, seen_at, admitted_at)"
+                " VALUES (?, ?, ?, ?)",
+                (other, taken, taken, taken),
+            )
+        page.click("#verify")
+        page.wait_for_selector("#queue:visible", timeout=30000)
+        waiting = flat(look(page, "queue-claim-waiting"))
+        assert "正在排队等候人脸核验" in waiting and "您前面还有 1 人" in waiting
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        with _database(server) as conn:  # the other candidate's verification ends
+            conn.execute(
+                "UPDATE admission_tickets SET finished_at = admitted_at WHERE physician_id = ?",
+                (other,),
+            )
+        page.wait_for_selector("#next:visible", timeout=60000)
+        assert "人脸核验通过" in look(page, "queue-claim-verified")
+    with _database(server) as conn:
+        checks = conn.execute("SELECT purpose, outcome FROM entry_checks ORDER BY id").fetchall()
+    assert checks[-1] == ("claim", "passed")

@@ -172,6 +172,7 @@ EVENTS: dict[tuple[str, str], dict[str, Any]] = {
     ("/invigilate", "*"): {},
     ("/claim", "camera_check"): {},
     ("/claim", "claim_frames"): {},
+    ("/claim", "admission"): {},
 }
 
 

@@ -6,7 +6,8 @@
 // shows it large after the still frames and films the movement (10 frames over ~2 s, the last
 // two still frames first as its baseline) for the server to judge.
 // 首次登录人脸核验 (mode "claim") is the same step on the /claim channel, before the first password.
-// 排队: in the entry verification, a press of the button first asks for a slot (`admission`).
+// 排队: in both verifications, a press of the button first asks for a slot (`admission`);
+// a waiting page asks again when told (`poll_in`), or at once on `admission_turn`.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("camera-data").textContent);
@@ -145,13 +146,31 @@
     });
   }
 
-  // 排队 (entry verification only): ask the server for a slot; while waiting, show the place
-  // and ask again when the server says (less often the further back), then start by itself.
-  // `verifying` is held meanwhile so that the device check pauses.
+  // 排队 (the entry verification and the first-login check): ask the server for a slot;
+  // while waiting, show the place and ask again when the server says (less often the further
+  // back), or at once when the server says a slot freed for us (`admission_turn`), then start
+  // by itself.
+  // `verifying` is held meanwhile so that the device check pauses. One ask at a time: the
+  // next is either the pending timer (`queueTimer`) or, when the turn comes while an ask is
+  // on its way (`turned`), asked again as soon as that one is answered.
   var queueBox = document.getElementById("queue");
+  var queueTimer = null;
+  var turned = false;
+  function askAgain(ms) {
+    queueTimer = setTimeout(function () { queueTimer = null; verifying = false; queue(); }, ms);
+  }
+  function turn() {
+    if (queueBox.hidden) { return; }  // not waiting: the press of the button asks
+    if (queueTimer === null) { turned = true; return; }  // an ask is on its way
+    clearTimeout(queueTimer);
+    queueTimer = null;
+    verifying = false;
+    queue();
+  }
   function queue() {
     if (verifying) { return; }
     verifying = true;
+    turned = false;
     verifyButton.disabled = true;
     say(result, "", null);
     emit("admission", {}).then(function (ack) {
@@ -160,8 +179,9 @@
         queueBox.hidden = true;
         verifying = false;
         if (!waiting) { verify(); return; }
+        // The candidate looks up from the wait; the slot is held meanwhile, so briefly.
         say(instruction, text.turn, null);
-        setTimeout(verify, 3000);  // the candidate looks up from the wait
+        setTimeout(verify, 1500);
         return;
       }
       if (ack && ack.ok) {
@@ -169,10 +189,10 @@
         say(instruction, "", null);
         document.getElementById("queue-place").textContent = ack.ahead > 0
           ? text.place.replace("{n}", ack.ahead).replace("{minutes}", ack.wait_minutes) : text.placeNext;
-        setTimeout(function () { verifying = false; queue(); }, ack.poll_in * 1000);
+        askAgain(turned ? 0 : ack.poll_in * 1000);
         return;
       }
-      if (!ack && waiting) { setTimeout(function () { verifying = false; queue(); }, 3000); return; }
+      if (!ack && waiting) { askAgain(3000); return; }
       verifying = false;
       queueBox.hidden = true;
       say(result, ack ? ack.error.message : text.busy, "bad");
@@ -189,6 +209,7 @@
     video.srcObject = stream;
     socket = window.io(data.mode === "claim" ? "/claim" : "/exam", { transports: ["websocket", "polling"] });
     socket.on("disconnect", function () { say(instruction, text.offline, "bad"); });
+    socket.on("admission_turn", turn);
     // Refused while the server is busy: a refusal is not retried by itself; connect again later.
     socket.on("connect_error", function (err) {
       var error = err && err.data;
@@ -198,7 +219,7 @@
       }
     });
     video.addEventListener("loadeddata", function () { say(instruction, text.checking, null); check(); }, { once: true });
-    if (verifyButton) { verifyButton.addEventListener("click", data.mode === "verify" ? queue : verify); }
+    if (verifyButton) { verifyButton.addEventListener("click", queue); }
   }).catch(function (err) {
     var name = err && err.name;
     if (name === "NotAllowedError" || name === "SecurityError") { noCamera(text.denied); }
