@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, look
-from tests.e2e.test_camera_gate import PHONE, _enrol, flat
+from tests.e2e.conftest import PHONE, gate_candidate, launch, look, to_face_verification
+from tests.e2e.test_camera_gate import flat
 
 pytestmark = pytest.mark.browser
 
@@ -34,22 +34,8 @@ def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
     server, browser, faces_dir, tmp_path
 ):
     number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
-        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
-        first_login(page, server, number, "Queue-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-        page.goto(server.url + "/home")
-        with page.expect_navigation():
-            page.click("text=进入测评")
-        page.wait_for_selector("#instruction.good", timeout=60000)
-        with page.expect_navigation():
-            page.click("#next")
-        with page.expect_navigation():
-            page.click("text=同意授权")
-        page.wait_for_selector("#verify:enabled", timeout=60000)
+    with gate_candidate(browser, server, faces_dir, tmp_path, number, "Queue-Doc-2026") as page:
+        to_face_verification(page)
 
         # Another candidate is being verified: the one slot is taken.
         taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
