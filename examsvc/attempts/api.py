@@ -25,7 +25,7 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Cycle, Physician
-from examsvc.roster.queries import current_physician
+from examsvc.roster.queries import configured_cycle, current_cycle_select, current_physician
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.inputs import MAX_INT
 
@@ -58,14 +58,10 @@ def my_attempt(attempt_id: int) -> Attempt:
 
 def _own(by_code: bool) -> Any:
     """The attempt's columns a save and a state fetch need, if it is the user's attempt in
-    the current cycle (``roster.queries.current_cycle``'s rule: the configured cycle, else
-    the latest to start), in one statement built once."""
-    cycle = sa.select(Cycle.id)
-    cycle = (
-        cycle.where(Cycle.code == sa.bindparam("cycle"))
-        if by_code
-        else cycle.order_by(Cycle.starts_on.desc())
-    )
+    the current cycle (the roster's rule, ``roster.queries.current_cycle_select``, as a
+    subquery: the configured cycle bound as ``cycle``, else the latest to start), in one
+    statement built once."""
+    cycle = current_cycle_select(Cycle.id, code=sa.bindparam("cycle") if by_code else None)
     return (
         sa.select(
             Attempt.id,
@@ -82,7 +78,7 @@ def _own(by_code: bool) -> Any:
         .where(
             Attempt.id == sa.bindparam("attempt_id"),
             Physician.user_id == sa.bindparam("user_id"),
-            Physician.cycle_id == cycle.limit(1).scalar_subquery(),
+            Physician.cycle_id == cycle.scalar_subquery(),
         )
     )
 
@@ -96,11 +92,11 @@ def my_attempt_ref(attempt_id: int) -> ops.AttemptRef:
     decided by ``my_attempt`` itself, so that it answers with the same error."""
     user = current_user()
     if user is not None:
-        code = current_app.config.get("REGISTRY_CYCLE")
+        code = configured_cycle()
         params: dict[str, Any] = {"attempt_id": attempt_id, "user_id": user.id}
-        if code:
+        if code is not None:
             params["cycle"] = code
-        row = db.session.execute(_OWN[bool(code)], params).first()
+        row = db.session.execute(_OWN[code is not None], params).first()
         if row is not None:
             return ops.AttemptRef(*row)
     attempt = my_attempt(attempt_id)  # raises the refusal

@@ -16,12 +16,26 @@ from examsvc.extensions import db
 from examsvc.roster.models import Cycle, Physician
 
 
+def configured_cycle() -> str | None:
+    """The code of the cycle being examined as configured (``REGISTRY_CYCLE``), or None:
+    then the latest to start is (``current_cycle_select``)."""
+    return current_app.config.get("REGISTRY_CYCLE") or None
+
+
+def current_cycle_select(*columns: Any, code: str | sa.BindParameter[str] | None) -> sa.Select[Any]:
+    """The one rule for the cycle being examined, as a statement selecting ``columns`` of it:
+    the cycle whose code is ``code`` (``configured_cycle()``, or a bind parameter standing
+    for it in a statement built once), else (None) the latest to start. The hot paths embed
+    it as a scalar subquery (``attempts.api.my_attempt_ref``)."""
+    query = sa.select(*columns)
+    if code is None:
+        return query.order_by(Cycle.starts_on.desc()).limit(1)
+    return query.where(Cycle.code == code).limit(1)
+
+
 def current_cycle() -> Cycle | None:
     """The cycle being examined: the configured one, else the latest to start."""
-    code = current_app.config.get("REGISTRY_CYCLE")
-    query = sa.select(Cycle)
-    query = query.where(Cycle.code == code) if code else query.order_by(Cycle.starts_on.desc())
-    return db.session.scalars(query.limit(1)).first()
+    return db.session.scalars(current_cycle_select(Cycle, code=configured_cycle())).first()
 
 
 def current_physician(user_id: int) -> Physician | None:

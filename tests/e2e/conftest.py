@@ -29,6 +29,7 @@ SCREENSHOTS = (
     / "screenshots"
 )
 WIDTHS = (360, 1366)
+PHONE = {"width": 360, "height": 740}
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -253,6 +254,64 @@ def camera_file(faces_dir: Path, path: Path, photo: str = "face_recognition/obam
         for _ in range(10):
             out.write(b"FRAME\n" + frame)
     return str(path)
+
+
+@contextmanager
+def camera_browser(browser, camera: str) -> Iterator:
+    """A Chromium of its own whose fake capture device plays ``camera`` (a ``camera_file``)."""
+    with browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
+    ) as cam_browser:
+        yield cam_browser
+
+
+def enrol(page, server: Server, photo: bytes) -> None:
+    """The registration photo (demo mode's enrolment, as the registry would send it)."""
+    token = page.get_attribute("meta[name=csrf-token]", "content")
+    answer = page.request.post(
+        server.url + "/api/v1/demo/photo",
+        multipart={"photo": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}},
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.ok, answer.text()
+
+
+@contextmanager
+def gate_candidate(
+    browser,
+    server: Server,
+    faces_dir: Path,
+    tmp_path: Path,
+    login: str,
+    password: str,
+    language: str | None = None,
+) -> Iterator:
+    """A candidate before the camera gate (进入测评), on a phone page under the page's own
+    Content-Security-Policy, camera allowed, the camera showing the registered person
+    (``camera_file``'s photo, also enrolled as the registration photo): past the first login
+    (the password changed to ``password``), on /home; in ``language`` if given."""
+    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
+    with camera_browser(browser, camera) as cam_browser:
+        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
+        if language:
+            page.goto(f"{server.url}/lang/{language}?next=/login")
+        first_login(page, server, login, password)
+        enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
+        page.goto(server.url + "/home")
+        yield page
+
+
+def to_face_verification(page, start: str = "进入测评", consent: str = "同意授权") -> None:
+    """From /home through the gate's first steps as a candidate does (``start``, the device
+    check once the picture is good, ``consent``), until face verification can start."""
+    with page.expect_navigation():
+        page.click(f"text={start}")
+    page.wait_for_selector("#instruction.good", timeout=60000)
+    with page.expect_navigation():
+        page.click("#next")
+    with page.expect_navigation():
+        page.click(f"text={consent}")
+    page.wait_for_selector("#verify:enabled", timeout=60000)
 
 
 def start_first_paper(base: str, http: requests.Session) -> dict:

@@ -11,8 +11,16 @@ from datetime import UTC, datetime
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, look
-from tests.e2e.test_camera_gate import PHONE, _enrol, flat
+from tests.e2e.conftest import (
+    PHONE,
+    camera_browser,
+    camera_file,
+    gate_candidate,
+    launch,
+    look,
+    to_face_verification,
+)
+from tests.e2e.test_camera_gate import flat
 from tests.e2e.test_first_login_face import log_in_first, register_photo
 
 pytestmark = pytest.mark.browser
@@ -36,22 +44,8 @@ def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
     server, browser, faces_dir, tmp_path
 ):
     number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
-        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
-        first_login(page, server, number, "Queue-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-        page.goto(server.url + "/home")
-        with page.expect_navigation():
-            page.click("text=进入测评")
-        page.wait_for_selector("#instruction.good", timeout=60000)
-        with page.expect_navigation():
-            page.click("#next")
-        with page.expect_navigation():
-            page.click("text=同意授权")
-        page.wait_for_selector("#verify:enabled", timeout=60000)
+    with gate_candidate(browser, server, faces_dir, tmp_path, number, "Queue-Doc-2026") as page:
+        to_face_verification(page)
 
         # Another candidate is being verified: the one slot is taken.
         taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -98,9 +92,7 @@ def test_the_first_login_check_waits_in_the_same_queue(server, browser, faces_di
     number = demo_id(PHYSICIANS[3][0], PHYSICIANS[3][8])
     register_photo(server, number, (faces_dir / "face_recognition/obama.jpg").read_bytes())
     camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
+    with camera_browser(browser, camera) as cam_browser:
         page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
         log_in_first(page, server, number)
         assert page.url.endswith("/account/password")

@@ -15,17 +15,18 @@ from examsvc.demo.data import PHYSICIANS, demo_id
 from tests.e2e.conftest import (
     ARGS,
     CHROMIUM,
-    camera_file,
+    PHONE,
     enabled_controls,
     first_login,
+    gate_candidate,
     launch,
     log_in,
     look,
+    to_face_verification,
 )
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
 CONTACT = "演示市医师定考中心 0731-84000000"
 STEPS = "1 设备调试 2 授权 3 人脸验证 4 考前须知"
 
@@ -57,32 +58,12 @@ def _database(server):
     return sqlite3.connect(server.env["EXAMSVC_DATABASE_URL"].removeprefix("sqlite:///"))
 
 
-def _enrol(page, server, photo: bytes) -> None:
-    """The registration photo (demo mode's enrolment, as the registry would send it)."""
-    token = page.get_attribute("meta[name=csrf-token]", "content")
-    answer = page.request.post(
-        server.url + "/api/v1/demo/photo",
-        multipart={"photo": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}},
-        headers={"X-CSRFToken": token},
-    )
-    assert answer.ok, answer.text()
-
-
 def test_a_candidate_checks_the_camera_consents_is_verified_and_starts(
     server, browser, faces_dir, tmp_path
 ):
     number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
-        # The page's own Content-Security-Policy holds (camera, socket, no inline script).
-        context = cam_browser.new_context(viewport=PHONE, permissions=["camera"])
-        page = context.new_page()
-        first_login(page, server, number, "Gate-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-
-        page.goto(server.url + "/home")
+    # The page's own Content-Security-Policy holds (camera, socket, no inline script).
+    with gate_candidate(browser, server, faces_dir, tmp_path, number, "Gate-Doc-2026") as page:
         with page.expect_navigation():
             page.click("text=进入测评")
         page.wait_for_selector("#instruction")
@@ -178,22 +159,8 @@ def test_a_photo_held_to_the_camera_is_shown_a_challenge_and_refused(
 ):
     server = live_server
     number = demo_id(PHYSICIANS[0][0], PHYSICIANS[0][8])  # on a server of its own
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
-        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
-        first_login(page, server, number, "Live-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-        page.goto(server.url + "/home")
-        with page.expect_navigation():
-            page.click("text=进入测评")
-        page.wait_for_selector("#instruction.good", timeout=60000)
-        with page.expect_navigation():
-            page.click("#next")
-        with page.expect_navigation():
-            page.click("text=同意授权")
-        page.wait_for_selector("#verify:enabled", timeout=60000)
+    with gate_candidate(browser, server, faces_dir, tmp_path, number, "Live-Doc-2026") as page:
+        to_face_verification(page)
         assert "拍照后请按屏幕提示完成一个动作（活体检测）" in page.inner_text("main")
         page.click("#verify")
         page.wait_for_selector("#challenge:visible", timeout=20000)

@@ -12,15 +12,22 @@ from pathlib import Path
 import pytest
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import ARGS, CHROMIUM, camera_file, first_login, launch, log_in, look
-from tests.e2e.test_camera_gate import _enrol
+from tests.e2e.conftest import (
+    PHONE,
+    camera_browser,
+    camera_file,
+    gate_candidate,
+    launch,
+    log_in,
+    look,
+    to_face_verification,
+)
 from tests.e2e.test_face_calibration_page import DEMO_IDS, PHOTOS
 from tests.e2e.test_first_login_face import log_in_first, register_photo
 from tests.e2e.test_invigilation_wall import card_names, furnish
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
 HAN = re.compile(r"[\u3400-\u9fff]+")
 
 
@@ -46,9 +53,7 @@ def test_the_face_check_before_the_first_password_reads_in_english(
     name = PHYSICIANS[2][1]
     register_photo(server, number, (faces_dir / "face_recognition/obama.jpg").read_bytes())
     owner = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={owner}"]
-    ) as cam_browser:
+    with camera_browser(browser, owner) as cam_browser:
         page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
         page.goto(server.url + "/lang/en?next=/login")
         log_in_first(page, server, number)
@@ -68,27 +73,20 @@ def test_a_still_camera_meets_the_liveness_check_in_english(
     tmp_path_factory, browser, faces_dir, tmp_path
 ):
     n, name = PHYSICIANS[0][0], PHYSICIANS[0][1]
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
     with (
         launch(tmp_path_factory.mktemp("english-live")) as server,
-        browser.browser_type.launch(
-            executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-        ) as cam_browser,
+        gate_candidate(
+            browser,
+            server,
+            faces_dir,
+            tmp_path,
+            demo_id(n, PHYSICIANS[0][8]),
+            "Live-Doc-2026",
+            "en",
+        ) as page,
     ):
-        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
-        page.goto(server.url + "/lang/en?next=/login")
-        first_login(page, server, demo_id(n, PHYSICIANS[0][8]), "Live-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-        page.goto(server.url + "/home")
         paper = page.inner_text("section.card h2")
-        with page.expect_navigation():
-            page.click("text=Start the assessment")
-        page.wait_for_selector("#instruction.good", timeout=60000)
-        with page.expect_navigation():
-            page.click("#next")
-        with page.expect_navigation():
-            page.click("text=I consent")
-        page.wait_for_selector("#verify:enabled", timeout=60000)
+        to_face_verification(page, "Start the assessment", "I consent")
         verify = page.inner_text("main")
         assert "do the movement shown on the screen (liveness check)" in verify, verify
         assert not chinese_left(verify, name, paper), verify
@@ -110,15 +108,10 @@ def test_a_candidate_passes_the_camera_steps_and_sits_in_english(
     server, browser, faces_dir, tmp_path
 ):
     n, name = PHYSICIANS[0][0], PHYSICIANS[0][1]
-    camera = camera_file(faces_dir, tmp_path / "obama.y4m")
-    with browser.browser_type.launch(
-        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"]
-    ) as cam_browser:
-        page = cam_browser.new_context(viewport=PHONE, permissions=["camera"]).new_page()
-        page.goto(server.url + "/lang/en?next=/login")
-        first_login(page, server, demo_id(n, PHYSICIANS[0][8]), "Camera-Doc-2026")
-        _enrol(page, server, (faces_dir / "face_recognition/obama.jpg").read_bytes())
-        page.goto(server.url + "/home")
+    number = demo_id(n, PHYSICIANS[0][8])
+    with gate_candidate(
+        browser, server, faces_dir, tmp_path, number, "Camera-Doc-2026", "en"
+    ) as page:
         paper = page.inner_text("section.card h2")
         with page.expect_navigation():
             page.click("text=Start the assessment")

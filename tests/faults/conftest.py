@@ -48,6 +48,14 @@ def close(client) -> None:
         ws.shutdown()  # close() does nothing on a socket the server already closed
 
 
+# For the tests that need the real PostgreSQL server (its locks, its connections): with
+# ``fault_database``, the run's own server (``EXAMSVC_TEST_DATABASE_URL``, CI's second pass).
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("EXAMSVC_TEST_DATABASE_URL"),
+    reason="PostgreSQL only: run with EXAMSVC_TEST_DATABASE_URL (CI's second pass)",
+)
+
+
 @pytest.fixture
 def fault_database() -> Iterator[dict[str, str]]:
     """The server's database: a fresh PostgreSQL database when ``EXAMSVC_TEST_DATABASE_URL``

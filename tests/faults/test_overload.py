@@ -8,7 +8,6 @@ once each. PostgreSQL only (on SQLite a lock wait blocks the whole gevent proces
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -25,15 +24,9 @@ from tests.e2e.conftest import (
     some_answer,
     start_first_paper,
 )
-from tests.faults.conftest import close, poll, service
+from tests.faults.conftest import close, poll, postgres_only, service
 
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.skipif(
-        not os.environ.get("EXAMSVC_TEST_DATABASE_URL"),
-        reason="PostgreSQL only: run with EXAMSVC_TEST_DATABASE_URL (CI's second pass)",
-    ),
-]
+pytestmark = [pytest.mark.faults, postgres_only]
 
 __all__ = ["browser"]  # the fixture
 TINY_POOL = {"EXAMSVC_DB_POOL_SIZE": "1", "EXAMSVC_DB_MAX_OVERFLOW": "0"}

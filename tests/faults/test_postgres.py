@@ -5,7 +5,6 @@ traceback), succeeds again afterwards, and leaves no half-written state."""
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -21,15 +20,9 @@ from tests.e2e.conftest import (
     some_answer,
     start_first_paper,
 )
-from tests.faults.conftest import close, poll, service
+from tests.faults.conftest import close, poll, postgres_only, service
 
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.skipif(
-        not os.environ.get("EXAMSVC_TEST_DATABASE_URL"),
-        reason="PostgreSQL only: run with EXAMSVC_TEST_DATABASE_URL (CI's second pass)",
-    ),
-]
+pytestmark = [pytest.mark.faults, postgres_only]
 
 
 def terminate(database_url: str) -> int:
