@@ -191,8 +191,12 @@ def requeue(app: Flask) -> int:
     uow.end_reads()  # no transaction held while Redis answers
     queued = 0
     for snapshot in stored:
-        if faces.claimed(redis_url, _claim_key(app, snapshot.id)):
-            continue
+        try:
+            if faces.claimed(redis_url, _claim_key(app, snapshot.id)):
+                continue
+        except (RedisError, OSError) as exc:  # down, or not answering (its timeout)
+            log.warning("pending snapshots not queued again: %r", exc)
+            break  # the next pass
         if not _enqueue(app, redis_url, snapshot):
             break  # Redis is still down: the next pass
         queued += 1
