@@ -55,6 +55,20 @@ SETTINGS: tuple[Setting, ...] = (
         " killed process but not a power loss (no fsync per commit); FULL: fsync per commit.",
     ),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue and the face queue."),
+    Setting(
+        "REDIS_CONNECT_TIMEOUT",
+        2.0,
+        float,
+        "Seconds the face queue's Redis client waits to connect before the call gives up and"
+        " the snapshot falls back (this process's face pool, or the re-queue later).",
+    ),
+    Setting(
+        "REDIS_TIMEOUT",
+        2.0,
+        float,
+        "Seconds the face queue's Redis client waits for an answer (a Redis that accepts but"
+        " never answers) before the call gives up and falls back the same way.",
+    ),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
     Setting("ASYNC_MODE", "gevent", str, "Socket.IO async mode (gevent in production)."),

@@ -21,6 +21,8 @@ import time
 from typing import Any, cast
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue, get_current_job
 from rq.job import Job
 
@@ -44,8 +46,22 @@ def queue_names(namespace: str = "") -> list[str]:
     return [namespace + QUEUES[priority] for priority in sorted(QUEUES)]
 
 
-def connect(url: str) -> Redis:
-    return Redis.from_url(url)
+def connect(
+    url: str, *, connect_timeout: float | None = None, timeout: float | None = None
+) -> Redis:
+    """A client of ``url``. With timeouts (the web tier's): a Redis that cannot be reached,
+    or accepts and never answers, fails the call (``redis.TimeoutError``, a ``RedisError``)
+    after ``connect_timeout`` / ``timeout`` seconds, retried once at once, never more:
+    the caller falls back instead of waiting. Without (an RQ worker, whose dequeue blocks
+    on purpose): redis-py's defaults, no timeout."""
+    if connect_timeout is None and timeout is None:
+        return Redis.from_url(url)
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+    )
 
 
 def _latest_key(namespace: str, candidate: str) -> str:

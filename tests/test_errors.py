@@ -166,6 +166,49 @@ def test_a_socket_event_on_a_lost_database_is_acknowledged_as_retryable(app):
     assert ack["error"]["code"] == "database_unavailable"
 
 
+def _database_failures() -> list[tuple[str, Exception, int, str]]:
+    import sqlalchemy as sa
+
+    return [
+        ("no pooled connection", sa.exc.TimeoutError("QueuePool limit"), 503, "busy"),
+        ("data refused", sa.exc.DataError("INSERT", {}, Exception("NUL")), 422, "invalid"),
+        ("connection lost", _dropped(), 503, "database_unavailable"),
+        ("anything else", sa.exc.ProgrammingError("SELECT", {}, Exception("x")), 500, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [f[1:] for f in _database_failures()],
+    ids=[f[0] for f in _database_failures()],
+)
+def test_a_database_failure_is_answered_the_same_over_http_and_the_socket(
+    app, client, exc, status, code
+):
+    """One mapping (``web.errors.database_failure``) for the HTTP handler and the socket's
+    acknowledgement: the same status, code and message on both."""
+    from pydantic import BaseModel as Model
+
+    from examsvc.web.sockets import acknowledged
+
+    class Empty(Model):
+        pass
+
+    def broken() -> None:
+        raise exc
+
+    def unit(_: Empty) -> dict:
+        raise exc
+
+    app.add_url_rule("/api/v1/failing-db", "failing_db", broken)
+    answer = client.get("/api/v1/failing-db")
+    with app.test_request_context("/"):
+        ack = acknowledged(unit, Empty)({})
+    assert answer.status_code == status
+    assert ack == {"ok": False, "status": status, **answer.json}
+    assert answer.json["error"]["code"] == (code or "internal_server_error")
+
+
 def test_a_database_error_never_carries_the_values_it_was_given(app):
     """What a failed statement logs names the statement, not the ID number it was given."""
     import sqlalchemy as sa

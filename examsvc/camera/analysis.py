@@ -53,7 +53,7 @@ def in_flight() -> int:
 def dispatch(app: Flask, stored: operations.StoredSnapshot) -> None:
     """Hand a committed snapshot to the engine (called after the unit's commit)."""
     redis_url = app.config.get("REDIS_URL")
-    if redis_url and _enqueue(app, redis_url, stored):
+    if redis_url and _enqueue(app, redis_url, stored) != DOWN:
         return
     if redis_url and faces.metrics() is None:
         return  # no pool here: PENDING, the periodic re-queue hands it on when Redis is back
@@ -143,12 +143,17 @@ def _claim_key(app: Flask, snapshot_id: int) -> str:
     return f"{app.config['FACE_QUEUE_PREFIX'] or ''}snapshots:queued:{snapshot_id}"
 
 
-def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> bool:
-    """Queue the snapshot for the RQ face workers under its claim (set once: a snapshot
-    claimed already is someone else's to queue). False when Redis cannot be reached."""
+QUEUED, TAKEN, RECORDED, DOWN = "queued", "taken", "recorded", "down"  # what _enqueue did
+
+
+def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> str:
+    """Queue the snapshot for the RQ face workers under its claim (set once): ``QUEUED``;
+    ``TAKEN`` when it was claimed already (someone else's to queue: its own hand-off, or
+    another process's re-queue); ``RECORDED`` as skipped or error when it could not be;
+    ``DOWN`` when Redis cannot be reached (or does not answer)."""
     try:
         if not faces.claim(redis_url, _claim_key(app, stored.id), CLAIM_SECONDS):
-            return True
+            return TAKEN
         faces.enqueue(
             redis_url,
             "snapshot",
@@ -162,13 +167,15 @@ def _enqueue(app: Flask, redis_url: str, stored: operations.StoredSnapshot) -> b
         )
     except Busy:
         _record_unanalysed(app, stored.id, SnapshotStatus.SKIPPED, "Busy")
+        return RECORDED
     except (RedisError, OSError) as exc:  # Redis down: this process's pool, or later
         log.warning("snapshot %s not queued: %r", stored.id, exc)
-        return False
+        return DOWN
     except Exception as exc:  # anything else: the snapshot stays stored, marked as not analysed
         log.exception("snapshot %s not queued", stored.id)
         _record_unanalysed(app, stored.id, SnapshotStatus.ERROR, type(exc).__name__)
-    return True
+        return RECORDED
+    return QUEUED
 
 
 def requeue_interval(app: Flask) -> float:
@@ -180,7 +187,8 @@ def requeue(app: Flask) -> int:
     ``SNAPSHOT_REQUEUE_AFTER`` whose claim is gone — Redis was down when they came and no
     pool here took them, or Redis restarted and lost its queue. Several processes may run
     it at once: each snapshot's claim lets one of them queue it. Returns how many it
-    queued."""
+    queued itself (one another process, or its own hand-off, claimed between the look and
+    the claim is not counted, nor logged)."""
     redis_url = app.config["REDIS_URL"]
     if not redis_url:
         return 0
@@ -191,11 +199,17 @@ def requeue(app: Flask) -> int:
     uow.end_reads()  # no transaction held while Redis answers
     queued = 0
     for snapshot in stored:
-        if faces.claimed(redis_url, _claim_key(app, snapshot.id)):
-            continue
-        if not _enqueue(app, redis_url, snapshot):
+        try:
+            if faces.claimed(redis_url, _claim_key(app, snapshot.id)):
+                continue
+        except (RedisError, OSError) as exc:  # down, or not answering (its timeout)
+            log.warning("pending snapshots not queued again: %r", exc)
+            break  # the next pass
+        done = _enqueue(app, redis_url, snapshot)
+        if done == DOWN:
             break  # Redis is still down: the next pass
-        queued += 1
+        if done == QUEUED:  # not one claimed meanwhile by its own hand-off or another pass
+            queued += 1
     if queued:
         log.info("%d pending snapshots queued again for the face workers", queued)
     return queued

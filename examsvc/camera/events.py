@@ -39,7 +39,7 @@ from examsvc.camera import analysis, faces, operations, queries, rules
 from examsvc.camera.models import ClientEventKind, EntryOutcome
 from examsvc.clock import now
 from examsvc.enums import Role
-from examsvc.errors import DomainError, Refused
+from examsvc.errors import Refused
 from examsvc.extensions import db, socketio
 from examsvc.marks import N_
 from examsvc.papers.models import Paper
@@ -48,11 +48,9 @@ from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import (
     ApiError,
     busy,
-    database_trouble,
-    database_unavailable,
     error_ack,
     error_body,
-    pool_exhausted,
+    failure,
     validate,
 )
 from examsvc.web.i18n import current_language, gettext
@@ -101,18 +99,10 @@ def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
     the session ends with it (the face work ran outside any transaction)."""
     try:
         return work()
-    except DomainError as exc:
-        return error_ack(exc)
     except (Busy, TimeoutError):  # the face pool is full, or too slow for this frame
         return busy("face_pool").to_ack()
-    except Exception as exc:
-        if pool_exhausted(exc):
-            return busy("database_pool").to_ack()
-        if database_trouble(exc):
-            log.warning("database unavailable: %r", exc)
-            return database_unavailable().to_ack()
-        log.exception("%s failed", what)
-        return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+    except Exception as exc:  # as any event's (``web.sockets.acknowledged``)
+        return error_ack(failure(exc, what))
     finally:
         db.session.remove()
 

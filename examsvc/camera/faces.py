@@ -15,17 +15,19 @@ import os
 from functools import cache
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_socketio import SocketIO
 from redis import Redis, RedisError
 
 from examsvc.camera import calibration
+from examsvc.config import SETTINGS
 from examsvc.uow import end_reads
 from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
 from proctoring.pool import FacePool, Priority
 
 _pool: FacePool | None = None
+DEFAULTS = {s.name: s.default for s in SETTINGS}  # outside an app (a script, a test)
 
 
 def config_from_env() -> FaceConfig:
@@ -133,9 +135,19 @@ def remote_metrics(redis_url: str) -> dict[str, Any]:
         return {"error": type(exc).__name__}
 
 
-@cache
 def _redis(redis_url: str) -> Redis:
-    return distributed.connect(redis_url)
+    """The face queue's client, with ``EXAMSVC_REDIS_CONNECT_TIMEOUT`` and
+    ``EXAMSVC_REDIS_TIMEOUT``: a Redis that does not answer fails the call (a ``RedisError``,
+    which the callers answer by falling back) instead of holding its greenlet."""
+    config = current_app.config if has_app_context() else DEFAULTS
+    return _client(
+        redis_url, float(config["REDIS_CONNECT_TIMEOUT"]), float(config["REDIS_TIMEOUT"])
+    )
+
+
+@cache
+def _client(redis_url: str, connect_timeout: float, timeout: float) -> Redis:
+    return distributed.connect(redis_url, connect_timeout=connect_timeout, timeout=timeout)
 
 
 @cache

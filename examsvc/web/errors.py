@@ -11,7 +11,7 @@ from flask import Flask, current_app, flash, g, jsonify, render_template, reques
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from examsvc import metrics
 from examsvc.errors import DomainError, Invalid, field_errors
@@ -59,6 +59,45 @@ def busy(cause: str) -> ApiError:
     return ApiError(
         503, "busy", N_("服务器繁忙，请稍后再试"), retry_after=BUSY_RETRY_SECONDS, cause=cause
     )
+
+
+def database_refused() -> ApiError:
+    """Data the database will not store (a NUL character in text on PostgreSQL, a number
+    past its column): 422 ``invalid``; sending it again will not help."""
+    return ApiError(422, "invalid", N_("提交的内容含有无法保存的字符或数值，请检查后重试"))
+
+
+def internal_error() -> ApiError:
+    """Any other failure: a 500 in the one shape (its traceback logged, never shown)."""
+    return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试"))
+
+
+def database_failure(exc: BaseException, what: str) -> ApiError | None:
+    """The one mapping of a database failure to its answer, over HTTP (``handle_database``)
+    and over Socket.IO (``web.sockets``, the camera's face events) alike: no pooled
+    connection free in time: 503 ``busy``; data the database refuses: 422 ``invalid``; a
+    database that went away: 503 ``database_unavailable``. None: not one of these."""
+    if pool_exhausted(exc):  # shed: counted and logged (now and then) where it is answered
+        return busy("database_pool")
+    if isinstance(exc, sa_exc.DataError):  # e.g. a NUL character, which PostgreSQL refuses
+        log.warning("%s: data refused by the database: %s", what, exc.__class__.__name__)
+        return database_refused()
+    if database_trouble(exc):
+        log.warning("%s: database unavailable: %r", what, exc)
+        return database_unavailable()
+    return None
+
+
+def failure(exc: BaseException, what: str) -> DomainError:
+    """Any failure's answer: a refusal as it is, a database failure as
+    :func:`database_failure` maps it, anything else a 500 (logged: ``what`` failed)."""
+    if isinstance(exc, DomainError):
+        return exc
+    error = database_failure(exc, what)
+    if error is None:
+        log.error("%s failed", what, exc_info=exc)
+        return internal_error()
+    return error
 
 
 class _ShedLog:
@@ -277,19 +316,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(sa_exc.SQLAlchemyError)
     def handle_database(exc: sa_exc.SQLAlchemyError) -> Any:
         """A database that went away answers a clear, retryable 503 (the page's journal
-        keeps the save and sends it again), never a 500 with a traceback."""
-        if pool_exhausted(exc):  # shed: counted and logged (now and then) by the handler
-            return handle_api_error(busy("database_pool"))
-        if isinstance(exc, sa_exc.DataError):  # e.g. a NUL character, which PostgreSQL refuses
-            log.warning("data refused by the database: %s", exc.__class__.__name__)
-            return handle_api_error(
-                ApiError(422, "invalid", N_("提交的内容含有无法保存的字符或数值，请检查后重试"))
-            )
-        if not database_trouble(exc):
-            log.exception("request failed", exc_info=exc)
-            return handle_http(InternalServerError())
-        log.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
-        return handle_api_error(database_unavailable())
+        keeps the save and sends it again), never a 500 with a traceback; the mapping is
+        the socket's too (:func:`failure`)."""
+        return handle_api_error(failure(exc, "request"))
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Any:

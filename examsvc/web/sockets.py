@@ -2,9 +2,10 @@
 
 The message is validated into its pydantic model, the event's unit of work runs with it
 (``uow.socket_event``), and every outcome is acknowledged: the unit's answer, a refusal in
-the one error shape (``error_ack``), 503 ``busy`` when no database connection came free in
-time or ``database_unavailable`` (both with ``retry_after``), or a logged 500 — the client
-keeps what it sent and tries again. The user loaded for the event is forgotten before and
+the one error shape (``error_ack``), or a failure mapped as over HTTP
+(``web.errors.failure``): 503 ``busy`` when no database connection came free in time or
+``database_unavailable`` (both with ``retry_after``), 422 ``invalid`` for data the database
+refuses, or a logged 500 — the client keeps what it sent and tries again. The user loaded for the event is forgotten before and
 after it: an event is not a request, and the connection's next event must not find this
 one's objects."""
 
@@ -20,16 +21,13 @@ from flask_socketio import ConnectionRefusedError
 from pydantic import BaseModel
 
 from examsvc import drain, logs
-from examsvc.errors import DomainError
 from examsvc.marks import N_
 from examsvc.web.errors import (
     ApiError,
-    busy,
-    database_trouble,
-    database_unavailable,
+    database_failure,
     error_ack,
     error_body,
-    pool_exhausted,
+    failure,
     shed,
     validate,
 )
@@ -50,16 +48,8 @@ def acknowledged(
         try:
             with drain.tracked():  # a graceful stop lets it finish
                 return unit(validate(model, data))
-        except DomainError as exc:
-            return error_ack(exc)
-        except Exception as exc:
-            if pool_exhausted(exc):  # shed: counted and logged (now and then) by error_ack
-                return busy("database_pool").to_ack()
-            if database_trouble(exc):
-                log.warning("database unavailable: %r", exc)
-                return database_unavailable().to_ack()
-            log.exception("socket event %s failed", getattr(unit, "__name__", unit))
-            return ApiError(500, "internal_server_error", N_("服务器繁忙，请稍后再试")).to_ack()
+        except Exception as exc:  # the HTTP handlers' mapping: a busy one counted by error_ack
+            return error_ack(failure(exc, f"socket event {getattr(unit, '__name__', unit)}"))
         finally:
             g.pop("user", None)
 
@@ -85,14 +75,10 @@ def refused_when_busy(connect: Callable[..., None]) -> Callable[..., None]:
         try:
             connect(*args)
         except Exception as exc:
-            if pool_exhausted(exc):
-                error = busy("database_pool")
-                shed("socket", error)
-            elif database_trouble(exc):
-                log.warning("database unavailable: %r", exc)
-                error = database_unavailable()
-            else:
+            error = database_failure(exc, "socket connect")
+            if error is None:
                 raise
+            shed("socket", error)
             raise ConnectionRefusedError(error.code, error_body(error)["error"]) from None
 
     return handler

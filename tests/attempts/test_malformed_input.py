@@ -68,6 +68,14 @@ CASES = [
     ),
     ("a group answer that is a list", "case", {"seq": 1, "response": ["A"]}, 409, "bad_response"),
     ("a body that is a list", "single", [1, 2], 422, "invalid"),
+    # Never reaches the database (which on PostgreSQL would refuse it): not an option.
+    (
+        "a NUL character in the response",
+        "single",
+        {"seq": 1, "response": "A\x00"},
+        409,
+        "bad_response",
+    ),
 ]
 
 

@@ -4,7 +4,11 @@ event's unit (answers never wait), refused in the one error shape."""
 
 from __future__ import annotations
 
+import socket
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -397,3 +401,67 @@ def test_a_flagged_candidate_s_snapshots_go_before_routine_ones(
     send(channel, attempt_id, photos["black"])  # after a no-face snapshot: flagged
     analysis.join()
     assert asked == [(str(attempt_id), Priority.ROUTINE), (str(attempt_id), Priority.FLAGGED)]
+
+
+@contextmanager
+def silent_redis() -> Iterator[str]:
+    """A Redis host gone silent: a TCP listener (a thread) that accepts every connection
+    and never answers a byte. Its URL; the listener and what it accepted closed after."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)  # the accept loop's own poll, to notice the end
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        done.set()
+        thread.join(5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+@pytest.mark.timeout(120)  # a hang fails the test (pytest-timeout), it does not stall the run
+def test_a_redis_that_never_answers_times_out_and_the_snapshot_falls_back_to_the_pool(
+    app, channel, attempt_id, photos, clock, monkeypatch
+):
+    """With ``EXAMSVC_REDIS_URL`` on a host that accepts and never answers, the snapshot's
+    queueing gives up after ``EXAMSVC_REDIS_TIMEOUT`` (injected small here) and falls back
+    as when Redis is down: this process's face pool decides it; the re-queue pass and the
+    admin's queue metrics return too."""
+    from examsvc.camera import faces
+
+    app.config.update(REDIS_CONNECT_TIMEOUT=0.2, REDIS_TIMEOUT=0.2, FACE_WORKERS=1)
+    faces.start(app)  # a real worker process: the local pool of the fallback
+    try:
+        with silent_redis() as url:
+            app.config["REDIS_URL"] = url
+            ack = send(channel, attempt_id, photos["black"])
+            assert ack["ok"] is True  # acknowledged: the queueing gave up, it did not hang
+            analysis.join()
+            row = snapshot(ack["id"])
+            assert row.status == SnapshotStatus.NO_FACE, row.status  # decided by the pool
+            client = faces._redis(url).connection_pool.connection_kwargs
+            assert (client["socket_connect_timeout"], client["socket_timeout"]) == (0.2, 0.2)
+            # A snapshot left PENDING (its process died before handing it on): the
+            # re-queue pass asks the silent Redis, gives up, and leaves it for the next.
+            with monkeypatch.context() as patched:
+                patched.setattr(analysis, "dispatch", lambda app, stored: None)
+                left = send(channel, attempt_id, photos["black"])
+            clock.advance(seconds=app.config["SNAPSHOT_REQUEUE_AFTER"] + 1)
+            assert analysis.requeue(app) == 0
+            assert snapshot(left["id"]).status == SnapshotStatus.PENDING
+            assert faces.remote_metrics(url) == {"error": "TimeoutError"}
+    finally:
+        faces.stop()
+        faces._client.cache_clear()

@@ -316,6 +316,50 @@ def test_a_warning_reaches_the_candidate_at_once_and_is_recorded(app, hall, cloc
     ws.disconnect(NAMESPACE)
 
 
+def test_a_warning_with_a_nul_character_is_refused_or_stored_never_a_500(app, hall):
+    """PostgreSQL refuses a NUL character in text (a ``DataError``): 422 ``invalid`` over
+    HTTP and over the socket alike (one mapping), nothing stored or told. SQLite stores it:
+    the warning reads back, and reaches the candidate, as it was sent."""
+    candidate = exam_socket(app, hall.a)
+    mine = log_in(app.test_client(), hall.mine)
+    ws = wall_socket(app, mine)
+    text = "请勿\x00离开座位"
+    page = mine.post(f"/invigilate/attempts/{hall.attempt_a.id}/warning", data={"message": text})
+    ack = ws.emit(
+        "warn",
+        {"attempt_id": hall.attempt_a.id, "message": text},
+        namespace=NAMESPACE,
+        callback=True,
+    )
+    stored = db.session.scalars(sa.select(ProctorWarning.message)).all()
+    told = [m["args"][0]["message"] for m in candidate.get_received(EXAM) if m["name"] == "warning"]
+    if db.engine.dialect.name == "postgresql":
+        assert page.status_code == 422 and "无法保存的字符" in page.get_data(as_text=True)
+        assert ack == {
+            "ok": False,
+            "status": 422,
+            "error": {
+                "code": "invalid",
+                "message": "提交的内容含有无法保存的字符或数值，请检查后重试",
+                "details": [],
+            },
+        }
+        assert stored == [] and told == [] and audit("proctor.warn") == []
+    else:
+        assert page.status_code == 302 and ack["ok"] is True
+        assert stored == [text, text] and told == [text, text]
+    # The connection lives on: the next warning is sent.
+    good = ws.emit(
+        "warn",
+        {"attempt_id": hall.attempt_a.id, "message": "请勿离开座位"},
+        namespace=NAMESPACE,
+        callback=True,
+    )
+    assert good["ok"] is True
+    candidate.disconnect(EXAM)
+    ws.disconnect(NAMESPACE)
+
+
 def test_voiding_needs_a_reason_tells_the_candidate_and_shows_on_their_results(app, hall, clock):
     candidate = exam_socket(app, hall.a)
     mine = log_in(app.test_client(), hall.mine)
