@@ -26,11 +26,14 @@ def current_cycle() -> Cycle | None:
 
 def current_physician(user_id: int) -> Physician | None:
     """The logged-in physician's registration in the current cycle."""
-    cycle = current_cycle()
-    if cycle is None:
-        return None
+    code = current_app.config.get("REGISTRY_CYCLE")
+    cycle = sa.select(Cycle.id)
+    cycle = cycle.where(Cycle.code == code) if code else cycle.order_by(Cycle.starts_on.desc())
+    # current_cycle's rule in the same statement (one query, no Cycle loaded).
     return db.session.scalars(
-        sa.select(Physician).where(Physician.user_id == user_id, Physician.cycle_id == cycle.id)
+        sa.select(Physician).where(
+            Physician.user_id == user_id, Physician.cycle_id == cycle.limit(1).scalar_subquery()
+        )
     ).first()
 
 
