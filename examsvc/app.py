@@ -16,7 +16,7 @@ from examsvc import commands, logs, metrics, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.db import SQLITE_SYNCHRONOUS, sqlite_synchronous
-from examsvc.extensions import csrf, db, migrate, socketio
+from examsvc.extensions import PING_IDLE, csrf, db, migrate, socketio
 from examsvc.web import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,9 @@ def _finish_config(app: Flask) -> None:
         config["ALLOWED_ORIGINS"] = inputs.allowed_origins(config["ALLOWED_ORIGINS"])
     # hide_parameters: a database error (logged) names its statement, never its values
     # (ID numbers, names, answers).
-    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # A pooled connection idle for PING_IDLE_SECONDS is pinged before use (a restarted
+    # database); one used moments ago is not (``extensions.ping_when_idle``).
+    engine_options: dict[str, Any] = {"hide_parameters": True, PING_IDLE: PING_IDLE_SECONDS}
     engine_options.update(_pool_options(config, url))
     if url.startswith("sqlite"):
         # Several workers and the sweeper share the file: wait for locks, don't fail.
@@ -153,6 +155,10 @@ def _finish_config(app: Flask) -> None:
     Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     logging.getLogger("examsvc").setLevel(logging.INFO)
 
+
+# Seconds a pooled connection may sit unused before it is pinged on its next checkout: under
+# an exam's load connections come back within milliseconds and are never pinged.
+PING_IDLE_SECONDS = 10.0
 
 # Per database: (pool_size, max_overflow, pool_timeout). PostgreSQL: a gevent process runs
 # thousands of greenlets on one core, and the server's max_connections (100) is shared by

@@ -16,7 +16,8 @@ from flask import Blueprint, current_app
 from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import metrics, uow
-from examsvc.accounts.auth import current_user, physician_required
+from examsvc.accounts.auth import current_user, physician_required, session_login
+from examsvc.accounts.models import User
 from examsvc.attempts import operations as ops
 from examsvc.attempts.models import Attempt
 from examsvc.clock import now
@@ -75,10 +76,14 @@ def _own(by_code: bool) -> Any:
         )
         .join(Physician, Physician.id == Attempt.physician_id)
         .join(Paper, Paper.id == Attempt.paper_id)
+        .join(User, User.id == Physician.user_id)
         .where(
             Attempt.id == sa.bindparam("attempt_id"),
             Physician.user_id == sa.bindparam("user_id"),
             Physician.cycle_id == cycle.scalar_subquery(),
+            # current_user's check of the session, without loading the user
+            User.active.is_(True),
+            User.session_version == sa.bindparam("sv"),
         )
     )
 
@@ -88,12 +93,13 @@ _OWN = {True: _own(True), False: _own(False)}
 
 def my_attempt_ref(attempt_id: int) -> ops.AttemptRef:
     """``my_attempt`` for the hot paths (a save, a state fetch): the same decision in one
-    narrow query instead of loading the physician and the attempt; a refusal (rare) is
-    decided by ``my_attempt`` itself, so that it answers with the same error."""
-    user = current_user()
-    if user is not None:
+    narrow query instead of loading the user, the physician and the attempt (the session's
+    user is checked in it as ``current_user`` checks it); a refusal (rare) is decided by
+    ``my_attempt`` itself, so that it answers with the same error."""
+    login = session_login()
+    if login is not None:
         code = configured_cycle()
-        params: dict[str, Any] = {"attempt_id": attempt_id, "user_id": user.id}
+        params: dict[str, Any] = {"attempt_id": attempt_id, "user_id": login[0], "sv": login[1]}
         if code is not None:
             params["cycle"] = code
         row = db.session.execute(_OWN[code is not None], params).first()

@@ -22,13 +22,12 @@ from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride,
 from examsvc.attempts.tallies import retally
 from examsvc.audit.operations import record
 from examsvc.banks.models import Question
-from examsvc.enums import AttemptStatus, OverrideKind, SubmitReason, WindowRound
+from examsvc.enums import AttemptStatus, OverrideKind, PaperKind, SubmitReason, WindowRound
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
-from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
 from examsvc.papers.operations import draw_questions
-from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
 from examsvc.roster.operations import check_allowance
 from examsvc.signals import attempt_changed, verdict_may_change
@@ -89,65 +88,195 @@ def window_facts(w: ExamWindow) -> rules.WindowFacts:
     )
 
 
-def paper_facts(paper: Paper) -> rules.PaperFacts:
-    windows = tuple(window_facts(w) for w in paper.windows)
-    return rules.PaperFacts(
-        paper.id,
-        paper.kind,
-        paper.name,
-        tuple(paper.practice_categories),
-        tuple(paper.physician_levels),
-        paper.attempt_limit_simple,
-        paper.attempt_limit_general,
-        paper.prerequisite_id,
-        windows,
+# The rules read a few columns of each table, in one statement each, built once (a start
+# and every overview run them): never the ORM objects with their relationships.
+_W = sa.orm.aliased(ExamWindow, name="w")
+_WINDOW_COLUMNS = (
+    _W.id.label("w_id"),
+    _W.round.label("w_round"),
+    _W.opens_at.label("w_opens_at"),
+    _W.closes_at.label("w_closes_at"),
+    _W.attempt_limit.label("w_limit"),
+    _W.physician_id.label("w_physician_id"),
+)
+
+
+def _window_of(row: Any) -> rules.WindowFacts | None:
+    """The window of a row read with ``_WINDOW_COLUMNS`` (None: no window joined)."""
+    if row.w_id is None:
+        return None
+    return rules.WindowFacts(
+        row.w_id,
+        row.w_round,
+        row.w_opens_at,
+        row.w_closes_at,
+        row.w_limit,
+        row.w_physician_id is not None,
     )
 
 
-def attempt_facts(physician_id: int) -> list[rules.AttemptFacts]:
-    rows = db.session.execute(
-        sa.select(Attempt, ExamWindow.round)
-        .join(ExamWindow, ExamWindow.id == Attempt.window_id)
-        .where(Attempt.physician_id == physician_id)
-    ).all()
+_ATTEMPT_ROWS = (
+    sa.select(
+        Attempt.id,
+        Attempt.paper_id,
+        ExamWindow.round,
+        Attempt.status,
+        Attempt.passed,
+        Attempt.score,
+        Attempt.number,
+        Attempt.started_at,
+        Paper.kind,
+        Paper.cycle_id,
+    )
+    .join(ExamWindow, ExamWindow.id == Attempt.window_id)
+    .join(Paper, Paper.id == Attempt.paper_id)
+    .where(Attempt.physician_id == sa.bindparam("physician_id"))
+)
+
+
+def attempt_rows(physician_id: int) -> list[Any]:
+    """Every attempt of the physician, the columns the rules and a start read."""
+    return list(db.session.execute(_ATTEMPT_ROWS, {"physician_id": physician_id}))
+
+
+def attempt_facts(physician_id: int, rows: list[Any] | None = None) -> list[rules.AttemptFacts]:
     return [
         rules.AttemptFacts(
-            a.paper_id,
-            round,
-            a.status == AttemptStatus.IN_PROGRESS,
-            a.passed,
-            a.status == AttemptStatus.VOIDED,
-            a.score,
-            a.number,
+            r.paper_id,
+            r.round,
+            r.status == AttemptStatus.IN_PROGRESS,
+            r.passed,
+            r.status == AttemptStatus.VOIDED,
+            r.score,
+            r.number,
         )
-        for a, round in rows
+        for r in (attempt_rows(physician_id) if rows is None else rows)
     ]
 
 
-def standing_overrides(physician_id: int) -> list[PaperOverride]:
-    """The physician's overrides that stand (not revoked), oldest first."""
-    return list(
-        db.session.scalars(
-            sa.select(PaperOverride)
-            .where(PaperOverride.physician_id == physician_id, PaperOverride.revoked_at.is_(None))
-            .order_by(PaperOverride.granted_at, PaperOverride.id)
-        )
+_OVERRIDE_ROWS = (
+    sa.select(PaperOverride.paper_id, PaperOverride.kind, PaperOverride.attempts)
+    .add_columns(PaperOverride.minutes, *_WINDOW_COLUMNS)
+    .outerjoin(_W, _W.id == PaperOverride.window_id)
+    .where(
+        PaperOverride.physician_id == sa.bindparam("physician_id"),
+        PaperOverride.revoked_at.is_(None),
     )
+    .order_by(PaperOverride.granted_at, PaperOverride.id)
+)
 
 
-def override_facts(overrides: list[PaperOverride]) -> dict[int, rules.OverrideFacts]:
-    """The standing overrides as the rules take them, by paper."""
+def standing_overrides(physician_id: int) -> list[Any]:
+    """The physician's overrides that stand (not revoked), oldest first: (paper_id, kind,
+    attempts, minutes) and the personal window's columns (``_WINDOW_COLUMNS``)."""
+    return list(db.session.execute(_OVERRIDE_ROWS, {"physician_id": physician_id}))
+
+
+def override_facts(overrides: list[Any]) -> dict[int, rules.OverrideFacts]:
+    """The standing overrides (``standing_overrides``) as the rules take them, by paper."""
     out: dict[int, rules.OverrideFacts] = {}
     for o in overrides:
         facts = out.get(o.paper_id, rules.NO_OVERRIDES)
+        window = _window_of(o)
         if o.kind == OverrideKind.EXTRA_ATTEMPTS:
             facts = replace(facts, extra_attempts=facts.extra_attempts + (o.attempts or 0))
-        elif o.kind == OverrideKind.WINDOW and o.window is not None:
-            facts = replace(facts, windows=(*facts.windows, window_facts(o.window)))
+        elif o.kind == OverrideKind.WINDOW and window is not None:
+            facts = replace(facts, windows=(*facts.windows, window))
         elif o.kind == OverrideKind.MAKEUP_AFTER_VOID:
             facts = replace(facts, makeup_after_void=True)
         out[o.paper_id] = facts
     return out
+
+
+_PREREQUISITE = sa.orm.aliased(Paper, name="prerequisite")
+_PAPER_ROWS = (
+    sa.select(
+        Paper.id,
+        Paper.kind,
+        Paper.name,
+        Paper.practice_categories,
+        Paper.physician_levels,
+        Paper.attempt_limit_simple,
+        Paper.attempt_limit_general,
+        Paper.prerequisite_id,
+        _PREREQUISITE.kind.label("prerequisite_kind"),
+        *_WINDOW_COLUMNS,
+    )
+    .outerjoin(_PREREQUISITE, _PREREQUISITE.id == Paper.prerequisite_id)
+    .outerjoin(_W, sa.and_(_W.paper_id == Paper.id, _W.physician_id.is_(None)))
+    .where(
+        sa.or_(
+            Paper.id.in_(sa.bindparam("attempted", expanding=True)),
+            sa.and_(
+                Paper.id.in_(
+                    sa.select(PaperAssignment.paper_id).where(
+                        PaperAssignment.cycle_id == sa.bindparam("cycle_id"),
+                        PaperAssignment.practice_category == sa.bindparam("category"),
+                        PaperAssignment.physician_level == sa.bindparam("level"),
+                    )
+                ),
+                Paper.kind.not_in(sa.bindparam("attempted_kinds", expanding=True)),
+            ),
+        )
+    )
+    .order_by(Paper.id, _W.opens_at)
+)
+
+
+def chosen_papers(physician: Physician, attempts: list[Any]) -> list[rules.PaperFacts]:
+    """``papers.queries.papers_for`` as the rules take it, in one statement: per kind, the
+    paper of the physician's cycle they attempted that counts (passed first, then the most
+    recently started), else the paper assigned to their category and level; with its
+    windows for everyone and its prerequisite met by their own paper of that kind."""
+    attempted: dict[PaperKind, Any] = {}
+    for a in attempts:  # ``attempt_rows``, in no order: the best per kind
+        if a.cycle_id != physician.cycle_id:
+            continue
+        best = attempted.get(a.kind)
+        if best is None or (bool(a.passed), a.started_at) > (bool(best.passed), best.started_at):
+            attempted[a.kind] = a
+    rows = db.session.execute(
+        _PAPER_ROWS,
+        {
+            "attempted": [a.paper_id for a in attempted.values()],
+            "attempted_kinds": list(attempted),
+            "cycle_id": physician.cycle_id,
+            "category": physician.practice_category,
+            "level": physician.physician_level,
+        },
+    ).all()
+    papers: dict[int, Any] = {}
+    windows: dict[int, list[rules.WindowFacts]] = {}
+    for row in rows:
+        papers.setdefault(row.id, row)
+        window = _window_of(row)
+        if window is not None:
+            windows.setdefault(row.id, []).append(window)
+    by_kind: dict[PaperKind, Any] = {}
+    for row in papers.values():
+        if row.kind in attempted and attempted[row.kind].paper_id != row.id:
+            continue
+        by_kind.setdefault(row.kind, row)
+    chosen = [by_kind[kind] for kind in PaperKind if kind in by_kind]
+    # "Humanities before professional": passing the physician's own paper of the
+    # prerequisite's kind meets it, also after the agency assigned a new one.
+    own = {p.kind: p.id for p in chosen}
+    return [
+        rules.PaperFacts(
+            p.id,
+            p.kind,
+            p.name,
+            tuple(p.practice_categories),
+            tuple(p.physician_levels),
+            p.attempt_limit_simple,
+            p.attempt_limit_general,
+            p.prerequisite_id
+            if p.prerequisite_kind is None
+            else own.get(p.prerequisite_kind, p.prerequisite_id),
+            tuple(windows.get(p.id, ())),
+        )
+        for p in chosen
+    ]
 
 
 @dataclass
@@ -156,26 +285,31 @@ class Overview:
     verdict: rules.Verdict
 
 
-def overview(physician: Physician, now: datetime) -> Overview:
-    chosen = papers_for(physician)
-    # "Humanities before professional": passing the physician's own paper of the
-    # prerequisite's kind meets it, also after the agency assigned a new one.
-    own = {p.kind: p.id for p in chosen}
-    papers = [
-        replace(paper_facts(p), prerequisite_id=own.get(p.prerequisite.kind, p.prerequisite_id))
-        if p.prerequisite is not None
-        else paper_facts(p)
-        for p in chosen
-    ]
-    facts = physician_facts(physician)
-    attempts = attempt_facts(physician.id)
+def overview_of(
+    facts: rules.PhysicianFacts,
+    papers: list[rules.PaperFacts],
+    attempts: list[rules.AttemptFacts],
+    granted: dict[int, rules.OverrideFacts],
+    now: datetime,
+) -> Overview:
+    """Each required paper's state and the verdict: the rules on plain facts."""
     passed = {a.paper_id for a in attempts if a.passed}
-    granted = override_facts(standing_overrides(physician.id))
     states = [
         rules.paper_state(facts, p, attempts, passed, now, granted.get(p.id, rules.NO_OVERRIDES))
         for p in rules.required_papers(facts, papers)
     ]
     return Overview(states, rules.verdict(facts, states))
+
+
+def overview(physician: Physician, now: datetime) -> Overview:
+    rows = attempt_rows(physician.id)
+    return overview_of(
+        physician_facts(physician),
+        chosen_papers(physician, rows),
+        attempt_facts(physician.id, rows),
+        override_facts(standing_overrides(physician.id)),
+        now,
+    )
 
 
 # --- starting ---------------------------------------------------------------------------
@@ -186,33 +320,28 @@ def state_of(physician: Physician, paper_id: int, now: datetime) -> rules.PaperS
     return next((s for s in overview(physician, now).states if s.paper.id == paper_id), None)
 
 
-def _state_for(physician: Physician, paper_id: int, now: datetime) -> rules.PaperState:
-    state = state_of(physician, paper_id, now)
-    if state is None:
-        raise Refused("not_required", N_("您无需参加此试卷的测评"))
-    return state
-
-
-def allowance_minutes(physician: Physician, paper_id: int) -> int:
+def allowance_minutes(
+    physician: Physician, paper_id: int, overrides: list[Any] | None = None
+) -> int:
     """The physician's extra time (延长时间) at this paper: an override for the paper that
-    stands (the latest), else the physician's allowance for every paper."""
-    minutes = db.session.scalars(
-        sa.select(PaperOverride.minutes)
-        .where(
-            PaperOverride.physician_id == physician.id,
-            PaperOverride.paper_id == paper_id,
-            PaperOverride.kind == OverrideKind.EXTRA_TIME,
-            PaperOverride.revoked_at.is_(None),
-        )
-        .order_by(PaperOverride.granted_at.desc(), PaperOverride.id.desc())
-    ).first()
+    stands (the latest), else the physician's allowance for every paper. ``overrides``:
+    the physician's ``standing_overrides`` when already read."""
+    if overrides is None:
+        overrides = standing_overrides(physician.id)
+    minutes = None
+    for o in overrides:  # oldest first: the last one found is the latest
+        if o.paper_id == paper_id and o.kind == OverrideKind.EXTRA_TIME:
+            minutes = o.minutes
     return physician.time_allowance_minutes if minutes is None else minutes
 
 
-def full_minutes(physician: Physician, paper: Paper, allowance_cap: int) -> int:
+def full_minutes(
+    physician: Physician, paper: Paper, allowance_cap: int, overrides: list[Any] | None = None
+) -> int:
     """The paper's duration with the physician's extra time, never more extra time than the
     agency allows (``allowance_cap``: the setting MAX_ALLOWANCE_MINUTES)."""
-    return paper.duration_minutes + min(allowance_minutes(physician, paper.id), allowance_cap)
+    extra = min(allowance_minutes(physician, paper.id, overrides), allowance_cap)
+    return paper.duration_minutes + extra
 
 
 def time_available(
@@ -221,10 +350,16 @@ def time_available(
     window: rules.WindowFacts,
     now: datetime,
     allowance_cap: int,
+    overrides: list[Any] | None = None,
 ) -> timedelta:
     """The full time, cut short by the window's end."""
-    full = timedelta(minutes=full_minutes(physician, paper, allowance_cap))
+    full = timedelta(minutes=full_minutes(physician, paper, allowance_cap, overrides))
     return min(full, window.closes_at - now)
+
+
+_SCORING = sa.select(Question.id, Question.scoring_items).where(
+    Question.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 def start_attempt(
@@ -241,21 +376,35 @@ def start_attempt(
     after its own entry verification). The gate before a new attempt, in the manuals'
     order: consent to face data, entry face verification against the registration photo
     (or an administrator's override), the exam rules. May raise IntegrityError under a
-    race: the caller rolls back and calls again, and then finds the winner's attempt."""
+    race: the caller rolls back and calls again, and then finds the winner's attempt.
+
+    The rules read three narrow statements (the physician's attempts, their papers with
+    windows, their standing overrides) that also answer the open attempt, the attempts
+    used and the extra time."""
     entry = entry or Entry()
-    open_attempt = db.session.scalars(
-        sa.select(Attempt).where(
-            Attempt.physician_id == physician.id,
-            Attempt.paper_id == paper_id,
-            Attempt.status == AttemptStatus.IN_PROGRESS,
-        )
-    ).first()
-    if open_attempt is not None:
+    rows = attempt_rows(physician.id)
+    open_id = next(
+        (r.id for r in rows if r.paper_id == paper_id and r.status == AttemptStatus.IN_PROGRESS),
+        None,
+    )
+    if open_id is not None:
+        open_attempt = db.session.get(Attempt, open_id)
+        assert open_attempt is not None
         if not entry.admits(open_attempt.id):
             raise _entry_refusal(entry)
         link_entry(entry, open_attempt)
         return open_attempt
-    state = _state_for(physician, paper_id, now)
+    overrides = standing_overrides(physician.id)
+    result = overview_of(
+        physician_facts(physician),
+        chosen_papers(physician, rows),
+        attempt_facts(physician.id, rows),
+        override_facts(overrides),
+        now,
+    )
+    state = next((s for s in result.states if s.paper.id == paper_id), None)
+    if state is None:
+        raise Refused("not_required", N_("您无需参加此试卷的测评"))
     if not state.can_start or state.window is None:
         raise Refused(state.code, state.reason or state.label)
     if not entry.admits(None):
@@ -266,24 +415,12 @@ def start_attempt(
         )
     paper = db.session.get(Paper, paper_id)
     assert paper is not None
-    used = (
-        db.session.scalar(
-            sa.select(sa.func.count()).where(
-                Attempt.physician_id == physician.id, Attempt.paper_id == paper_id
-            )
-        )
-        or 0
-    )
+    used = sum(1 for r in rows if r.paper_id == paper_id)
     seed = seed if seed is not None else secrets.randbelow(2**31)
     drawn = draw_questions(paper, seed)
-    scoring = {
-        qid: n
-        for qid, n in db.session.execute(
-            sa.select(Question.id, Question.scoring_items).where(
-                Question.id.in_([d.question_id for d in drawn])
-            )
-        )
-    }
+    ids = {"ids": [d.question_id for d in drawn]}
+    scoring = {qid: n for qid, n in db.session.execute(_SCORING, ids)}
+    available = time_available(physician, paper, state.window, now, allowance_cap, overrides)
     attempt = Attempt(
         physician_id=physician.id,
         paper_id=paper_id,
@@ -293,7 +430,7 @@ def start_attempt(
         open_slot=f"{physician.id}:{paper_id}",
         seed=seed,
         started_at=now,
-        deadline_at=now + time_available(physician, paper, state.window, now, allowance_cap),
+        deadline_at=now + available,
         total_points=sum(d.points_per_item * scoring[d.question_id] for d in drawn),
     )
     db.session.add(attempt)

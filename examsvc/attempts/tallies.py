@@ -6,9 +6,10 @@ holds the stored rows to a recount after a mixed history."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from examsvc.attempts.models import Attempt, PaperTally
@@ -104,25 +105,51 @@ _RECOUNT_ONE = recount(
 )
 
 
+_TALLIES = cast(sa.Table, PaperTally.__table__)
+
+
+def _upsert(dialect: Any) -> Any:
+    """Store a recounted row (``counts`` false: set after, never two at once)."""
+    insert = dialect.insert(_TALLIES).values(
+        {_TALLIES.c[name]: sa.bindparam(name, type_=_TALLIES.c[name].type) for name in COLUMNS}
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[_TALLIES.c.physician_id, _TALLIES.c.paper_id],
+        set_={name: insert.excluded[name] for name in COLUMNS[2:]},
+    )
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_COUNTS = (
+    sa.update(_TALLIES)
+    .where(
+        _TALLIES.c.physician_id == sa.bindparam("of_physician"),
+        _TALLIES.c.paper_id == sa.bindparam("of_paper"),
+    )
+    .values(counts=True)
+)
+
+
 def retally(physician_id: int, paper_id: int) -> None:
     """Count the physician's attempts at the paper again, and which of their papers of its
-    kind counts; flush only (the caller's unit commits)."""
-    rows = db.session.execute(
-        _RECOUNT_ONE, {"physician_id": physician_id, "paper_id": paper_id}
-    ).mappings()
-    tallies = []
+    kind counts (the caller's unit commits): the recount, its rows stored in one upsert,
+    then the one that counts marked. Statements, not ORM objects: a ``PaperTally`` loaded
+    in this unit before is not refreshed (read it with ``populate_existing``)."""
+    rows = (
+        db.session.execute(_RECOUNT_ONE, {"physician_id": physician_id, "paper_id": paper_id})
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return
+    values = [
+        {  # SQLite gives its booleans as 0 and 1
+            name: bool(row[name]) if name in BOOLEANS else row[name] for name in COLUMNS
+        }
+        | {"counts": False}
+        for row in rows
+    ]
+    db.session.execute(_UPSERTS[db.session.get_bind().dialect.name], values)
     for row in rows:
-        tally = db.session.get(PaperTally, (physician_id, row["paper_id"]))
-        if tally is None:
-            tally = PaperTally(physician_id=physician_id, paper_id=row["paper_id"])
-            db.session.add(tally)
-        tallies.append((tally, row))
-        for name in COLUMNS[2:]:
-            if name != "counts":  # SQLite gives its booleans as 0 and 1
-                setattr(tally, name, bool(row[name]) if name in BOOLEANS else row[name])
-        tally.counts = False  # the one that counts is set after, never two at once
-    db.session.flush()
-    for tally, row in tallies:
         if row["counts"]:
-            tally.counts = True
-    db.session.flush()
+            db.session.execute(_COUNTS, {"of_physician": physician_id, "of_paper": row["paper_id"]})

@@ -40,6 +40,45 @@ def active_override(physician_id: int) -> EntryOverride | None:
     ).first()
 
 
+_CONSENT_AND_OVERRIDE = sa.select(
+    sa.exists().where(
+        FaceConsent.user_id == sa.bindparam("user_id"),
+        FaceConsent.cycle_id == sa.bindparam("cycle_id"),
+        FaceConsent.version == rules.CONSENT_VERSION,
+    ),
+    sa.select(EntryOverride.id)
+    .where(
+        EntryOverride.physician_id == sa.bindparam("physician_id"),
+        EntryOverride.revoked_at.is_(None),
+    )
+    .order_by(EntryOverride.granted_at.desc())
+    .limit(1)
+    .scalar_subquery(),
+)
+
+
+def consent_and_override(user_id: int, cycle_id: int, physician_id: int) -> tuple[bool, int | None]:
+    """``consent_of`` is not None and ``active_override``'s id, in one statement built once
+    (the gate asks both before every start)."""
+    params = {"user_id": user_id, "cycle_id": cycle_id, "physician_id": physician_id}
+    consented, override_id = db.session.execute(_CONSENT_AND_OVERRIDE, params).one()
+    return bool(consented), override_id
+
+
+_DEVICE_CHECKS = (
+    sa.select(EntryCheck)
+    .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
+    .where(
+        EntryCheck.physician_id == sa.bindparam("physician_id"),
+        EntryCheck.purpose == "entry",
+        EntryCheck.device == sa.bindparam("device"),
+        EntryCheck.outcome.in_(rules.PASSING),
+        sa.or_(EntryCheck.attempt_id.is_(None), Attempt.status == AttemptStatus.IN_PROGRESS),
+    )
+    .order_by(EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+)
+
+
 def device_check(
     physician_id: int, device: str | None, now: datetime, valid_minutes: int
 ) -> EntryCheck | None:
@@ -49,16 +88,7 @@ def device_check(
     if not device:
         return None
     checks = db.session.scalars(
-        sa.select(EntryCheck)
-        .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
-        .where(
-            EntryCheck.physician_id == physician_id,
-            EntryCheck.purpose == "entry",
-            EntryCheck.device == rules.device_key(device),
-            EntryCheck.outcome.in_(rules.PASSING),
-            sa.or_(EntryCheck.attempt_id.is_(None), Attempt.status == AttemptStatus.IN_PROGRESS),
-        )
-        .order_by(EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+        _DEVICE_CHECKS, {"physician_id": physician_id, "device": rules.device_key(device)}
     )
     for check in checks:
         if check.attempt_id is not None or rules.still_valid(check.checked_at, now, valid_minutes):

@@ -67,14 +67,16 @@ def entry_gate(
     """The gate for this physician on this device (``ENTRY_GATE`` of attempts); ``step`` is
     the camera page of ``paper_id`` to go to first, if any: the device check for a new
     attempt, the face verification for resuming ``attempt_id`` here."""
-    override = queries.active_override(physician.id)
+    consented, override_id = queries.consent_and_override(
+        physician.user_id, physician.cycle_id, physician.id
+    )
     gate = attempts.Entry(
-        consented=queries.consent_of(physician.user_id, physician.cycle_id) is not None,
+        consented=consented,
         photo_usable=queries.photo_usable(physician),
         check=queries.device_check(
             physician.id, session.get("device"), when, current_app.config["ENTRY_VALID_MINUTES"]
         ),
-        override_id=override.id if override else None,
+        override_id=override_id,
     )
     if paper_id is None or gate.admits(attempt_id):
         return gate

@@ -115,6 +115,11 @@ def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
     return shortfalls
 
 
+_DATA = sa.select(Question.id, Question.data).where(
+    Question.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
 def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
     """The attempt's questions: reproducible from the seed, sections in order. Each section
     draws with a generator of its own, so all sections sample first, then the chosen
@@ -146,12 +151,7 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
     data: dict[int, dict[str, Any]] = {}
     if paper.shuffle_options:
         ids = [qid for _, _, chosen in sampled for qid, _ in chosen]
-        data = {
-            qid: q
-            for qid, q in db.session.execute(
-                sa.select(Question.id, Question.data).where(Question.id.in_(ids))
-            )
-        }
+        data = {qid: q for qid, q in db.session.execute(_DATA, {"ids": ids})}
     drawn: list[DrawnItem] = []
     for section, rng, chosen in sampled:
         kind = QUESTION_TYPES[section.qtype]

@@ -40,11 +40,10 @@ def current_cycle() -> Cycle | None:
 
 def current_physician(user_id: int) -> Physician | None:
     """The logged-in physician's registration in the current cycle."""
-    cycle = current_cycle()
-    if cycle is None:
-        return None
+    # current_cycle's rule in the same statement (one query, no Cycle loaded).
+    cycle = current_cycle_select(Cycle.id, code=configured_cycle()).scalar_subquery()
     return db.session.scalars(
-        sa.select(Physician).where(Physician.user_id == user_id, Physician.cycle_id == cycle.id)
+        sa.select(Physician).where(Physician.user_id == user_id, Physician.cycle_id == cycle)
     ).first()
 
 
