@@ -71,7 +71,7 @@ OUT = REPO / "bench" / "out"
 PASSWORD = "Bench-Doc-2026"
 ACK_TIMEOUT = 30  # seconds an answer may wait for its ack (the page gives up at 8 and replays)
 POSTGRES_PID: list[int] = []  # the bench's own PostgreSQL postmaster, measured with the rest
-LOGIN_TRIES = 60  # a physician told 服务器繁忙 at an exam's start taps 登录 again, for minutes
+PATIENCE = 60  # tries: a physician told 服务器繁忙 at an exam's start tries again, for minutes
 SLOW_ACK = 8.0  # the browser's own timeout: an ack slower than this would be replayed
 
 # --- preparing the server -----------------------------------------------------------------
@@ -310,7 +310,7 @@ class Candidate:
         finally:
             self.stop.set()
 
-    def _patient(self, call, tries: int = 6) -> requests.Response:
+    def _patient(self, call, tries: int = PATIENCE) -> requests.Response:
         """An HTTP call as a person makes it: on a 503 (busy, database_unavailable) wait
         ``Retry-After`` (with jitter) and try again, ``tries`` times; counted in
         ``http_busy``."""
@@ -340,7 +340,6 @@ class Candidate:
                     headers={"X-CSRFToken": token},
                     timeout=120,
                 ),
-                tries=LOGIN_TRIES,
             ),
         )
         if not answer.ok:
