@@ -40,6 +40,22 @@ def _database(server):
     return sqlite3.connect(server.env["EXAMSVC_DATABASE_URL"].removeprefix("sqlite:///"))
 
 
+def _take_the_slot(server, number: str) -> int:
+    """Another physician's verification in progress, as its ticket: the one slot is taken.
+    Their id."""
+    taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    with _database(server) as conn:
+        other = conn.execute(
+            "SELECT id FROM physicians WHERE id_number != ? ORDER BY id DESC LIMIT 1", (number,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO admission_tickets (physician_id, requested_at, seen_at, admitted_at)"
+            " VALUES (?, ?, ?, ?)",
+            (other, taken, taken, taken),
+        )
+    return int(other)
+
+
 def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
     server, browser, faces_dir, tmp_path
 ):
@@ -48,16 +64,7 @@ def test_a_waiting_candidate_is_told_the_place_and_verified_when_the_slot_frees(
         to_face_verification(page)
 
         # Another candidate is being verified: the one slot is taken.
-        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        with _database(server) as conn:
-            other = conn.execute(
-                "SELECT id FROM physicians WHERE id_number != ? ORDER BY id LIMIT 1", (number,)
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO admission_tickets (physician_id, requested_at, seen_at, admitted_at)"
-                " VALUES (?, ?, ?, ?)",
-                (other, taken, taken, taken),
-            )
+        other = _take_the_slot(server, number)
         page.click("#verify")
         page.wait_for_selector("#queue:visible", timeout=30000)
         waiting = flat(look(page, "queue-waiting"))
@@ -97,17 +104,7 @@ def test_the_first_login_check_waits_in_the_same_queue(server, browser, faces_di
         log_in_first(page, server, number)
         assert page.url.endswith("/account/password")
         page.wait_for_selector("#verify:enabled", timeout=60000)
-        taken = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        with _database(server) as conn:
-            other = conn.execute(
-                "SELECT id FROM physicians WHERE id_number != ? ORDER BY id DESC LIMIT 1",
-                (number,),
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO admission_tickets (physician_id, requested_at, seen_at, admitted_at)"
-                " VALUES (?, ?, ?, ?)",
-                (other, taken, taken, taken),
-            )
+        other = _take_the_slot(server, number)
         page.click("#verify")
         page.wait_for_selector("#queue:visible", timeout=30000)
         waiting = flat(look(page, "queue-claim-waiting"))
