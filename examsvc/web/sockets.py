@@ -5,9 +5,9 @@ The message is validated into its pydantic model, the event's unit of work runs 
 the one error shape (``error_ack``), or a failure mapped as over HTTP
 (``web.errors.failure``): 503 ``busy`` when no database connection came free in time or
 ``database_unavailable`` (both with ``retry_after``), 422 ``invalid`` for data the database
-refuses, or a logged 500 — the client keeps what it sent and tries again. The user loaded for the event is forgotten before and
-after it: an event is not a request, and the connection's next event must not find this
-one's objects."""
+refuses, or a logged 500 — the client keeps what it sent and tries again. The user loaded
+for the event is forgotten before and after it: an event is not a request, and the
+connection's next event must not find this one's objects."""
 
 from __future__ import annotations
 
