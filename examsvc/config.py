@@ -217,6 +217,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Prefix of the RQ face queues' names (several deployments or test runs on one Redis).",
     ),
     Setting(
+        "CARD_PUSH_SECONDS",
+        1.0,
+        float,
+        "The invigilators' wall: a candidate's changed card is pushed within this many seconds,"
+        " every change of that time in one push (0: at once, one push per change).",
+    ),
+    Setting(
         "SNAPSHOT_ANALYSES",
         32,
         int,

@@ -189,10 +189,10 @@ def candidate_attempt(attempt_id: int, physician_ids: list[int]) -> Attempt:
     return attempt
 
 
-def is_flagged(attempt_id: int) -> bool:
+def flagged_clause(attempt_id: Any) -> sa.ColumnElement[bool]:
     """Photographed more often: the latest analysed snapshot is not ok, or a flagged snapshot
-    or an entry verification awaits an invigilator's review."""
-    latest = db.session.scalar(
+    or an entry verification awaits an invigilator's review (SQL, true or NULL)."""
+    latest = (
         sa.select(Snapshot.status)
         .where(
             Snapshot.attempt_id == attempt_id,
@@ -200,30 +200,23 @@ def is_flagged(attempt_id: int) -> bool:
         )
         .order_by(Snapshot.received_at.desc(), Snapshot.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    if latest is not None and latest in rules.FLAGGING:
-        return True
-    unreviewed = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Snapshot)
-        .where(
-            Snapshot.attempt_id == attempt_id,
-            Snapshot.status.in_(rules.FLAGGING),
-            Snapshot.reviewed_at.is_(None),
-        )
+    unreviewed = sa.exists().where(
+        Snapshot.attempt_id == attempt_id,
+        Snapshot.status.in_(rules.FLAGGING),
+        Snapshot.reviewed_at.is_(None),
     )
-    if unreviewed:
-        return True
-    entry = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(EntryCheck)
-        .where(
-            EntryCheck.attempt_id == attempt_id,
-            EntryCheck.outcome == EntryOutcome.REVIEW,
-            EntryCheck.reviewed_at.is_(None),
-        )
+    entry = sa.exists().where(
+        EntryCheck.attempt_id == attempt_id,
+        EntryCheck.outcome == EntryOutcome.REVIEW,
+        EntryCheck.reviewed_at.is_(None),
     )
-    return bool(entry)
+    return sa.or_(latest.in_(list(rules.FLAGGING)), unreviewed, entry)
+
+
+def is_flagged(attempt_id: int) -> bool:
+    return bool(db.session.scalar(sa.select(flagged_clause(attempt_id))))
 
 
 def next_in(attempt_id: int, *, mean_seconds: float, rng: random.Random) -> float:
@@ -231,19 +224,30 @@ def next_in(attempt_id: int, *, mean_seconds: float, rng: random.Random) -> floa
     return rules.next_snapshot_in(mean_seconds, is_flagged(attempt_id), rng)
 
 
-def enrolled_encodings(attempt: Attempt) -> list[bytes]:
-    """The face encodings enrolled at entry, for the continuity check: the attempt's latest
-    entry verification that enrolled any, else the physician's latest."""
+def enrolled_clause(attempt_id: Any, physician_id: Any) -> sa.ColumnElement[bytes | None]:
+    """The face encodings enrolled at entry, for the continuity check (SQL): the attempt's
+    latest entry verification that enrolled any, else the physician's latest."""
     base = sa.select(EntryCheck.enrolled).where(EntryCheck.enrolled.is_not(None))
     order = (EntryCheck.checked_at.desc(), EntryCheck.id.desc())
-    blob = db.session.scalar(
-        base.where(EntryCheck.attempt_id == attempt.id).order_by(*order).limit(1)
-    ) or db.session.scalar(
-        base.where(EntryCheck.physician_id == attempt.physician_id).order_by(*order).limit(1)
+    return sa.func.coalesce(
+        base.where(EntryCheck.attempt_id == attempt_id).order_by(*order).limit(1).scalar_subquery(),
+        base.where(EntryCheck.physician_id == physician_id)
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery(),
     )
+
+
+def encodings(blob: bytes | None) -> list[bytes]:
     if not blob:
         return []
     return [blob[i : i + ENCODING_BYTES] for i in range(0, len(blob), ENCODING_BYTES)]
+
+
+def enrolled_encodings(attempt: Attempt) -> list[bytes]:
+    return encodings(
+        db.session.scalar(sa.select(enrolled_clause(attempt.id, attempt.physician_id)))
+    )
 
 
 @dataclass(frozen=True)
@@ -281,11 +285,15 @@ def store_snapshot(
             [{"field": "image", "message": N_("应为 JPEG 或 PNG 图片")}],
         )
     since = now - timedelta(seconds=rules.rate_window(mean_seconds))
-    recent = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Snapshot)
-        .where(Snapshot.attempt_id == attempt.id, Snapshot.received_at > since)
-    )
+    recent, flagged, enrolled = db.session.execute(  # one statement on the hot path
+        sa.select(
+            sa.select(sa.func.count())
+            .where(Snapshot.attempt_id == attempt.id, Snapshot.received_at > since)
+            .scalar_subquery(),
+            flagged_clause(attempt.id),
+            enrolled_clause(attempt.id, attempt.physician_id),
+        )
+    ).one()
     if (recent or 0) >= rules.max_snapshots_in_window(mean_seconds):
         raise Refused("too_many_snapshots", N_("拍照过于频繁，请稍后"), status=429)
     snapshot = Snapshot(
@@ -309,9 +317,8 @@ def store_snapshot(
         out.write(image)
     snapshot.path = relative.as_posix()
     attempt_changed.send(attempt.id)
-    return StoredSnapshot(
-        snapshot.id, attempt.id, target, enrolled_encodings(attempt), is_flagged(attempt.id)
-    )
+    # Flagged as before this snapshot: it is PENDING, which the rule does not read.
+    return StoredSnapshot(snapshot.id, attempt.id, target, encodings(enrolled), bool(flagged))
 
 
 def unanalysed_snapshots(

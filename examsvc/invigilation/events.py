@@ -3,7 +3,7 @@
 Only a logged-in invigilator or administrator connects (the same session checks as the
 pages; Engine.IO's origin check covers every namespace). ``join`` {session_id} joins the
 session's room when the user watches that session; the wall then receives ``candidate``
-{card} for every change (``live.push_card``). ``warn`` and ``void`` are the same actions as
+{card} for every change (``live.card_due``). ``warn`` and ``void`` are the same actions as
 the timeline's forms. Every refusal is an acknowledgement in the one error shape.
 """
 

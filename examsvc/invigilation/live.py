@@ -1,19 +1,25 @@
 """Live notices, sent once the unit of work has committed (``uow.after_commit``): a
 candidate's card to the walls of the sessions holding them (``/invigilate``, room
-``session:<id>``), and an invigilator's warning or void to the candidate (``/exam``, room
-``user:<id>``). Nothing is announced that a rollback takes back."""
+``session:<id>``; the changes of ``CARD_PUSH_SECONDS`` pushed together), and an
+invigilator's warning or void to the candidate (``/exam``, room ``user:<id>``, at once).
+Nothing is announced that a rollback takes back."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from flask import Flask, current_app
 
 from examsvc import uow
 from examsvc.clock import now
-from examsvc.extensions import socketio
+from examsvc.extensions import db, socketio
 from examsvc.invigilation import queries
 
 NAMESPACE = "/invigilate"
 EXAM_NAMESPACE = "/exam"
+log = logging.getLogger(__name__)
 
 
 def session_room(session_id: int) -> str:
@@ -21,16 +27,72 @@ def session_room(session_id: int) -> str:
 
 
 def attempt_changed(attempt_id: int, **_: Any) -> None:
-    """``examsvc.signals.attempt_changed``'s receiver: push the card after the commit, once
-    per attempt and unit however often the unit announced it."""
-    uow.after_commit(lambda: push_card(attempt_id), key=("invigilation.card", attempt_id))
+    """``examsvc.signals.attempt_changed``'s receiver: the card is due once the unit has
+    committed, once per attempt and unit however often the unit announced it."""
+    uow.after_commit(lambda: card_due(attempt_id), key=("invigilation.card", attempt_id))
 
 
-def push_card(attempt_id: int) -> None:
-    """The candidate's card to every session holding them (read after the commit, in a
-    read-only transaction of its own that ends here: a job's session holds no connection)."""
+class DueCards:
+    """The attempts whose card changed since this process last pushed, pushed together
+    ``delay`` seconds after the first of them: a candidate's snapshot is stored and then
+    analysed a moment later, and forty candidates of a session change every few seconds;
+    one push builds each session's changed cards in one read instead of one per change.
+    ``schedule(fn)`` runs ``fn`` in the background (the Socket.IO server's task)."""
+
+    def __init__(self, app: Flask, delay: float, schedule: Callable[[Callable[[], None]], Any]):
+        self.app = app
+        self.delay = delay
+        self.schedule = schedule
+        self.attempt_ids: set[int] = set()
+        self.waiting = False  # a push is scheduled
+
+    def add(self, attempt_id: int) -> None:
+        self.attempt_ids.add(attempt_id)
+        if not self.waiting:
+            self.waiting = True
+            self.schedule(self._later)
+
+    def _later(self) -> None:
+        socketio.sleep(self.delay)
+        self.push()
+
+    def push(self) -> None:
+        attempt_ids, self.attempt_ids, self.waiting = sorted(self.attempt_ids), set(), False
+        if not attempt_ids:
+            return
+        with self.app.app_context():
+            try:
+                push_cards(attempt_ids)
+            except Exception:  # a missed push is logged; the wall's next render has it
+                log.exception("cards of %d attempts not pushed", len(attempt_ids))
+            finally:
+                db.session.remove()
+
+
+def due_cards(app: Flask) -> DueCards:
+    found = app.extensions.get("examsvc.due_cards")
+    if found is None:
+        found = app.extensions["examsvc.due_cards"] = DueCards(
+            app, float(app.config["CARD_PUSH_SECONDS"]), socketio.start_background_task
+        )
+    return cast(DueCards, found)
+
+
+def card_due(attempt_id: int) -> None:
+    """Push the candidate's card to the walls: within ``CARD_PUSH_SECONDS`` with the other
+    changes of that time, or at once when it is 0."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if float(app.config["CARD_PUSH_SECONDS"]) <= 0:
+        push_cards([attempt_id])
+    else:
+        due_cards(app).add(attempt_id)
+
+
+def push_cards(attempt_ids: list[int]) -> None:
+    """The candidates' cards to every session holding them (read in a read-only transaction
+    of its own that ends here: a job's session holds no connection)."""
     try:
-        updates = queries.card_updates(attempt_id, now())
+        updates = queries.card_updates(attempt_ids, now())
     finally:
         uow.end_reads()
     for session_id, card in updates:

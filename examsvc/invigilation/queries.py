@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -344,16 +345,32 @@ def cards(
     return sorted(found.values(), key=lambda c: (c.order, c.name, c.physician_id))
 
 
-def card_updates(attempt_id: int, now: datetime) -> list[tuple[int, Card]]:
-    """The card of this attempt's candidate in every session holding it: (session id, card)."""
-    attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None:
-        return []
+def card_updates(attempt_ids: Iterable[int], now: datetime) -> list[tuple[int, Card]]:
+    """The cards of these attempts' candidates in every session holding them: (session id,
+    card), each session's cards built together."""
+    held = db.session.execute(
+        sa.select(session_candidates.c.session_id, Attempt.physician_id)
+        .join(ExamSession, ExamSession.id == session_candidates.c.session_id)
+        .join(
+            Attempt,
+            sa.and_(
+                Attempt.physician_id == session_candidates.c.physician_id,
+                Attempt.window_id == ExamSession.window_id,
+            ),
+        )
+        .where(Attempt.id.in_(list(attempt_ids)))
+        .order_by(session_candidates.c.session_id, Attempt.physician_id)
+    )
+    by_session: dict[int, list[int]] = {}
+    for session_id, physician_id in held:
+        people = by_session.setdefault(session_id, [])
+        if physician_id not in people:
+            people.append(physician_id)
     updates: list[tuple[int, Card]] = []
-    for session_id in sessions_holding(attempt):
+    for session_id, physician_ids in by_session.items():
         session = db.session.get(ExamSession, session_id)
         assert session is not None
-        updates.extend((session_id, c) for c in cards(session, now, [attempt.physician_id]))
+        updates.extend((session_id, c) for c in cards(session, now, physician_ids))
     return updates
 
 

@@ -1,0 +1,120 @@
+"""The wall's cards pushed together: every change of ``CARD_PUSH_SECONDS`` in one push, each
+session's changed cards built in one read, over a real Socket.IO test client. The background
+task is the one thing replaced: the test holds the scheduled push and runs it itself (time is
+injected, never slept on)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from examsvc import uow
+from examsvc.camera.models import ClientEventKind, SnapshotStatus
+from examsvc.extensions import db, socketio
+from examsvc.invigilation import live
+from examsvc.invigilation.events import NAMESPACE
+from examsvc.signals import attempt_changed
+from tests.invigilation.factories import create_event, create_hall, create_snapshot, log_in
+
+
+@pytest.fixture
+def hall(app, clock):
+    return create_hall(clock.now())
+
+
+@pytest.fixture
+def scheduled(app):
+    """The pushes ``DueCards`` asked to run in the background, not yet run."""
+    waiting: list = []
+    app.config["CARD_PUSH_SECONDS"] = 1.0
+    app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, waiting.append)
+    return waiting
+
+
+def wall(app, user, session_id):
+    ws = socketio.test_client(
+        app, namespace=NAMESPACE, flask_test_client=log_in(app.test_client(), user)
+    )
+    ack = ws.emit("join", {"session_id": session_id}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"], ack
+    ws.get_received(NAMESPACE)
+    return ws
+
+
+def cards(ws):
+    return [m["args"][0]["card"] for m in ws.get_received(NAMESPACE) if m["name"] == "candidate"]
+
+
+def change(attempt, clock, kind=ClientEventKind.DISCONNECTED, seconds=0):
+    with uow.unit_of_work():
+        create_event(attempt, kind, clock.now() + timedelta(seconds=seconds))
+        attempt_changed.send(attempt.id)
+
+
+def test_the_changes_of_one_interval_reach_each_wall_once_per_candidate(
+    app, hall, clock, scheduled
+):
+    mine, theirs = wall(app, hall.mine, hall.session.id), wall(app, hall.theirs, hall.other.id)
+
+    change(hall.attempt_a, clock)
+    change(hall.attempt_b, clock)
+    change(hall.attempt_c, clock)
+    change(hall.attempt_a, clock, ClientEventKind.RECONNECTED, seconds=5)  # a again
+    with pytest.raises(RuntimeError), uow.unit_of_work():  # rolled back: never due
+        create_snapshot(hall.attempt_b, clock.now(), SnapshotStatus.MISMATCH)
+        attempt_changed.send(hall.attempt_b.id)
+        raise RuntimeError("the unit fails")
+
+    assert len(scheduled) == 1  # one push for the interval, however many changes
+    assert cards(mine) == [] and cards(theirs) == []  # nothing before it runs
+
+    scheduled.pop()()  # the push, as the background task runs it after the interval
+
+    pushed = cards(mine)
+    assert sorted(c["name"] for c in pushed) == ["张三", "李四"]  # one card per candidate
+    by_name = {c["name"]: c for c in pushed}
+    assert by_name["张三"]["connection"] == "connected"  # the latest change of a wins
+    assert by_name["李四"]["connection"] == "disconnected" and by_name["李四"]["flags"] == []
+    assert [c["name"] for c in cards(theirs)] == ["赵六"]  # the other session's wall only
+
+    change(hall.attempt_b, clock, ClientEventKind.RECONNECTED, seconds=5)
+    assert len(scheduled) == 1  # the next change starts the next interval
+    scheduled.pop()()
+    [card] = cards(mine)
+    assert card["name"] == "李四" and card["connection"] == "connected"
+    assert cards(theirs) == []
+    mine.disconnect(NAMESPACE)
+    theirs.disconnect(NAMESPACE)
+
+
+def test_a_session_s_changed_cards_are_built_in_one_read(app, hall, clock):
+    """Pushing two candidates of a session costs the statements of pushing one."""
+
+    def statements(attempt_ids):
+        seen: list[str] = []
+
+        def listen(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            db.session.expire_all()
+            live.push_cards(attempt_ids)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listen)
+        return len(seen)
+
+    one = statements([hall.attempt_a.id])
+    assert statements([hall.attempt_a.id, hall.attempt_b.id]) == one
+
+
+def test_with_no_interval_a_card_is_pushed_at_once(app, hall, clock):
+    assert app.config["CARD_PUSH_SECONDS"] == 0  # the tests' setting: at once
+    mine = wall(app, hall.mine, hall.session.id)
+    change(hall.attempt_a, clock)
+    [card] = cards(mine)
+    assert card["name"] == "张三" and card["connection"] == "disconnected"
+    assert "examsvc.due_cards" not in app.extensions
+    mine.disconnect(NAMESPACE)
