@@ -20,7 +20,7 @@ class Setting:
     help: str
 
 
-# The README's configuration table is generated from this list (``examsvc config``).
+# The README's configuration table lists these (by hand, in the same order).
 SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None, str, "Session signing key. Required unless demo mode is on."),
     Setting(
