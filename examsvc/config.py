@@ -155,7 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Processes for file parsing and PDFs (0: one per core but one).",
     ),
-    Setting("OFFLOAD_QUEUE", 100, int, "Calls that may wait per pool; more are answered 503."),
+    Setting(
+        "OFFLOAD_QUEUE",
+        1000,
+        int,
+        "Calls that may wait per pool; more are answered 503 (sized for a synchronised start:"
+        " a thousand logins wait ~22 s for one hashing thread rather than see 服务器繁忙).",
+    ),
     Setting("FACES_DIR", None, str, "Shared face photos for tests and calibration."),
     Setting(
         "ANSWER_GRACE_SECONDS", 30, int, "Late delivery accepted for answers journalled in time."
