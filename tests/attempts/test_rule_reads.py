@@ -2,8 +2,8 @@
 columns in three statements (attempts, papers with windows, standing overrides) instead of
 the ORM objects with their relationships — and decide exactly as the ORM objects did, over
 the varied roster of test_verdict_sql and at several times, with the papers that count
-chosen by the rule stated in plain Python (test_counting_papers), not by the SQL they test. A pooled connection is pinged
-only after sitting idle (``extensions.ping_when_idle``)."""
+chosen by the rule stated in plain Python (test_counting_papers), not by the SQL they test.
+A pooled connection is pinged only after sitting idle (``extensions.ping_when_idle``)."""
 
 from __future__ import annotations
 
@@ -94,11 +94,9 @@ def test_the_narrow_reads_decide_as_the_orm_objects_did(roster, hours):
     for physician in roster["people"]:
         expected = orm_overview(physician, now)
         assert ops.overview(physician, now) == expected, physician.id
-        expected_ids = [p.paper.id for p in expected.states]
         chosen = [p.id for p in ops.chosen_papers(physician)]
         counting = rule_in_python(physician)
         assert chosen == [p.id for p in papers_for(physician)] == list(counting.values())
-        assert set(expected_ids) <= set(chosen)
         seen |= {s.code for s in expected.states}
     assert len(seen) >= 5  # the roster is varied at every time
 
