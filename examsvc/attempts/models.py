@@ -85,8 +85,8 @@ class PaperTally(Model):
     paper instead of grouping every attempt (``queries.physician_papers``). What depends on
     time (windows open or closed at ``now``) is not stored: the queries decide it over these
     columns. ``counts``: the paper of its kind that counts for the physician
-    (``papers.queries.papers_for``: passed first, then the latest attempted; papers of the
-    physician's cycle only), at most one per physician and kind."""
+    (``papers.queries.counting_order``: passed first, then the latest attempted; papers of
+    the physician's cycle only), at most one per physician and kind."""
 
     __tablename__ = "paper_tallies"
 

@@ -26,8 +26,9 @@ from examsvc.enums import AttemptStatus, OverrideKind, PaperKind, SubmitReason, 
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
-from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
+from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.operations import draw_questions
+from examsvc.papers.queries import counting_papers
 from examsvc.roster.models import Physician
 from examsvc.roster.operations import check_allowance
 from examsvc.signals import attempt_changed, verdict_may_change
@@ -189,6 +190,7 @@ def override_facts(overrides: list[Any]) -> dict[int, rules.OverrideFacts]:
 
 
 _PREREQUISITE = sa.orm.aliased(Paper, name="prerequisite")
+_COUNTING = counting_papers(sa.bindparam("physician_id")).subquery("counting")
 _PAPER_ROWS = (
     sa.select(
         Paper.id,
@@ -204,47 +206,16 @@ _PAPER_ROWS = (
     )
     .outerjoin(_PREREQUISITE, _PREREQUISITE.id == Paper.prerequisite_id)
     .outerjoin(_W, sa.and_(_W.paper_id == Paper.id, _W.physician_id.is_(None)))
-    .where(
-        sa.or_(
-            Paper.id.in_(sa.bindparam("attempted", expanding=True)),
-            sa.and_(
-                Paper.id.in_(
-                    sa.select(PaperAssignment.paper_id).where(
-                        PaperAssignment.cycle_id == sa.bindparam("cycle_id"),
-                        PaperAssignment.practice_category == sa.bindparam("category"),
-                        PaperAssignment.physician_level == sa.bindparam("level"),
-                    )
-                ),
-                Paper.kind.not_in(sa.bindparam("attempted_kinds", expanding=True)),
-            ),
-        )
-    )
+    .where(Paper.id.in_(sa.select(_COUNTING.c.paper_id)))
     .order_by(Paper.id, _W.opens_at)
 )
 
 
-def chosen_papers(physician: Physician, attempts: list[Any]) -> list[rules.PaperFacts]:
+def chosen_papers(physician: Physician) -> list[rules.PaperFacts]:
     """``papers.queries.papers_for`` as the rules take it, in one statement: per kind, the
-    paper of the physician's cycle they attempted that counts (passed first, then the most
-    recently started), else the paper assigned to their category and level; with its
-    windows for everyone and its prerequisite met by their own paper of that kind."""
-    attempted: dict[PaperKind, Any] = {}
-    for a in attempts:  # ``attempt_rows``, in no order: the best per kind
-        if a.cycle_id != physician.cycle_id:
-            continue
-        best = attempted.get(a.kind)
-        if best is None or (bool(a.passed), a.started_at) > (bool(best.passed), best.started_at):
-            attempted[a.kind] = a
-    rows = db.session.execute(
-        _PAPER_ROWS,
-        {
-            "attempted": [a.paper_id for a in attempted.values()],
-            "attempted_kinds": list(attempted),
-            "cycle_id": physician.cycle_id,
-            "category": physician.practice_category,
-            "level": physician.physician_level,
-        },
-    ).all()
+    paper that counts (``papers.queries.counting_papers``), with its windows for everyone
+    and its prerequisite met by their own paper of that kind."""
+    rows = db.session.execute(_PAPER_ROWS, {"physician_id": physician.id}).all()
     papers: dict[int, Any] = {}
     windows: dict[int, list[rules.WindowFacts]] = {}
     for row in rows:
@@ -252,11 +223,7 @@ def chosen_papers(physician: Physician, attempts: list[Any]) -> list[rules.Paper
         window = _window_of(row)
         if window is not None:
             windows.setdefault(row.id, []).append(window)
-    by_kind: dict[PaperKind, Any] = {}
-    for row in papers.values():
-        if row.kind in attempted and attempted[row.kind].paper_id != row.id:
-            continue
-        by_kind.setdefault(row.kind, row)
+    by_kind = {row.kind: row for row in papers.values()}
     chosen = [by_kind[kind] for kind in PaperKind if kind in by_kind]
     # "Humanities before professional": passing the physician's own paper of the
     # prerequisite's kind meets it, also after the agency assigned a new one.
@@ -305,7 +272,7 @@ def overview(physician: Physician, now: datetime) -> Overview:
     rows = attempt_rows(physician.id)
     return overview_of(
         physician_facts(physician),
-        chosen_papers(physician, rows),
+        chosen_papers(physician),
         attempt_facts(physician.id, rows),
         override_facts(standing_overrides(physician.id)),
         now,
@@ -397,7 +364,7 @@ def start_attempt(
     overrides = standing_overrides(physician.id)
     result = overview_of(
         physician_facts(physician),
-        chosen_papers(physician, rows),
+        chosen_papers(physician),
         attempt_facts(physician.id, rows),
         override_facts(overrides),
         now,

@@ -27,6 +27,7 @@ from examsvc.enums import (
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper, PaperAssignment
+from examsvc.papers.queries import counting_paper
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import OverrideRow, OverrideSection, PaperProgress, Progress
 
@@ -93,7 +94,7 @@ def passed_papers(physician: Physician, now: datetime) -> list[PassedPaper] | No
 # bound parameter, so that progress and statistics count in the database instead of loading
 # every physician. Both depend on time alone (a window closing turns 待考 into 缺考 or 不合格
 # with nothing written), so they are computed, not stored. The same steps as
-# ``papers.queries.papers_for``, ``rules.required_papers``, ``rules.paper_state`` and
+# ``papers.queries.counting_papers``, ``rules.required_papers``, ``rules.paper_state`` and
 # ``rules.verdict``; tests/attempts/test_verdict_sql.py holds the two to the same answers.
 #
 # One row per physician (``physician_papers``): each kind's paper, state and verdict are
@@ -273,7 +274,8 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             assigned.c.physician_level == P.physician_level,
         ),
     )
-    # papers_for: the paper of each kind attempted that counts (stored), else the assigned.
+    # The paper of each kind attempted that counts (stored: ``tallies.recount`` ranks them by
+    # ``papers.queries.counting_order``), else the assigned (``counting_paper``).
     tally = {}
     for kind, k in KINDS.items():
         T = sa.orm.aliased(PaperTally, name=f"tally_{k}")
@@ -293,7 +295,7 @@ def physician_papers(now: datetime, *where: Any) -> sa.Subquery:
             query.outerjoin(
                 X,
                 sa.and_(
-                    X.id == sa.func.coalesce(T.paper_id, assigned.c[k]),
+                    X.id == counting_paper(T.paper_id, assigned.c[k]),
                     general if kind == PaperKind.PROFESSIONAL else sa.true(),
                     sa.tuple_(X.id, P.practice_category, P.physician_level).in_(_serving()),
                 ),

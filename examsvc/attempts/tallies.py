@@ -16,6 +16,7 @@ from examsvc.attempts.models import Attempt, PaperTally
 from examsvc.enums import AttemptStatus, WindowRound
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
+from examsvc.papers.queries import counting_order
 from examsvc.roster.models import Physician
 
 # The columns of ``PaperTally`` that ``recount`` gives, in its order.
@@ -41,9 +42,8 @@ BOOLEANS = {"passed", "last_voided", "last_regular_voided"}
 
 def recount(*where: Any) -> sa.Select[Any]:
     """``PaperTally``'s rows as the attempts that meet ``where`` give them (one per physician
-    and paper attempted). ``counts`` ranks a physician's papers of a kind as
-    ``papers.queries.papers_for`` does: passed first, then the latest attempt; only papers of
-    the physician's cycle count."""
+    and paper attempted). ``counts``: the paper of its kind that ``papers.queries.counting_order``
+    ranks first among the physician's; only papers of the physician's cycle count."""
     A, W, X, P = Attempt, ExamWindow, Paper, Physician
     regular = W.round == WindowRound.REGULAR
     voided = A.status == AttemptStatus.VOIDED
@@ -64,10 +64,7 @@ def recount(*where: Any) -> sa.Select[Any]:
     in_cycle = X.cycle_id == P.cycle_id
     rank = sa.func.row_number().over(
         partition_by=(A.physician_id, X.kind, in_cycle),
-        order_by=(
-            sa.case((passed_at.is_not(None), 1), else_=0).desc(),
-            sa.func.coalesce(passed_at, last).desc(),
-        ),
+        order_by=counting_order(passed_at, last, A.paper_id),
     )
     return (
         sa.select(

@@ -9,6 +9,7 @@ limits are never reset by a later re-assignment. See docs/exam-rules.md.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,41 +38,91 @@ def assigned_slots(cycle_id: int) -> dict[int, list[Slot]]:
     return out
 
 
-def papers_for(physician: Physician) -> list[Paper]:
-    """The papers that count for this physician, at most one per kind."""
+# --- which paper counts ------------------------------------------------------------------
+# The rule, written once: per kind, of the papers of their cycle a physician attempted, the
+# one ``counting_order`` ranks first; with none attempted, the one assigned to their slot
+# (``counting_paper``). Its users: ``counting_papers`` (one physician: ``papers_for`` and
+# the attempts' ``chosen_papers``), ``attempts.tallies.recount`` (stored as
+# ``PaperTally.counts``) and ``attempts.queries.physician_papers`` (every physician, on the
+# stored counts).
+
+
+def counting_order(passed_at: Any, last_at: Any, paper_id: Any) -> tuple[Any, Any, Any]:
+    """The ORDER BY of a physician's attempted papers of one kind (a row each), the one that
+    counts first: a paper they passed, the one whose latest passed attempt started last;
+    else the paper of their latest attempt (voided and open ones too); at equal times the
+    higher paper id. ``passed_at``: the start of the latest passed attempt at the paper
+    (NULL: none passed); ``last_at``: the start of the latest attempt."""
+    return (
+        sa.case((passed_at.is_not(None), 1), else_=0).desc(),
+        sa.func.coalesce(passed_at, last_at).desc(),
+        paper_id.desc(),
+    )
+
+
+def counting_paper(attempted: Any, assigned: Any) -> Any:
+    """The paper of a kind that counts: the attempted one ``counting_order`` ranks first,
+    else (NULL: none attempted) the one assigned to the physician's slot."""
+    return sa.func.coalesce(attempted, assigned)
+
+
+def counting_papers(physician_id: Any) -> sa.Select[Any]:
+    """``(kind, paper_id)``: the papers that count for one physician (an id, or a bind
+    parameter in a statement built once), at most one per kind, in one statement."""
     attempts = table("attempts")  # attempts are above papers: read, never imported
-    chosen: list[Paper] = []
-    for kind in PaperKind:
-        # Passed first, then the most recent attempt: the paper they have started stays theirs.
-        started = db.session.scalars(
-            sa.select(Paper)
-            .join(attempts, attempts.c.paper_id == Paper.id)
-            .where(
-                attempts.c.physician_id == physician.id,
-                Paper.cycle_id == physician.cycle_id,
-                Paper.kind == kind,
+    P, A = Physician, PaperAssignment
+    started = attempts.c.started_at
+    ranked = (
+        sa.select(
+            Paper.kind,
+            Paper.id.label("paper_id"),
+            sa.func.row_number()
+            .over(
+                partition_by=Paper.kind,
+                order_by=counting_order(
+                    sa.func.max(started).filter(attempts.c.passed.is_(True)),
+                    sa.func.max(started),
+                    Paper.id,
+                ),
             )
-            .order_by(
-                sa.func.coalesce(attempts.c.passed, False).desc(), attempts.c.started_at.desc()
-            )
-            .limit(1)
-        ).first()
-        paper = (
-            started
-            or db.session.scalars(
-                sa.select(Paper)
-                .join(PaperAssignment, PaperAssignment.paper_id == Paper.id)
-                .where(
-                    PaperAssignment.cycle_id == physician.cycle_id,
-                    PaperAssignment.kind == kind,
-                    PaperAssignment.practice_category == physician.practice_category,
-                    PaperAssignment.physician_level == physician.physician_level,
-                )
-            ).first()
+            .label("rank"),
         )
-        if paper is not None:
-            chosen.append(paper)
-    return chosen
+        .join(attempts, attempts.c.paper_id == Paper.id)
+        .join(P, sa.and_(P.id == attempts.c.physician_id, P.cycle_id == Paper.cycle_id))
+        .where(attempts.c.physician_id == physician_id)
+        .group_by(Paper.kind, Paper.id)
+    ).subquery("attempted")
+    kinds = sa.union_all(
+        *(sa.select(sa.literal(kind, Paper.kind.type).label("kind")) for kind in PaperKind)
+    ).subquery("kinds")
+    paper = counting_paper(ranked.c.paper_id, A.paper_id)
+    return (
+        sa.select(kinds.c.kind, paper.label("paper_id"))
+        .select_from(P)
+        .join(kinds, sa.true())
+        .outerjoin(ranked, sa.and_(ranked.c.kind == kinds.c.kind, ranked.c.rank == 1))
+        .outerjoin(
+            A,
+            sa.and_(
+                A.cycle_id == P.cycle_id,
+                A.kind == kinds.c.kind,
+                A.practice_category == P.practice_category,
+                A.physician_level == P.physician_level,
+            ),
+        )
+        .where(P.id == physician_id, paper.is_not(None))
+    )
+
+
+def papers_for(physician: Physician) -> list[Paper]:
+    """The papers that count for this physician, at most one per kind, in ``PaperKind``'s
+    order (``counting_papers``)."""
+    counting = counting_papers(physician.id).subquery("counting")
+    papers = db.session.scalars(
+        sa.select(Paper).join(counting, counting.c.paper_id == Paper.id)
+    ).all()
+    order = list(PaperKind)
+    return sorted(papers, key=lambda p: order.index(p.kind))
 
 
 def cycle_windows(cycle_id: int) -> list[ExamWindow]:

@@ -1,8 +1,9 @@
 """The rules' narrow reads (issue #14, start CPU): the overview and a start read a few
 columns in three statements (attempts, papers with windows, standing overrides) instead of
 the ORM objects with their relationships — and decide exactly as the ORM objects did, over
-the varied roster of test_verdict_sql and at several times. A pooled connection is pinged
-only after sitting idle (``extensions.ping_when_idle``)."""
+the varied roster of test_verdict_sql and at several times, with the papers that count
+chosen by the rule stated in plain Python (test_counting_papers), not by the SQL they test.
+A pooled connection is pinged only after sitting idle (``extensions.ping_when_idle``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import sqlalchemy as sa
 from examsvc.attempts import operations as ops
 from examsvc.attempts import rules
 from examsvc.attempts.models import Attempt, PaperOverride
-from examsvc.enums import AttemptStatus, OverrideKind
+from examsvc.enums import AttemptStatus, OverrideKind, PaperKind
 from examsvc.extensions import db, ping_when_idle
 from examsvc.papers.models import ExamWindow, Paper
 from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
+from tests.attempts.test_counting_papers import rule_in_python
 from tests.attempts.test_verdict_sql import roster
 
 __all__ = ["roster"]  # the fixture
@@ -41,9 +43,10 @@ def paper_facts(paper: Paper) -> rules.PaperFacts:
 
 
 def orm_overview(physician: Physician, now: datetime) -> ops.Overview:
-    """The overview as it was read before: papers_for's ORM papers and their relationships,
-    every attempt and override as an ORM object."""
-    chosen = papers_for(physician)
+    """The overview as it was read before: the ORM papers that count (chosen in Python) and
+    their relationships, every attempt and override as an ORM object."""
+    counting = rule_in_python(physician)
+    chosen = [db.session.get(Paper, counting[kind]) for kind in PaperKind if kind in counting]
     own = {p.kind: p.id for p in chosen}
     papers = [
         replace(paper_facts(p), prerequisite_id=own.get(p.prerequisite.kind, p.prerequisite_id))
@@ -91,8 +94,9 @@ def test_the_narrow_reads_decide_as_the_orm_objects_did(roster, hours):
     for physician in roster["people"]:
         expected = orm_overview(physician, now)
         assert ops.overview(physician, now) == expected, physician.id
-        chosen = ops.chosen_papers(physician, ops.attempt_rows(physician.id))
-        assert [p.id for p in chosen] == [p.id for p in papers_for(physician)]
+        chosen = [p.id for p in ops.chosen_papers(physician)]
+        counting = rule_in_python(physician)
+        assert chosen == [p.id for p in papers_for(physician)] == list(counting.values())
         seen |= {s.code for s in expected.states}
     assert len(seen) >= 5  # the roster is varied at every time
 
