@@ -16,7 +16,7 @@ from examsvc import commands, logs, metrics, uow
 from examsvc.clock import SystemClock
 from examsvc.config import ConfigError, demo_secret_key, load_settings
 from examsvc.db import SQLITE_SYNCHRONOUS, sqlite_synchronous
-from examsvc.extensions import PING_IDLE, csrf, db, migrate, socketio
+from examsvc.extensions import PING_IDLE, csrf, db, message_queue, migrate, socketio
 from examsvc.web import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +89,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     metrics.init_app(app)
     csrf.init_app(app)
-    # The extension object outlives an app: drop the previous app's message queue.
-    socketio.server_options.pop("client_manager", None)
+    redis_url = app.config["REDIS_URL"]
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
+        # Given every time (None: in memory, one process): the extension object outlives
+        # an app, and would keep the previous app's message queue.
+        client_manager=message_queue(
+            redis_url,
+            write_only=False,
+            connect_timeout=float(app.config["REDIS_CONNECT_TIMEOUT"]),
+            timeout=float(app.config["REDIS_TIMEOUT"]),
+        )
+        if redis_url
+        else None,
         # The page's own origin and EXAMSVC_ALLOWED_ORIGINS (an empty list would allow any).
         cors_allowed_origins=inputs.origin_check(app.config["ALLOWED_ORIGINS"]),
         serializer=inputs.SocketPacket,

@@ -8,10 +8,26 @@ import click
 import gevent
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from gevent import pywsgi
 
 from examsvc import drain, jobs, logs, offload
 from examsvc.camera import analysis, faces
 from examsvc.extensions import socketio
+
+
+class WebSocketClosingHandler(pywsgi.WSGIHandler):
+    """pywsgi's handler, closing a connection once its WebSocket session has ended.
+
+    Engine.IO's WebSocket under gevent (simple-websocket) runs the session on a duplicate
+    of the connection's socket; when the session ends, pywsgi would keep the connection
+    alive and read the next bytes on it as an HTTP request: the client's close frame,
+    logged ``Invalid HTTP method: '\\x88\\x82…'`` and answered with a 400 written into a
+    closing WebSocket (docs/operations.md, "What the log lines mean")."""
+
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            self.close_connection = True
 
 
 @click.command("serve")
@@ -44,7 +60,14 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
     gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(stop_gracefully))
     click.echo(f"examsvc listening on http://{host}:{port}/")
     try:
-        socketio.run(app, host=host, port=port, use_reloader=False, log_output=False)
+        socketio.run(
+            app,
+            host=host,
+            port=port,
+            use_reloader=False,
+            log_output=False,
+            handler_class=WebSocketClosingHandler,
+        )
     finally:
         jobs.stop(app)
         offload.stop()

@@ -59,15 +59,17 @@ SETTINGS: tuple[Setting, ...] = (
         "REDIS_CONNECT_TIMEOUT",
         2.0,
         float,
-        "Seconds the face queue's Redis client waits to connect before the call gives up and"
-        " the snapshot falls back (this process's face pool, or the re-queue later).",
+        "Seconds the Redis clients (face queue, Socket.IO message queue) wait to connect"
+        " before the call gives up: the snapshot falls back (this process's face pool, or"
+        " the re-queue later), the emit is lost.",
     ),
     Setting(
         "REDIS_TIMEOUT",
         2.0,
         float,
-        "Seconds the face queue's Redis client waits for an answer (a Redis that accepts but"
-        " never answers) before the call gives up and falls back the same way.",
+        "Seconds the Redis clients wait for an answer (a Redis that accepts but never"
+        " answers) before the call gives up the same way (not the message queue's listener,"
+        " which waits on its channel).",
     ),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
@@ -345,6 +347,14 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
     if config["DATA_DIR"] is None:
         config["DATA_DIR"] = str(instance_path / "data")
     return config
+
+
+def read_setting(environ: Mapping[str, str], name: str) -> Any:
+    """One setting from ``environ`` (its default when unset), for code that runs without an
+    app: the RQ face worker's result hook."""
+    setting = next(s for s in SETTINGS if s.name == name)
+    raw = environ.get(PREFIX + name)
+    return setting.default if raw is None else _parse(setting, raw)
 
 
 def demo_secret_key(instance_path: Path) -> str:

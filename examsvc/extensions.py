@@ -11,6 +11,10 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from socketio import RedisManager
 from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
@@ -88,6 +92,49 @@ db = _SQLAlchemy(model_class=Base)
 migrate = Migrate()
 socketio = SocketIO()
 csrf = CSRFProtect()
+
+CHANNEL = "flask-socketio"
+"""The message queue's channel: Flask-SocketIO's default, so that every process (and any
+``SocketIO(message_queue=...)`` emitting beside ours) reads and writes the same one."""
+
+
+class _RedisQueue(RedisManager):
+    """python-socketio's Redis message queue: it publishes (an emit) with the timeouts of
+    ``redis_options``, and listens with the connect timeout only: the listener waits on an
+    idle channel on purpose, and a read timeout there would drop and re-subscribe it every
+    few seconds (logging an error each time)."""
+
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        listening = {
+            key: value
+            for key, value in self.redis_options.items()
+            if key not in ("socket_timeout", "retry")
+        }
+        self.pubsub = Redis.from_url(self.redis_url, **listening).pubsub(
+            ignore_subscribe_messages=True
+        )
+
+
+def message_queue(
+    url: str, *, write_only: bool, connect_timeout: float, timeout: float
+) -> RedisManager:
+    """The Socket.IO message queue on the Redis at ``url`` (``write_only``: a process that
+    only emits). An emit to a Redis that cannot be reached within ``connect_timeout`` or does
+    not answer within ``timeout`` gives up (tried once more at once by python-socketio,
+    which logs "Cannot publish to redis... giving up"): the event is lost, the emitting
+    greenlet goes on instead of hanging."""
+    return _RedisQueue(
+        url,
+        channel=CHANNEL,
+        write_only=write_only,
+        redis_options={
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),  # python-socketio's own second try is the retry
+        },
+    )
+
 
 if TYPE_CHECKING:  # mypy cannot see db.Model's dynamic base
     Model = Base

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from socketio import RedisManager
 
 from examsvc.enums import Role
 from examsvc.extensions import db
@@ -58,9 +59,9 @@ def test_socketio_uses_the_redis_message_queue_when_configured(migrated_database
             "REDIS_URL": "redis://127.0.0.1:6379/13",
         }
     )
-    assert type(socketio.server.manager).__name__ == "RedisManager"
+    assert isinstance(socketio.server.manager, RedisManager)
     create_app({"TESTING": True, "DATABASE_URL": migrated_database, "DATA_DIR": str(tmp_path)})
-    assert type(socketio.server.manager).__name__ != "RedisManager"
+    assert not isinstance(socketio.server.manager, RedisManager)
 
 
 @pytest.fixture

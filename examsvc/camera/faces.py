@@ -20,7 +20,8 @@ from flask_socketio import SocketIO
 from redis import Redis, RedisError
 
 from examsvc.camera import calibration
-from examsvc.config import SETTINGS
+from examsvc.config import SETTINGS, read_setting
+from examsvc.extensions import message_queue
 from examsvc.uow import end_reads
 from proctoring import distributed, jobs
 from proctoring.config import FaceConfig
@@ -151,15 +152,25 @@ def _client(redis_url: str, connect_timeout: float, timeout: float) -> Redis:
 
 
 @cache
-def _emitter(redis_url: str) -> SocketIO:
-    """A write-only Socket.IO server on the web tier's Redis message queue."""
-    return SocketIO(message_queue=redis_url)
+def _emitter(redis_url: str, connect_timeout: float, timeout: float) -> SocketIO:
+    """A write-only Socket.IO server on the web tier's Redis message queue, whose emit gives
+    up on a Redis that does not answer (``extensions.message_queue``)."""
+    queue = message_queue(
+        redis_url, write_only=True, connect_timeout=connect_timeout, timeout=timeout
+    )
+    return SocketIO(message_queue=redis_url, client_manager=queue)
 
 
 def emit_result(job_id: str | None, meta: dict[str, Any], result: dict[str, Any]) -> None:
     """``on_result`` hook, run in the RQ worker (which has the web tier's
-    ``EXAMSVC_REDIS_URL``): the decision, without encodings, to the job's room."""
+    ``EXAMSVC_REDIS_URL``, and its ``EXAMSVC_REDIS_CONNECT_TIMEOUT`` and
+    ``EXAMSVC_REDIS_TIMEOUT`` if set): the decision, without encodings, to the job's room."""
     public = {key: value for key, value in result.items() if key not in PRIVATE}
-    _emitter(os.environ["EXAMSVC_REDIS_URL"]).emit(
+    emitter = _emitter(
+        os.environ["EXAMSVC_REDIS_URL"],
+        float(read_setting(os.environ, "REDIS_CONNECT_TIMEOUT")),
+        float(read_setting(os.environ, "REDIS_TIMEOUT")),
+    )
+    emitter.emit(
         meta["event"], {"job_id": job_id, **public}, to=meta["room"], namespace=meta["namespace"]
     )

@@ -85,6 +85,27 @@ def test_the_page_s_own_origin_opens_it_and_saves(demo_server, physician, transp
     assert ack["ok"] is True and ack["seq"] == seq
 
 
+def test_a_closed_websocket_is_not_read_as_an_http_request(demo_server, physician):
+    """A client that disconnects ends with a WebSocket close frame. pywsgi kept the
+    connection alive after the WebSocket session and read that frame as the next HTTP
+    request: ``Invalid HTTP method: '\\x88\\x82…'`` (or ``Invalid http version``,
+    ``Expected GET method``) on the server's stderr, once per closing client, and a 400
+    written into the closing socket (the client's close then waited out its 3 s for the
+    server's answer). ``examsvc serve``'s handler closes the connection instead. The line,
+    when it came, was logged before the client's close returned."""
+    http, _ = physician
+    logged = demo_server.log.stat().st_size
+    for _ in range(5):
+        client, refusals = open_channel(demo_server.url, http, demo_server.url, "websocket")
+        assert client is not None, refusals
+        client.disconnect()
+    with demo_server.log.open("rb") as log:
+        log.seek(logged)
+        after = log.read().decode(errors="replace")
+    for line in ("Invalid HTTP method", "Invalid http version", "Expected GET method", "\\x88"):
+        assert line not in after, after[-2000:]
+
+
 def test_a_fourth_connection_is_refused_with_its_reason(demo_server):
     base = demo_server.url
     http = physician_session(base, demo_id(PHYSICIANS[6][0], PHYSICIANS[6][8]), "Four-Tabs-2026")
