@@ -1211,7 +1211,7 @@ def main() -> None:
             state_phase,
             prepared_s,
         )
-        report["walls"] = walls_summary(args, walls, results, database_url, steady)
+        report["walls"] = walls_summary(args, walls, results, database_url, steady, end_at)
         if profiled and (root / "server.pstats").exists():
             text = io.StringIO()
             pstats.Stats(str(root / "server.pstats"), stream=text).sort_stats(
@@ -1381,7 +1381,12 @@ def _epoch(value: Any) -> float | None:
 
 
 def walls_summary(
-    args, walls: list[dict[str, Any]], results: list[dict[str, Any]], database_url: str, steady
+    args,
+    walls: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    database_url: str,
+    steady: tuple[float, float],
+    end_at: float,
 ) -> dict[str, Any]:
     """The invigilators' walls: how many joined, the ``candidate`` cards they received (in
     all and per second of the steady window, with their bytes as JSON), and each card's
@@ -1425,6 +1430,10 @@ def walls_summary(
     cards = [c for w in walls for c in w["cards"]]
     in_steady = [c for c in cards if steady[0] <= c[0] < steady[1]]
     window = steady[1] - steady[0]
+    # Also from the last candidate ready to the end (a short run has no steady window).
+    last_ready = max((c["ready_at"] for c in results if c["ready_at"]), default=end_at)
+    all_in = [c for c in cards if last_ready <= c[0] < end_at]
+    all_in_s = end_at - last_ready
     errors: dict[str, int] = {}
     disconnects: dict[str, int] = {}
     for w in walls:
@@ -1447,6 +1456,10 @@ def walls_summary(
         "steady_cards": len(in_steady),
         "steady_cards_per_s": round(len(in_steady) / window, 1) if window > 0 else None,
         "steady_bytes_per_s": round(sum(c[3] for c in in_steady) / window) if window > 0 else None,
+        "all_ready_cards_per_s": round(len(all_in) / all_in_s, 2) if all_in_s > 1 else None,
+        "all_ready_bytes_per_s": round(sum(c[3] for c in all_in) / all_in_s)
+        if all_in_s > 1
+        else None,
         "snapshots_of_candidates": len(rows),
         "cards_per_snapshot": round(len(cards) / len(rows), 2) if rows else None,
         "cards_new_snapshot": len(stored_delay),
@@ -1519,7 +1532,8 @@ def print_table(r: dict[str, Any]) -> None:
             f"walls: {w['connected']}/{w['sessions']} connected ({w['per_session']} per session), "
             f"rejoins {w['rejoins']}; cards {w['cards']} ({w['cards_per_snapshot']} per snapshot"
             f" of {w['snapshots_of_candidates']}; {w['card_bytes_mean']} B each), steady "
-            f"{w['steady_cards_per_s']} cards/s {w['steady_bytes_per_s']} B/s; delay stored→wall "
+            f"{w['steady_cards_per_s']} cards/s {w['steady_bytes_per_s']} B/s (all ready: "
+            f"{w['all_ready_cards_per_s']} cards/s {w['all_ready_bytes_per_s']} B/s); delay stored→wall "
             f"p50 {w['delay_stored_p50_ms']} p99 {w['delay_stored_p99_ms']} ms, analysed→wall "
             f"p50 {w['delay_analysed_p50_ms']} p99 {w['delay_analysed_p99_ms']} ms"
         )
