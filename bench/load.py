@@ -15,9 +15,19 @@ runs with ``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, 
 attempt's state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends
 a ~40 KB 640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
 
+The exam day's invigilation (``--per-session 40``, the default; ``0`` leaves it out, as
+runs before it): the candidates sit in ceil(N / 40) exam sessions (场次) of the window they
+start, in order, each with an invigilator of its own (the product's ``create_session``,
+``create_staff``, ``assign_invigilators``; the candidate rows in bulk). One more generator
+process runs the invigilators' walls as static/js/wall.js does: log in, render
+``/invigilate/sessions/<id>``, connect to ``/invigilate`` over WebSocket, ``join`` the
+session (again after every reconnection, and on the server's ``rejoin``), and receive a
+``candidate`` card at every change of one of its candidates (start, snapshot stored,
+snapshot analysed, page events, warnings).
+
     .venv/bin/python bench/load.py --n 100 --duration 180 \\
         [--scenario steady|sync-start] [--config embedded|scale-out] [--db sqlite|postgresql]
-        [--procs 3] [--profile]
+        [--procs 3] [--per-session 40] [--profile]
 
     .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
         (a server already running on that database: the bench prepares and checks through it)
@@ -29,7 +39,12 @@ and analysis latency (``analysed_at - received_at``), the backlog of pending sna
 over time, skipped (shed) snapshots, CPU and memory of every process (psutil), and the
 server's CPU ms per acknowledged save (steady window), per admitted candidate (login +
 consent + entry + start + state, the admission phase) and per state fetch (a phase of
-state fetches only). ``--profile`` (embedded only) runs the server under cProfile for the
+state fetches only). The walls: how many joined, the cards received (in all, per second of
+the steady window and from the last candidate ready to the end, with their bytes), cards
+per stored snapshot, and the cards' delay (p50/p99): from the snapshot's ``received_at`` to
+the first card showing it, and from its ``analysed_at`` to the next card of it (a card
+carries no time of its own: its ``thumb_id`` is looked up in the database afterwards; one
+machine, one clock). ``--profile`` (embedded only) runs the server under cProfile for the
 steady window (bench/profiled_serve.py) and prints the top functions.
 Output: a table on stdout and ``bench/out/load-<config>-<db>-<scenario>-<n>.json``.
 """
@@ -274,7 +289,7 @@ def prepare_sessions(
     from examsvc.enums import Role
     from examsvc.extensions import db
     from examsvc.invigilation import operations as invigilation
-    from examsvc.invigilation.models import session_candidates
+    from examsvc.invigilation.models import ExamSession, session_candidates
     from examsvc.papers.models import ExamWindow
     from examsvc.roster.models import Physician
 
@@ -284,12 +299,30 @@ def prepare_sessions(
     state = next(s for s in attempts.overview(sample, now).states if s.can_start)
     window = db.session.get(ExamWindow, state.window.id) if state.window else None
     assert window is not None
+    # A second run on the same database (``--url``) finds its sessions and invigilators,
+    # and empties the sessions before assigning the candidates again.
+    sessions = {
+        s.name: s
+        for s in db.session.scalars(
+            sa.select(ExamSession).where(
+                ExamSession.window_id == window.id, ExamSession.name.like("压测场次%")
+            )
+        )
+    }
+    if sessions:
+        db.session.execute(
+            session_candidates.delete().where(
+                session_candidates.c.session_id.in_([s.id for s in sessions.values()])
+            )
+        )
     walls = []
     rows = []
     for k in range((len(physician_ids) + per_session - 1) // per_session):
-        session = invigilation.create_session(window, f"压测场次{k + 1}", None)
-        login = f"load-invigilator-{k + 1}"
-        user = accounts.create_staff(Role.INVIGILATOR, login, f"压测监考{k + 1}", PASSWORD, now=now)
+        name, login = f"压测场次{k + 1}", f"load-invigilator-{k + 1}"
+        session = sessions.get(name) or invigilation.create_session(window, name, None)
+        user = accounts.find_user(login) or accounts.create_staff(
+            Role.INVIGILATOR, login, f"压测监考{k + 1}", PASSWORD, now=now
+        )
         invigilation.assign_invigilators(session, [user.id])
         rows += [
             {"session_id": session.id, "physician_id": pid}
