@@ -15,9 +15,19 @@ runs with ``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, 
 attempt's state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends
 a ~40 KB 640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
 
+The exam day's invigilation (``--per-session 40``, the default; ``0`` leaves it out, as
+runs before it): the candidates sit in ceil(N / 40) exam sessions (场次) of the window they
+start, in order, each with an invigilator of its own (the product's ``create_session``,
+``create_staff``, ``assign_invigilators``; the candidate rows in bulk). One more generator
+process runs the invigilators' walls as static/js/wall.js does: log in, render
+``/invigilate/sessions/<id>``, connect to ``/invigilate`` over WebSocket, ``join`` the
+session (again after every reconnection, and on the server's ``rejoin``), and receive a
+``candidate`` card at every change of one of its candidates (start, snapshot stored,
+snapshot analysed, page events, warnings).
+
     .venv/bin/python bench/load.py --n 100 --duration 180 \\
         [--scenario steady|sync-start] [--config embedded|scale-out] [--db sqlite|postgresql]
-        [--procs 3] [--profile]
+        [--procs 3] [--per-session 40] [--profile]
 
     .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
         (a server already running on that database: the bench prepares and checks through it)
@@ -29,7 +39,12 @@ and analysis latency (``analysed_at - received_at``), the backlog of pending sna
 over time, skipped (shed) snapshots, CPU and memory of every process (psutil), and the
 server's CPU ms per acknowledged save (steady window), per admitted candidate (login +
 consent + entry + start + state, the admission phase) and per state fetch (a phase of
-state fetches only). ``--profile`` (embedded only) runs the server under cProfile for the
+state fetches only). The walls: how many joined, the cards received (in all, per second of
+the steady window and from the last candidate ready to the end, with their bytes), cards
+per stored snapshot, and the cards' delay (p50/p99): from the snapshot's ``received_at`` to
+the first card showing it, and from its ``analysed_at`` to the next card of it (a card
+carries no time of its own: its ``thumb_id`` is looked up in the database afterwards; one
+machine, one clock). ``--profile`` (embedded only) runs the server under cProfile for the
 steady window (bench/profiled_serve.py) and prints the top functions.
 Output: a table on stdout and ``bench/out/load-<config>-<db>-<scenario>-<n>.json``.
 """
@@ -172,9 +187,15 @@ def registration_photos(limit: int = 24) -> list[tuple[Path, bytes]]:
     return found
 
 
-def prepare(database_url: str, data_dir: str, n: int) -> list[dict[str, Any]]:
+def prepare(
+    database_url: str, data_dir: str, n: int, per_session: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """N physicians of the demo cycle, in bulk: a set password (one argon2 hash for all),
-    no forced change, a usable registration photo with its encoding."""
+    no forced change, a usable registration photo with its encoding. With ``per_session``,
+    also the exam day's invigilation: ceil(N / per_session) exam sessions (场次) in the
+    window of the paper the candidates start, the candidates assigned to them in order, and
+    one invigilator per session (a set password, no forced change). Returns the candidates
+    and the walls (one per session: its invigilator's login and the session's id)."""
     from examsvc import create_app
     from examsvc.accounts.models import User
     from examsvc.accounts.passwords import hash_password
@@ -243,9 +264,78 @@ def prepare(database_url: str, data_dir: str, n: int) -> list[dict[str, Any]]:
             ),
             updates,
         )
+        walls = []
+        if per_session > 0:
+            walls = prepare_sessions(
+                [by_registration[item.registration_id].id for item in items],
+                per_session,
+                password_hash,
+            )
         db.session.commit()
         db.engine.dispose()
-    return candidates
+    return candidates, walls
+
+
+def prepare_sessions(
+    physician_ids: list[int], per_session: int, password_hash: str
+) -> list[dict[str, Any]]:
+    """The sessions of the exam day, as the sessions page makes them (``create_session``,
+    ``assign_invigilators`` and the rows ``assign_candidates`` inserts, in bulk), in the
+    window of the paper the candidates start (the first they can start, as the bench's
+    candidates choose). One invigilator account per session (``create_staff``)."""
+    from examsvc.accounts import operations as accounts
+    from examsvc.accounts.models import User
+    from examsvc.attempts import operations as attempts
+    from examsvc.enums import Role
+    from examsvc.extensions import db
+    from examsvc.invigilation import operations as invigilation
+    from examsvc.invigilation.models import ExamSession, session_candidates
+    from examsvc.papers.models import ExamWindow
+    from examsvc.roster.models import Physician
+
+    now = datetime.now(UTC)
+    sample = db.session.get(Physician, physician_ids[0])
+    assert sample is not None
+    state = next(s for s in attempts.overview(sample, now).states if s.can_start)
+    window = db.session.get(ExamWindow, state.window.id) if state.window else None
+    assert window is not None
+    # A second run on the same database (``--url``) finds its sessions and invigilators,
+    # and empties the sessions before assigning the candidates again.
+    sessions = {
+        s.name: s
+        for s in db.session.scalars(
+            sa.select(ExamSession).where(
+                ExamSession.window_id == window.id, ExamSession.name.like("压测场次%")
+            )
+        )
+    }
+    if sessions:
+        db.session.execute(
+            session_candidates.delete().where(
+                session_candidates.c.session_id.in_([s.id for s in sessions.values()])
+            )
+        )
+    walls = []
+    rows = []
+    for k in range((len(physician_ids) + per_session - 1) // per_session):
+        name, login = f"压测场次{k + 1}", f"load-invigilator-{k + 1}"
+        session = sessions.get(name) or invigilation.create_session(window, name, None)
+        user = accounts.find_user(login) or accounts.create_staff(
+            Role.INVIGILATOR, login, f"压测监考{k + 1}", PASSWORD, now=now
+        )
+        invigilation.assign_invigilators(session, [user.id])
+        rows += [
+            {"session_id": session.id, "physician_id": pid}
+            for pid in physician_ids[k * per_session : (k + 1) * per_session]
+        ]
+        walls.append({"index": k, "login": login, "session_id": session.id, "user_id": user.id})
+    db.session.execute(session_candidates.insert(), rows)
+    db.session.execute(
+        sa.update(User)
+        .where(User.id.in_([w["user_id"] for w in walls]))
+        .values(password_hash=password_hash, must_change_password=False, password_changed_at=now)
+    )
+    return walls
 
 
 # --- one candidate (in a generator process) -------------------------------------------------
@@ -295,6 +385,11 @@ class Candidate:
         self.queue_polls = 0
         self.disconnects: dict[str, int] = {}  # the socket's disconnect reasons, counted
         self.queue_turns = 0  # asks made at once on admission_turn
+
+    def rejoin(self, client: socketio.Client) -> None:
+        """After a reconnection, as the exam page: join the attempt's room again."""
+        if self.attempt_id is not None:
+            client.emit("exam_join", {"attempt_id": self.attempt_id}, namespace="/exam")
 
     def timed(self, name: str, call):
         started = time.monotonic()
@@ -563,27 +658,28 @@ class Candidate:
 
 
 class PageSocket(socketio.Client):
-    """The exam page's socket: like socket.io-client, it reconnects by itself (1–5 s apart)
-    and re-joins its attempt; a call made meanwhile waits for the reconnection (≤ 60 s)
-    instead of failing, as the page's journal would resend it. The disconnect reasons are
-    counted in the candidate's ``disconnects``."""
+    """A page's socket: like socket.io-client, it reconnects by itself (1–5 s apart) and
+    joins again (its owner's ``rejoin``: the exam page its attempt, the wall its session);
+    a call made meanwhile waits for the reconnection (≤ 60 s) instead of failing, as the
+    page's journal would resend it. The disconnect reasons are counted in the owner's
+    ``disconnects``."""
 
-    def __init__(self, candidate: Candidate) -> None:
+    def __init__(self, owner: Candidate | Wall, namespace: str = "/exam") -> None:
         super().__init__(reconnection=True, reconnection_delay=1, reconnection_delay_max=5)
-        self.candidate = candidate
+        self.owner = owner
         self.joined_before = False
-        self.on("disconnect", self._gone, namespace="/exam")
-        self.on("connect", self._back, namespace="/exam")
+        self.on("disconnect", self._gone, namespace=namespace)
+        self.on("connect", self._back, namespace=namespace)
 
     def _gone(self, reason: Any = None) -> None:
-        if self.candidate.stop.is_set():  # the run's own end
+        if self.owner.stop.is_set():  # the run's own end
             return
         key = str(reason or "unknown")
-        self.candidate.disconnects[key] = self.candidate.disconnects.get(key, 0) + 1
+        self.owner.disconnects[key] = self.owner.disconnects.get(key, 0) + 1
 
     def _back(self) -> None:
-        if self.joined_before and self.candidate.attempt_id is not None:
-            self.emit("exam_join", {"attempt_id": self.candidate.attempt_id}, namespace="/exam")
+        if self.joined_before:
+            self.owner.rejoin(self)
         self.joined_before = True
 
     def call(self, event: str, data: Any = None, namespace: str | None = None, timeout: int = 60):
@@ -592,9 +688,108 @@ class PageSocket(socketio.Client):
             try:
                 return super().call(event, data, namespace=namespace, timeout=timeout)
             except socketio.exceptions.BadNamespaceError:
-                if time.monotonic() > deadline or self.candidate.stop.is_set():
+                if time.monotonic() > deadline or self.owner.stop.is_set():
                     raise
                 time.sleep(0.5)
+
+
+# --- one invigilator's wall (in the walls' generator process) -------------------------------
+
+
+class Wall:
+    """An invigilator's wall page (static/js/wall.js): logs in, renders the wall
+    (``/invigilate/sessions/<id>``), connects to ``/invigilate``, joins the session's room
+    (again on every reconnection, and when the server says ``rejoin``) and records every
+    ``candidate`` card pushed: when it came, its candidate's attempt, its newest snapshot
+    (``thumb_id``, whose stored and analysed times the database tells) and its size."""
+
+    def __init__(self, spec: dict[str, Any], base: str) -> None:
+        self.spec, self.base = spec, base
+        self.rng = random.Random(1000 + spec["index"])
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.disconnects: dict[str, int] = {}
+        self.cards: list[
+            tuple[float, int | None, int | None, int]
+        ] = []  # (t, attempt, thumb, bytes)
+        self.joins = 0  # join acks received (the first and every re-join)
+        self.join_cards = 0  # cards in those acks
+        self.connected_at: float | None = None
+        self.namespace = "/invigilate"
+
+    def run(self, start_at: float, end_at: float) -> None:
+        try:
+            self._run(start_at, end_at)
+        except Exception as exc:  # a failure is a result: counted, not fatal
+            self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            self.stop.set()
+
+    def _run(self, start_at: float, end_at: float) -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        http = requests.Session()
+        base = self.base
+        token = http.get(base + "/api/v1/session", timeout=120).json()["csrf_token"]
+        answer = http.post(
+            base + "/api/v1/session",
+            json={"login": self.spec["login"], "password": PASSWORD},
+            headers={"X-CSRFToken": token},
+            timeout=120,
+        )
+        if not answer.ok:
+            raise RuntimeError(f"wall login {answer.status_code} {answer.text[:100]}")
+        page = http.get(f"{base}/invigilate/sessions/{self.spec['session_id']}", timeout=120)
+        if not page.ok:
+            raise RuntimeError(f"wall page {page.status_code}")
+        client = PageSocket(self, self.namespace)
+        client.on("candidate", self._card, namespace=self.namespace)
+        client.on("rejoin", lambda *a: self.rejoin(client), namespace=self.namespace)
+        cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+        for attempt in range(6):  # a connect refused (busy) is tried again
+            try:
+                client.connect(
+                    base,
+                    namespaces=[self.namespace],
+                    headers=cookie,
+                    transports=["websocket"],
+                    wait_timeout=120,
+                )
+                break
+            except socketio.exceptions.ConnectionError:
+                if attempt == 5:
+                    raise
+                time.sleep(2 * (1 + self.rng.random()))
+        self._joined(
+            client.call("join", {"session_id": self.spec["session_id"]}, namespace=self.namespace)
+        )
+        if self.joins:
+            self.connected_at = time.time()
+        self.stop.wait(max(0.0, end_at - time.time()))
+        self.stop.set()
+        client.disconnect()
+
+    def rejoin(self, client: socketio.Client) -> None:
+        """As the page: join again, the answer (emit's callback, not a blocking call in the
+        client's event thread) carries the cards as they are now."""
+        client.emit(
+            "join",
+            {"session_id": self.spec["session_id"]},
+            namespace=self.namespace,
+            callback=self._joined,
+        )
+
+    def _joined(self, ack: Any = None) -> None:
+        if not (ack or {}).get("ok"):
+            self.errors.append(f"join refused: {json.dumps(ack, ensure_ascii=False)[:200]}")
+            return
+        self.joins += 1
+        self.join_cards += len(ack.get("cards") or [])
+
+    def _card(self, message: Any = None) -> None:
+        received = time.time()
+        card = (message or {}).get("card") or {}
+        size = len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+        self.cards.append((received, card.get("attempt_id"), card.get("thumb_id"), size))
 
 
 def generator(args: tuple) -> dict[str, Any]:
@@ -630,6 +825,34 @@ def generator(args: tuple) -> dict[str, Any]:
                 "start_at": starts[c.spec["index"]],
             }
             for c in candidates
+        ]
+    }
+
+
+def wall_generator(args: tuple) -> dict[str, Any]:
+    """The walls' generator process: every invigilator's wall, one thread each."""
+    specs, bases, start_at, end_at = args
+    walls = [Wall(s, bases[s["index"] % len(bases)]) for s in specs]
+    threads = [
+        threading.Thread(target=w.run, args=(start_at + 0.05 * k, end_at), daemon=True)
+        for k, w in enumerate(walls)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(60.0, end_at - time.time() + 120))
+    return {
+        "walls": [
+            {
+                "session_id": w.spec["session_id"],
+                "errors": w.errors,
+                "disconnects": w.disconnects,
+                "cards": w.cards,
+                "joins": w.joins,
+                "join_cards": w.join_cards,
+                "connected_at": w.connected_at,
+            }
+            for w in walls
         ]
     }
 
@@ -873,6 +1096,13 @@ def main() -> None:
     parser.add_argument("--state-fetches", type=int, default=3)
     parser.add_argument("--procs", type=int, default=3, help="generator processes")
     parser.add_argument(
+        "--per-session",
+        type=int,
+        default=40,
+        help="candidates per exam session, each watched by an invigilator's wall "
+        "(0: no sessions, no walls, as the runs before them)",
+    )
+    parser.add_argument(
         "--face-workers", type=int, default=os.cpu_count() or 2, help="scale-out: RQ face workers"
     )
     parser.add_argument(
@@ -945,7 +1175,7 @@ def main() -> None:
             cli(env, "db", "upgrade")
             cli(env, "demo", "load")
         t = time.monotonic()
-        specs = prepare(database_url, data_dir, args.n)
+        specs, wall_specs = prepare(database_url, data_dir, args.n, args.per_session)
         prepared_s = time.monotonic() - t
         if not args.url:
             urls, started = start_servers(stack, args, root, env)
@@ -968,8 +1198,14 @@ def main() -> None:
         procs = max(1, args.procs)
         shares = [specs[k::procs] for k in range(procs)]
         opts = {"save_every": args.save_every, "state_fetches": args.state_fetches}
-        pool_ctx = multiprocessing.get_context("spawn").Pool(procs)
+        pool_ctx = multiprocessing.get_context("spawn").Pool(procs + (1 if wall_specs else 0))
         stack.callback(pool_ctx.terminate)
+        # The walls first: a process of their own, open before the first candidate logs in.
+        walls_pending = (
+            pool_ctx.apply_async(wall_generator, ((wall_specs, urls, now - 3, end_at),))
+            if wall_specs
+            else None
+        )
         pending = pool_ctx.map_async(
             generator, [(share, urls, opts, starts, end_at, state_phase) for share in shares]
         )
@@ -992,6 +1228,7 @@ def main() -> None:
             for part in pending.get(timeout=end_at - time.time() + 600)
             for c in part["candidates"]
         ]
+        walls = walls_pending.get(timeout=300)["walls"] if walls_pending else []
         time.sleep(15)  # the face pool finishes the last snapshots
         monitor.done.set()
         monitor.join()
@@ -1007,6 +1244,7 @@ def main() -> None:
             state_phase,
             prepared_s,
         )
+        report["walls"] = walls_summary(args, walls, results, database_url, steady, end_at)
         if profiled and (root / "server.pstats").exists():
             text = io.StringIO()
             pstats.Stats(str(root / "server.pstats"), stream=text).sort_stats(
@@ -1164,6 +1402,112 @@ def summarise(
     }
 
 
+def _epoch(value: Any) -> float | None:
+    """A stored time (a datetime, or SQLite's text) as epoch seconds (UTC when naive)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
+def walls_summary(
+    args,
+    walls: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    database_url: str,
+    steady: tuple[float, float],
+    end_at: float,
+) -> dict[str, Any]:
+    """The invigilators' walls: how many joined, the ``candidate`` cards they received (in
+    all and per second of the steady window, with their bytes as JSON), and each card's
+    delay from the time the database gives its newest snapshot: a card bringing a snapshot
+    new to the wall, from the snapshot's ``received_at`` (stored → on the wall); the next
+    card of that snapshot once analysed, from its ``analysed_at`` (analysed → on the wall).
+    Same machine, same clock (with ``--url`` on another host the delays mean nothing)."""
+    if not walls:
+        return {"per_session": args.per_session, "sessions": 0}
+    engine = sa.create_engine(database_url)
+    ours = [c["attempt_id"] for c in results if c["attempt_id"]]
+    with engine.connect() as conn:
+        rows: list[Any] = (
+            conn.execute(
+                sa.select(sa.column("id"), sa.column("received_at"), sa.column("analysed_at"))
+                .select_from(sa.table("snapshots"))
+                .where(sa.column("attempt_id").in_(ours))
+            ).all()  # type: ignore[assignment]
+            if ours
+            else []
+        )
+    engine.dispose()
+    times = {r.id: (_epoch(r.received_at), _epoch(r.analysed_at)) for r in rows}
+    stored_delay: list[float] = []
+    analysed_delay: list[float] = []
+    other = 0
+    for w in walls:
+        seen: dict[int, bool] = {}  # thumb → its analysed card counted
+        for t, _attempt, thumb, _size in sorted(w["cards"]):
+            received, analysed = times.get(thumb, (None, None)) if thumb else (None, None)
+            if thumb is None or received is None:
+                other += 1
+            elif thumb not in seen:
+                seen[thumb] = False
+                stored_delay.append(t - received)
+            elif not seen[thumb] and analysed is not None and t >= analysed - 0.001:
+                seen[thumb] = True
+                analysed_delay.append(t - analysed)
+            else:
+                other += 1
+    cards = [c for w in walls for c in w["cards"]]
+    in_steady = [c for c in cards if steady[0] <= c[0] < steady[1]]
+    window = steady[1] - steady[0]
+    # Also from the last candidate ready to the end (a short run has no steady window).
+    last_ready = max((c["ready_at"] for c in results if c["ready_at"]), default=end_at)
+    all_in = [c for c in cards if last_ready <= c[0] < end_at]
+    all_in_s = end_at - last_ready
+    errors: dict[str, int] = {}
+    disconnects: dict[str, int] = {}
+    for w in walls:
+        for e in w["errors"]:
+            errors[e[:80]] = errors.get(e[:80], 0) + 1
+        for reason, count in w["disconnects"].items():
+            disconnects[reason] = disconnects.get(reason, 0) + count
+    connected = sum(1 for w in walls if w["connected_at"])
+    return {
+        "per_session": args.per_session,
+        "sessions": len(walls),
+        "connected": connected,
+        "rejoins": sum(max(0, w["joins"] - 1) for w in walls),
+        "join_cards": sum(w["join_cards"] for w in walls),
+        "errors": errors,
+        "disconnects": disconnects,
+        "cards": len(cards),
+        "cards_bytes": sum(c[3] for c in cards),
+        "card_bytes_mean": round(sum(c[3] for c in cards) / len(cards)) if cards else None,
+        "steady_cards": len(in_steady),
+        "steady_cards_per_s": round(len(in_steady) / window, 1) if window > 0 else None,
+        "steady_bytes_per_s": round(sum(c[3] for c in in_steady) / window) if window > 0 else None,
+        "all_ready_cards_per_s": round(len(all_in) / all_in_s, 2) if all_in_s > 1 else None,
+        "all_ready_bytes_per_s": round(sum(c[3] for c in all_in) / all_in_s)
+        if all_in_s > 1
+        else None,
+        "snapshots_of_candidates": len(rows),
+        "cards_per_snapshot": round(len(cards) / len(rows), 2) if rows else None,
+        "cards_new_snapshot": len(stored_delay),
+        "cards_analysed_snapshot": len(analysed_delay),
+        "cards_other": other,
+        "delay_stored_p50_ms": ms(pct(stored_delay, 0.5)),
+        "delay_stored_p99_ms": ms(pct(stored_delay, 0.99)),
+        "delay_analysed_p50_ms": ms(pct(analysed_delay, 0.5)),
+        "delay_analysed_p99_ms": ms(pct(analysed_delay, 0.99)),
+        "note": "cards_other: the attempt's start, page events, a card of a snapshot already "
+        "shown; delay_stored: snapshot received_at → card on the wall; delay_analysed: "
+        "analysed_at → the next card of that snapshot",
+    }
+
+
 def print_table(r: dict[str, Any]) -> None:
     print(f"\n== load {r['label']}  (liveness disabled; machine {r['machine']}) ==")
     q = r["queue"]
@@ -1215,6 +1559,21 @@ def print_table(r: dict[str, Any]) -> None:
         )
     if r["disconnects"]:
         print("socket disconnects (reason: count):", r["disconnects"])
+    w = r.get("walls") or {}
+    if w.get("sessions"):
+        print(
+            f"walls: {w['connected']}/{w['sessions']} connected ({w['per_session']} per session), "
+            f"rejoins {w['rejoins']}; cards {w['cards']} ({w['cards_per_snapshot']} per snapshot"
+            f" of {w['snapshots_of_candidates']}; {w['card_bytes_mean']} B each), steady "
+            f"{w['steady_cards_per_s']} cards/s {w['steady_bytes_per_s']} B/s (all ready: "
+            f"{w['all_ready_cards_per_s']} cards/s {w['all_ready_bytes_per_s']} B/s); delay stored→wall "
+            f"p50 {w['delay_stored_p50_ms']} p99 {w['delay_stored_p99_ms']} ms, analysed→wall "
+            f"p50 {w['delay_analysed_p50_ms']} p99 {w['delay_analysed_p99_ms']} ms"
+        )
+        if w["errors"] or w["disconnects"]:
+            print("walls' errors:", w["errors"], "disconnects:", w["disconnects"])
+    else:
+        print("walls: none (--per-session 0)")
     steady_from, steady_to = r["steady_window_s"]
     if r["last_ready_after_first_login_s"] and r["last_ready_after_first_login_s"] > steady_from:
         print(
