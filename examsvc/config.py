@@ -108,6 +108,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REGISTRY_TOKEN", None, str, "Bearer token for the registration system."),
     Setting("REGISTRY_CYCLE", None, str, "Cycle code to pull, e.g. HN-2024."),
     Setting("REGISTRY_TIMEOUT", 20, int, "Seconds per registry HTTP request."),
+    Setting(
+        "REGISTRY_RETRY_SECONDS",
+        1.0,
+        float,
+        "Seconds before a roster pull tries a failed registry request (unreachable, 5xx)"
+        " again, doubling each time (five tries, at most 60 s apart).",
+    ),
     Setting("ROSTER_PULL_INTERVAL", 3600, int, "Seconds between scheduled roster pulls (0: off)."),
     Setting(
         "RESULTS_DELIVER_IN_WEB",

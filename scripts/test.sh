@@ -7,4 +7,7 @@ scripts/bootstrap.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy proctoring question_banks examsvc
-.venv/bin/pytest "$@"
+# Two test processes (pytest-xdist: the suite mostly waits on servers, browsers and
+# subprocesses); the browser tests stay together on one (tests/conftest.py).
+# EXAMSVC_TEST_PROCESSES=0 runs in this process (for -s or a debugger).
+.venv/bin/pytest -n "${EXAMSVC_TEST_PROCESSES:-2}" --dist loadfile "$@"

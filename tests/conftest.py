@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,34 @@ REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("EXAMSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 # 2026-05-12 09:00 Beijing time, inside a typical exam window.
 T0 = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
+
+
+E2E = REPO / "tests" / "e2e"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist with ``--dist loadfile`` (scripts/test.sh): each test file goes
+    whole to one worker (its module fixtures made once), except that the browser tests
+    (tests/e2e) go together to one worker, in order, with one Chromium and one server at a
+    time as in a plain run. They come first (the longest unit, see below), while the other
+    worker takes the other files."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/e2e" if path.startswith("tests/e2e/") else path
+
+    config.option.loadscopereorder = False  # in collection order: the browser tests first
+    return BrowserTestsTogether(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On pytest-xdist's workers, the browser tests first (see above)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: not Path(item.path).is_relative_to(E2E))
 
 
 @pytest.fixture(scope="session", autouse=True)

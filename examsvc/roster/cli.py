@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from examsvc import uow
 from examsvc.clock import now
 from examsvc.extensions import db
-from examsvc.registry import RegistryClient, RegistryError
+from examsvc.registry import RegistryClient, RegistryError, RetryPolicy
 from examsvc.roster import files, operations
 from examsvc.roster.checks import PhotoPool
 from examsvc.roster.models import Cycle
@@ -43,7 +43,12 @@ def pull(cycle_code: str | None, base_url: str | None, token_env: str) -> None:
     token = os.environ.get(token_env) or config["REGISTRY_TOKEN"]
     if not (cycle_code and base_url and token):
         raise click.ClickException("set the cycle, the registry base URL and the token")
-    client = RegistryClient(base_url, token, timeout=config["REGISTRY_TIMEOUT"])
+    client = RegistryClient(
+        base_url,
+        token,
+        timeout=config["REGISTRY_TIMEOUT"],
+        policy=RetryPolicy(base_delay=config["REGISTRY_RETRY_SECONDS"]),
+    )
     try:
         # Photo checks on every core (FACE_WORKERS, 0: one per core), downloads 8 at a time.
         with PhotoPool(config["FACE_WORKERS"]) as checker:

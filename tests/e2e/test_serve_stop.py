@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     Server,
     _free_port,
     cookie_header,
+    demo_database,
     demo_env,
     launch,
     physician_session,
@@ -209,8 +210,7 @@ def test_gunicorn_worker_closes_sockets_on_sigterm_instead_of_waiting(tmp_path):
     port = _free_port()
     env = demo_env(tmp_path, EXAMSVC_STOP_GRACE_SECONDS="5")
     server = Server(f"http://127.0.0.1:{port}", env, tmp_path / "gunicorn.log")
-    server.command("db", "upgrade")
-    server.command("demo", "load")
+    demo_database(server)
     command = [sys.executable, "-m", "gunicorn", "-c", "python:examsvc.gunicorn_conf"]
     command += ["--bind", f"127.0.0.1:{port}", "examsvc.wsgi:app"]
     with (

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     SERVERS,
     Server,
     _free_port,
+    demo_database,
     demo_env,
     fresh_database,
     wait_until_serving,
@@ -76,8 +77,7 @@ class Service:
         self.jobs = jobs
         self.process: subprocess.Popen[bytes] | None = None
         SERVERS[self.url] = self.server
-        self.server.command("db", "upgrade")
-        self.server.command("demo", "load")
+        demo_database(self.server)
 
     def start(self) -> None:
         command = [sys.executable, "-m", "examsvc.cli", "serve", "--port", str(self.port)]

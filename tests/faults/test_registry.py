@@ -46,6 +46,7 @@ def test_pulls_and_write_backs_stop_cleanly_and_catch_up_when_the_registry_retur
         EXAMSVC_REGISTRY_TOKEN=TOKEN,
         EXAMSVC_REGISTRY_CYCLE=CYCLE["code"],
         EXAMSVC_REGISTRY_TIMEOUT="5",
+        EXAMSVC_REGISTRY_RETRY_SECONDS="0.01",  # the five tries, without 15 s of waits
         **fault_database,
     )
 
