@@ -23,6 +23,7 @@ from examsvc.papers.queries import papers_for
 from examsvc.roster.models import Physician
 from tests.factories import create_cycle, create_physician
 from tests.factories_exam import create_attempt, create_bank, create_paper, create_window
+from tests.statements import recorded_statements
 
 HUM, PROF = PaperKind.HUMANITIES, PaperKind.PROFESSIONAL
 
@@ -263,15 +264,7 @@ def test_the_rules_read_the_papers_that_count_in_one_statement(cases):
     attempted."""
     for name, (physician, expected) in cases["people"].items():
         assert physician.id  # loaded before counting
-        statements: list[str] = []
-
-        def listen(conn, cursor, statement, *args, seen=statements):
-            seen.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listen)
-        try:
+        with recorded_statements() as statements:
             chosen = ops.chosen_papers(physician)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listen)
         assert len(statements) == 1, name
         assert {p.kind: p.id for p in chosen} == expected, name

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from examsvc import uow
 from examsvc.camera.models import ClientEventKind, SnapshotStatus
@@ -17,6 +16,7 @@ from examsvc.invigilation import live
 from examsvc.invigilation.events import NAMESPACE
 from examsvc.signals import attempt_changed
 from tests.invigilation.factories import create_event, create_hall, create_snapshot, log_in
+from tests.statements import recorded_statements
 
 
 @pytest.fixture
@@ -93,17 +93,9 @@ def test_a_session_s_changed_cards_are_built_in_one_read(app, hall, clock):
     """Pushing two candidates of a session costs the statements of pushing one."""
 
     def statements(attempt_ids):
-        seen: list[str] = []
-
-        def listen(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listen)
-        try:
-            db.session.expire_all()
+        db.session.expire_all()
+        with recorded_statements() as seen:
             live.push_cards(attempt_ids)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listen)
         return len(seen)
 
     one = statements([hall.attempt_a.id])

@@ -38,6 +38,7 @@ from tests.invigilation.factories import (
     create_snapshot,
     log_in,
 )
+from tests.statements import recorded_statements
 
 JPEG = b"\xff\xd8\xff\xe0" + b"a snapshot" * 20
 
@@ -571,17 +572,9 @@ def test_the_wall_costs_the_same_queries_for_forty_candidates_as_for_three(app, 
     from tests.invigilation.factories import create_attempt
 
     def count_queries() -> int:
-        statements: list[str] = []
-
-        def listen(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listen)
-        try:
-            db.session.expire_all()
+        db.session.expire_all()
+        with recorded_statements() as statements:
             cards = queries.cards(hall.session, clock.now())
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listen)
         assert cards
         return len(statements)
 
