@@ -452,22 +452,11 @@ class Candidate:
         client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
         client.on("admission_turn", lambda *a: self.turn.set(), namespace="/exam")
 
-        def connect() -> None:  # a connect refused (busy) is tried again, as exam.js does
-            for attempt in range(6):
-                try:
-                    client.connect(
-                        base,
-                        namespaces=["/exam"],
-                        headers=cookie,
-                        transports=["websocket"],
-                        wait_timeout=120,
-                    )
-                    return
-                except socketio.exceptions.ConnectionError:
-                    if attempt == 5:
-                        raise
-                    self.http_busy += 1
-                    time.sleep(2 * (1 + self.rng.random()))
+        def connect() -> None:
+            try:
+                client.open(base, cookie, self.rng)
+            finally:
+                self.http_busy += client.busy
 
         self.timed("connect", connect)
         for _try in range(5):
@@ -667,9 +656,29 @@ class PageSocket(socketio.Client):
     def __init__(self, owner: Candidate | Wall, namespace: str = "/exam") -> None:
         super().__init__(reconnection=True, reconnection_delay=1, reconnection_delay_max=5)
         self.owner = owner
+        self.namespace = namespace
         self.joined_before = False
+        self.busy = 0  # connects refused (busy) and tried again
         self.on("disconnect", self._gone, namespace=namespace)
         self.on("connect", self._back, namespace=namespace)
+
+    def open(self, base: str, cookie: dict[str, str], rng: random.Random) -> None:
+        """The first connection; one refused (busy) is tried again, as the page does."""
+        for attempt in range(6):
+            try:
+                self.connect(
+                    base,
+                    namespaces=[self.namespace],
+                    headers=cookie,
+                    transports=["websocket"],
+                    wait_timeout=120,
+                )
+                return
+            except socketio.exceptions.ConnectionError:
+                if attempt == 5:
+                    raise
+                self.busy += 1
+                time.sleep(2 * (1 + rng.random()))
 
     def _gone(self, reason: Any = None) -> None:
         if self.owner.stop.is_set():  # the run's own end
@@ -745,20 +754,7 @@ class Wall:
         client.on("candidate", self._card, namespace=self.namespace)
         client.on("rejoin", lambda *a: self.rejoin(client), namespace=self.namespace)
         cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
-        for attempt in range(6):  # a connect refused (busy) is tried again
-            try:
-                client.connect(
-                    base,
-                    namespaces=[self.namespace],
-                    headers=cookie,
-                    transports=["websocket"],
-                    wait_timeout=120,
-                )
-                break
-            except socketio.exceptions.ConnectionError:
-                if attempt == 5:
-                    raise
-                time.sleep(2 * (1 + self.rng.random()))
+        client.open(base, cookie, self.rng)
         self._joined(
             client.call("join", {"session_id": self.spec["session_id"]}, namespace=self.namespace)
         )
