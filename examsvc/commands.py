@@ -13,6 +13,7 @@ from gevent import pywsgi
 from examsvc import drain, jobs, logs, offload
 from examsvc.camera import analysis, faces
 from examsvc.extensions import socketio
+from examsvc.invigilation import live
 
 
 class WebSocketClosingHandler(pywsgi.WSGIHandler):
@@ -42,6 +43,7 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
 
     faces.start(app)
     offload.start(app)
+    live.start(app)
     analysis.recover(app)
     if not no_jobs:
         jobs.start(app)

@@ -27,11 +27,13 @@ def post_worker_init(worker: Any) -> None:
     # local import: after gunicorn's gevent worker has patched the standard library
     from examsvc import jobs, logs, offload
     from examsvc.camera import analysis, faces  # local import: as above
+    from examsvc.invigilation import live  # local import: as above
 
     app = worker.wsgi
     logs.configure(app, default="json")
     faces.start(app)
     offload.start(app)
+    live.start(app)
     analysis.recover(app)
     jobs.start(app)
     _drain_on_sigterm(worker, app)

@@ -127,9 +127,6 @@ def app(migrated_database: str, clock: FrozenClock, tmp_path: Path) -> Iterator[
             "WTF_CSRF_ENABLED": False,  # tests/accounts/test_csrf.py turns it back on
             "SESSION_COOKIE_SECURE": False,
             "ROSTER_PULL_INTERVAL": 0,
-            # The wall's cards at once, in the unit's own context (the test client has no
-            # background loop); tests/invigilation/test_due_cards.py tests the pushes together.
-            "CARD_PUSH_SECONDS": 0,
         }
     )
     with app.app_context():

@@ -69,23 +69,23 @@ class DueCards:
                 db.session.remove()
 
 
-def due_cards(app: Flask) -> DueCards:
-    found = app.extensions.get("examsvc.due_cards")
-    if found is None:
-        found = app.extensions["examsvc.due_cards"] = DueCards(
-            app, float(app.config["CARD_PUSH_SECONDS"]), socketio.start_background_task
-        )
-    return cast(DueCards, found)
+def start(app: Flask) -> None:
+    """In a serving process (``examsvc serve``, a gunicorn worker): changed cards wait
+    ``CARD_PUSH_SECONDS`` to be pushed together. Elsewhere (a face worker's job, a command,
+    a test) there is no loop to push them later: each goes at once."""
+    delay = float(app.config["CARD_PUSH_SECONDS"])
+    if delay > 0:
+        app.extensions["examsvc.due_cards"] = DueCards(app, delay, socketio.start_background_task)
 
 
 def card_due(attempt_id: int) -> None:
-    """Push the candidate's card to the walls: within ``CARD_PUSH_SECONDS`` with the other
-    changes of that time, or at once when it is 0."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if float(app.config["CARD_PUSH_SECONDS"]) <= 0:
+    """Push the candidate's card to the walls: with the other changes of the next
+    ``CARD_PUSH_SECONDS`` in a serving process (:func:`start`), else at once."""
+    due = current_app.extensions.get("examsvc.due_cards")
+    if due is None:
         push_cards([attempt_id])
     else:
-        due_cards(app).add(attempt_id)
+        cast(DueCards, due).add(attempt_id)
 
 
 def push_cards(attempt_ids: list[int]) -> None:

@@ -1,7 +1,7 @@
-"""The wall's cards pushed together: every change of ``CARD_PUSH_SECONDS`` in one push, each
-session's changed cards built in one read, over a real Socket.IO test client. The background
-task is the one thing replaced: the test holds the scheduled push and runs it itself (time is
-injected, never slept on)."""
+"""The wall's cards pushed together in a serving process: every change of
+``CARD_PUSH_SECONDS`` in one push, each session's changed cards built in one read, over a
+real Socket.IO test client. The background task is the one thing replaced: the test holds
+the scheduled push and runs it itself (time is injected, never slept on)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def hall(app, clock):
 def scheduled(app):
     """The pushes ``DueCards`` asked to run in the background, not yet run."""
     waiting: list = []
-    app.config["CARD_PUSH_SECONDS"] = 1.0
     app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, waiting.append)
     return waiting
 
@@ -102,11 +101,19 @@ def test_a_session_s_changed_cards_are_built_in_one_read(app, hall, clock):
     assert statements([hall.attempt_a.id, hall.attempt_b.id]) == one
 
 
-def test_with_no_interval_a_card_is_pushed_at_once(app, hall, clock):
-    assert app.config["CARD_PUSH_SECONDS"] == 0  # the tests' setting: at once
+def test_a_process_that_does_not_serve_pushes_a_card_at_once(app, hall, clock):
+    """A face worker's job, a command, a test: no loop would push it later."""
+    assert "examsvc.due_cards" not in app.extensions
     mine = wall(app, hall.mine, hall.session.id)
     change(hall.attempt_a, clock)
     [card] = cards(mine)
     assert card["name"] == "张三" and card["connection"] == "disconnected"
-    assert "examsvc.due_cards" not in app.extensions
     mine.disconnect(NAMESPACE)
+
+
+def test_a_serving_process_pushes_together_unless_the_interval_is_0(app):
+    live.start(app)
+    assert isinstance(app.extensions.pop("examsvc.due_cards"), live.DueCards)
+    app.config["CARD_PUSH_SECONDS"] = 0
+    live.start(app)
+    assert "examsvc.due_cards" not in app.extensions
