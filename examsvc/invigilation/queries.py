@@ -359,13 +359,12 @@ def card_updates(attempt_ids: Iterable[int], now: datetime) -> list[tuple[int, C
             ),
         )
         .where(Attempt.id.in_(list(attempt_ids)))
+        .distinct()
         .order_by(session_candidates.c.session_id, Attempt.physician_id)
     )
     by_session: dict[int, list[int]] = {}
     for session_id, physician_id in held:
-        people = by_session.setdefault(session_id, [])
-        if physician_id not in people:
-            people.append(physician_id)
+        by_session.setdefault(session_id, []).append(physician_id)
     updates: list[tuple[int, Card]] = []
     for session_id, physician_ids in by_session.items():
         session = db.session.get(ExamSession, session_id)
