@@ -14,6 +14,8 @@ as the page does (``admission``, asking again after the server's ``poll_in``, or
 runs with ``EXAMSVC_LIVENESS=false``: no movement challenge), starts the paper, fetches the
 attempt's state, joins, saves an answer every ``--save-every`` s (jittered ±50 %) and sends
 a ~40 KB 640×480 JPEG snapshot whenever the server asks (``next_in``, ``snapshot_request``).
+The frames are made once per photo before the run (``camera_roll``), as a phone's camera
+makes them without the server's CPU.
 
 The exam day's invigilation (``--per-session 40``, the default; ``0`` leaves it out, as
 runs before it): the candidates sit in ceil(N / 40) exam sessions (场次) of the window they
@@ -160,12 +162,17 @@ def postgres(root: Path):
         shutil.rmtree(home, ignore_errors=True)
 
 
-def registration_photos(limit: int = 24) -> list[tuple[Path, bytes]]:
-    """Real photos of distinct people that the engine accepts: (path, encoding bytes)."""
+SNAPSHOT_FRAMES = 6  # snapshots made per photo, sent in turn at random
+Roll = dict[str, dict[str, list[bytes]]]  # photo → its "entry" frames and "snapshots"
+
+
+def registration_photos(limit: int = 24) -> list[tuple[Path, bytes, list[bytes]]]:
+    """Real photos of distinct people that the engine accepts: (path, encoding bytes, the
+    three entry frames made from it, which pass the entry check)."""
     from proctoring.engine import check_registration_photo, verify_entry
 
     seen: set[str] = set()
-    found: list[tuple[Path, bytes]] = []
+    found: list[tuple[Path, bytes, list[bytes]]] = []
     for line in (FACES / "identities.csv").read_text().splitlines()[1:]:
         image, identity = line.split(",", 1)
         if identity in seen or not image.startswith(("face_recognition/", "deepface/")):
@@ -179,7 +186,7 @@ def registration_photos(limit: int = 24) -> list[tuple[Path, bytes]]:
         frames = [camera_jpeg(str(FACES / image), rng, 30_000) for _ in range(3)]
         if verify_entry(frames, check.encoding_bytes() or b"").code in ("passed", "review"):
             seen.add(identity)
-            found.append((FACES / image, check.encoding_bytes() or b""))
+            found.append((FACES / image, check.encoding_bytes() or b"", frames))
         if len(found) >= limit:
             break
     if not found:
@@ -187,15 +194,30 @@ def registration_photos(limit: int = 24) -> list[tuple[Path, bytes]]:
     return found
 
 
+def camera_roll(
+    photos: list[tuple[Path, bytes, list[bytes]]],
+) -> Roll:
+    """Each photo's camera frames, made once before the run: its entry frames and
+    SNAPSHOT_FRAMES snapshots of ~40 KB. A phone encodes its frames in its own hardware;
+    made during the run (≈ 60 ms of CPU a frame here) they took the server's cores."""
+    roll = {}
+    for path, _encoding, entry in photos:
+        rng = random.Random(str(path))
+        snapshots = [camera_jpeg(str(path), rng) for _ in range(SNAPSHOT_FRAMES)]
+        roll[str(path)] = {"entry": entry, "snapshots": snapshots}
+    return roll
+
+
 def prepare(
     database_url: str, data_dir: str, n: int, per_session: int = 0
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Roll]:
     """N physicians of the demo cycle, in bulk: a set password (one argon2 hash for all),
     no forced change, a usable registration photo with its encoding. With ``per_session``,
     also the exam day's invigilation: ceil(N / per_session) exam sessions (场次) in the
     window of the paper the candidates start, the candidates assigned to them in order, and
     one invigilator per session (a set password, no forced change). Returns the candidates
-    and the walls (one per session: its invigilator's login and the session's id)."""
+    and the walls (one per session: its invigilator's login and the session's id), and
+    the camera roll of the photos (:func:`camera_roll`)."""
     from examsvc import create_app
     from examsvc.accounts.models import User
     from examsvc.accounts.passwords import hash_password
@@ -251,7 +273,7 @@ def prepare(
         )
         updates = []
         for k, (item, number) in enumerate(zip(items, numbers, strict=True)):
-            path, encoding = photos[k % len(photos)]
+            path, encoding, _frames = photos[k % len(photos)]
             row = by_registration[item.registration_id]
             updates.append({"pid": row.id, "b_status": PhotoStatus.OK, "b_encoding": encoding})
             candidates.append({"index": k, "login": number, "photo": str(path)})
@@ -273,7 +295,7 @@ def prepare(
             )
         db.session.commit()
         db.engine.dispose()
-    return candidates, walls
+    return candidates, walls, camera_roll(photos)
 
 
 def prepare_sessions(
@@ -363,8 +385,10 @@ def camera_jpeg(photo: str, rng: random.Random, target: int = 40_000) -> bytes:
 
 
 class Candidate:
-    def __init__(self, spec: dict[str, Any], base: str, opts: dict[str, Any]) -> None:
-        self.spec, self.base, self.opts = spec, base, opts
+    def __init__(
+        self, spec: dict[str, Any], base: str, opts: dict[str, Any], roll: dict[str, list[bytes]]
+    ) -> None:
+        self.spec, self.base, self.opts, self.roll = spec, base, opts, roll
         self.rng = random.Random(spec["index"])
         self.times: dict[str, float] = {}  # phase → seconds
         self.errors: list[str] = []
@@ -461,7 +485,7 @@ class Candidate:
         self.timed("connect", connect)
         for _try in range(5):
             self._queue(client)
-            frames = [camera_jpeg(self.spec["photo"], self.rng, 30_000) for _ in range(3)]
+            frames = self.roll["entry"]
             ack = self.timed(
                 "entry",
                 lambda frames=frames: client.call(
@@ -618,7 +642,7 @@ class Candidate:
             self.snapshot_asked.clear()
             if self.stop.is_set() or time.time() >= end_at:
                 return
-            image = camera_jpeg(self.spec["photo"], self.rng)
+            image = self.rng.choice(self.roll["snapshots"])
             sent_wall, sent = time.time(), time.monotonic()
             try:
                 ack = client.call(
@@ -790,8 +814,10 @@ class Wall:
 
 def generator(args: tuple) -> dict[str, Any]:
     """One generator process: its share of the candidates, one thread each."""
-    specs, bases, opts, starts, end_at, state_phase = args
-    candidates = [Candidate(s, bases[s["index"] % len(bases)], opts) for s in specs]
+    specs, bases, opts, roll, starts, end_at, state_phase = args
+    candidates = [
+        Candidate(s, bases[s["index"] % len(bases)], opts, roll[s["photo"]]) for s in specs
+    ]
     threads = [
         threading.Thread(
             target=c.run, args=(starts[c.spec["index"]], end_at, state_phase), daemon=True
@@ -1171,7 +1197,7 @@ def main() -> None:
             cli(env, "db", "upgrade")
             cli(env, "demo", "load")
         t = time.monotonic()
-        specs, wall_specs = prepare(database_url, data_dir, args.n, args.per_session)
+        specs, wall_specs, roll = prepare(database_url, data_dir, args.n, args.per_session)
         prepared_s = time.monotonic() - t
         if not args.url:
             urls, started = start_servers(stack, args, root, env)
@@ -1203,7 +1229,8 @@ def main() -> None:
             else None
         )
         pending = pool_ctx.map_async(
-            generator, [(share, urls, opts, starts, end_at, state_phase) for share in shares]
+            generator,
+            [(share, urls, opts, roll, starts, end_at, state_phase) for share in shares],
         )
         time.sleep(1)
         for k, child in enumerate(psutil.Process().children()):
