@@ -160,6 +160,14 @@ SETTINGS: tuple[Setting, ...] = (
         " (排队). 0: twice the face workers of a web process.",
     ),
     Setting(
+        "DEVICE_CHECKS",
+        0,
+        int,
+        "Device checks (设备调试) that may wait for a web process's face pool at once; more are"
+        " answered 503 busy at once (the page asks again after retry_after). 0: twice the"
+        " face workers.",
+    ),
+    Setting(
         "ADMISSION_TIMEOUT_SECONDS",
         90,
         int,
