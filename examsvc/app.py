@@ -100,6 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             write_only=False,
             connect_timeout=float(app.config["REDIS_CONNECT_TIMEOUT"]),
             timeout=float(app.config["REDIS_TIMEOUT"]),
+            ping_every=float(app.config["REDIS_PING_SECONDS"]),
         )
         if redis_url
         else None,

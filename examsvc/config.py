@@ -68,8 +68,16 @@ SETTINGS: tuple[Setting, ...] = (
         2.0,
         float,
         "Seconds the Redis clients wait for an answer (a Redis that accepts but never"
-        " answers) before the call gives up the same way (not the message queue's listener,"
-        " which waits on its channel).",
+        " answers) before the call gives up the same way; the message queue's listener waits"
+        " this long for the answer to its PING (REDIS_PING_SECONDS).",
+    ),
+    Setting(
+        "REDIS_PING_SECONDS",
+        10.0,
+        float,
+        "Seconds the Socket.IO message queue's listener waits on a silent channel before it"
+        " pings Redis: a Redis paused or cut off without closing the connection is noticed"
+        " within this plus REDIS_TIMEOUT, and the listener subscribes again.",
     ),
     Setting("DATA_DIR", None, str, "Photos and snapshots. Default: instance/data."),
     Setting("DEMO_MODE", False, bool, "Demo data and demo-only photo enrolment."),
@@ -150,6 +158,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Entry face verifications admitted at once; more candidates wait in the queue"
         " (排队). 0: twice the face workers of a web process.",
+    ),
+    Setting(
+        "DEVICE_CHECKS",
+        0,
+        int,
+        "Device checks (设备调试) that may wait for a web process's face pool at once; more are"
+        " answered 503 busy at once (the page asks again after retry_after). 0: twice the"
+        " face workers.",
     ),
     Setting(
         "ADMISSION_TIMEOUT_SECONDS",

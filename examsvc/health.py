@@ -229,10 +229,15 @@ def readiness(app: Flask) -> tuple[dict[str, Any], int]:
     """``/readyz``: the checks, the overall status and its HTTP status."""
     config = app.config
     redis_url = config["REDIS_URL"]
+    redis = check_redis(redis_url)
     checks = {
         "database": check_database(),
-        "redis": check_redis(redis_url),
-        "face_workers": check_face_workers(redis_url, config["FACE_QUEUE_PREFIX"] or ""),
+        "redis": redis,
+        # The RQ face queues are on that Redis: not asked again when it did not answer (a
+        # hung Redis would cost the probe a second timeout).
+        "face_workers": {"ok": False, "detail": "face queues unreachable (redis)"}
+        if redis["ok"] is False
+        else check_face_workers(redis_url, config["FACE_QUEUE_PREFIX"] or ""),
         "registry": registry_probe.check(config["REGISTRY_BASE_URL"]),
     }
     checks["writeback"] = (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -65,6 +67,11 @@ def run(kind: str, payload: dict[str, Any], config: FaceConfig | None = None) ->
             return {"ok": True, **engine.count_faces(payload["image"], config).as_dict()}
         if kind == "crash":  # for tests: a job that kills its worker process
             os._exit(3)
+        if kind == "hold":  # for tests: a job that keeps its worker until a file exists
+            deadline = time.monotonic() + float(payload.get("seconds", 60))
+            while not Path(payload["until"]).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return {"ok": True}
     except FrameError as exc:
         return {
             "ok": False,

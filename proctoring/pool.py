@@ -5,7 +5,10 @@ once per worker, and the web process's gevent state is never forked). In front o
 processes a bounded scheduler decides what runs: entry verifications first, then flagged
 candidates, then device checks, then routine snapshots; a newer snapshot of a candidate
 replaces an older one still waiting; when the queue is full a job is refused at once
-("busy") instead of blocking the caller. A worker that dies is replaced and its jobs are retried once.
+("busy") instead of blocking the caller, and so is a device check when ``max_checks`` of
+them wait already (a storm of them never takes the places of the verifications and
+snapshots). A job whose caller gave up (its future cancelled) leaves the queue at once and
+never runs. A worker that dies is replaced and its jobs are retried once.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import os
 import select
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -66,6 +69,21 @@ class Priority(IntEnum):
     ROUTINE = 3  # a routine snapshot
 
 
+def _settle(
+    future: Future[dict[str, Any]],
+    result: dict[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """A job's outcome to its caller, unless the caller cancelled it (while it waited)."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except InvalidStateError:  # cancelled: nobody waits for it
+        pass
+
+
 class Busy(Exception):
     """The pool's queue is full: the job was refused, nothing is waiting."""
 
@@ -89,21 +107,27 @@ class _Job:
     queued_at: float = field(compare=False)
     tries: int = field(compare=False, default=0)
     cancelled: bool = field(compare=False, default=False)
+    queued: bool = field(compare=False, default=False)  # in the scheduler's queue now
     config: FaceConfig | None = field(compare=False, default=None)  # else the pool's
 
 
 class Scheduler:
     """What runs next: by priority, then age; a candidate's newer snapshot replaces the
-    waiting one; a full queue refuses. Not thread-safe: the pool holds its lock."""
+    waiting one; a full queue refuses, and so does a priority at its own limit (``limits``:
+    the device checks'). Not thread-safe: the pool holds its lock."""
 
-    def __init__(self, max_queue: int) -> None:
+    def __init__(self, max_queue: int, limits: Mapping[Priority, int] | None = None) -> None:
         self.max_queue = max_queue
+        self.limits = {int(priority): limit for priority, limit in (limits or {}).items()}
         self._heap: list[_Job] = []
         self._latest: dict[str, _Job] = {}
-        self._live = 0
+        self._waiting: Counter[int] = Counter()  # live jobs by priority
 
     def __len__(self) -> int:
-        return self._live
+        return self._waiting.total()
+
+    def waiting(self, priority: Priority) -> int:
+        return self._waiting[int(priority)]
 
     def push(self, job: _Job) -> _Job | None:
         """Queue ``job``; returns the snapshot it replaced, raises Busy when full."""
@@ -111,32 +135,40 @@ class Scheduler:
         if job.kind == "snapshot" and job.candidate is not None:
             replaced = self._latest.pop(job.candidate, None)
             if replaced is not None:
-                replaced.cancelled = True
-                self._live -= 1
-        if self._live >= self.max_queue:
+                self._leave(replaced)
+        limit = self.limits.get(job.priority)
+        if len(self) >= self.max_queue or (
+            limit is not None and self._waiting[job.priority] >= limit
+        ):
             if replaced is not None:  # keep the older one rather than lose both
-                replaced.cancelled = False
+                self._enter(replaced)
                 self._latest[job.candidate or ""] = replaced
-                self._live += 1
             raise Busy("face checks are busy")
         heapq.heappush(self._heap, job)
-        self._live += 1
+        self._enter(job)
         if job.kind == "snapshot" and job.candidate is not None:
             self._latest[job.candidate] = job
         return replaced
 
     def requeue(self, job: _Job) -> None:
         """Put back a job whose worker died (no limit: it was admitted already)."""
-        job.cancelled = False
         heapq.heappush(self._heap, job)
-        self._live += 1
+        self._enter(job)
+
+    def discard(self, job: _Job) -> None:
+        """Take out a job still waiting (its caller gave up on it); else nothing."""
+        if job.queued:
+            self._leave(job)
+            if job.candidate is not None and self._latest.get(job.candidate) is job:
+                del self._latest[job.candidate]
 
     def pop(self) -> _Job | None:
         while self._heap:
             job = heapq.heappop(self._heap)
             if job.cancelled:
                 continue
-            self._live -= 1
+            job.queued = False
+            self._waiting[job.priority] -= 1
             if job.candidate is not None and self._latest.get(job.candidate) is job:
                 del self._latest[job.candidate]
             return job
@@ -144,8 +176,20 @@ class Scheduler:
 
     def drain(self) -> list[_Job]:
         jobs_left = [j for j in self._heap if not j.cancelled]
-        self._heap, self._latest, self._live = [], {}, 0
+        for job in jobs_left:
+            job.queued = False
+        self._heap, self._latest, self._waiting = [], {}, Counter()
         return jobs_left
+
+    def _enter(self, job: _Job) -> None:
+        """``job`` (in the heap) counts as waiting."""
+        job.cancelled, job.queued = False, True
+        self._waiting[job.priority] += 1
+
+    def _leave(self, job: _Job) -> None:
+        """``job`` no longer waits: skipped when the heap reaches it (if it is still there)."""
+        job.cancelled, job.queued = True, False
+        self._waiting[job.priority] -= 1
 
 
 class FacePool:
@@ -155,14 +199,18 @@ class FacePool:
         *,
         config: FaceConfig | None = None,
         max_queue: int = 500,
+        max_checks: int = 0,
         context: str = "forkserver",
     ) -> None:
+        """``max_checks``: device checks (``Priority.CHECK``) that may wait at once; 0:
+        twice the workers (about what they finish while the page shows its last answer)."""
         self.workers = workers or os.cpu_count() or 1
         self.config = config
         self.max_queue = max_queue
+        self.max_checks = max_checks or 2 * self.workers
         self._context = multiprocessing.get_context(context)
         self._lock = threading.Lock()
-        self._scheduler = Scheduler(max_queue)
+        self._scheduler = Scheduler(max_queue, {Priority.CHECK: self.max_checks})
         self._in_flight = 0
         self._order = itertools.count()
         self._executor: ProcessPoolExecutor | None = None
@@ -189,7 +237,7 @@ class FacePool:
             executor, self._executor = self._executor, None
             waiting = self._scheduler.drain()
         for job in waiting:
-            job.future.set_exception(Busy("the face pool stopped"))
+            _settle(job.future, error=Busy("the face pool stopped"))
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
@@ -212,7 +260,9 @@ class FacePool:
         config: FaceConfig | None = None,
     ) -> Future[dict[str, Any]]:
         """Queue a job; never blocks. The future fails with Busy, Dropped or WorkerCrashed.
-        ``config`` (e.g. the thresholds of the latest calibration) replaces the pool's."""
+        ``config`` (e.g. the thresholds of the latest calibration) replaces the pool's.
+        Cancelling the future while the job waits takes it out of the queue (a caller that
+        stopped waiting: ``examsvc.camera.faces.run``); once it runs it cannot be."""
         future: Future[dict[str, Any]] = Future()
         job = _Job(
             int(priority),
@@ -236,9 +286,14 @@ class FacePool:
             if dropped is not None:
                 self.counts["dropped"] += 1
         if dropped is not None:
-            dropped.future.set_exception(Dropped("a newer snapshot replaced this one"))
+            _settle(dropped.future, error=Dropped("a newer snapshot replaced this one"))
+        future.add_done_callback(lambda done: self._forget(job) if done.cancelled() else None)
         self._dispatch()
         return future
+
+    def _forget(self, job: _Job) -> None:
+        with self._lock:
+            self._scheduler.discard(job)
 
     def run(
         self, kind: str, payload: dict[str, Any], timeout: float = 60, **kw: Any
@@ -254,6 +309,8 @@ class FacePool:
                 job = self._scheduler.pop()
                 if job is None:
                     return
+                if job.tries == 0 and not job.future.set_running_or_notify_cancel():
+                    continue  # cancelled before its callback took it out of the queue
                 self._in_flight += 1
                 executor = self._executor
             try:
@@ -271,12 +328,12 @@ class FacePool:
             if isinstance(error, BrokenProcessPool):
                 self._on_broken(job, executor)
             elif error is not None:
-                job.future.set_exception(error)
+                _settle(job.future, error=error)
             else:
                 with self._lock:
                     self.counts["completed"] += 1
                     self._latencies.append(time.monotonic() - job.queued_at)
-                job.future.set_result(inner.result())
+                _settle(job.future, result=inner.result())
             self._dispatch()
 
         return done
@@ -296,7 +353,7 @@ class FacePool:
                 self._scheduler.requeue(job)
                 retry = True
         if not retry:
-            job.future.set_exception(WorkerCrashed(f"the worker died running a {job.kind} job"))
+            _settle(job.future, error=WorkerCrashed(f"the worker died running a {job.kind} job"))
         self._dispatch()
 
     # -- metrics ---------------------------------------------------------------------
@@ -304,6 +361,7 @@ class FacePool:
         with self._lock:
             latencies = list(self._latencies)
             depth = len(self._scheduler)
+            checks = self._scheduler.waiting(Priority.CHECK)
             in_flight = self._in_flight
 
         def pct(p: float) -> float | None:
@@ -313,6 +371,7 @@ class FacePool:
         return {
             "workers": self.workers,
             "queue_depth": depth,
+            "checks_waiting": checks,
             "in_flight": in_flight,
             **self.counts,
             "latency_ms_p50": pct(0.5),

@@ -107,14 +107,26 @@ def _answered(work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         db.session.remove()
 
 
+CHECK_WAIT_SECONDS = 10
+"""How long a device check waits for the face pool before it is answered busy: the page
+asks again every 1–3 s, and an answer about an older frame would only mislead."""
+
+
 def _camera_check(data: Any = None) -> dict[str, Any]:
-    """``{image: <JPEG>}`` → ``{ok, good, code, message}``: the first thing to fix, if any."""
+    """``{image: <JPEG>}`` → ``{ok, good, code, message}``: the first thing to fix, if any.
+    On the face pool behind the verifications and flagged snapshots, at most
+    ``EXAMSVC_DEVICE_CHECKS`` waiting: beyond that, or after ``CHECK_WAIT_SECONDS``, 503
+    ``busy`` with ``retry_after``, at once (the page asks again then)."""
 
     def work() -> dict[str, Any]:
         frame = validate(CameraFrame, data)
         physician = _me()
         result = faces.run(
-            "camera", {"image": frame.image}, candidate=str(physician.id), priority=Priority.CHECK
+            "camera",
+            {"image": frame.image},
+            candidate=str(physician.id),
+            priority=Priority.CHECK,
+            timeout=CHECK_WAIT_SECONDS,
         )
         if "error" in result:  # the frame could not be read
             return {

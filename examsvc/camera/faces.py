@@ -42,7 +42,11 @@ def start(app: Flask) -> FacePool:
     global _pool
     if _pool is None:
         # Each job carries the thresholds in force when it was submitted (``run``).
-        _pool = FacePool(app.config["FACE_WORKERS"], config=calibration.base_config()).start()
+        _pool = FacePool(
+            app.config["FACE_WORKERS"],
+            config=calibration.base_config(),
+            max_checks=app.config["DEVICE_CHECKS"],
+        ).start()
     return _pool
 
 
@@ -66,8 +70,10 @@ def run(
     Under load a face job waits seconds for a worker, so the caller's database transaction
     ends first (only reads may precede it): a request waiting for faces must not hold one
     of the few pooled connections that answer saves and logins need. Objects loaded
-    before reload on their next use. Raises ``TimeoutError`` after ``timeout`` seconds
-    (the callers answer it as busy: try again)."""
+    before reload on their next use. Raises ``proctoring.pool.Busy`` at once when the pool
+    will not take the job (its queue, or its device checks, full), ``TimeoutError`` after
+    ``timeout`` seconds, the job taken out of the queue if it has not started (the callers
+    answer both as busy: try again)."""
     if _pool is not None:
         config = config_from_env()  # read before the transaction ends
         end_reads()
@@ -75,7 +81,7 @@ def run(
         try:
             return future.result(timeout)
         except TimeoutError:
-            future.cancel()  # still queued: nobody waits for it any more
+            future.cancel()  # still queued: it leaves the queue, never runs
             raise
     return jobs.run(kind, payload, config_from_env())
 

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     look,
     to_face_verification,
 )
+from tests.faults.conftest import poll
 
 pytestmark = pytest.mark.browser
 
@@ -190,3 +191,60 @@ def test_a_photo_held_to_the_camera_is_shown_a_challenge_and_refused(
     )
     # The one judged is used; the page holds the next, chosen by the server.
     assert challenges[0] == (asked[said[0]], 0) and challenges[-1][1] == 1
+
+
+# The page's socket, its ``camera_check`` answered busy once ``window.busyChecks`` is set:
+# the shape the server answers a storm with (tests/camera/test_device_checks.py, where the
+# face pool is really full; a browser test cannot fill the server's pool at a given moment).
+BUSY_CHECKS = """
+(() => {
+  let real;
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    set(value) { real = value; },
+    get() {
+      return real && function () {
+        const socket = real.apply(this, arguments);
+        const timeout = socket.timeout.bind(socket);
+        socket.timeout = function (ms) {
+          const timed = timeout(ms);
+          const emit = timed.emit.bind(timed);
+          timed.emit = function (event, payload, callback) {
+            if (event !== "camera_check" || !window.busyChecks) { return emit(event, payload, callback); }
+            window.busyAnswers = (window.busyAnswers || 0) + 1;
+            setTimeout(function () {
+              callback(null, {ok: false, status: 503, error: {code: "busy",
+                message: "服务器繁忙，请稍后再试", details: [], retry_after: 2}});
+            }, 10);
+            return timed;
+          };
+          return timed;
+        };
+        return socket;
+      };
+    },
+  });
+})();
+"""
+
+
+def test_a_busy_device_check_says_so_and_keeps_the_verification_open(
+    server, browser, faces_dir, tmp_path
+):
+    """A storm of device checks is answered busy: the page says so and asks again after
+    ``retry_after``, and a picture already found good stays good (the button stays)."""
+    number = demo_id(PHYSICIANS[2][0], PHYSICIANS[2][8])
+    with gate_candidate(browser, server, faces_dir, tmp_path, number, "Busy-Check-2026") as page:
+        page.add_init_script(BUSY_CHECKS)
+        to_face_verification(page)
+        page.evaluate("window.busyChecks = true")
+        page.wait_for_selector("#instruction:has-text('服务器繁忙，请稍后再试')", timeout=15000)
+        text = look(page, "gate-device-check-busy")
+        assert "服务器繁忙，请稍后再试" in text
+        assert page.is_enabled("#verify")
+        # Asked again after retry_after (2 s plus up to 2 s of jitter), not every second.
+        poll(lambda: page.evaluate("window.busyAnswers") >= 2, timeout=15, what="asked again")
+        assert page.is_enabled("#verify")
+        page.evaluate("window.busyChecks = false")
+        page.wait_for_selector("#instruction.good", timeout=60000)
+        assert page.is_enabled("#verify")

@@ -8,87 +8,25 @@ queued again by the periodic re-queue and decided once by an RQ face worker."""
 from __future__ import annotations
 
 import queue
-import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from examsvc.demo.data import PHYSICIANS, demo_id
-from tests.e2e.conftest import _free_port, physician_session, server_database, start_first_paper
+from tests.e2e.conftest import physician_session, server_database, start_first_paper
 from tests.e2e.test_scale_out import channel, make_session, staff_session
 from tests.faults.conftest import close, poll, service
+from tests.redis_server import own_redis
 
 pytestmark = [pytest.mark.faults, pytest.mark.redis]
 WORKER = [sys.executable, "-m", "proctoring.worker", "--burst"]  # ends when the queues are empty
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, that can be stopped and started."""
-
-    def __init__(self, root: Path) -> None:
-        self.port = _free_port()
-        self.root = root
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.root),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url)
-
-        def up() -> bool:
-            try:
-                return bool(client.ping())
-            except RedisConnectionError:
-                return False
-
-        try:
-            poll(up, timeout=15, what="redis-server answers")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@contextmanager
-def own_redis(root: Path) -> Iterator[OwnRedis]:
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis(root)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Scene:
@@ -254,6 +192,44 @@ def test_readyz_reports_redis_degraded(scale_out):
         return body["checks"]["redis"]["ok"] is True and body["status"] == before
 
     assert poll(recovered, timeout=30, what="/readyz as before Redis stopped")
+
+
+def test_a_paused_redis_is_noticed_and_the_message_queue_comes_back(tmp_path, fault_database):
+    """Redis hangs with its connections open (SIGSTOP: what a network that cuts them off
+    without closing them looks like too): /readyz is degraded, saves go on, the listener
+    notices within EXAMSVC_REDIS_PING_SECONDS + EXAMSVC_REDIS_TIMEOUT (1 + 2 s here; TCP
+    would never notice a paused server), and when Redis answers again it subscribes anew
+    and the invigilator's warnings reach the candidate's page on the socket again."""
+    with (
+        own_redis(tmp_path) as redis_server,
+        service(
+            tmp_path / "server",
+            EXAMSVC_REDIS_URL=redis_server.url,
+            EXAMSVC_FACE_QUEUE_PREFIX=f"fault-{uuid.uuid4().hex[:8]}-",
+            EXAMSVC_REDIS_PING_SECONDS="1",
+            **fault_database,
+        ) as svc,
+    ):
+        scene = Scene(svc.url, svc.server)
+        try:
+            assert scene.warned("请正对摄像头")
+            redis_server.pause()
+
+            def noticed() -> bool:
+                return "Cannot receive from redis" in svc.server.log.read_text()
+
+            assert not noticed()
+            ready = requests.get(svc.url + "/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["status"] == "degraded"
+            assert ready.json()["checks"]["redis"]["ok"] is False
+            assert scene.save()["ok"]
+            poll(noticed, timeout=15, what="the listener notices the silent Redis")
+            redis_server.resume()
+            assert poll(lambda: scene.warned("请保持安静"), timeout=30, what="warnings again")
+            assert scene.save()["ok"]
+        finally:
+            scene.close()
 
 
 def test_a_snapshot_whose_job_redis_lost_is_queued_again_and_decided_once(

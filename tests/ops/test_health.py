@@ -15,6 +15,7 @@ from examsvc.results.models import DeliveryStatus
 from tests.conftest import T0
 from tests.e2e.conftest import _free_port
 from tests.factories import create_cycle, create_physician
+from tests.redis_server import own_redis
 from tests.results.result_factory import create_result
 
 SHAPE = {
@@ -76,6 +77,29 @@ def test_an_unreachable_redis_is_degraded(app, client):
     assert body["checks"]["redis"]["ok"] is False
     assert body["checks"]["face_workers"]["ok"] is False  # the RQ queues are on that Redis
     assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.timeout(60)
+def test_a_paused_redis_is_degraded_within_the_probe_s_timeout(app, client, tmp_path):
+    """A Redis that keeps its connections and says nothing (paused: a hung server, or one
+    cut off by the network): the probe gives up after its timeout, once for Redis and the
+    face queues on it together, and the service is degraded, not hung."""
+    with own_redis(tmp_path) as server:
+        app.config["REDIS_URL"] = server.url
+        status, body = ready(client)
+        assert body["checks"]["redis"] == {"ok": True, "detail": "reachable"}
+        server.pause()
+        status, body = ready(client)  # a hang fails the test (pytest-timeout)
+        server.resume()
+        assert status == 200 and body["status"] == "degraded"
+        assert body["checks"]["redis"] == {"ok": False, "detail": "unreachable (TimeoutError)"}
+        # Not asked again: one probe's timeout (PROBE_SECONDS), not one per check on Redis.
+        assert body["checks"]["face_workers"] == {
+            "ok": False,
+            "detail": "face queues unreachable (redis)",
+        }
+        status, body = ready(client)
+        assert body["checks"]["redis"]["ok"] is True
 
 
 class _Registry(BaseHTTPRequestHandler):

@@ -93,6 +93,38 @@ def test_a_full_queue_refuses_at_once_and_loses_nothing_queued():
     assert len(scheduler) == 2 and scheduler.pop() is first
 
 
+def test_device_checks_wait_only_up_to_their_limit_and_take_no_other_job_s_place():
+    scheduler = Scheduler(max_queue=10, limits={Priority.CHECK: 2})
+    checks = [_job("camera", str(n), Priority.CHECK, n) for n in range(2)]
+    for job in checks:
+        scheduler.push(job)
+    with pytest.raises(Busy):
+        scheduler.push(_job("camera", "2", Priority.CHECK, 2))
+    entry, routine = (
+        _job("entry", "e", Priority.ENTRY, 3),
+        _job("snapshot", "s", Priority.ROUTINE, 4),
+    )
+    scheduler.push(entry)
+    scheduler.push(routine)
+    assert len(scheduler) == 4 and scheduler.waiting(Priority.CHECK) == 2
+    assert scheduler.pop() is entry
+    assert scheduler.pop() is checks[0]  # a place for the next check
+    scheduler.push(_job("camera", "3", Priority.CHECK, 5))
+
+
+def test_a_job_its_caller_gave_up_on_leaves_the_queue_and_its_place():
+    scheduler = Scheduler(max_queue=10, limits={Priority.CHECK: 1})
+    check = _job("camera", "a", Priority.CHECK, 1)
+    scheduler.push(check)
+    scheduler.discard(check)
+    assert len(scheduler) == 0 and scheduler.waiting(Priority.CHECK) == 0
+    after = _job("camera", "b", Priority.CHECK, 2)
+    scheduler.push(after)
+    assert [scheduler.pop(), scheduler.pop()] == [after, None]
+    scheduler.discard(after)  # already out: nothing changes
+    assert len(scheduler) == 0
+
+
 def test_pool_reports_dropped_snapshots_to_their_callers():
     pool = FacePool(workers=1, max_queue=5)
     pool._executor = object()  # type: ignore[assignment]  # admitted, never dispatched

@@ -81,7 +81,10 @@
       checking = false;
       if (verifying) { return; }
       if (!ack) { say(instruction, socket && socket.connected ? text.busy : text.offline, "bad"); good = false; }
-      else if (!ack.ok) { say(instruction, ack.error.message, "bad"); good = false; }
+      else if (!ack.ok) {  // busy (503): nothing was looked at, the last verdict stands
+        say(instruction, ack.error.message, "bad");
+        if (ack.status !== 503) { good = false; }
+      }
       else {
         good = ack.good;
         say(instruction, good ? (data.mode === "device" ? text.good : text.goodVerify) : ack.message, good ? "good" : "bad");
