@@ -294,6 +294,20 @@ def _bound(*names: str, prefix: str = "") -> dict[str, Any]:
     return {name: sa.bindparam(prefix + name, type_=_SNAPSHOTS.c[name].type) for name in names}
 
 
+# What a new snapshot is checked against, in one statement built once: the attempt's
+# snapshots received since the rate window's start, whether it is flagged, the encodings
+# enrolled at entry.
+_CHECKS = sa.select(
+    sa.select(sa.func.count())
+    .where(
+        Snapshot.attempt_id == sa.bindparam("attempt_id"),
+        Snapshot.received_at > sa.bindparam("since"),
+    )
+    .scalar_subquery(),
+    flagged_clause(sa.bindparam("attempt_id")),
+    enrolled_clause(sa.bindparam("attempt_id"), sa.bindparam("physician_id")),
+)
+
 # A snapshot's row in one INSERT … RETURNING built once (its file is named without its id:
 # no second statement to store the path). The same SQL on SQLite (3.35+) and PostgreSQL.
 _INSERT = (
@@ -343,14 +357,8 @@ def store_snapshot(
             [{"field": "image", "message": N_("应为 JPEG 或 PNG 图片")}],
         )
     since = now - timedelta(seconds=rules.rate_window(mean_seconds))
-    recent, flagged, enrolled = db.session.execute(  # one statement on the hot path
-        sa.select(
-            sa.select(sa.func.count())
-            .where(Snapshot.attempt_id == attempt_id, Snapshot.received_at > since)
-            .scalar_subquery(),
-            flagged_clause(attempt_id),
-            enrolled_clause(attempt_id, physician_id),
-        )
+    recent, flagged, enrolled = db.session.execute(
+        _CHECKS, {"attempt_id": attempt_id, "physician_id": physician_id, "since": since}
     ).one()
     if (recent or 0) >= rules.max_snapshots_in_window(mean_seconds):
         raise Refused("too_many_snapshots", N_("拍照过于频繁，请稍后"), status=429)
