@@ -27,7 +27,8 @@ fsync and PostgreSQL's own work):
   unit of its own, as ``camera.analysis`` records it after the face pool's answer.
 
 Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
-acknowledged snapshot: its file, and its decision recorded.
+acknowledged snapshot: its file, and its decision recorded. The statements sent per snapshot
+and per record are counted (they do not depend on the machine's load).
 With ``--profile`` the timed part runs under cProfile and the stats are written there.
 """
 
@@ -240,6 +241,16 @@ def main() -> None:
         )
         assert response.status_code == 200 and response.get_json()["items"]
 
+    import sqlalchemy as sa
+
+    statements = {"snapshot": 0, "record": 0}
+    phase = ["snapshot"]
+
+    def count(*_: Any) -> None:
+        statements[phase[0]] += 1
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
     image = jpeg()
     snapshots: list[Any] = []
     analysis.dispatch = lambda app, stored: snapshots.append(stored)  # no face pool here
@@ -264,18 +275,19 @@ def main() -> None:
         finally:
             db.session.remove()
 
+    phase[0] = "record"
     with app.app_context():
         for snapshot in snapshots:
             decided = timed(lambda i=snapshot.id: record(i), cpu["record"], wall["record"])
             assert decided, snapshot
     del app.extensions["examsvc.due_cards"]
+    with app.app_context():
+        sa.event.remove(db.engine, "before_cursor_execute", count)
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
 
     with app.app_context():
-        import sqlalchemy as sa
-
         from examsvc.attempts.models import Answer, AttemptItem
 
         stored = {
@@ -311,6 +323,9 @@ def main() -> None:
     print(
         f"snapshots acknowledged: {len(cpu['snapshot'])}, without file or decision: {len(undecided)}"
     )
+    for name, n in statements.items():
+        if cpu[name]:
+            print(f"statements per {name}: {n / len(cpu[name]):.2f}")
     if lost or undecided:
         sys.exit(1)
 
