@@ -1,8 +1,9 @@
 """CPU per answer save, per start and per attempt-state fetch on the real app code path
-(issue #14's budgets: ≤ 2 ms per acknowledged save, ≤ 5 ms per start and per state fetch).
+(issue #14's budgets: ≤ 2 ms per acknowledged save, ≤ 5 ms per start and per state fetch),
+and per in-exam snapshot stored and per analysis recorded.
 
     .venv/bin/python bench/bench_save.py [--candidates 100] [--saves 2000] [--states 500]
-        [--database-url URL] [--profile FILE.pstats]
+        [--snapshots 1000] [--database-url URL] [--profile FILE.pstats]
 
 The app comes from the factory with a real database: a fresh SQLite file in a temporary
 folder, or, when ``--database-url`` (default: ``$EXAMSVC_DATABASE_URL``) names a PostgreSQL
@@ -16,9 +17,18 @@ fsync and PostgreSQL's own work):
 - each candidate's start: ``POST /api/v1/exam/papers/<id>/attempts``;
 - ``--saves`` answer saves over each candidate's Socket.IO test client (namespace ``/exam``,
   event ``answer``, the acknowledgement checked), round robin over the candidates;
-- ``--states`` state fetches: ``GET /api/v1/exam/attempts/<id>``.
+- ``--states`` state fetches: ``GET /api/v1/exam/attempts/<id>``;
+- ``--snapshots`` snapshots (a ~30 KB JPEG) over the same Socket.IO clients (event
+  ``snapshot``, acknowledged with its id), round robin, the app's clock moved on 10 s per
+  round (within the rate limit); the analysis is not handed to a face pool (the stored
+  snapshots are collected instead) and the invigilators' cards wait to be pushed together,
+  as in a serving process (the push itself not timed);
+- then each stored snapshot's decision recorded (an engine result: one face, no flag) in a
+  unit of its own, as ``camera.analysis`` records it after the face pool's answer.
 
-Every save is checked afterwards: stored seq = last acknowledged seq of each question.
+Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
+acknowledged snapshot: its file, and its decision recorded. The statements sent per snapshot
+and per record are counted (they do not depend on the machine's load).
 With ``--profile`` the timed part runs under cProfile and the stats are written there.
 """
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import os
 import statistics
 import sys
@@ -91,10 +102,35 @@ def timed(fn: Callable[[], Any], cpu: list[float], wall: list[float]) -> Any:
 def line(name: str, cpu: list[float], wall: list[float]) -> str:
     ms = [x * 1000 for x in cpu]
     return (
-        f"{name:6} n={len(cpu):5}  CPU ms: mean {statistics.fmean(ms):6.2f}"
+        f"{name:8} n={len(cpu):5}  CPU ms: mean {statistics.fmean(ms):6.2f}"
         f"  p50 {statistics.median(ms):6.2f}  p90 {sorted(ms)[int(len(ms) * 0.9)]:6.2f}"
         f"  | wall ms mean {statistics.fmean(wall) * 1000:6.2f}"
     )
+
+
+def jpeg() -> bytes:
+    """A camera-like 640×480 JPEG (~30 KB)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(14)
+    y, x = np.mgrid[0:480, 0:640]
+    pixels = np.stack([(x // 3) % 256, (y // 2) % 256, (x + y) // 5 % 256], axis=-1)
+    pixels = pixels + rng.integers(0, 24, size=pixels.shape)
+    out = io.BytesIO()
+    Image.fromarray(pixels.clip(0, 255).astype("uint8")).save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+ANALYSED = {  # an engine's result as ``check_snapshot(...).as_dict()`` gives it
+    "ok": True,
+    "flags": [],
+    "distance": 0.2113,
+    "face_count": 1,
+    "box": [212, 398, 376, 234],
+    "issues": [],
+    "measurements": {"brightness": 121.4, "sharpness": 388.2, "face_ratio": 0.26},
+}
 
 
 def answer_for(item: dict[str, Any], n: int) -> Any:
@@ -116,18 +152,24 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--saves", type=int, default=2000)
     parser.add_argument("--states", type=int, default=500)
+    parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--database-url", default=os.environ.get("EXAMSVC_DATABASE_URL"))
     parser.add_argument("--profile", default=None)
     args = parser.parse_args()
 
     from flask_migrate import upgrade
 
-    from examsvc import create_app
+    from examsvc import create_app, uow
+    from examsvc.camera import analysis, operations
+    from examsvc.clock import FrozenClock
     from examsvc.extensions import db, socketio
+    from examsvc.invigilation import live
     from examsvc.roster.models import Physician
     from tests.factories_exam import let_in
 
     folder = Path(tempfile.mkdtemp(prefix="bench-save-"))
+    now = datetime.now(UTC)
+    clock = FrozenClock(now)  # moved on by the snapshots only
     url = database(args.database_url, folder)
     app = create_app(
         {
@@ -137,9 +179,9 @@ def main() -> None:
             "WTF_CSRF_ENABLED": False,
             "SESSION_COOKIE_SECURE": False,
             "ROSTER_PULL_INTERVAL": 0,
+            "CLOCK": clock,
         }
     )
-    now = datetime.now(UTC)
     with app.app_context():
         upgrade()
         paper_id = build(args.candidates, now)
@@ -153,8 +195,9 @@ def main() -> None:
         db.session.remove()
 
     profiler = cProfile.Profile() if args.profile else None
-    cpu: dict[str, list[float]] = {"start": [], "state": [], "save": []}
-    wall: dict[str, list[float]] = {"start": [], "state": [], "save": []}
+    names = ("start", "state", "save", "snapshot", "record")
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
     if profiler:
         profiler.enable()
     attempts = []
@@ -197,13 +240,54 @@ def main() -> None:
             wall["state"],
         )
         assert response.status_code == 200 and response.get_json()["items"]
+
+    import sqlalchemy as sa
+
+    statements = {"snapshot": 0, "record": 0}
+    phase = ["snapshot"]
+
+    def count(*_: Any) -> None:
+        statements[phase[0]] += 1
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+    image = jpeg()
+    snapshots: list[Any] = []
+    analysis.dispatch = lambda app, stored: snapshots.append(stored)  # no face pool here
+    app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, lambda later: None)
+    for n in range(args.snapshots):
+        k = n % len(clients)
+        if k == 0 and n:
+            clock.advance(seconds=10)
+        message = {"attempt_id": attempts[k]["id"], "image": image}
+        ack = timed(
+            lambda s=sockets[k], m=message: s.emit("snapshot", m, namespace="/exam", callback=True),
+            cpu["snapshot"],
+            wall["snapshot"],
+        )
+        assert ack["ok"], ack
+
+    def record(snapshot_id: int) -> Any:
+        try:
+            return uow.run(
+                lambda: operations.record_analysis(snapshot_id, ANALYSED, now=clock.now())
+            )
+        finally:
+            db.session.remove()
+
+    phase[0] = "record"
+    with app.app_context():
+        for snapshot in snapshots:
+            decided = timed(lambda i=snapshot.id: record(i), cpu["record"], wall["record"])
+            assert decided, snapshot
+    del app.extensions["examsvc.due_cards"]
+    with app.app_context():
+        sa.event.remove(db.engine, "before_cursor_execute", count)
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
 
     with app.app_context():
-        import sqlalchemy as sa
-
         from examsvc.attempts.models import Answer, AttemptItem
 
         stored = {
@@ -215,6 +299,13 @@ def main() -> None:
             )
         }
         lost = sum(1 for key, seq in acked.items() if stored.get(key) != seq)
+        from examsvc.camera.models import Snapshot, SnapshotStatus
+
+        undecided = [
+            path
+            for path, status in db.session.execute(sa.select(Snapshot.path, Snapshot.status))
+            if status != SnapshotStatus.OK or not (folder / "data" / str(path)).is_file()
+        ]
         dialect = db.engine.dialect.name
         sync = None
         if dialect == "sqlite":
@@ -225,10 +316,17 @@ def main() -> None:
 
     print(f"database: {dialect}" + (f" (PRAGMA synchronous={sync})" if sync is not None else ""))
     print(f"items per attempt: {len(attempts[0]['items'])}")
-    for name in ("start", "state", "save"):
-        print(line(name, cpu[name], wall[name]))
+    for name in names:
+        if cpu[name]:
+            print(line(name, cpu[name], wall[name]))
     print(f"answers acknowledged: {len(acked)} (last per question), not stored as acked: {lost}")
-    if lost:
+    print(
+        f"snapshots acknowledged: {len(cpu['snapshot'])}, without file or decision: {len(undecided)}"
+    )
+    for name, n in statements.items():
+        if cpu[name]:
+            print(f"statements per {name}: {n / len(cpu[name]):.2f}")
+    if lost or undecided:
         sys.exit(1)
 
 

@@ -31,7 +31,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 from pydantic import AwareDatetime, BaseModel, Field
 
 from examsvc import uow
-from examsvc.accounts.auth import current_user
+from examsvc.accounts.auth import current_user, session_login
 from examsvc.admission import events as admission
 from examsvc.attempts.events import NAMESPACE
 from examsvc.audit.operations import record
@@ -376,11 +376,26 @@ def _join(message: JoinMessage) -> dict[str, Any]:
     }
 
 
+def _candidate(attempt_id: int) -> tuple[int, int]:
+    """``candidate_attempt`` for the snapshot's hot path: (attempt id, physician id) in one
+    narrow statement that checks the session's user itself, instead of loading the user,
+    the physician's ids and the attempt; a refusal (rare) is decided by
+    ``candidate_attempt`` itself, so that it answers with the same error."""
+    login = session_login()
+    if login is not None:
+        found = operations.candidate_ref(attempt_id, *login)
+        if found is not None:
+            return found
+    attempt = operations.candidate_attempt(attempt_id, _physician_ids())  # raises the refusal
+    return attempt.id, attempt.physician_id
+
+
 @uow.socket_event
 def _snapshot(message: SnapshotMessage) -> dict[str, Any]:
-    attempt = operations.candidate_attempt(message.attempt_id, _physician_ids())
+    attempt_id, physician_id = _candidate(message.attempt_id)
     stored = operations.store_snapshot(
-        attempt,
+        attempt_id,
+        physician_id,
         message.image,
         taken_at=message.taken_at,
         now=now(),

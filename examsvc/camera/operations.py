@@ -14,10 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
+from examsvc.accounts.models import User
 from examsvc.attempts.models import Attempt
 from examsvc.audit.operations import record
 from examsvc.camera import rules
@@ -33,7 +34,7 @@ from examsvc.camera.models import (
     SnapshotStatus,
 )
 from examsvc.camera.queries import consent_of
-from examsvc.enums import AttemptStatus
+from examsvc.enums import AttemptStatus, Role
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
@@ -189,6 +190,33 @@ def candidate_attempt(attempt_id: int, physician_ids: list[int]) -> Attempt:
     return attempt
 
 
+# ``candidate_attempt``'s decision for the snapshot's hot path, the session's user checked as
+# ``current_user`` checks it (exists, active, this session version) and a physician, in one
+# statement built once: the attempt's id and physician, no ORM object loaded.
+_CANDIDATE = (
+    sa.select(Attempt.id, Attempt.physician_id)
+    .join(Physician, Physician.id == Attempt.physician_id)
+    .join(User, User.id == Physician.user_id)
+    .where(
+        Attempt.id == sa.bindparam("attempt_id"),
+        Attempt.status == AttemptStatus.IN_PROGRESS,
+        User.id == sa.bindparam("user_id"),
+        User.active.is_(True),
+        User.session_version == sa.bindparam("sv"),
+        User.role == Role.PHYSICIAN,
+    )
+)
+
+
+def candidate_ref(attempt_id: int, user_id: int, session_version: int) -> tuple[int, int] | None:
+    """(attempt id, physician id) when the attempt is one of this logged-in physician's and
+    in progress; None otherwise (``candidate_attempt`` then says why)."""
+    row = db.session.execute(
+        _CANDIDATE, {"attempt_id": attempt_id, "user_id": user_id, "sv": session_version}
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def flagged_clause(attempt_id: Any) -> sa.ColumnElement[bool]:
     """Photographed more often: the latest analysed snapshot is not ok, or a flagged snapshot
     or an entry verification awaits an invigilator's review (SQL, true or NULL)."""
@@ -259,8 +287,50 @@ class StoredSnapshot:
     flagged: bool  # analysed before routine snapshots when the pool is busy
 
 
+_SNAPSHOTS = cast(sa.Table, Snapshot.__table__)
+
+
+def _bound(*names: str, prefix: str = "") -> dict[str, Any]:
+    return {name: sa.bindparam(prefix + name, type_=_SNAPSHOTS.c[name].type) for name in names}
+
+
+# What a new snapshot is checked against, in one statement built once: the attempt's
+# snapshots received since the rate window's start, whether it is flagged, the encodings
+# enrolled at entry.
+_CHECKS = sa.select(
+    sa.select(sa.func.count())
+    .where(
+        Snapshot.attempt_id == sa.bindparam("attempt_id"),
+        Snapshot.received_at > sa.bindparam("since"),
+    )
+    .scalar_subquery(),
+    flagged_clause(sa.bindparam("attempt_id")),
+    enrolled_clause(sa.bindparam("attempt_id"), sa.bindparam("physician_id")),
+)
+
+# A snapshot's row in one INSERT … RETURNING built once (its file is named without its id:
+# no second statement to store the path). The same SQL on SQLite (3.35+) and PostgreSQL.
+_INSERT = (
+    sa.insert(_SNAPSHOTS)
+    .values(
+        **_bound("attempt_id", "received_at", "taken_at", "path", "size"),
+        status=sa.bindparam("status", SnapshotStatus.PENDING, type_=_SNAPSHOTS.c.status.type),
+        flags=sa.bindparam("flags", [], type_=_SNAPSHOTS.c.flags.type),
+        measurements=sa.bindparam("measurements", {}, type_=_SNAPSHOTS.c.measurements.type),
+    )
+    .returning(_SNAPSHOTS.c.id)
+)
+
+
+def snapshot_name(now: datetime, kind: str) -> str:
+    """A new snapshot's file name under its attempt's folder: the time received and 64
+    random bits (unique without the row's id, which the INSERT that stores it returns)."""
+    return f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(8)}.{'png' if kind == 'png' else 'jpg'}"
+
+
 def store_snapshot(
-    attempt: Attempt,
+    attempt_id: int,
+    physician_id: int,
     image: bytes,
     *,
     taken_at: datetime | None,
@@ -268,8 +338,10 @@ def store_snapshot(
     data_dir: Path,
     mean_seconds: float,
 ) -> StoredSnapshot:
-    """Check and store a snapshot: its file under ``data_dir/snapshots/<attempt>/`` (mode
-    0600) and its row, PENDING until analysed."""
+    """Check and store a snapshot of the attempt (``physician_id``'s, in progress: the
+    caller checked): its row, PENDING until analysed, then its file under
+    ``data_dir/snapshots/<attempt>/`` (mode 0600, never overwriting one). Two statements:
+    the checks' read and the INSERT."""
     if len(image) > rules.MAX_BYTES:
         raise Invalid(
             "snapshot_too_large",
@@ -285,40 +357,30 @@ def store_snapshot(
             [{"field": "image", "message": N_("应为 JPEG 或 PNG 图片")}],
         )
     since = now - timedelta(seconds=rules.rate_window(mean_seconds))
-    recent, flagged, enrolled = db.session.execute(  # one statement on the hot path
-        sa.select(
-            sa.select(sa.func.count())
-            .where(Snapshot.attempt_id == attempt.id, Snapshot.received_at > since)
-            .scalar_subquery(),
-            flagged_clause(attempt.id),
-            enrolled_clause(attempt.id, attempt.physician_id),
-        )
+    recent, flagged, enrolled = db.session.execute(
+        _CHECKS, {"attempt_id": attempt_id, "physician_id": physician_id, "since": since}
     ).one()
     if (recent or 0) >= rules.max_snapshots_in_window(mean_seconds):
         raise Refused("too_many_snapshots", N_("拍照过于频繁，请稍后"), status=429)
-    snapshot = Snapshot(
-        attempt_id=attempt.id,
-        received_at=now,
-        taken_at=taken_at,
-        size=len(image),
-        status=SnapshotStatus.PENDING,
-        flags=[],
-        measurements={},
-    )
-    db.session.add(snapshot)
-    db.session.flush()
-    relative = (
-        Path("snapshots") / str(attempt.id) / f"{snapshot.id}.{'png' if kind == 'png' else 'jpg'}"
-    )
+    relative = f"snapshots/{attempt_id}/{snapshot_name(now, kind)}"
+    snapshot_id = db.session.execute(
+        _INSERT,
+        {
+            "attempt_id": attempt_id,
+            "received_at": now,
+            "taken_at": taken_at,
+            "path": relative,
+            "size": len(image),
+        },
+    ).scalar_one()
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as out:
         out.write(image)
-    snapshot.path = relative.as_posix()
-    attempt_changed.send(attempt.id)
+    attempt_changed.send(attempt_id)
     # Flagged as before this snapshot: it is PENDING, which the rule does not read.
-    return StoredSnapshot(snapshot.id, attempt.id, target, encodings(enrolled), bool(flagged))
+    return StoredSnapshot(snapshot_id, attempt_id, target, encodings(enrolled), bool(flagged))
 
 
 def unanalysed_snapshots(
@@ -346,58 +408,76 @@ def unanalysed_snapshots(
     return found
 
 
-def _undecided(snapshot_id: int) -> Snapshot | None:
-    """The snapshot, locked, if it still waits for its decision (PostgreSQL: a second
-    recorder waits for the first to commit, then sees its decision)."""
-    snapshot = db.session.get(Snapshot, snapshot_id, with_for_update=True)
-    if snapshot is None or snapshot.status != SnapshotStatus.PENDING:
-        return None
-    return snapshot
+def _decision(*names: str) -> Any:
+    """A decision's UPDATE, built once: only a PENDING snapshot takes it, and the row back
+    (its attempt) says it did. Two recorders at once (a re-queue beside a late first job)
+    write it once: PostgreSQL's second UPDATE waits for the first to commit, then finds
+    the row no longer PENDING; SQLite runs one writer at a time."""
+    return (
+        sa.update(_SNAPSHOTS)
+        .where(
+            _SNAPSHOTS.c.id == sa.bindparam("snapshot_id"),
+            _SNAPSHOTS.c.status == SnapshotStatus.PENDING,
+        )
+        .values(_bound(*names, prefix="new_"))
+        .returning(_SNAPSHOTS.c.attempt_id)
+    )
 
 
-def record_analysis(snapshot_id: int, result: dict[str, Any], *, now: datetime) -> Snapshot | None:
-    """The engine's decision on a snapshot: its status, flags, distance and measurements.
-    Recorded once: a snapshot decided already (analysed twice after a re-queue) is left as
-    it is (None)."""
-    snapshot = _undecided(snapshot_id)
-    if snapshot is None:
+_ANALYSED = _decision("status", "flags", "distance", "measurements", "analysed_at")
+_UNANALYSED = _decision("status", "measurements", "analysed_at")
+
+
+def _decide(
+    statement: Any, snapshot_id: int, status: SnapshotStatus, values: dict[str, Any]
+) -> SnapshotStatus | None:
+    attempt_id = db.session.execute(
+        statement,
+        {"snapshot_id": snapshot_id, "new_status": status}
+        | {f"new_{name}": value for name, value in values.items()},
+    ).scalar()
+    if attempt_id is None:  # decided already, or no such snapshot
         return None
-    snapshot.status = rules.status_of(result)
+    SNAPSHOTS_ANALYSED.labels(str(status)).inc()
+    attempt_changed.send(attempt_id)
+    return status
+
+
+def record_analysis(
+    snapshot_id: int, result: dict[str, Any], *, now: datetime
+) -> SnapshotStatus | None:
+    """The engine's decision on a snapshot: its status, flags, distance and measurements,
+    in one statement. Recorded once: a snapshot decided already (analysed twice after a
+    re-queue) is left as it is (None); else the status recorded."""
     if result.get("error"):
-        snapshot.flags = [str(result["error"])]
-        snapshot.measurements = {"error": result["error"]}
-    else:
-        snapshot.flags = list(result.get("flags", []))
-        snapshot.distance = result.get("distance")
-        snapshot.measurements = {
-            "face_count": result.get("face_count"),
-            "box": result.get("box"),
-            "issues": [issue.get("code") for issue in result.get("issues", [])],
-            **(result.get("measurements") or {}),
+        values: dict[str, Any] = {
+            "flags": [str(result["error"])],
+            "distance": None,
+            "measurements": {"error": result["error"]},
         }
-    snapshot.analysed_at = now
-    db.session.flush()
-    SNAPSHOTS_ANALYSED.labels(str(snapshot.status)).inc()
-    attempt_changed.send(snapshot.attempt_id)
-    return snapshot
+    else:
+        values = {
+            "flags": list(result.get("flags", [])),
+            "distance": result.get("distance"),
+            "measurements": {
+                "face_count": result.get("face_count"),
+                "box": result.get("box"),
+                "issues": [issue.get("code") for issue in result.get("issues", [])],
+                **(result.get("measurements") or {}),
+            },
+        }
+    return _decide(_ANALYSED, snapshot_id, rules.status_of(result), values | {"analysed_at": now})
 
 
 def record_unanalysed(
     snapshot_id: int, status: SnapshotStatus, reason: str, *, now: datetime
-) -> Snapshot | None:
+) -> SnapshotStatus | None:
     """A snapshot the engine did not decide: SKIPPED (shed under load: a newer one of the
     candidate replaced it) or ERROR (the worker failed or timed out). Recorded once, as
     :func:`record_analysis`."""
-    snapshot = _undecided(snapshot_id)
-    if snapshot is None:
-        return None
-    snapshot.status = status
-    snapshot.measurements = {"reason": reason}
-    snapshot.analysed_at = now
-    db.session.flush()
-    SNAPSHOTS_ANALYSED.labels(str(status)).inc()
-    attempt_changed.send(snapshot.attempt_id)
-    return snapshot
+    return _decide(
+        _UNANALYSED, snapshot_id, status, {"measurements": {"reason": reason}, "analysed_at": now}
+    )
 
 
 def record_client_event(

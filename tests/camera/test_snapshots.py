@@ -4,6 +4,7 @@ event's unit (answers never wait), refused in the one error shape."""
 
 from __future__ import annotations
 
+import re
 import socket
 import stat
 import threading
@@ -113,7 +114,8 @@ def test_a_snapshot_of_the_registered_person_is_stored_acknowledged_and_ok(
     assert row.taken_at == datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
     # The file: under DATA_DIR, owner-only, never under the web root.
     path = Path(app.config["DATA_DIR"]) / row.path
-    assert row.path == f"snapshots/{attempt_id}/{row.id}.jpg"
+    # Named by the time received and 64 random bits: stored with its row in one INSERT.
+    assert re.fullmatch(rf"snapshots/{attempt_id}/20260512\d{{6}}-[0-9a-f]{{16}}\.jpg", row.path)
     assert path.read_bytes() == photos["obama"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not path.resolve().is_relative_to(Path(app.static_folder).resolve())

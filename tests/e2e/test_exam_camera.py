@@ -5,6 +5,7 @@ Redis; an invigilator's ``warning`` appears at once and ``voided`` ends the exam
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def _enrol(server: Server, attempt_id: int, faces_dir: Path) -> None:
 def _assert_stored(server: Server, snapshot_id: int, attempt_id: int) -> None:
     data = Path(server.env["EXAMSVC_INSTANCE_PATH"]) / "data"
     (path,) = _query(server, "SELECT path FROM snapshots WHERE id = ?", snapshot_id)[0]
-    assert path == f"snapshots/{attempt_id}/{snapshot_id}.jpg"
+    assert re.fullmatch(rf"snapshots/{attempt_id}/\d{{14}}-[0-9a-f]{{16}}\.jpg", path), path
     stored = data / path
     assert stored.stat().st_size < 200 * 1024 and (stored.stat().st_mode & 0o777) == 0o600
     assert stored.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG made by the page's canvas
