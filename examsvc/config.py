@@ -153,6 +153,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESULTS_SWEEP_BATCH", 300, int, "Physicians queued per unit of work by the sweep."),
     Setting("FACE_WORKERS", 0, int, "Face worker processes (0: one per core)."),
     Setting(
+        "FACE_NICE",
+        10,
+        int,
+        "How much lower the face workers' CPU priority is than the web process's (nice; 0:"
+        " the same), so that answers are acknowledged first when face work fills the cores.",
+    ),
+    Setting(
         "ADMISSION_SLOTS",
         0,
         int,

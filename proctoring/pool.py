@@ -40,14 +40,23 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def _init_worker(owner: int) -> None:
-    """Initializer of a pool process: load the models, and end with the pool's owner.
+def _init_worker(owner: int, nice: int = 0) -> None:
+    """Initializer of a pool process: lower its CPU priority by ``nice``, load the models,
+    and end with the pool's owner.
+
+    On a machine whose cores the face work fills, the web process on the same cores would
+    wait for a time slice behind the workers: every answer's acknowledgement then waits
+    too. A worker ``nice``r than the web process yields its core at once, and the face
+    work takes what the web process leaves (the pool sheds routine snapshots when it falls
+    behind).
 
     Killed or crashed, the owner never says goodbye. Under gevent (``examsvc serve``) its
     workers then never see their job queue close: each waits for jobs forever, holding the
     forkserver's liveness pipe and so the forkserver too — some 200 MB for every restart of
     the service. A thread of the worker's own (workers are not gevent-patched) waits for
     the owner's exit and ends the process."""
+    if nice:
+        os.nice(nice)
     threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
     jobs.warm_up()
 
@@ -200,11 +209,15 @@ class FacePool:
         config: FaceConfig | None = None,
         max_queue: int = 500,
         max_checks: int = 0,
+        nice: int = 0,
         context: str = "forkserver",
     ) -> None:
         """``max_checks``: device checks (``Priority.CHECK``) that may wait at once; 0:
-        twice the workers (about what they finish while the page shows its last answer)."""
+        twice the workers (about what they finish while the page shows its last answer).
+        ``nice``: how much lower the workers' CPU priority is than the owner's (0: the
+        same)."""
         self.workers = workers or os.cpu_count() or 1
+        self.nice = nice
         self.config = config
         self.max_queue = max_queue
         self.max_checks = max_checks or 2 * self.workers
@@ -246,7 +259,7 @@ class FacePool:
             self.workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), self.nice),
         )
 
     # -- submitting ------------------------------------------------------------------

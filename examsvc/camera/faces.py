@@ -46,6 +46,7 @@ def start(app: Flask) -> FacePool:
             app.config["FACE_WORKERS"],
             config=calibration.base_config(),
             max_checks=app.config["DEVICE_CHECKS"],
+            nice=app.config["FACE_NICE"],
         ).start()
     return _pool
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -186,3 +187,20 @@ def test_pool_processes_end_when_their_owner_is_killed():
     while (left := {pid for pid in started if _stat(pid)}) and time.monotonic() < deadline:
         time.sleep(0.1)  # polling other processes' state, bounded by the deadline
     assert not left, f"pool processes outlived their owner: {sorted(left)}"
+
+
+def test_pool_workers_yield_the_cpu_to_their_owner(photo_bytes):
+    """``nice``: the workers run at a lower CPU priority than the process that owns them,
+    which keeps its own, and still do their jobs."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    before = _descendants(os.getpid())
+    face_pool = FacePool(workers=2, nice=7).start()
+    try:
+        started = _descendants(os.getpid()) - before
+        lowered = {pid for pid in started if os.getpriority(os.PRIO_PROCESS, pid) == base + 7}
+        assert len(lowered) == 2  # both workers; nothing else started lowered
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base
+        result = face_pool.run("count", {"image": photo_bytes("face_recognition/two_people.jpg")})
+        assert result["ok"] and result["count"] == 2
+    finally:
+        face_pool.stop()
