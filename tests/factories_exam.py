@@ -13,6 +13,7 @@ from examsvc.attempts.tallies import retally
 from examsvc.banks.operations import BankInfo, import_bank
 from examsvc.camera import rules
 from examsvc.camera.models import EntryCheck, EntryOutcome, FaceConsent
+from examsvc.camera.queries import DeviceCheck
 from examsvc.enums import AttemptStatus, PaperKind, PhotoStatus, PracticeCategory, WindowRound
 from examsvc.extensions import db
 from examsvc.papers.models import ExamWindow, Paper
@@ -216,7 +217,7 @@ def pass_gate(
 
 def entry(check: EntryCheck) -> Entry:
     """The gate as the camera feature answers it for ``check``'s device (operations tests)."""
-    return Entry(consented=True, photo_usable=True, check=check)
+    return Entry(consented=True, photo_usable=True, check=DeviceCheck(check.id, check.attempt_id))
 
 
 def device_of(client: Any) -> str:

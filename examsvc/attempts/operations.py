@@ -21,13 +21,12 @@ from examsvc.attempts import rules, sheets
 from examsvc.attempts.models import Answer, Attempt, AttemptItem, PaperOverride, overdue
 from examsvc.attempts.tallies import retally
 from examsvc.audit.operations import record
-from examsvc.banks.models import Question
 from examsvc.enums import AttemptStatus, OverrideKind, PaperKind, SubmitReason, WindowRound
 from examsvc.errors import Invalid, Refused
 from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import ExamWindow, Paper
-from examsvc.papers.operations import draw_questions
+from examsvc.papers.operations import Blueprint, blueprint_of, draw
 from examsvc.papers.queries import counting_papers
 from examsvc.roster.models import Physician
 from examsvc.roster.operations import check_allowance
@@ -39,10 +38,17 @@ ENTRY_GATE = "attempts.entry_gate"
 
 
 class EntryRecord(Protocol):
-    """A passed entry face verification (the camera feature's EntryCheck)."""
+    """A passed entry face verification, as the camera feature's gate hands it (plain data:
+    attempts knows no camera model)."""
 
-    id: int
-    attempt_id: int | None
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def attempt_id(self) -> int | None: ...  # the attempt it opened (None: unused)
+
+    def link(self, attempt_id: int) -> None:
+        """It belongs to this attempt from now on (a statement: the caller's unit commits)."""
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,10 @@ def allowance_minutes(
 
 
 def full_minutes(
-    physician: Physician, paper: Paper, allowance_cap: int, overrides: list[Any] | None = None
+    physician: Physician,
+    paper: Paper | Blueprint,
+    allowance_cap: int,
+    overrides: list[Any] | None = None,
 ) -> int:
     """The paper's duration with the physician's extra time, never more extra time than the
     agency allows (``allowance_cap``: the setting MAX_ALLOWANCE_MINUTES)."""
@@ -313,7 +322,7 @@ def full_minutes(
 
 def time_available(
     physician: Physician,
-    paper: Paper,
+    paper: Paper | Blueprint,
     window: rules.WindowFacts,
     now: datetime,
     allowance_cap: int,
@@ -324,9 +333,54 @@ def time_available(
     return min(full, window.closes_at - now)
 
 
-_SCORING = sa.select(Question.id, Question.scoring_items).where(
-    Question.id.in_(sa.bindparam("ids", expanding=True))
-)
+_ATTEMPTS = cast(sa.Table, Attempt.__table__)
+# A new attempt's row in one statement built once (the ORM's unit of work for one object
+# cost more than the INSERT); every column given, so the object needs no load.
+_INSERT_ATTEMPT = sa.insert(_ATTEMPTS).returning(_ATTEMPTS.c.id)
+_NEW_ATTEMPT: dict[str, Any] = {
+    "submitted_at": None,
+    "submit_reason": None,
+    "void_reason": None,
+    "last_seq": 0,
+    "earned_points": None,
+    "score": None,
+    "passed": None,
+}
+_ITEMS = cast(sa.Table, AttemptItem.__table__)
+_ITEM_COLUMNS = ("position", "question_id", "section_position", "points_per_item", "option_order")
+
+
+def _insert_items_postgresql() -> Any:
+    """The items as one JSON parameter expanded by ``json_to_recordset``: a multi-row
+    ``VALUES`` has 6 parameters a row, and psycopg parses a statement of more than 50
+    (or 4 KB) again at every execution instead of keeping it (~10 ms for 54 items)."""
+    rows = (
+        sa.func.json_to_recordset(sa.bindparam("rows", type_=sa.JSON))
+        .table_valued(*(sa.column(name, _ITEMS.c[name].type) for name in _ITEM_COLUMNS))
+        .render_derived(name="item", with_types=True)
+    )
+    return (
+        sa.insert(_ITEMS)
+        .from_select(
+            ["attempt_id", *_ITEM_COLUMNS],
+            sa.select(
+                sa.bindparam("attempt_id", type_=sa.Integer),
+                *(rows.c[name] for name in _ITEM_COLUMNS[:-1]),
+                # a JSON null, as the JSON type stores None elsewhere (not SQL NULL)
+                sa.func.coalesce(rows.c.option_order, sa.text("'null'::json")),
+            ),
+        )
+        .returning(_ITEMS.c.position, _ITEMS.c.id)
+    )
+
+
+# One INSERT of many rows (not the ORM's unit of work per item), each item's id back with
+# its position (in any order: an attempt's positions are unique): the start's sheet is
+# built from them and the draw, never read back. SQLite takes a multi-row VALUES.
+_INSERT_ITEMS = {
+    "sqlite": sa.insert(_ITEMS).returning(_ITEMS.c.position, _ITEMS.c.id),
+    "postgresql": _insert_items_postgresql(),
+}
 
 
 def start_attempt(
@@ -347,7 +401,9 @@ def start_attempt(
 
     The rules read three narrow statements (the physician's attempts, their papers with
     windows, their standing overrides) that also answer the open attempt, the attempts
-    used and the extra time."""
+    used and the extra time; the draw one more (``papers.operations.blueprint_of``) and
+    the questions not kept in the process yet. The new attempt's sheet is built from the
+    draw (``sheets.started``)."""
     entry = entry or Entry()
     rows = attempt_rows(physician.id)
     open_id = next(
@@ -380,44 +436,57 @@ def start_attempt(
         raise Refused(
             "rules_not_acknowledged", N_("请阅读考前须知并勾选“我已阅读并同意遵守上述规定”")
         )
-    paper = db.session.get(Paper, paper_id)
-    assert paper is not None
+    blueprint = blueprint_of(paper_id)
+    assert blueprint is not None
     used = sum(1 for r in rows if r.paper_id == paper_id)
     seed = seed if seed is not None else secrets.randbelow(2**31)
-    drawn = draw_questions(paper, seed)
-    ids = {"ids": [d.question_id for d in drawn]}
-    scoring = {qid: n for qid, n in db.session.execute(_SCORING, ids)}
-    available = time_available(physician, paper, state.window, now, allowance_cap, overrides)
-    attempt = Attempt(
-        physician_id=physician.id,
-        paper_id=paper_id,
-        window_id=state.window.id,
-        number=used + 1,
-        status=AttemptStatus.IN_PROGRESS,
-        open_slot=f"{physician.id}:{paper_id}",
-        seed=seed,
-        started_at=now,
-        deadline_at=now + available,
-        total_points=sum(d.points_per_item * scoring[d.question_id] for d in drawn),
-    )
+    drawn, questions = draw(blueprint, seed)
+    available = time_available(physician, blueprint, state.window, now, allowance_cap, overrides)
+    row: dict[str, Any] = {
+        "physician_id": physician.id,
+        "paper_id": paper_id,
+        "window_id": state.window.id,
+        "number": used + 1,
+        "status": AttemptStatus.IN_PROGRESS,
+        "open_slot": f"{physician.id}:{paper_id}",
+        "seed": seed,
+        "started_at": now,
+        "deadline_at": now + available,
+        "total_points": sum(
+            d.points_per_item * questions[d.question_id].scoring_items for d in drawn
+        ),
+    } | _NEW_ATTEMPT
+    attempt = Attempt(id=db.session.execute(_INSERT_ATTEMPT, row).scalar_one(), **row)
+    # The row exists: the object joins the session as loaded, not as one to flush.
+    sa.orm.make_transient_to_detached(attempt)
     db.session.add(attempt)
-    db.session.flush()
-    db.session.execute(  # one INSERT of many rows, not the ORM's unit of work per item
-        sa.insert(cast(sa.Table, AttemptItem.__table__)),
+    items = [
+        {
+            "position": i,
+            "question_id": d.question_id,
+            "section_position": d.section_position,
+            "points_per_item": d.points_per_item,
+            "option_order": d.option_order,
+        }
+        for i, d in enumerate(drawn, start=1)
+    ]
+    dialect = db.session.get_bind().dialect.name
+    params: Any = (
+        {"attempt_id": attempt.id, "rows": items}
+        if dialect == "postgresql"
+        else [{"attempt_id": attempt.id} | item for item in items]
+    )
+    inserted = db.session.execute(_INSERT_ITEMS[dialect], params)
+    item_ids: dict[int, int] = {position: item_id for position, item_id in inserted}
+    sheet = sheets.build(
         [
-            {
-                "attempt_id": attempt.id,
-                "position": i,
-                "question_id": d.question_id,
-                "section_position": d.section_position,
-                "points_per_item": d.points_per_item,
-                "option_order": d.option_order,
-            }
+            (item_ids[i], i, d.question_id, d.section_position, d.points_per_item, d.option_order)
             for i, d in enumerate(drawn, start=1)
         ],
+        questions,
     )
+    sheets.started(attempt.id, seed, now, sheet, blueprint.name)
     link_entry(entry, attempt)
-    db.session.flush()
     retally(physician.id, paper_id)
     attempt_changed.send(attempt.id)
     return attempt
@@ -437,7 +506,7 @@ def link_entry(entry: Entry, attempt: Attempt) -> None:
     """The verification that opened (or, on another device, resumed) the attempt belongs to
     it: the invigilators see it, and this device may come back to the attempt later."""
     if entry.check is not None and entry.check.attempt_id is None:
-        entry.check.attempt_id = attempt.id
+        entry.check.link(attempt.id)
 
 
 # --- answers ----------------------------------------------------------------------------
@@ -467,6 +536,9 @@ def sheet_of(attempt: Attempt | AttemptRef) -> sheets.Sheet:
     sheet is kept only once the unit has committed."""
     if isinstance(attempt, AttemptRef):
         return sheets.cached(attempt.id, attempt.seed, attempt.started_at)
+    started = sheets.of_started(attempt.id, attempt.seed, attempt.started_at)
+    if started is not None:  # started in this unit: its sheet came from its draw
+        return started.sheet
     key = sheets.key(attempt.id, attempt.seed, attempt.started_at)
     store = sheets.caches().sheets
     sheet = store.get(key)
@@ -549,6 +621,7 @@ def save_answer(
     values = {"response": response, "marked": marked, "seq": seq, "saved_at": now, "late": late}
     upsert = _UPSERTS[db.session.get_bind().dialect.name]
     stored = db.session.execute(upsert, ids | values).first()
+    sheets.answered(attempt.id)  # stored or not: a view of this unit reads the answers
     if stored is None:  # an equal or newer save is already stored
         exists = db.session.scalar(_STORED_SEQ, ids)
         return SaveResult(True, "stale", seq if exists is None else exists)
@@ -654,11 +727,20 @@ def attempt_view(attempt: Attempt | AttemptRef, now: datetime) -> dict[str, Any]
         full = db.session.get(Attempt, attempt.id)
         assert full is not None
         attempt = full
-    answers = {
-        row.item_id: row for row in db.session.execute(_ANSWER_ROWS, {"attempt_id": attempt.id})
-    }
+    started = (
+        sheets.of_started(attempt.id, attempt.seed, attempt.started_at)
+        if isinstance(attempt, Attempt)
+        else None
+    )
+    answers = (
+        {}  # started in this unit, nothing stored since: no answers to read
+        if started is not None and not started.answered
+        else {
+            row.item_id: row for row in db.session.execute(_ANSWER_ROWS, {"attempt_id": attempt.id})
+        }
+    )
     items = []
-    for item in sheet_of(attempt).items:
+    for item in (started.sheet if started is not None else sheet_of(attempt)).items:
         answer = answers.get(item.id)
         items.append(
             {
@@ -670,7 +752,9 @@ def attempt_view(attempt: Attempt | AttemptRef, now: datetime) -> dict[str, Any]
         )
     body: dict[str, Any] = {
         "id": attempt.id,
-        "paper": attempt.paper if isinstance(attempt, AttemptRef) else attempt.paper.name,
+        "paper": started.paper
+        if started is not None
+        else (attempt.paper if isinstance(attempt, AttemptRef) else attempt.paper.name),
         "status": attempt.status.value,
         "number": attempt.number,
         "server_time": now.isoformat(),

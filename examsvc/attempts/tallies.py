@@ -130,7 +130,8 @@ _COUNTS = (
 def retally(physician_id: int, paper_id: int) -> None:
     """Count the physician's attempts at the paper again, and which of their papers of its
     kind counts (the caller's unit commits): the recount, its rows stored in one upsert,
-    then the one that counts marked. Statements, not ORM objects: a ``PaperTally`` loaded
+    then the one that counts marked (in the upsert itself when it is the physician's only
+    paper of the kind). Statements, not ORM objects: a ``PaperTally`` loaded
     in this unit before is not refreshed (read it with ``populate_existing``)."""
     rows = (
         db.session.execute(_RECOUNT_ONE, {"physician_id": physician_id, "paper_id": paper_id})
@@ -139,14 +140,18 @@ def retally(physician_id: int, paper_id: int) -> None:
     )
     if not rows:
         return
+    # One paper of the kind (the usual case): its row is the physician's only one of the
+    # kind, so it is stored with its ``counts`` at once; with several, ``counts`` is set
+    # after all are stored false (the unique index allows one at any moment).
+    alone = len(rows) == 1
     values = [
         {  # SQLite gives its booleans as 0 and 1
             name: bool(row[name]) if name in BOOLEANS else row[name] for name in COLUMNS
         }
-        | {"counts": False}
+        | {"counts": alone and bool(row["counts"])}
         for row in rows
     ]
     db.session.execute(_UPSERTS[db.session.get_bind().dialect.name], values)
     for row in rows:
-        if row["counts"]:
+        if row["counts"] and not alone:
             db.session.execute(_COUNTS, {"of_physician": physician_id, "of_paper": row["paper_id"]})

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from examsvc.audit.operations import record
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.enums import PaperKind, PracticeCategory
 from examsvc.errors import Conflict
 from examsvc.extensions import db, table
+from examsvc.lru import LRU
 from examsvc.marks import N_
 from question_banks import ParsedBank
 from question_banks.types import QUESTION_TYPES
@@ -103,13 +106,70 @@ def _row(version_id: int, q: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def current_version_id(bank_id: Any) -> sa.ScalarSelect[int]:
+    """The id of the bank's current version (its highest number), as a scalar subquery:
+    ``bank_id`` an id, a bind parameter or a column to correlate with."""
+    latest = sa.orm.aliased(BankVersion)  # never correlated with an outer bank_versions
+    return (
+        sa.select(latest.id)
+        .where(latest.bank_id == bank_id)
+        .order_by(latest.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def current_version(bank_id: int) -> BankVersion | None:
     return db.session.scalars(
-        sa.select(BankVersion)
-        .where(BankVersion.bank_id == bank_id)
-        .order_by(BankVersion.number.desc())
-        .limit(1)
+        sa.select(BankVersion).where(BankVersion.id == current_version_id(bank_id))
     ).first()
+
+
+# --- the questions drawn, kept in the process ---------------------------------------------
+
+QUESTIONS = 20_000  # questions kept per app, shared by every draw and sheet that uses them
+QUESTION_CACHE = "banks.questions"  # app.extensions key
+
+
+@dataclass(frozen=True)
+class QuestionData:
+    """What a draw, a sheet and a score need of a question."""
+
+    qtype: str
+    data: dict[str, Any]  # with its key: never sent as it is
+    scoring_items: int
+
+
+def question_cache() -> LRU[int, QuestionData]:
+    """This app's questions (each app its own). A question row never changes and is never
+    deleted (a re-import adds a version), so nothing kept is ever stale."""
+    found = current_app.extensions.get(QUESTION_CACHE)
+    if found is None:
+        found = current_app.extensions.setdefault(QUESTION_CACHE, LRU(QUESTIONS))
+    return found
+
+
+_QUESTION_DATA = sa.select(
+    Question.id, Question.qtype, Question.data, Question.scoring_items
+).where(Question.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def question_data(ids: Iterable[int]) -> dict[int, QuestionData]:
+    """These questions' data, from the process's cache, the missing ones read in one query."""
+    store = question_cache()
+    out: dict[int, QuestionData] = {}
+    missing = []
+    for qid in ids:
+        found = store.get(qid)
+        if found is None:
+            missing.append(qid)
+        else:
+            out[qid] = found
+    if missing:
+        for qid, qtype, data, scoring_items in db.session.execute(_QUESTION_DATA, {"ids": missing}):
+            out[qid] = QuestionData(qtype, data, scoring_items)
+            store.put(qid, out[qid])
+    return out
 
 
 def search(

@@ -1,10 +1,12 @@
 """Read-side of the gate: consent, the registration photo, overrides, this device's entry
-check, failed verifications, and the physicians the agency must help."""
+check (and its one write, linking it to the attempt it opens), failed verifications, and
+the physicians the agency must help."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -65,8 +67,29 @@ def consent_and_override(user_id: int, cycle_id: int, physician_id: int) -> tupl
     return bool(consented), override_id
 
 
+@dataclass(frozen=True)
+class DeviceCheck:
+    """This device's passing entry verification as the gate hands it to attempts
+    (``attempts.operations.EntryRecord``): plain data, not the row with its frames,
+    decision and encodings."""
+
+    id: int
+    attempt_id: int | None  # the attempt it opened (None: unused)
+
+    def link(self, attempt_id: int) -> None:
+        """It belongs to ``attempt_id`` from now on, if still unused: one UPDATE (the
+        caller's unit commits)."""
+        db.session.execute(_LINK, {"check_id": self.id, "attempt_id": attempt_id})
+
+
+_CHECKS = cast(sa.Table, EntryCheck.__table__)
+_LINK = (
+    sa.update(_CHECKS)
+    .where(_CHECKS.c.id == sa.bindparam("check_id"), _CHECKS.c.attempt_id.is_(None))
+    .values(attempt_id=sa.bindparam("attempt_id"))
+)
 _DEVICE_CHECKS = (
-    sa.select(EntryCheck)
+    sa.select(EntryCheck.id, EntryCheck.attempt_id, EntryCheck.checked_at)
     .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
     .where(
         EntryCheck.physician_id == sa.bindparam("physician_id"),
@@ -81,18 +104,19 @@ _DEVICE_CHECKS = (
 
 def device_check(
     physician_id: int, device: str | None, now: datetime, valid_minutes: int
-) -> EntryCheck | None:
+) -> DeviceCheck | None:
     """This device's passing check that still opens something: an unused one within its
     validity (a new attempt, or resuming here after verifying), or the one that opened an
-    attempt still in progress (coming back to it on the same device)."""
+    attempt still in progress (coming back to it on the same device). Three columns read,
+    in a statement built once."""
     if not device:
         return None
-    checks = db.session.scalars(
+    checks = db.session.execute(
         _DEVICE_CHECKS, {"physician_id": physician_id, "device": rules.device_key(device)}
     )
-    for check in checks:
-        if check.attempt_id is not None or rules.still_valid(check.checked_at, now, valid_minutes):
-            return check
+    for check_id, attempt_id, checked_at in checks:
+        if attempt_id is not None or rules.still_valid(checked_at, now, valid_minutes):
+            return DeviceCheck(check_id, attempt_id)
     return None
 
 

@@ -345,23 +345,28 @@ def cards(
     return sorted(found.values(), key=lambda c: (c.order, c.name, c.physician_id))
 
 
+# The sessions holding these attempts' candidates, in a statement built once (every change
+# of an attempt pushes its card: a start, a snapshot, a page event).
+_HELD = (
+    sa.select(session_candidates.c.session_id, Attempt.physician_id)
+    .join(ExamSession, ExamSession.id == session_candidates.c.session_id)
+    .join(
+        Attempt,
+        sa.and_(
+            Attempt.physician_id == session_candidates.c.physician_id,
+            Attempt.window_id == ExamSession.window_id,
+        ),
+    )
+    .where(Attempt.id.in_(sa.bindparam("attempt_ids", expanding=True)))
+    .distinct()
+    .order_by(session_candidates.c.session_id, Attempt.physician_id)
+)
+
+
 def card_updates(attempt_ids: Iterable[int], now: datetime) -> list[tuple[int, Card]]:
     """The cards of these attempts' candidates in every session holding them: (session id,
     card), each session's cards built together."""
-    held = db.session.execute(
-        sa.select(session_candidates.c.session_id, Attempt.physician_id)
-        .join(ExamSession, ExamSession.id == session_candidates.c.session_id)
-        .join(
-            Attempt,
-            sa.and_(
-                Attempt.physician_id == session_candidates.c.physician_id,
-                Attempt.window_id == ExamSession.window_id,
-            ),
-        )
-        .where(Attempt.id.in_(list(attempt_ids)))
-        .distinct()
-        .order_by(session_candidates.c.session_id, Attempt.physician_id)
-    )
+    held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)})
     by_session: dict[int, list[int]] = {}
     for session_id, physician_id in held:
         by_session.setdefault(session_id, []).append(physician_id)

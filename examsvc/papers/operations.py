@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from examsvc.banks.models import BankVersion, Question, QuestionBank
-from examsvc.banks.operations import counts, current_version
+from examsvc.banks.operations import (
+    QuestionData,
+    counts,
+    current_version,
+    current_version_id,
+    question_data,
+)
 from examsvc.clock import beijing_time
 from examsvc.enums import AttemptStatus, WindowRound
 from examsvc.errors import Invalid, Refused
@@ -51,23 +57,105 @@ CANDIDATES = "papers.candidates"  # app.extensions key: this app's kept candidat
 Candidates = tuple[tuple[int, str], ...]  # (id, external_id) in external_id order
 
 
-def _candidates(section: PaperSection, versions: dict[int, BankVersion | None]) -> Candidates:
+@dataclass(frozen=True)
+class Section:
+    """A blueprint line as a draw reads it, with its bank's current version (None: the bank
+    has none)."""
+
+    position: int
+    title: str
+    bank_id: int
+    qtype: str
+    tags: tuple[str, ...]
+    count: int
+    points_per_item: float
+    version_id: int | None
+    version_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """What a start reads of its paper: the draw's settings and sections, the duration and
+    the name, as plain data."""
+
+    id: int
+    name: str
+    duration_minutes: int
+    shuffle_questions: bool
+    shuffle_options: bool
+    sections: tuple[Section, ...]
+
+
+_BLUEPRINT = (
+    sa.select(
+        Paper.id,
+        Paper.name,
+        Paper.duration_minutes,
+        Paper.shuffle_questions,
+        Paper.shuffle_options,
+        PaperSection.position,
+        PaperSection.title,
+        PaperSection.bank_id,
+        PaperSection.qtype,
+        PaperSection.tags,
+        PaperSection.count.label("section_count"),  # not Row.count
+        PaperSection.points_per_item,
+        BankVersion.id.label("version_id"),
+        BankVersion.source_sha256,
+    )
+    .outerjoin(PaperSection, PaperSection.paper_id == Paper.id)
+    .outerjoin(BankVersion, BankVersion.id == current_version_id(PaperSection.bank_id))
+    .where(Paper.id == sa.bindparam("paper_id"))
+    .order_by(PaperSection.position)
+)
+
+
+def blueprint_of(paper_id: int) -> Blueprint | None:
+    """The paper's blueprint with each section's current bank version, in one statement
+    built once. Read at every start, not kept: a paper has no version of its own, and its
+    sections (while no attempt uses it) and its shuffle settings (at any time) can be
+    edited (``save_paper``) by another process."""
+    rows = db.session.execute(_BLUEPRINT, {"paper_id": paper_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Blueprint(
+        first.id,
+        first.name,
+        first.duration_minutes,
+        first.shuffle_questions,
+        first.shuffle_options,
+        tuple(
+            Section(
+                r.position,
+                r.title,
+                r.bank_id,
+                r.qtype,
+                tuple(r.tags or ()),
+                r.section_count,
+                r.points_per_item,
+                r.version_id,
+                r.source_sha256,
+            )
+            for r in rows
+            if r.position is not None
+        ),
+    )
+
+
+def _candidates(section: Section) -> Candidates:
     """The section's candidate questions as (id, external_id), in external_id order. A bank
     version's questions never change once imported, so the list is kept in the process
-    (per app, keyed by the version and its file's hash); ``versions`` holds the banks'
-    current versions for one draw."""
-    if section.bank_id not in versions:
-        versions[section.bank_id] = current_version(section.bank_id)
-    version = versions[section.bank_id]
-    if version is None:
+    (per app, keyed by the version and its file's hash)."""
+    if section.version_id is None:
         return ()
-    tags = tuple(sorted(section.tags or ()))
-    key = (version.id, version.source_sha256, section.qtype, tags)
+    tags = tuple(sorted(section.tags))
+    key = (section.version_id, section.version_sha256, section.qtype, tags)
     store: LRU[Any, Candidates] = current_app.extensions.setdefault(CANDIDATES, LRU(256))
     found = store.get(key)
     if found is None:
         query = sa.select(Question.id, Question.external_id).where(
-            Question.version_id == version.id, Question.qtype == section.qtype
+            Question.version_id == section.version_id, Question.qtype == section.qtype
         )
         if tags:
             query = query.where(Question.tag.in_(tags))
@@ -115,23 +203,27 @@ def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
     return shortfalls
 
 
-_DATA = sa.select(Question.id, Question.data).where(
-    Question.id.in_(sa.bindparam("ids", expanding=True))
-)
-
-
 def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
-    """The attempt's questions: reproducible from the seed, sections in order. Each section
-    draws with a generator of its own, so all sections sample first, then the chosen
-    questions' data is read in one query for their option orders."""
-    versions: dict[int, BankVersion | None] = {}
+    """``draw`` from the paper as it is stored (flushed) now."""
+    blueprint = blueprint_of(paper.id)
+    assert blueprint is not None
+    return draw(blueprint, seed)[0]
+
+
+def draw(blueprint: Blueprint, seed: int) -> tuple[list[DrawnItem], dict[int, QuestionData]]:
+    """The attempt's questions, and their data: reproducible from the seed, sections in
+    order. Each section draws with a generator of its own, so all sections sample first,
+    then the chosen questions' data (``banks.operations.question_data``: kept in the
+    process, the missing ones read in one query) gives their option orders."""
     sampled = []
-    for section in paper.sections:
+    for section in blueprint.sections:
         rng = random.Random(f"{seed}:{section.position}")
-        candidates = _candidates(section, versions)
+        candidates = _candidates(section)
         if len(candidates) < section.count:
             # The bank's current version changed since the paper was saved: refuse with
             # the shortfalls in plain words (a 409, never a 500).
+            paper = db.session.get(Paper, blueprint.id)
+            assert paper is not None
             raise Refused(
                 "paper_cannot_be_drawn",
                 N_("试卷无法组卷，请联系考核机构：{problem}"),
@@ -145,20 +237,17 @@ def draw_questions(paper: Paper, seed: int) -> list[DrawnItem]:
                 ),
             )
         chosen = rng.sample(candidates, section.count)
-        if not paper.shuffle_questions:
+        if not blueprint.shuffle_questions:
             chosen.sort(key=lambda q: q[1])
         sampled.append((section, rng, chosen))
-    data: dict[int, dict[str, Any]] = {}
-    if paper.shuffle_options:
-        ids = [qid for _, _, chosen in sampled for qid, _ in chosen]
-        data = {qid: q for qid, q in db.session.execute(_DATA, {"ids": ids})}
+    data = question_data(qid for _, _, chosen in sampled for qid, _ in chosen)
     drawn: list[DrawnItem] = []
     for section, rng, chosen in sampled:
         kind = QUESTION_TYPES[section.qtype]
         for qid, _ in chosen:
-            order = kind.shuffled_order(data[qid], rng) if paper.shuffle_options else None
+            order = kind.shuffled_order(data[qid].data, rng) if blueprint.shuffle_options else None
             drawn.append(DrawnItem(qid, section.position, section.points_per_item, order))
-    return drawn
+    return drawn, data
 
 
 def total_points(items: list[DrawnItem]) -> float:

@@ -38,13 +38,28 @@ def current_cycle() -> Cycle | None:
     return db.session.scalars(current_cycle_select(Cycle, code=configured_cycle())).first()
 
 
+def _current_physician(by_code: bool) -> sa.Select[Any]:
+    # current_cycle's rule in the same statement (one query, no Cycle loaded).
+    cycle = current_cycle_select(Cycle.id, code=sa.bindparam("cycle") if by_code else None)
+    return sa.select(Physician).where(
+        Physician.user_id == sa.bindparam("user_id"), Physician.cycle_id == cycle.scalar_subquery()
+    )
+
+
+# Built once (every exam request asks it), with the configured cycle bound or without.
+_CURRENT_PHYSICIAN = {True: _current_physician(True), False: _current_physician(False)}
+
+
 def current_physician(user_id: int) -> Physician | None:
     """The logged-in physician's registration in the current cycle."""
-    # current_cycle's rule in the same statement (one query, no Cycle loaded).
-    cycle = current_cycle_select(Cycle.id, code=configured_cycle()).scalar_subquery()
-    return db.session.scalars(
-        sa.select(Physician).where(Physician.user_id == user_id, Physician.cycle_id == cycle)
+    code = configured_cycle()
+    params: dict[str, Any] = {"user_id": user_id}
+    if code is not None:
+        params["cycle"] = code
+    found: Physician | None = db.session.scalars(
+        _CURRENT_PHYSICIAN[code is not None], params
     ).first()
+    return found
 
 
 def logged_in_physician() -> Physician | None:

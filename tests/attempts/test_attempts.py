@@ -21,6 +21,7 @@ from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from question_banks.types import QUESTION_TYPES
 from tests.factories_exam import create_bank, let_in, pass_gate
+from tests.factories_exam import entry as gate_entry
 
 
 def start(client, paper_id: int, ack: bool = True):
@@ -98,7 +99,7 @@ def test_concurrent_starts_never_exceed_the_limit(app, exam, clock):
 
     def start_unit() -> Attempt:  # what the start view does, as the request's unit runs it
         physician = db.session.get(Physician, physician_id)
-        entry = ops.Entry(True, True, db.session.get(EntryCheck, check_id))
+        entry = gate_entry(db.session.get(EntryCheck, check_id))
         return ops.start_attempt(
             physician,
             paper_id,

@@ -19,6 +19,7 @@ from examsvc.attempts import sheets
 from examsvc.attempts.events import NAMESPACE
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.banks.models import Question
+from examsvc.banks.operations import QUESTION_CACHE
 from examsvc.config import ConfigError
 from examsvc.extensions import db, socketio
 from examsvc.papers.operations import current_version, draw_questions
@@ -82,7 +83,7 @@ def test_the_cached_state_is_the_uncached_view(app, candidate, exam, clock):
     assert len(cache.sheets) == 1  # kept once the start committed
     cached = candidate.get(url).get_json()
     cache.sheets = sheets.LRU(sheets.SHEETS)  # forgotten: read again from the database
-    cache.questions = sheets.LRU(sheets.QUESTIONS)
+    app.extensions.pop(QUESTION_CACHE)
     fresh = candidate.get(url).get_json()
     db.session.expire_all()
     reference = reference_view(db.session.get(Attempt, body["id"]), clock.now())

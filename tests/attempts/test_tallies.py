@@ -17,6 +17,7 @@ from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from tests.factories import create_physician
 from tests.factories_exam import create_window, pass_gate
+from tests.factories_exam import entry as gate_entry
 
 
 def stored() -> list[tuple[Any, ...]]:
@@ -53,7 +54,7 @@ def test_the_tallies_are_a_recount_after_a_mixed_history(app, exam, clock):
     db.session.commit()
 
     def start(physician: Physician) -> int:
-        entry = ops.Entry(True, True, pass_gate(physician, "device", clock.now()))
+        entry = gate_entry(pass_gate(physician, "device", clock.now()))
         attempt = ops.start_attempt(
             physician,
             paper.id,
