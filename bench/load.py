@@ -1172,28 +1172,14 @@ def main() -> None:
             }
             env.pop("EXAMSVC_REDIS_URL", None)
             if args.config == "scale-out":
-                port = free_port()
-                redis = subprocess.Popen(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(root),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                stack.callback(lambda: (redis.terminate(), redis.wait(timeout=10)))
-                processes["redis"] = redis.pid
-                env["EXAMSVC_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-                time.sleep(0.5)
+                from tests.redis_server import OwnRedis  # its own server, answering
+
+                redis = OwnRedis(root)
+                redis.start()
+                stack.callback(redis.stop)
+                assert redis.process is not None
+                processes["redis"] = redis.process.pid
+                env["EXAMSVC_REDIS_URL"] = redis.url
             cli(env, "db", "upgrade")
             cli(env, "demo", "load")
         t = time.monotonic()
