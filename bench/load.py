@@ -28,11 +28,19 @@ session (again after every reconnection, and on the server's ``rejoin``), and re
 snapshot analysed, page events, warnings).
 
     .venv/bin/python bench/load.py --n 100 --duration 180 \\
-        [--scenario steady|sync-start] [--config embedded|scale-out] [--db sqlite|postgresql]
+        [--scenario steady|sync-start|checkin-start] [--config embedded|scale-out]
+        [--db sqlite|postgresql]
         [--procs 3] [--per-session 40] [--profile]
 
     .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
         (a server already running on that database: the bench prepares and checks through it)
+
+Scenarios: ``steady`` (logins spread over ``--ramp``), ``sync-start`` (every candidate logs
+in, verifies and starts within the same minute, through the admission queue) and
+``checkin-start`` (候考, ``EXAMSVC_CHECKIN_MINUTES``: the logins and verifications over
+``--ramp`` before the window opens, then every candidate taps 开始考试 within ``--spread``
+seconds of the opening, on a new page and socket; reported from the opening on: how long
+until each was ready, and the acks).
 
 Measures: login, entry (the verification once admitted), start, state and connect latency
 (p50/p99), the queue (seconds waited for a slot, the furthest place, the asks), answer-ack latency
@@ -298,6 +306,31 @@ def prepare(
     return candidates, walls, camera_roll(photos)
 
 
+def open_window_at(database_url: str, data_dir: str, when: datetime) -> None:
+    """checkin-start: the regular windows open now open at ``when`` instead (the server reads
+    windows on every request: nothing to restart)."""
+    from examsvc import create_app
+    from examsvc.enums import WindowRound
+    from examsvc.extensions import db
+    from examsvc.papers.models import ExamWindow
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": data_dir})
+    with app.app_context():
+        current = datetime.now(UTC)
+        windows = db.session.scalars(
+            sa.select(ExamWindow).where(
+                ExamWindow.round == WindowRound.REGULAR,
+                ExamWindow.opens_at <= current,
+                ExamWindow.closes_at > current,
+            )
+        ).all()
+        assert windows, "no regular window open now"
+        for window in windows:
+            window.opens_at = when
+        db.session.commit()
+        db.engine.dispose()
+
+
 def prepare_sessions(
     physician_ids: list[int], per_session: int, password_hash: str
 ) -> list[dict[str, Any]]:
@@ -401,6 +434,7 @@ class Candidate:
         self.stop = threading.Event()
         self.attempt_id: int | None = None
         self.ready_at: float | None = None
+        self.checked_in_at: float | None = None  # checkin-start: verified, before the opening
         self.entry_retries = 0
         self.start_busy = 0
         self.http_busy = 0
@@ -470,7 +504,11 @@ class Candidate:
         if not consent.ok:
             raise RuntimeError(f"consent {consent.status_code}")
         papers = get("/api/v1/exam").json()["papers"]
-        paper_id = next(p["paper_id"] for p in papers if p["can_start"])
+        paper_id = next(
+            p["paper_id"]
+            for p in papers
+            if (p["checking_in"] if self.opts.get("opening") is not None else p["can_start"])
+        )
         client = PageSocket(self)
         cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
         client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
@@ -508,6 +546,15 @@ class Candidate:
             raise RuntimeError(f"entry refused: {json.dumps(ack, ensure_ascii=False)[:200]}")
         else:
             raise RuntimeError("entry: not admitted in five tries")
+        opening = self.opts.get("opening")
+        if opening is not None:
+            # 候考: verified before the opening, the candidate waits on the rules page (no
+            # socket) and taps 开始考试 within ``spread`` seconds of the opening.
+            self.checked_in_at = time.time()
+            client.disconnect()
+            tap = opening + self.rng.random() * self.opts["spread"]
+            if self.stop.wait(max(0.0, tap - time.time())):
+                return
         for _try in range(5):  # a 503 (busy): the candidate taps again after retry_after
             started = self.timed(
                 "start",
@@ -534,6 +581,10 @@ class Candidate:
         state = self.timed("state", lambda: get(f"/api/v1/exam/attempts/{self.attempt_id}"))
         if not state.ok:
             raise RuntimeError(f"state {state.status_code}")
+        if opening is not None:  # the exam page opens its own socket
+            client = PageSocket(self)
+            client.on("snapshot_request", lambda *a: self.snapshot_asked.set(), namespace="/exam")
+            self.timed("connect_at_start", connect)
         joined = client.call(
             "exam_join", {"attempt_id": self.attempt_id}, namespace="/exam", timeout=60
         )
@@ -839,6 +890,7 @@ def generator(args: tuple) -> dict[str, Any]:
                 "snapshots": c.snapshots,
                 "states": c.states,
                 "ready_at": c.ready_at,
+                "checked_in_at": c.checked_in_at,
                 "entry_retries": c.entry_retries,
                 "disconnects": c.disconnects,
                 "start_busy": c.start_busy,
@@ -1094,7 +1146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--scenario", choices=["steady", "sync-start"], default="steady")
+    parser.add_argument(
+        "--scenario", choices=["steady", "sync-start", "checkin-start"], default="steady"
+    )
     parser.add_argument("--config", choices=["embedded", "scale-out"], default="embedded")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--n", type=int, default=50)
@@ -1112,6 +1166,12 @@ def main() -> None:
         type=float,
         default=30,
         help="seconds after the last login before the steady window (admission's time)",
+    )
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=10.0,
+        help="checkin-start: seconds after the opening over which the candidates tap 开始考试",
     )
     parser.add_argument("--save-every", type=float, default=10.0)
     parser.add_argument("--snapshot-mean", type=int, default=30)
@@ -1193,6 +1253,7 @@ def main() -> None:
         # The schedule: when each candidate logs in; then the steady window and the phases.
         now = time.time() + 5
         rng = random.Random(14)
+        opening = None
         if args.scenario == "sync-start":
             starts = {s["index"]: now + rng.random() * 60 for s in specs}
             ramp = 60.0
@@ -1200,12 +1261,23 @@ def main() -> None:
             ramp = args.ramp if args.ramp is not None else max(60.0, args.n / 2)
             starts = {s["index"]: now + ramp * k / max(1, args.n) for k, s in enumerate(specs)}
         admission_end = now + ramp + args.settle  # every candidate admitted by then, or overload
+        if args.scenario == "checkin-start":
+            # 候考: the logins and verifications over the ramp, the window opening after the
+            # settle, every candidate tapping 开始考试 within ``spread`` s of the opening.
+            opening = admission_end
+            open_window_at(database_url, data_dir, datetime.fromtimestamp(opening, UTC))
+            admission_end = opening + args.spread + 30
         end_at = admission_end + args.duration
         state_phase = (end_at - 40, end_at - 15)
         steady = (admission_end + 10, state_phase[0] - 5)
         procs = max(1, args.procs)
         shares = [specs[k::procs] for k in range(procs)]
-        opts = {"save_every": args.save_every, "state_fetches": args.state_fetches}
+        opts = {
+            "save_every": args.save_every,
+            "state_fetches": args.state_fetches,
+            "opening": opening,
+            "spread": args.spread,
+        }
         pool_ctx = multiprocessing.get_context("spawn").Pool(procs + (1 if wall_specs else 0))
         stack.callback(pool_ctx.terminate)
         # The walls first: a process of their own, open before the first candidate logs in.
@@ -1253,6 +1325,8 @@ def main() -> None:
             state_phase,
             prepared_s,
         )
+        if opening is not None:
+            report["opening"] = opening_summary(results, monitor, opening)
         report["walls"] = walls_summary(args, walls, results, database_url, steady, end_at)
         if profiled and (root / "server.pstats").exists():
             text = io.StringIO()
@@ -1269,6 +1343,40 @@ def main() -> None:
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
         print_table(report)
         print(f"\nJSON: {out}")
+
+
+def opening_summary(
+    results: list[dict[str, Any]], monitor: Monitor, opening: float
+) -> dict[str, Any]:
+    """checkin-start: from the opening on. Ready = started, state fetched, socket connected,
+    joined; acks are those sent from the opening until 60 s after the last candidate was ready."""
+    ready = sorted(c["ready_at"] - opening for c in results if c["ready_at"])
+    checked_in = sum(1 for c in results if c.get("checked_in_at"))
+    last = ready[-1] if ready else None
+    until = opening + (last or 0) + 60
+    acks = [
+        a[1]
+        for c in results
+        for a in c["acks"]
+        if opening <= a[0] < until and a[2] in ("saved", "late", "stale")
+    ]
+    connects = [c["times"]["connect_at_start"] for c in results if "connect_at_start" in c["times"]]
+    server_names = [k for k in monitor.procs if k == "server" or k.startswith("web")]
+    cpu = sum(cpu_delta(monitor, k, opening, opening + (last or 0) + 1) for k in server_names)
+    return {
+        "checked_in_before_opening": checked_in,
+        "ready": len(ready),
+        "ready_p50_s": round(pct(ready, 0.5) or 0, 1) if ready else None,
+        "ready_p99_s": round(pct(ready, 0.99) or 0, 1) if ready else None,
+        "last_ready_s": round(last, 1) if last is not None else None,
+        "acks": len(acks),
+        "ack_p50_ms": ms(pct(acks, 0.5)),
+        "ack_p99_ms": ms(pct(acks, 0.99)),
+        "ack_max_ms": ms(max(acks) if acks else None),
+        "connect_at_start_p50_ms": ms(pct(connects, 0.5)),
+        "connect_at_start_p99_ms": ms(pct(connects, 0.99)),
+        "web_cpu_ms_per_ready": round(cpu * 1000 / len(ready), 2) if ready else None,
+    }
 
 
 def queue_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1366,7 +1474,10 @@ def summarise(
         "errors": errors,
         "disconnects": disconnects,
         "steady_window_s": [round(steady[0] - first_start, 1), round(steady[1] - first_start, 1)],
-        "latency": {name: phase(name) for name in ("login", "connect", "entry", "start", "state")},
+        "latency": {
+            name: phase(name)
+            for name in ("login", "connect", "entry", "start", "state", "connect_at_start")
+        },
         "state_fetch_phase": {
             "n": len(states),
             "p50_ms": ms(pct(states, 0.5)),
@@ -1527,6 +1638,15 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"admitted {r['admitted']}/{r['candidates']}, last ready {r['last_ready_after_first_login_s']} s after the first login"
     )
+    if "opening" in r:
+        o = r["opening"]
+        print(
+            f"opening: {o['checked_in_before_opening']} checked in before it; {o['ready']} ready,"
+            f" p50 {o['ready_p50_s']} s, p99 {o['ready_p99_s']} s, last {o['last_ready_s']} s"
+            f" after it; acks from it {o['acks']}, p50 {o['ack_p50_ms']} p99 {o['ack_p99_ms']}"
+            f" max {o['ack_max_ms']} ms; connect p50 {o['connect_at_start_p50_ms']} p99"
+            f" {o['connect_at_start_p99_ms']} ms; web CPU {o['web_cpu_ms_per_ready']} ms per ready"
+        )
     if r["errors"]:
         print("errors:", r["errors"])
     print(f"{'phase':<10}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")

@@ -221,6 +221,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes a passed entry face verification may open an attempt on its device.",
     ),
     Setting(
+        "CHECKIN_MINUTES",
+        15,
+        int,
+        "候考: minutes before a window opens in which candidates may pass the device check"
+        " and face verification, to start at the opening (0: off; less than"
+        " EXAMSVC_ENTRY_VALID_MINUTES).",
+    ),
+    Setting(
         "LIVENESS",
         True,
         bool,
@@ -376,6 +384,13 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'examsvc.db'}"
     if config["DATA_DIR"] is None:
         config["DATA_DIR"] = str(instance_path / "data")
+    if not 0 <= config["CHECKIN_MINUTES"] < config["ENTRY_VALID_MINUTES"]:
+        raise ConfigError(
+            f"{PREFIX}CHECKIN_MINUTES: expected 0 or more and less than"
+            f" {PREFIX}ENTRY_VALID_MINUTES ({config['ENTRY_VALID_MINUTES']}), so that a"
+            f" verification made at check-in still opens the attempt at the opening;"
+            f" got {config['CHECKIN_MINUTES']}"
+        )
     return config
 
 

@@ -19,6 +19,7 @@ from examsvc import metrics, uow
 from examsvc.accounts.auth import current_user, physician_required, session_login
 from examsvc.accounts.models import User
 from examsvc.attempts import operations as ops
+from examsvc.attempts import rules
 from examsvc.attempts.models import Attempt
 from examsvc.clock import now
 from examsvc.enums import SubmitReason
@@ -118,7 +119,7 @@ def my_attempt_ref(attempt_id: int) -> ops.AttemptRef:
     )
 
 
-def state_json(state: Any) -> dict[str, Any]:
+def state_json(state: Any, checking_in: bool = False) -> dict[str, Any]:
     window = state.window
     return {
         "paper_id": state.paper.id,
@@ -128,6 +129,7 @@ def state_json(state: Any) -> dict[str, Any]:
         "label": state.label,
         "remaining_attempts": state.remaining,
         "can_start": state.can_start,
+        "checking_in": checking_in,
         "reason": state.reason,
         "best_score": state.best_score,
         "window": None
@@ -144,12 +146,14 @@ def state_json(state: Any) -> dict[str, Any]:
 @physician_required
 def overview() -> dict[str, Any]:
     physician = me()
-    result = ops.overview(physician, now())
+    when = now()
+    result = ops.overview(physician, when)
+    minutes = current_app.config["CHECKIN_MINUTES"]
     return {
         "cycle": physician.cycle.name,
         "procedure": physician.procedure.value,
         "consent_given": entry(physician, None).consented,
-        "papers": [state_json(s) for s in result.states],
+        "papers": [state_json(s, rules.checks_in(s, when, minutes)) for s in result.states],
         "verdict": {
             "result": result.verdict.result,
             "label": result.verdict.label,

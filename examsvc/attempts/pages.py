@@ -20,6 +20,7 @@ from examsvc import uow
 from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
+from examsvc.attempts import rules
 from examsvc.attempts.api import entry
 from examsvc.attempts.models import Attempt
 from examsvc.attempts.schemas import PrepareForm
@@ -48,7 +49,9 @@ def home() -> str:
     physician = logged_in_physician()
     if physician is None:
         return render_template("attempts/home.html", physician=None)
-    result = ops.overview(physician, now())
+    when = now()
+    result = ops.overview(physician, when)
+    minutes = current_app.config["CHECKIN_MINUTES"]
     open_attempts = {
         a.paper_id: a.id
         for a in db.session.scalars(
@@ -69,6 +72,7 @@ def home() -> str:
         verdict=result.verdict,
         masked_id=mask(physician.id_number),
         open_attempts=open_attempts,
+        checking_in={s.paper.id for s in result.states if rules.checks_in(s, when, minutes)},
         # A paper whose last attempt an invigilator voided says so (违纪终止, with the reason).
         voided={pid: a for pid, a in latest.items() if a.status == AttemptStatus.VOIDED},
     )
@@ -84,7 +88,12 @@ def prepare(paper_id: int) -> Any:
     paper = db.session.get(Paper, paper_id)
     if physician is None or paper is None:
         abort(404)
-    state = ops.state_of(physician, paper_id, now())
+    when = now()
+    state = ops.state_of(physician, paper_id, when)
+    # 候考: before the opening the steps can be done, and the start waits for the opening.
+    checking_in = state is not None and rules.checks_in(
+        state, when, current_app.config["CHECKIN_MINUTES"]
+    )
     open_id = db.session.scalar(
         sa.select(Attempt.id).where(
             Attempt.physician_id == physician.id,
@@ -93,7 +102,7 @@ def prepare(paper_id: int) -> Any:
         )
     )
     gate = entry(physician, paper_id, open_id)
-    if state is not None and state.can_start and gate.step:
+    if state is not None and (state.can_start or checking_in) and gate.step:
         return redirect(gate.step)
     if request.method == "POST":
         form = form_model(PrepareForm)
@@ -114,7 +123,7 @@ def prepare(paper_id: int) -> Any:
         return redirect(url_for("attempts.exam", attempt_id=attempt.id))
     minutes = None
     cap = current_app.config["MAX_ALLOWANCE_MINUTES"]
-    if state is not None and state.window is not None:
+    if state is not None and state.window is not None and not checking_in:
         minutes = int(
             ops.time_available(physician, paper, state.window, now(), cap).total_seconds() // 60
         )
@@ -124,6 +133,12 @@ def prepare(paper_id: int) -> Any:
         state=state,
         step=4,
         minutes=minutes,
+        checking_in=checking_in,
+        opens_in=(state.window.opens_at - when).total_seconds()
+        if checking_in and state is not None and state.window is not None
+        else None,
+        start_within=current_app.config["ENTRY_VALID_MINUTES"]
+        - current_app.config["CHECKIN_MINUTES"],
         overridden=gate.override_id is not None,
         full_minutes=ops.full_minutes(physician, paper, cap),
         questions=sum(section.count for section in paper.sections),

@@ -9,7 +9,7 @@ one may be started, and the cycle's verdict. An administrator's decisions for on
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from examsvc.enums import Evaluation, PaperKind, Procedure, RegistrationStatus, WindowRound
 from examsvc.marks import N_, Text
@@ -142,6 +142,18 @@ class PaperState:
         ):
             return N_("可以补考")
         return AGENCY_LABELS.get(self.code, self.label)
+
+
+def checks_in(state: PaperState, now: datetime, minutes: int) -> bool:
+    """候考: in the ``minutes`` before its window opens, a paper waiting for it may be entered
+    (device check, consent, face verification, 考前须知) so that the candidate starts at the
+    opening with nothing left to do; the start itself still waits for the opening."""
+    return (
+        minutes > 0
+        and state.code in ("waiting", "makeup_waiting")
+        and state.window is not None
+        and state.window.opens_at - timedelta(minutes=minutes) <= now < state.window.opens_at
+    )
 
 
 def serves(paper: PaperFacts, physician: PhysicianFacts) -> bool:

@@ -30,6 +30,7 @@ from examsvc.accounts.auth import admin_required, current_user, physician_requir
 from examsvc.accounts.ids import mask
 from examsvc.accounts.models import User
 from examsvc.attempts import operations as attempts
+from examsvc.attempts.rules import checks_in
 from examsvc.audit.operations import record
 from examsvc.camera import calibration as calib
 from examsvc.camera import operations as ops
@@ -99,8 +100,11 @@ def _candidate(paper_id: int) -> tuple[Physician, Paper]:
 
 def _step_page(template: str, physician: Physician, paper: Paper, **context: Any) -> Any:
     """A camera step, or why the physician cannot go on (the paper closed, no usable photo)."""
-    state = attempts.state_of(physician, paper.id, now())
-    if state is None or not state.can_start:
+    when = now()
+    state = attempts.state_of(physician, paper.id, when)
+    if state is None or not (
+        state.can_start or checks_in(state, when, current_app.config["CHECKIN_MINUTES"])
+    ):
         return render_template("attempts/prepare.html", paper=paper, state=state, step=0)
     override = queries.active_override(physician.id)
     if not queries.photo_usable(physician) and override is None:
