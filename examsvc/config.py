@@ -221,6 +221,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes a passed entry face verification may open an attempt on its device.",
     ),
     Setting(
+        "START_CONCURRENCY",
+        4,
+        int,
+        "Starts (开始考试) run at once in a web process; more wait their turn, so that answers"
+        " are acknowledged between them (0: no limit).",
+    ),
+    Setting(
+        "START_WAIT_SECONDS",
+        30.0,
+        float,
+        "Seconds a start waits for its turn before it is answered 503 busy.",
+    ),
+    Setting(
         "CHECKIN_MINUTES",
         15,
         int,

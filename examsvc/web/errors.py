@@ -54,7 +54,7 @@ def database_unavailable() -> ApiError:
 def busy(cause: str) -> ApiError:
     """Overload shed on purpose: 503 ``busy`` with ``retry_after`` (and ``Retry-After`` over
     HTTP); nothing was done, the same request may be sent again after that many seconds.
-    ``cause`` (``database_pool``, ``face_pool``, ``threads``, ``processes``) labels the
+    ``cause`` (``database_pool``, ``face_pool``, ``threads``, ``processes``, ``starts``) labels the
     ``examsvc_shed`` counter."""
     return ApiError(
         503, "busy", N_("服务器繁忙，请稍后再试"), retry_after=BUSY_RETRY_SECONDS, cause=cause
