@@ -39,7 +39,7 @@ Scenarios: ``steady`` (logins spread over ``--ramp``), ``sync-start`` (every can
 in, verifies and starts within the same minute, through the admission queue) and
 ``checkin-start`` (候考, ``EXAMSVC_CHECKIN_MINUTES``: the logins and verifications over
 ``--ramp`` before the window opens, then every candidate taps 开始考试 within ``--spread``
-seconds of the opening, on a new page and socket; reported from the opening on: how long
+seconds of the opening, then loads the exam page (HTML) and opens its socket; reported from the opening on: how long
 until each was ready, and the acks).
 
 Measures: login, entry (the verification once admitted), start, state and connect latency
@@ -578,6 +578,10 @@ class Candidate:
             for i in attempt["items"]
             if i["type"] in ("single", "true_false") and i.get("options") is not None
         ] or [i for i in attempt["items"] if i["type"] == "true_false"]
+        if opening is not None:  # the browser follows the start to the exam page
+            page = self.timed("exam_page", lambda: get(f"/exam/{self.attempt_id}"))
+            if not page.ok:
+                raise RuntimeError(f"exam page {page.status_code}")
         state = self.timed("state", lambda: get(f"/api/v1/exam/attempts/{self.attempt_id}"))
         if not state.ok:
             raise RuntimeError(f"state {state.status_code}")
@@ -1348,7 +1352,8 @@ def main() -> None:
 def opening_summary(
     results: list[dict[str, Any]], monitor: Monitor, opening: float
 ) -> dict[str, Any]:
-    """checkin-start: from the opening on. Ready = started, state fetched, socket connected,
+    """checkin-start: from the opening on. Ready = started, exam page loaded, state fetched,
+    socket connected,
     joined; acks are those sent from the opening until 60 s after the last candidate was ready."""
     ready = sorted(c["ready_at"] - opening for c in results if c["ready_at"])
     checked_in = sum(1 for c in results if c.get("checked_in_at"))
@@ -1476,7 +1481,15 @@ def summarise(
         "steady_window_s": [round(steady[0] - first_start, 1), round(steady[1] - first_start, 1)],
         "latency": {
             name: phase(name)
-            for name in ("login", "connect", "entry", "start", "state", "connect_at_start")
+            for name in (
+                "login",
+                "connect",
+                "entry",
+                "start",
+                "exam_page",
+                "state",
+                "connect_at_start",
+            )
         },
         "state_fetch_phase": {
             "n": len(states),
