@@ -1353,8 +1353,8 @@ def opening_summary(
     results: list[dict[str, Any]], monitor: Monitor, opening: float
 ) -> dict[str, Any]:
     """checkin-start: from the opening on. Ready = started, exam page loaded, state fetched,
-    socket connected,
-    joined; acks are those sent from the opening until 60 s after the last candidate was ready."""
+    socket connected, joined; acks are those sent from the opening until 60 s after the last
+    candidate was ready."""
     ready = sorted(c["ready_at"] - opening for c in results if c["ready_at"])
     checked_in = sum(1 for c in results if c.get("checked_in_at"))
     last = ready[-1] if ready else None
