@@ -20,7 +20,7 @@ from examsvc import uow
 from examsvc.accounts.auth import physician_required
 from examsvc.accounts.ids import mask
 from examsvc.attempts import operations as ops
-from examsvc.attempts import rules, throttle
+from examsvc.attempts import rules
 from examsvc.attempts.api import entry
 from examsvc.attempts.models import Attempt
 from examsvc.attempts.schemas import PrepareForm
@@ -107,15 +107,14 @@ def prepare(paper_id: int) -> Any:
     if request.method == "POST":
         form = form_model(PrepareForm)
         try:
-            with throttle.turn():  # a few starts at a time (attempts.throttle)
-                attempt = ops.start_attempt(
-                    physician,
-                    paper_id,
-                    now=now(),
-                    rules_acknowledged=form.rules,
-                    entry=gate,
-                    allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
-                )
+            attempt = ops.start_attempt(
+                physician,
+                paper_id,
+                now=now(),
+                rules_acknowledged=form.rules,
+                entry=gate,
+                allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
+            )
         except Refused as exc:
             flash(gettext(exc.message, **exc.values), "error")
             raise uow.Discard(
