@@ -268,6 +268,7 @@ def run_rq(args: argparse.Namespace, snaps: list[tuple[bytes, bytes]], root: Pat
         "EXAMSVC_REDIS_URL": own.url,
         "EXAMSVC_ROSTER_PULL_INTERVAL": "0",
         "EXAMSVC_LIVENESS": "false",
+        "EXAMSVC_CARD_PUSH_SECONDS": str(args.card_push),
     }
     saved = dict(os.environ)
     os.environ.update({k: v for k, v in env.items() if k.startswith("EXAMSVC_")})
@@ -417,6 +418,13 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=10)
     parser.add_argument("--photos", type=int, default=6)
     parser.add_argument(
+        "--card-push",
+        type=float,
+        default=1.0,
+        help="EXAMSVC_CARD_PUSH_SECONDS of the workers (0: a card read and push in every job,"
+        " as before 2026-11-26)",
+    )
+    parser.add_argument(
         "--candidates",
         type=int,
         default=0,
@@ -439,7 +447,8 @@ def main() -> None:
         f"{len(snaps)} camera frames, {sum(len(s) for s, _ in snaps) / len(snaps) / 1024:.0f} KB"
         f" each on average; {args.jobs} jobs, {args.workers} worker(s) at nice {args.nice},"
         f" hook {args.hook}, {'PostgreSQL' if args.database_url else 'SQLite'},"
-        f" {args.candidates or args.jobs} candidates, {args.hogs} busy processes beside"
+        f" {args.candidates or args.jobs} candidates, {args.hogs} busy processes beside,"
+        f" cards pushed every {args.card_push} s"
     )
     root = Path(tempfile.mkdtemp(prefix="bench-rq-faces-"))
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
