@@ -475,7 +475,7 @@ def main() -> None:
     print(
         f"      the workers' wall time: on a CPU {rq['running']:.1f} s, waiting for a CPU"
         f" (runnable) {rq['runnable']:.1f} s, asleep (Redis, database, idle) {asleep:.1f} s"
-        f" of {rq['elapsed'] * args.workers:.1f} s"
+        f" of {rq['elapsed'] * args.workers:.1f} s (all threads: ≤ 0 means never asleep)"
     )
     print(f"      decided: {rq['decided']}")
     top = sorted(rq["commands"].items(), key=lambda kv: -kv[1])
