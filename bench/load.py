@@ -998,9 +998,16 @@ class Monitor(threading.Thread):
                         ),
                         "rss_mb": sum(p.memory_info().rss for p in group if p.is_running()) / 2**20,
                         "procs": len(group),
+                        "runnable_s": runnable_seconds(group),
                     }
                 except psutil.Error:
                     pass
+            busy = psutil.cpu_times()
+            sample["machine"] = {
+                "busy_s": sum(busy) - busy.idle - getattr(busy, "iowait", 0.0),
+                "all_s": sum(busy),
+                "load1": os.getloadavg()[0],
+            }
             self.samples.append(sample)
             tick += 1
             if tick % 5 == 0:
@@ -1016,6 +1023,34 @@ class Monitor(threading.Thread):
 
     def at(self, when: float) -> dict[str, Any]:
         return min(self.samples, key=lambda s: abs(s["t"] - when)) if self.samples else {}
+
+
+def runnable_seconds(group: list[psutil.Process]) -> float:
+    """Seconds the processes' threads waited on a run queue, runnable while another task had
+    the core (``/proc/<pid>/task/*/schedstat``): a process short of CPU, at its priority,
+    not one waiting for Redis or the database (that is sleep, not counted here)."""
+    total = 0
+    for p in group:
+        for task in Path(f"/proc/{p.pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / 1e9
+
+
+def machine_steady(monitor: Monitor, steady: tuple[float, float]) -> dict[str, Any]:
+    """The whole machine in the steady window: its cores' busy share (every process, the
+    kernel's too) and the highest 1-minute load average."""
+    a, b = monitor.at(steady[0]), monitor.at(steady[1])
+    if "machine" not in a or "machine" not in b or b["machine"]["all_s"] <= a["machine"]["all_s"]:
+        return {}
+    busy = b["machine"]["busy_s"] - a["machine"]["busy_s"]
+    loads = [s["machine"]["load1"] for s in monitor.samples if steady[0] <= s["t"] <= steady[1]]
+    return {
+        "busy_pct": round(100 * busy / (b["machine"]["all_s"] - a["machine"]["all_s"]), 1),
+        "load1_max": round(max(loads), 2) if loads else None,
+    }
 
 
 def cpu_delta(
@@ -1438,7 +1473,13 @@ def summarise(
             steady_cpu = cpu_delta(monitor, name, steady[0], steady[1], "cpu_s")
             admit_cpu = cpu_delta(monitor, name, admission[0], admission[1], "cpu_s")
             main_steady = cpu_delta(monitor, name, steady[0], steady[1])
+            runnable_steady = cpu_delta(monitor, name, steady[0], steady[1], "runnable_s")
             processes[name] = {
+                # Waiting for a CPU (all threads), in % of the window: beside cpu_pct_steady,
+                # a CPU-bound process short of CPU shows here, one waiting on I/O does not.
+                "runnable_pct_steady": (
+                    round(100 * runnable_steady / window, 1) if window > 0 else None
+                ),
                 "cpu_pct_steady": round(100 * steady_cpu / window, 1) if window > 0 else None,
                 "main_cpu_pct_steady": (
                     round(100 * main_steady / window, 1) if window > 0 else None
@@ -1532,6 +1573,7 @@ def summarise(
             "note_state": "the state-fetch phase (saves paused; snapshots continue)",
         },
         "processes": processes,
+        "machine_steady": machine_steady(monitor, steady),
     }
 
 
@@ -1690,14 +1732,20 @@ def print_table(r: dict[str, Any]) -> None:
         f"{c['per_admitted_candidate']}, per state fetch {c['per_state_fetch']}"
     )
     print(
-        f"{'process':<14}{'CPU% steady':>12}{'(main)':>8}{'CPU% admit':>12}{'CPU s':>8}"
-        f"{'RSS MB':>9}{'procs':>6}"
+        f"{'process':<14}{'CPU% steady':>12}{'(main)':>8}{'runnable%':>10}{'CPU% admit':>12}"
+        f"{'CPU s':>8}{'RSS MB':>9}{'procs':>6}"
     )
     for name, p in r["processes"].items():
         print(
             f"{name:<14}{p['cpu_pct_steady']!s:>12}{p['main_cpu_pct_steady']!s:>8}"
+            f"{p.get('runnable_pct_steady')!s:>10}"
             f"{p['cpu_pct_admission']!s:>12}{p['cpu_s_total']:>8}{p['rss_mb_max']:>9}"
             f"{p['processes']:>6}"
+        )
+    if r.get("machine_steady"):
+        print(
+            f"machine (steady window): cores {r['machine_steady']['busy_pct']} % busy,"
+            f" load average up to {r['machine_steady']['load1_max']}"
         )
     if r["disconnects"]:
         print("socket disconnects (reason: count):", r["disconnects"])

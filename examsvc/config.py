@@ -280,7 +280,8 @@ SETTINGS: tuple[Setting, ...] = (
         1.0,
         float,
         "The invigilators' wall: a candidate's changed card is pushed within this many seconds,"
-        " every change of that time in one push (0: at once, one push per change).",
+        " every change of that time in one push, by web processes and RQ face workers (0: at"
+        " once, one push per change).",
     ),
     Setting(
         "SNAPSHOT_ANALYSES",

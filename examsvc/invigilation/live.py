@@ -6,7 +6,10 @@ Nothing is announced that a rollback takes back."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -37,27 +40,39 @@ class DueCards:
     ``delay`` seconds after the first of them: a candidate's snapshot is stored and then
     analysed a moment later, and forty candidates of a session change every few seconds;
     one push builds each session's changed cards in one read instead of one per change.
-    ``schedule(fn)`` runs ``fn`` in the background (the Socket.IO server's task)."""
+    ``schedule(fn)`` runs ``fn`` in the background (the Socket.IO server's task, or a
+    thread: :func:`start_threaded`), which waits with ``sleep``."""
 
-    def __init__(self, app: Flask, delay: float, schedule: Callable[[Callable[[], None]], Any]):
+    def __init__(
+        self,
+        app: Flask,
+        delay: float,
+        schedule: Callable[[Callable[[], None]], Any],
+        sleep: Callable[[float], Any] | None = None,
+    ):
         self.app = app
         self.delay = delay
         self.schedule = schedule
+        self.sleep = sleep or socketio.sleep
         self.attempt_ids: set[int] = set()
         self.waiting = False  # a push is scheduled
+        self._lock = threading.Lock()  # add (a job) and push (the timer) on two threads
 
     def add(self, attempt_id: int) -> None:
-        self.attempt_ids.add(attempt_id)
-        if not self.waiting:
+        with self._lock:
+            self.attempt_ids.add(attempt_id)
+            if self.waiting:
+                return
             self.waiting = True
-            self.schedule(self._later)
+        self.schedule(self._later)
 
     def _later(self) -> None:
-        socketio.sleep(self.delay)
+        self.sleep(self.delay)
         self.push()
 
     def push(self) -> None:
-        attempt_ids, self.attempt_ids, self.waiting = sorted(self.attempt_ids), set(), False
+        with self._lock:
+            attempt_ids, self.attempt_ids, self.waiting = sorted(self.attempt_ids), set(), False
         if not attempt_ids:
             return
         with self.app.app_context():
@@ -71,11 +86,31 @@ class DueCards:
 
 def start(app: Flask) -> None:
     """In a serving process (``examsvc serve``, a gunicorn worker): changed cards wait
-    ``CARD_PUSH_SECONDS`` to be pushed together. Elsewhere (a face worker's job, a command,
-    a test) there is no loop to push them later: each goes at once."""
+    ``CARD_PUSH_SECONDS`` to be pushed together. Elsewhere (a command, a test) there is no
+    loop to push them later: each goes at once; an RQ face worker waits on a thread
+    (:func:`start_threaded`)."""
     delay = float(app.config["CARD_PUSH_SECONDS"])
     if delay > 0:
         app.extensions["examsvc.due_cards"] = DueCards(app, delay, socketio.start_background_task)
+
+
+def start_threaded(app: Flask) -> DueCards | None:
+    """In an RQ face worker (no event loop: a job at a time, :mod:`examsvc.face_worker`):
+    the cards its decisions changed wait ``CARD_PUSH_SECONDS`` on a thread, as in a serving
+    process, instead of one card read and push per job; whatever is still due when the
+    worker stops is pushed as it exits (``atexit``; a worker killed outright loses at most
+    that many seconds of pushes, which the wall's next render shows)."""
+    delay = float(app.config["CARD_PUSH_SECONDS"])
+    if delay <= 0:
+        return None
+
+    def in_thread(fn: Callable[[], None]) -> None:
+        threading.Thread(target=fn, name="card-push", daemon=True).start()
+
+    due = DueCards(app, delay, in_thread, sleep=time.sleep)
+    app.extensions["examsvc.due_cards"] = due
+    atexit.register(due.push)
+    return due
 
 
 def card_due(attempt_id: int) -> None:

@@ -294,3 +294,61 @@ def test_a_snapshot_whose_job_redis_lost_is_queued_again_and_decided_once(
         finally:
             redis.close()
             scene.close()
+
+
+def test_a_face_worker_pushes_the_cards_its_decisions_change_together(
+    tmp_path, fault_database, faces_photos
+):
+    """An RQ face worker decides a candidate's three queued snapshots (two superseded and
+    skipped, the newest analysed) and pushes the candidate's card to the wall once, with
+    the other changes of ``CARD_PUSH_SECONDS`` (here longer than the run: the push waits
+    for the worker's exit), not once per job: a card read in every job was a third of a
+    job's time in the worker (docs/benchmarks.md, "The RQ face workers' throughput")."""
+    import json
+
+    prefix = f"fault-{uuid.uuid4().hex[:8]}-"
+    with (
+        own_redis(tmp_path) as redis_server,
+        service(
+            tmp_path / "server",
+            EXAMSVC_REDIS_URL=redis_server.url,
+            EXAMSVC_FACE_QUEUE_PREFIX=prefix,
+            EXAMSVC_CARD_PUSH_SECONDS="0",  # the server's own pushes go out before its acks
+            **fault_database,
+        ) as svc,
+    ):
+        scene = Scene(svc.url, svc.server)
+        redis = Redis.from_url(redis_server.url)
+        listening = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            ids = []
+            for _ in range(3):
+                queued = scene.snapshot(faces_photos["obama"])
+                assert queued["ok"], queued
+                ids.append(queued["id"])
+            listening.subscribe("flask-socketio")  # the Socket.IO message queue's channel
+            assert listening.get_message(timeout=5) is None  # the server pushed already
+            with (tmp_path / "worker.log").open("wb") as out:
+                subprocess.run(
+                    [*WORKER, "--namespace", prefix, "--redis", redis_server.url],
+                    env={**svc.server.env, "EXAMSVC_CARD_PUSH_SECONDS": "600"},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=180,
+                    check=True,
+                )
+            statuses = [snapshot_status(svc.url, i) for i in ids]
+            assert statuses[:2] == ["skipped", "skipped"], statuses
+            assert statuses[2] not in ("pending", "skipped", "error"), statuses
+            cards = []
+            while (message := listening.get_message(timeout=5)) is not None:
+                packet = json.loads(message["data"])
+                if packet.get("event") == "candidate":
+                    (data,) = packet["data"]  # the event's arguments
+                    cards.append(data["card"])
+            assert [c["attempt_id"] for c in cards] == [scene.attempt_id]
+            assert cards[0]["thumb_id"] == ids[2]  # as it stands after all three
+        finally:
+            listening.close()
+            redis.close()
+            scene.close()
