@@ -38,7 +38,7 @@ too) and ``time.perf_counter()`` (wall):
 The statements each step sends are counted (they do not depend on the machine's load).
 Afterwards every candidate's entry check is read back: passed, three frame files of the
 sizes sent, the attempt linked to it, the admission slot freed. With ``--profile`` the timed
-part runs under cProfile with a CPU timer (its overhead about triples the times) and the
+part runs under cProfile with a CPU timer (its overhead about quadruples the times) and the
 stats are written there, and each step's alone beside it (``FILE.<step>.pstats``).
 """
 
@@ -275,7 +275,7 @@ def main() -> None:
     cpu: dict[str, list[float]] = {name: [] for name in STEPS}
     wall: dict[str, list[float]] = {name: [] for name in STEPS}
 
-    # One CPU-timed profile per step (cProfile's overhead with this timer is about 3×).
+    # One CPU-timed profile per step (cProfile's overhead with this timer is about 4×).
     profiles = {name: cProfile.Profile(time.process_time) for name in STEPS}
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
