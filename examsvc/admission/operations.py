@@ -87,10 +87,6 @@ def _waiting(now: datetime, policy: Policy) -> sa.ColumnElement[bool]:
     )
 
 
-def _in_progress(now: datetime, policy: Policy) -> sa.ColumnElement[bool]:
-    return AdmissionTicket.admitted_at >= now - timedelta(seconds=policy.timeout_seconds)
-
-
 def is_waiting(ticket: AdmissionTicket, now: datetime, policy: Policy) -> bool:
     return (
         ticket.finished_at is None
@@ -120,18 +116,34 @@ def live_ticket(physician_id: int, now: datetime, policy: Policy) -> AdmissionTi
     return ticket
 
 
+def _counts(ahead_of_one: bool) -> Any:
+    """``counts``'s statement, built once: in progress (admitted within the timeout) and
+    ``_waiting``, their times as parameters (``admitted_since``, ``seen_since``), and
+    ``before_id``."""
+    in_progress = AdmissionTicket.admitted_at >= sa.bindparam("admitted_since")
+    waiting = sa.and_(
+        AdmissionTicket.admitted_at.is_(None), AdmissionTicket.seen_at >= sa.bindparam("seen_since")
+    )
+    if ahead_of_one:
+        waiting = sa.and_(waiting, AdmissionTicket.id < sa.bindparam("before_id"))
+    return sa.select(sa.func.count().filter(in_progress), sa.func.count().filter(waiting)).where(
+        AdmissionTicket.finished_at.is_(None), sa.or_(in_progress, waiting)
+    )
+
+
+_COUNTS = {ahead_of_one: _counts(ahead_of_one) for ahead_of_one in (True, False)}
+
+
 def counts(before_id: int | None, now: datetime, policy: Policy) -> tuple[int, int]:
     """(in progress, live tickets waiting ahead of ``before_id`` — all of them with None):
     one count on the open tickets' index."""
-    waiting = _waiting(now, policy)
+    params: dict[str, Any] = {
+        "admitted_since": now - timedelta(seconds=policy.timeout_seconds),
+        "seen_since": now - timedelta(seconds=policy.stale_seconds),
+    }
     if before_id is not None:
-        waiting = sa.and_(waiting, AdmissionTicket.id < before_id)
-    row = db.session.execute(
-        sa.select(
-            sa.func.count().filter(_in_progress(now, policy)),
-            sa.func.count().filter(waiting),
-        ).where(AdmissionTicket.finished_at.is_(None), sa.or_(_in_progress(now, policy), waiting))
-    ).one()
+        params["before_id"] = before_id
+    row = db.session.execute(_COUNTS[before_id is not None], params).one()
     return int(row[0]), int(row[1])
 
 
@@ -260,7 +272,9 @@ def turns(now: datetime, policy: Policy) -> list[int]:
     """Whose turn it is now (user ids): the first waiting, as many as the slots free. Those
     a ``request_admission`` now would admit, read without the lock: told to ask, not
     admitted (the ask decides)."""
-    in_progress, _ = counts(None, now, policy)
+    in_progress, waiting = counts(None, now, policy)
+    if not waiting:  # nobody to tell: no second statement
+        return []
     return next_waiting(now, policy, policy.slots - in_progress)
 
 

@@ -44,7 +44,7 @@ from examsvc.extensions import db, socketio
 from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Physician
-from examsvc.roster.queries import logged_in_physician
+from examsvc.roster.queries import PhysicianFace, logged_in_face, logged_in_physician
 from examsvc.web.errors import (
     ApiError,
     busy,
@@ -87,6 +87,16 @@ def _me() -> Physician:
     if physician is None:
         raise ApiError(401, "unauthorized", N_("请先登录"))
     return physician
+
+
+def _my_face() -> PhysicianFace:
+    """``_me()``'s decision, and only what a verification reads of the physician, in one
+    statement (not the user and the physician loaded, and loaded again after the
+    admission's commit)."""
+    face = logged_in_face()
+    if face is None:
+        raise ApiError(401, "unauthorized", N_("请先登录"))
+    return face
 
 
 def _said(result: dict[str, Any], zh: str, en: str) -> str:
@@ -150,12 +160,16 @@ camera_check = socketio.on("camera_check", namespace=NAMESPACE)(_camera_check)
 
 
 def _verified(
-    purpose: str, paper_id: int | None, frames: list[bytes], motion: list[bytes]
+    purpose: str,
+    paper_id: int | None,
+    frames: list[bytes],
+    motion: list[bytes],
+    physician: PhysicianFace,
 ) -> dict[str, Any]:
-    """The face work of a verification (``entry`` or ``claim``), outside any transaction:
-    the frames against the registration photo and, when 活体检测 is on, the movement against
-    the challenge this device was given; then the check stored in a unit of its own."""
-    physician = _me()
+    """The face work of a verification (``entry`` or ``claim``) of ``physician`` (``_my_face``,
+    read before the admission), outside any transaction: the frames against the
+    registration photo and, when 活体检测 is on, the movement against the challenge this
+    device was given; then the check stored in a unit of its own."""
     if not queries.photo_usable(physician):
         raise Refused(
             "no_photo", N_("您的报名照片不能用于人脸验证，暂不能参加测评，请联系考核机构")
@@ -204,12 +218,12 @@ def entry_frames(data: Any = None) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         message = validate(EntryFrames, data)
-        physician_id = _me().id
+        physician = _my_face()
         if db.session.get(Paper, message.paper_id) is None:
             raise ApiError(404, "not_found", N_("没有这份试卷"))
-        ticket = admission.admit(physician_id)  # 409 not_admitted: the page queues again
+        ticket = admission.admit(physician.id)  # 409 not_admitted: the page queues again
         try:
-            return _verified("entry", message.paper_id, message.frames, message.motion)
+            return _verified("entry", message.paper_id, message.frames, message.motion, physician)
         finally:
             admission.release(ticket)
 
@@ -247,9 +261,10 @@ def _claim_frames(data: Any = None) -> dict[str, Any]:
         user = current_user()
         if user is None or not user.must_change_password:
             raise ApiError(409, "claimed", N_("账号已激活，请重新登录"))
-        ticket = admission.admit(_me().id)  # 409 not_admitted: the page queues again
+        physician = _my_face()
+        ticket = admission.admit(physician.id)  # 409 not_admitted: the page queues again
         try:
-            return _verified("claim", None, message.frames, message.motion)
+            return _verified("claim", None, message.frames, message.motion, physician)
         finally:
             admission.release(ticket)
 
@@ -368,11 +383,10 @@ def _mean() -> float:
 
 @uow.socket_event
 def _join(message: JoinMessage) -> dict[str, Any]:
-    attempt = operations.candidate_attempt(message.attempt_id, _physician_ids())
-    operations.record_reconnected(attempt, now=now())
+    attempt_id, _ = _candidate(message.attempt_id)  # refused as ``candidate_attempt`` refuses
     return {
         "ok": True,
-        "next_in": operations.next_in(attempt.id, mean_seconds=_mean(), rng=_rng),
+        "next_in": operations.rejoined(attempt_id, now=now(), mean_seconds=_mean(), rng=_rng),
     }
 
 

@@ -247,11 +247,6 @@ def is_flagged(attempt_id: int) -> bool:
     return bool(db.session.scalar(sa.select(flagged_clause(attempt_id))))
 
 
-def next_in(attempt_id: int, *, mean_seconds: float, rng: random.Random) -> float:
-    """Seconds until the candidate's next snapshot (the server decides)."""
-    return rules.next_snapshot_in(mean_seconds, is_flagged(attempt_id), rng)
-
-
 def enrolled_clause(attempt_id: Any, physician_id: Any) -> sa.ColumnElement[bytes | None]:
     """The face encodings enrolled at entry, for the continuity check (SQL): the attempt's
     latest entry verification that enrolled any, else the physician's latest."""
@@ -481,20 +476,22 @@ def record_unanalysed(
 
 
 def record_client_event(
-    attempt: Attempt,
+    attempt: Attempt | int,
     kind: ClientEventKind,
     *,
     now: datetime,
     client_at: datetime | None = None,
     details: dict[str, Any] | None = None,
 ) -> ClientEvent:
-    """A page event (hidden, blur, camera stopped, full screen left …) with the server's time."""
+    """A page event (hidden, blur, camera stopped, full screen left …) with the server's time,
+    of ``attempt`` (the row or its id)."""
+    attempt_id = attempt if isinstance(attempt, int) else attempt.id
     event = ClientEvent(
-        attempt_id=attempt.id, kind=kind, at=now, client_at=client_at, details=details or {}
+        attempt_id=attempt_id, kind=kind, at=now, client_at=client_at, details=details or {}
     )
     db.session.add(event)
     db.session.flush()
-    attempt_changed.send(attempt.id)
+    attempt_changed.send(attempt_id)
     return event
 
 
@@ -511,13 +508,17 @@ def in_progress_attempts(physician_ids: list[int]) -> list[Attempt]:
     )
 
 
-def last_connection_event(attempt_id: int) -> ClientEventKind | None:
-    return db.session.scalar(
+def _last_connection_kind(attempt_id: Any) -> sa.Select[Any]:
+    return (
         sa.select(ClientEvent.kind)
         .where(ClientEvent.attempt_id == attempt_id, ClientEvent.kind.in_(CONNECTION_KINDS))
         .order_by(ClientEvent.at.desc(), ClientEvent.id.desc())
         .limit(1)
     )
+
+
+def last_connection_event(attempt_id: int) -> ClientEventKind | None:
+    return db.session.scalar(_last_connection_kind(attempt_id))
 
 
 def record_disconnected(physician_ids: list[int], *, now: datetime) -> list[int]:
@@ -529,9 +530,19 @@ def record_disconnected(physician_ids: list[int], *, now: datetime) -> list[int]
     return [a.id for a in attempts]
 
 
-def record_reconnected(attempt: Attempt, *, now: datetime) -> bool:
-    """The page joined its attempt again after a DISCONNECTED: RECONNECTED."""
-    if last_connection_event(attempt.id) != ClientEventKind.DISCONNECTED:
-        return False
-    record_client_event(attempt, ClientEventKind.RECONNECTED, now=now)
-    return True
+# What the page's (re)join reads, in one statement built once: the attempt's last connection
+# event (``last_connection_event``) and whether it is flagged (``is_flagged``).
+_REJOIN = sa.select(
+    _last_connection_kind(sa.bindparam("attempt_id")).scalar_subquery(),
+    flagged_clause(sa.bindparam("attempt_id")),
+)
+
+
+def rejoined(attempt_id: int, *, now: datetime, mean_seconds: float, rng: random.Random) -> float:
+    """The page (re)joined the attempt, the candidate's in progress (the caller checked):
+    RECONNECTED after a DISCONNECTED, and the seconds until the next snapshot (the server
+    decides: sooner when flagged), with one read."""
+    last, flagged = db.session.execute(_REJOIN, {"attempt_id": attempt_id}).one()
+    if last == ClientEventKind.DISCONNECTED:
+        record_client_event(attempt_id, ClientEventKind.RECONNECTED, now=now)
+    return rules.next_snapshot_in(mean_seconds, bool(flagged), rng)

@@ -16,6 +16,7 @@ from examsvc.camera.models import EntryCheck, EntryOverride, FaceConsent
 from examsvc.enums import AttemptStatus, PhotoStatus
 from examsvc.extensions import db
 from examsvc.roster.models import Physician
+from examsvc.roster.queries import PhysicianFace
 
 
 def consent_of(user_id: int, cycle_id: int) -> FaceConsent | None:
@@ -29,7 +30,7 @@ def consent_of(user_id: int, cycle_id: int) -> FaceConsent | None:
     ).first()
 
 
-def photo_usable(physician: Physician) -> bool:
+def photo_usable(physician: Physician | PhysicianFace) -> bool:
     """A registration photo the engine accepted and encoded (entry compares with it)."""
     return physician.photo_status == PhotoStatus.OK and physician.face_encoding is not None
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 
-from examsvc.accounts.auth import current_user
+from examsvc.accounts.auth import current_user, session_login
 from examsvc.accounts.ids import InvalidIdNumber, id_key, mask
+from examsvc.accounts.models import User
+from examsvc.enums import PhotoStatus
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle, Physician
 
@@ -66,6 +68,64 @@ def logged_in_physician() -> Physician | None:
     """The logged-in user's registration in the current cycle (None for staff or nobody)."""
     user = current_user()
     return current_physician(user.id) if user else None
+
+
+class PhysicianFace(NamedTuple):
+    """What the entry verification needs of the logged-in physician."""
+
+    id: int
+    photo_status: PhotoStatus
+    face_encoding: bytes | None
+
+
+def _logged_in(by_code: bool, *columns: Any) -> Any:
+    """``logged_in_physician``'s decision as one statement built once, selecting
+    ``columns``: the session's user checked as ``current_user`` checks it (it exists, is
+    active and has the session's version) and their registration in the current cycle
+    (``current_cycle_select``), without loading the user or the physician."""
+    cycle = current_cycle_select(Cycle.id, code=sa.bindparam("cycle") if by_code else None)
+    return (
+        sa.select(*columns)
+        .join(User, User.id == Physician.user_id)
+        .where(
+            User.id == sa.bindparam("user_id"),
+            User.active.is_(True),
+            User.session_version == sa.bindparam("sv"),
+            Physician.cycle_id == cycle.scalar_subquery(),
+        )
+    )
+
+
+_LOGGED_IN_ID = {by_code: _logged_in(by_code, Physician.id) for by_code in (True, False)}
+_LOGGED_IN_FACE = {
+    by_code: _logged_in(by_code, Physician.id, Physician.photo_status, Physician.face_encoding)
+    for by_code in (True, False)
+}
+
+
+def _logged_in_row(statements: dict[bool, Any]) -> Any:
+    login = session_login()
+    if login is None:
+        return None
+    code = configured_cycle()
+    params: dict[str, Any] = {"user_id": login[0], "sv": login[1]}
+    if code is not None:
+        params["cycle"] = code
+    return db.session.execute(statements[code is not None], params).first()
+
+
+def logged_in_physician_id() -> int | None:
+    """``logged_in_physician().id`` for the hot paths (the queue's asks): one narrow
+    statement instead of loading the user and the physician."""
+    row = _logged_in_row(_LOGGED_IN_ID)
+    return None if row is None else int(row[0])
+
+
+def logged_in_face() -> PhysicianFace | None:
+    """The logged-in physician's id, photo status and face encoding (the entry
+    verification's reads), decided as ``logged_in_physician`` decides, in one statement."""
+    row = _logged_in_row(_LOGGED_IN_FACE)
+    return None if row is None else PhysicianFace(*row)
 
 
 def search_physicians(text: str) -> list[dict[str, Any]]:
