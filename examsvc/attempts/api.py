@@ -26,7 +26,12 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Cycle, Physician
-from examsvc.roster.queries import configured_cycle, current_cycle_select, current_physician
+from examsvc.roster.queries import (
+    Candidate,
+    configured_cycle,
+    current_cycle_select,
+    current_physician,
+)
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.inputs import MAX_INT
 
@@ -43,7 +48,23 @@ def me() -> Physician:
     return physician
 
 
-def entry(physician: Physician, paper_id: int | None, attempt_id: int | None = None) -> ops.Entry:
+def me_to_start() -> ops.Starting:
+    """``physician_required`` and ``me`` for a start, with the physician's attempts, in one
+    narrow statement (``operations.starting``) instead of the user and the physician
+    loaded; a refusal (rare) is decided by them, so that it answers with the same error."""
+    login = session_login()
+    if login is not None:
+        found = ops.starting(*login)
+        if found is not None:
+            return found
+    physician = physician_required(me)()  # raises the refusal (an API path: never a page)
+    assert isinstance(physician, Physician)
+    return ops.Starting(Candidate.of(physician))
+
+
+def entry(
+    physician: Physician | Candidate, paper_id: int | None, attempt_id: int | None = None
+) -> ops.Entry:
     """The camera feature's gate for this physician on this device (registered by its
     ``init_app``; without it nothing passes)."""
     gate = current_app.extensions.get(ops.ENTRY_GATE)
@@ -163,17 +184,16 @@ class StartBody(BaseModel):
 
 
 @bp.post("/papers/<int:paper_id>/attempts")
-@physician_required
 @uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
+    starting = me_to_start()  # physician_required's check, and me()
     body = parse_json(StartBody)
-    physician = me()
     attempt = ops.start_attempt(
-        physician,
+        starting,
         paper_id,
         now=now(),
         rules_acknowledged=body.rules_acknowledged,
-        entry=entry(physician, paper_id),
+        entry=entry(starting.physician, paper_id),
         allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
     )
     return ops.attempt_view(attempt, now()), 201
