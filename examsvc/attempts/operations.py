@@ -186,10 +186,15 @@ def _starting(by_code: bool) -> sa.Select[Any]:
     standing = sa.exists().where(
         PaperOverride.physician_id == Physician.id, PaperOverride.revoked_at.is_(None)
     )
+    # Outer joins one after the other, not to the joined three in parentheses: SQLite would
+    # build that join of every physician's attempts first. An attempt's window and paper
+    # are never missing (foreign keys, not null), so these are the attempts' inner joins.
     return (
         CURRENT_CANDIDATE[by_code]
         .add_columns(standing, *_ATTEMPT_COLUMNS)
-        .outerjoin(_WITH_WINDOW_AND_PAPER, Attempt.physician_id == Physician.id)
+        .outerjoin(Attempt, Attempt.physician_id == Physician.id)
+        .outerjoin(ExamWindow, ExamWindow.id == Attempt.window_id)
+        .outerjoin(Paper, Paper.id == Attempt.paper_id)
     )
 
 

@@ -214,3 +214,20 @@ def test_a_candidate_lists_questions_are_kept_with_it_and_a_new_version_draws_it
         sa.select(Question.id, Question.data).where(Question.version_id == newer)
     ).all()
     assert all(kept.get(qid).data == data for qid, data in rows)  # read with the new list
+
+
+def test_the_starts_read_finds_the_physicians_attempts_by_index(app):
+    """The attempts are outer-joined one table after another: SQLite would otherwise join
+    every physician's attempts first, at every start (found with EXPLAIN QUERY PLAN)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner")
+    conn = db.session.connection()
+    compiled = ops._STARTING[False].compile(dialect=conn.dialect)
+    plan = [
+        row[-1]
+        for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", tuple(1 for _ in compiled.positiontup or ())
+        )
+    ]
+    assert any(step.startswith("SEARCH attempts USING INDEX") for step in plan), plan
+    assert not any("SCAN attempts" in step or "MATERIALIZE" in step for step in plan), plan
