@@ -48,18 +48,13 @@ def me() -> Physician:
     return physician
 
 
-def me_to_start() -> ops.Starting:
+def me_to_start() -> ops.Starting | None:
     """``physician_required`` and ``me`` for a start, with the physician's attempts, in one
     narrow statement (``operations.starting``) instead of the user and the physician
-    loaded; a refusal (rare) is decided by them, so that it answers with the same error."""
+    loaded. None (rare): the session fails a check, and the view lets them decide, so that
+    it answers with the same error, in the same order."""
     login = session_login()
-    if login is not None:
-        found = ops.starting(*login)
-        if found is not None:
-            return found
-    physician = physician_required(me)()  # raises the refusal (an API path: never a page)
-    assert isinstance(physician, Physician)
-    return ops.Starting(Candidate.of(physician))
+    return None if login is None else ops.starting(*login)
 
 
 def entry(
@@ -186,8 +181,12 @@ class StartBody(BaseModel):
 @bp.post("/papers/<int:paper_id>/attempts")
 @uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
-    starting = me_to_start()  # physician_required's check, and me()
+    starting = me_to_start()
+    if starting is None:
+        physician_required(lambda: None)()  # 401 or 403, as its decorator answered
     body = parse_json(StartBody)
+    if starting is None:
+        starting = ops.Starting(Candidate.of(me()))  # 404 not registered (or, after a race, in)
     attempt = ops.start_attempt(
         starting,
         paper_id,

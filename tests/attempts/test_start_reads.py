@@ -94,6 +94,10 @@ def test_a_start_refuses_as_the_physician_check_does(app, client, exam, clock, c
     }[case]
     assert refused == expected
     assert _refusal(client, lambda c: c.get("/api/v1/exam")) == expected
+    # A body that is not the start's: refused by the session's check first, as before, but
+    # for "not registered", which the body's check came before
+    bad = client.post(START.format(exam["paper"].id), json={"rules_acknowledged": "maybe"})
+    assert bad.status_code == (422 if case == "no_cycle" else expected[0])
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
 
 
