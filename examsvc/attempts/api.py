@@ -27,7 +27,12 @@ from examsvc.extensions import db
 from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.models import Cycle, Physician
-from examsvc.roster.queries import configured_cycle, current_cycle_select, current_physician
+from examsvc.roster.queries import (
+    Candidate,
+    configured_cycle,
+    current_cycle_select,
+    current_physician,
+)
 from examsvc.web.errors import ApiError, parse_json
 from examsvc.web.inputs import MAX_INT
 
@@ -44,7 +49,18 @@ def me() -> Physician:
     return physician
 
 
-def entry(physician: Physician, paper_id: int | None, attempt_id: int | None = None) -> ops.Entry:
+def me_to_start() -> ops.Starting | None:
+    """``physician_required`` and ``me`` for a start, with the physician's attempts, in one
+    narrow statement (``operations.starting``) instead of the user and the physician
+    loaded. None (rare): the session fails a check, and the view lets them decide, so that
+    it answers with the same error, in the same order."""
+    login = session_login()
+    return None if login is None else ops.starting(*login)
+
+
+def entry(
+    physician: Physician | Candidate, paper_id: int | None, attempt_id: int | None = None
+) -> ops.Entry:
     """The camera feature's gate for this physician on this device (registered by its
     ``init_app``; without it nothing passes)."""
     gate = current_app.extensions.get(ops.ENTRY_GATE)
@@ -167,17 +183,20 @@ class StartBody(BaseModel):
 
 
 @bp.post("/papers/<int:paper_id>/attempts")
-@physician_required
 @uow.retry_conflicts
 def start(paper_id: int) -> tuple[dict[str, Any], int]:
+    starting = me_to_start()
+    if starting is None:
+        physician_required(lambda: None)()  # 401 or 403, as its decorator answered
     body = parse_json(StartBody)
-    physician = me()
+    if starting is None:
+        starting = ops.Starting(Candidate.of(me()))  # 404 not registered (or, after a race, in)
     attempt = ops.start_attempt(
-        physician,
+        starting,
         paper_id,
         now=now(),
         rules_acknowledged=body.rules_acknowledged,
-        entry=entry(physician, paper_id),
+        entry=entry(starting.physician, paper_id),
         allowance_cap=current_app.config["MAX_ALLOWANCE_MINUTES"],
     )
     return ops.attempt_view(attempt, now()), 201

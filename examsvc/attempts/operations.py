@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +30,13 @@ from examsvc.papers.operations import Blueprint, blueprint_of, draw
 from examsvc.papers.queries import counting_papers
 from examsvc.roster.models import Physician
 from examsvc.roster.operations import check_allowance
+from examsvc.roster.queries import (
+    CANDIDATE_COLUMNS,
+    CURRENT_CANDIDATE,
+    Candidate,
+    candidate_of,
+    candidate_params,
+)
 from examsvc.signals import attempt_changed, verdict_may_change
 from question_banks.types import QUESTION_TYPES
 
@@ -76,7 +83,7 @@ class Entry:
 # --- facts for the rules ----------------------------------------------------------------
 
 
-def physician_facts(p: Physician) -> rules.PhysicianFacts:
+def physician_facts(p: Physician | Candidate) -> rules.PhysicianFacts:
     return rules.PhysicianFacts(
         p.status,
         p.procedure,
@@ -122,28 +129,95 @@ def _window_of(row: Any) -> rules.WindowFacts | None:
     )
 
 
+_ATTEMPT_COLUMNS = (
+    Attempt.id,
+    Attempt.paper_id,
+    ExamWindow.round,
+    Attempt.status,
+    Attempt.passed,
+    Attempt.score,
+    Attempt.number,
+    Attempt.started_at,
+    Paper.kind,
+    Paper.cycle_id,
+)
+_WITH_WINDOW_AND_PAPER = sa.join(Attempt, ExamWindow, ExamWindow.id == Attempt.window_id).join(
+    Paper, Paper.id == Attempt.paper_id
+)
 _ATTEMPT_ROWS = (
-    sa.select(
-        Attempt.id,
-        Attempt.paper_id,
-        ExamWindow.round,
-        Attempt.status,
-        Attempt.passed,
-        Attempt.score,
-        Attempt.number,
-        Attempt.started_at,
-        Paper.kind,
-        Paper.cycle_id,
-    )
-    .join(ExamWindow, ExamWindow.id == Attempt.window_id)
-    .join(Paper, Paper.id == Attempt.paper_id)
+    sa.select(*_ATTEMPT_COLUMNS)
+    .select_from(_WITH_WINDOW_AND_PAPER)
     .where(Attempt.physician_id == sa.bindparam("physician_id"))
 )
+
+
+class AttemptRow(NamedTuple):
+    """An attempt as ``attempt_rows`` reads it."""
+
+    id: int
+    paper_id: int
+    round: WindowRound
+    status: AttemptStatus
+    passed: bool | None
+    score: float | None
+    number: int
+    started_at: datetime
+    kind: PaperKind
+    cycle_id: int
 
 
 def attempt_rows(physician_id: int) -> list[Any]:
     """Every attempt of the physician, the columns the rules and a start read."""
     return list(db.session.execute(_ATTEMPT_ROWS, {"physician_id": physician_id}))
+
+
+@dataclass(frozen=True)
+class Starting:
+    """What a start reads first, in one statement (``starting``): the session's physician,
+    their attempts (``attempt_rows``; None: not read) and whether any override of theirs
+    stands (if not, ``standing_overrides`` is not read)."""
+
+    physician: Physician | Candidate
+    attempts: list[AttemptRow] | None = None
+    overridden: bool = True
+
+
+def _starting(by_code: bool) -> sa.Select[Any]:
+    standing = sa.exists().where(
+        PaperOverride.physician_id == Physician.id, PaperOverride.revoked_at.is_(None)
+    )
+    # Outer joins one after the other, not to the joined three in parentheses: SQLite would
+    # build that join of every physician's attempts first. An attempt's window and paper
+    # are never missing (foreign keys, not null), so these are the attempts' inner joins.
+    return (
+        CURRENT_CANDIDATE[by_code]
+        .add_columns(standing, *_ATTEMPT_COLUMNS)
+        .outerjoin(Attempt, Attempt.physician_id == Physician.id)
+        .outerjoin(ExamWindow, ExamWindow.id == Attempt.window_id)
+        .outerjoin(Paper, Paper.id == Attempt.paper_id)
+    )
+
+
+# The session's physician (``roster.queries.CURRENT_CANDIDATE``), a row per attempt of
+# theirs (one with none), built once.
+_STARTING = {True: _starting(True), False: _starting(False)}
+
+
+def starting(user_id: int, session_version: int) -> Starting | None:
+    """``Starting`` of this session's (user id, session version) in one statement instead
+    of four (the user, the physician, their attempts, their overrides); None when the
+    session does not pass ``physician_required`` or has no registration in the current
+    cycle (``roster.queries.CURRENT_CANDIDATE``'s rule): the caller lets those decide."""
+    by_code, params = candidate_params(user_id, session_version)
+    rows = db.session.execute(_STARTING[by_code], params).all()
+    if not rows:
+        return None
+    n = CANDIDATE_COLUMNS
+    return Starting(
+        candidate_of(rows[0]),
+        [AttemptRow(*row[n + 1 :]) for row in rows if row[n + 1] is not None],
+        bool(rows[0][n]),
+    )
 
 
 def attempt_facts(physician_id: int, rows: list[Any] | None = None) -> list[rules.AttemptFacts]:
@@ -217,7 +291,7 @@ _PAPER_ROWS = (
 )
 
 
-def chosen_papers(physician: Physician) -> list[rules.PaperFacts]:
+def chosen_papers(physician: Physician | Candidate) -> list[rules.PaperFacts]:
     """``papers.queries.papers_for`` as the rules take it, in one statement: per kind, the
     paper that counts (``papers.queries.counting_papers``), with its windows for everyone
     and its prerequisite met by their own paper of that kind."""
@@ -294,7 +368,7 @@ def state_of(physician: Physician, paper_id: int, now: datetime) -> rules.PaperS
 
 
 def allowance_minutes(
-    physician: Physician, paper_id: int, overrides: list[Any] | None = None
+    physician: Physician | Candidate, paper_id: int, overrides: list[Any] | None = None
 ) -> int:
     """The physician's extra time (延长时间) at this paper: an override for the paper that
     stands (the latest), else the physician's allowance for every paper. ``overrides``:
@@ -309,7 +383,7 @@ def allowance_minutes(
 
 
 def full_minutes(
-    physician: Physician,
+    physician: Physician | Candidate,
     paper: Paper | Blueprint,
     allowance_cap: int,
     overrides: list[Any] | None = None,
@@ -321,7 +395,7 @@ def full_minutes(
 
 
 def time_available(
-    physician: Physician,
+    physician: Physician | Candidate,
     paper: Paper | Blueprint,
     window: rules.WindowFacts,
     now: datetime,
@@ -384,7 +458,7 @@ _INSERT_ITEMS = {
 
 
 def start_attempt(
-    physician: Physician,
+    physician: Physician | Candidate | Starting,
     paper_id: int,
     *,
     now: datetime,
@@ -401,11 +475,14 @@ def start_attempt(
 
     The rules read three narrow statements (the physician's attempts, their papers with
     windows, their standing overrides) that also answer the open attempt, the attempts
-    used and the extra time; the draw one more (``papers.operations.blueprint_of``) and
-    the questions not kept in the process yet. The new attempt's sheet is built from the
-    draw (``sheets.started``)."""
+    used and the extra time; given ``Starting`` (``starting``), the attempts come with the
+    physician, and the overrides only when some stand. The draw reads one more
+    (``papers.operations.blueprint_of``) and the questions not kept in the process yet.
+    The new attempt's sheet is built from the draw (``sheets.started``)."""
+    known = physician if isinstance(physician, Starting) else Starting(physician)
+    physician = known.physician
     entry = entry or Entry()
-    rows = attempt_rows(physician.id)
+    rows = attempt_rows(physician.id) if known.attempts is None else known.attempts
     open_id = next(
         (r.id for r in rows if r.paper_id == paper_id and r.status == AttemptStatus.IN_PROGRESS),
         None,
@@ -417,7 +494,7 @@ def start_attempt(
             raise _entry_refusal(entry)
         link_entry(entry, open_attempt)
         return open_attempt
-    overrides = standing_overrides(physician.id)
+    overrides = standing_overrides(physician.id) if known.overridden else []
     result = overview_of(
         physician_facts(physician),
         chosen_papers(physician),

@@ -92,36 +92,50 @@ def recount(*where: Any) -> sa.Select[Any]:
     )
 
 
-# retally's statement, built once (a start runs it: building it each time cost ~1 ms). The
+# retally's recount, built once (a start runs it: building it each time cost ~1 ms). The
 # paper's kind comes from an alias of papers, so that it does not correlate with recount's.
 _PAPER = aliased(Paper)
 _RECOUNT_ONE = recount(
-    Attempt.physician_id == sa.bindparam("physician_id"),
+    Attempt.physician_id == sa.bindparam("of_physician"),
     Paper.kind
-    == sa.select(_PAPER.kind).where(_PAPER.id == sa.bindparam("paper_id")).scalar_subquery(),
+    == sa.select(_PAPER.kind).where(_PAPER.id == sa.bindparam("of_paper")).scalar_subquery(),
 )
 
 
 _TALLIES = cast(sa.Table, PaperTally.__table__)
+_RECOUNTED = _RECOUNT_ONE.add_columns(
+    # the physician's papers of the kind attempted (the recount's rows)
+    sa.func.count().over(partition_by=(Attempt.physician_id, Paper.kind)).label("of_kind")
+).subquery("recounted")
 
 
-def _upsert(dialect: Any) -> Any:
-    """Store a recounted row (``counts`` false: set after, never two at once)."""
-    insert = dialect.insert(_TALLIES).values(
-        {_TALLIES.c[name]: sa.bindparam(name, type_=_TALLIES.c[name].type) for name in COLUMNS}
+def _store(dialect: Any) -> Any:
+    """The recount stored in one ``INSERT … SELECT`` upsert built once, each stored paper's
+    id returned. ``counts`` is stored at once when the row is the physician's only paper of
+    its kind (the usual case); with several, all are stored false and the one that counts
+    is marked after (``_COUNTS``): the unique index allows one at any moment."""
+    r = _RECOUNTED
+    insert = dialect.insert(_TALLIES).from_select(
+        list(COLUMNS),
+        sa.select(
+            *(
+                sa.and_(r.c.counts, r.c.of_kind == 1) if name == "counts" else r.c[name]
+                for name in COLUMNS
+            )
+        ).where(sa.true()),  # SQLite: an upsert's SELECT needs a WHERE (its parser's ambiguity)
     )
     return insert.on_conflict_do_update(
         index_elements=[_TALLIES.c.physician_id, _TALLIES.c.paper_id],
         set_={name: insert.excluded[name] for name in COLUMNS[2:]},
-    )
+    ).returning(_TALLIES.c.paper_id)
 
 
-_UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_STORES = {"sqlite": _store(sqlite), "postgresql": _store(postgresql)}
 _COUNTS = (
     sa.update(_TALLIES)
     .where(
         _TALLIES.c.physician_id == sa.bindparam("of_physician"),
-        _TALLIES.c.paper_id == sa.bindparam("of_paper"),
+        _TALLIES.c.paper_id.in_(sa.select(_RECOUNTED.c.paper_id).where(_RECOUNTED.c.counts)),
     )
     .values(counts=True)
 )
@@ -129,29 +143,12 @@ _COUNTS = (
 
 def retally(physician_id: int, paper_id: int) -> None:
     """Count the physician's attempts at the paper again, and which of their papers of its
-    kind counts (the caller's unit commits): the recount, its rows stored in one upsert,
-    then the one that counts marked (in the upsert itself when it is the physician's only
-    paper of the kind). Statements, not ORM objects: a ``PaperTally`` loaded
-    in this unit before is not refreshed (read it with ``populate_existing``)."""
-    rows = (
-        db.session.execute(_RECOUNT_ONE, {"physician_id": physician_id, "paper_id": paper_id})
-        .mappings()
-        .all()
-    )
-    if not rows:
-        return
-    # One paper of the kind (the usual case): its row is the physician's only one of the
-    # kind, so it is stored with its ``counts`` at once; with several, ``counts`` is set
-    # after all are stored false (the unique index allows one at any moment).
-    alone = len(rows) == 1
-    values = [
-        {  # SQLite gives its booleans as 0 and 1
-            name: bool(row[name]) if name in BOOLEANS else row[name] for name in COLUMNS
-        }
-        | {"counts": alone and bool(row["counts"])}
-        for row in rows
-    ]
-    db.session.execute(_UPSERTS[db.session.get_bind().dialect.name], values)
-    for row in rows:
-        if row["counts"] and not alone:
-            db.session.execute(_COUNTS, {"of_physician": physician_id, "of_paper": row["paper_id"]})
+    kind counts (the caller's unit commits): the recount stored by one statement, then,
+    when the physician has several papers of the kind, the one that counts marked by a
+    second. Statements, not ORM objects: a ``PaperTally`` loaded in this unit before is not
+    refreshed (read it with ``populate_existing``)."""
+    # not named as the table's columns: an UPDATE or INSERT would take them as values
+    params = {"of_physician": physician_id, "of_paper": paper_id}
+    stored = db.session.execute(_STORES[db.session.get_bind().dialect.name], params).all()
+    if len(stored) > 1:
+        db.session.execute(_COUNTS, params)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from examsvc.attempts.models import Attempt
 from examsvc.camera import rules
 from examsvc.camera.models import EntryCheck, EntryOverride, FaceConsent
-from examsvc.enums import AttemptStatus, PhotoStatus
+from examsvc.enums import AttemptStatus
 from examsvc.extensions import db
 from examsvc.roster.models import Physician
 from examsvc.roster.queries import PhysicianFace
@@ -32,7 +32,7 @@ def consent_of(user_id: int, cycle_id: int) -> FaceConsent | None:
 
 def photo_usable(physician: Physician | PhysicianFace) -> bool:
     """A registration photo the engine accepted and encoded (entry compares with it)."""
-    return physician.photo_status == PhotoStatus.OK and physician.face_encoding is not None
+    return bool(physician.photo_usable)
 
 
 def active_override(physician_id: int) -> EntryOverride | None:
@@ -41,31 +41,6 @@ def active_override(physician_id: int) -> EntryOverride | None:
         .where(EntryOverride.physician_id == physician_id, EntryOverride.revoked_at.is_(None))
         .order_by(EntryOverride.granted_at.desc())
     ).first()
-
-
-_CONSENT_AND_OVERRIDE = sa.select(
-    sa.exists().where(
-        FaceConsent.user_id == sa.bindparam("user_id"),
-        FaceConsent.cycle_id == sa.bindparam("cycle_id"),
-        FaceConsent.version == rules.CONSENT_VERSION,
-    ),
-    sa.select(EntryOverride.id)
-    .where(
-        EntryOverride.physician_id == sa.bindparam("physician_id"),
-        EntryOverride.revoked_at.is_(None),
-    )
-    .order_by(EntryOverride.granted_at.desc())
-    .limit(1)
-    .scalar_subquery(),
-)
-
-
-def consent_and_override(user_id: int, cycle_id: int, physician_id: int) -> tuple[bool, int | None]:
-    """``consent_of`` is not None and ``active_override``'s id, in one statement built once
-    (the gate asks both before every start)."""
-    params = {"user_id": user_id, "cycle_id": cycle_id, "physician_id": physician_id}
-    consented, override_id = db.session.execute(_CONSENT_AND_OVERRIDE, params).one()
-    return bool(consented), override_id
 
 
 @dataclass(frozen=True)
@@ -89,36 +64,87 @@ _LINK = (
     .where(_CHECKS.c.id == sa.bindparam("check_id"), _CHECKS.c.attempt_id.is_(None))
     .values(attempt_id=sa.bindparam("attempt_id"))
 )
-_DEVICE_CHECKS = (
-    sa.select(EntryCheck.id, EntryCheck.attempt_id, EntryCheck.checked_at)
+# This device's passing check that still opens something, the latest first: an unused one
+# checked within its validity (``rules.valid_since``: a new attempt, or resuming here after
+# verifying), or the one that opened an attempt still in progress (coming back to it on the
+# same device).
+_DEVICE_CHECK = (
+    sa.select(EntryCheck.id, EntryCheck.attempt_id)
     .outerjoin(Attempt, Attempt.id == EntryCheck.attempt_id)
     .where(
         EntryCheck.physician_id == sa.bindparam("physician_id"),
         EntryCheck.purpose == "entry",
         EntryCheck.device == sa.bindparam("device"),
         EntryCheck.outcome.in_(rules.PASSING),
-        sa.or_(EntryCheck.attempt_id.is_(None), Attempt.status == AttemptStatus.IN_PROGRESS),
+        sa.or_(
+            sa.and_(
+                EntryCheck.attempt_id.is_(None),
+                EntryCheck.checked_at >= sa.bindparam("valid_since"),
+            ),
+            Attempt.status == AttemptStatus.IN_PROGRESS,
+        ),
     )
     .order_by(EntryCheck.checked_at.desc(), EntryCheck.id.desc())
+    .limit(1)
+    .subquery("device_check")
 )
-
-
-def device_check(
-    physician_id: int, device: str | None, now: datetime, valid_minutes: int
-) -> DeviceCheck | None:
-    """This device's passing check that still opens something: an unused one within its
-    validity (a new attempt, or resuming here after verifying), or the one that opened an
-    attempt still in progress (coming back to it on the same device). Three columns read,
-    in a statement built once."""
-    if not device:
-        return None
-    checks = db.session.execute(
-        _DEVICE_CHECKS, {"physician_id": physician_id, "device": rules.device_key(device)}
+_ONE = sa.select(sa.literal(1).label("one")).subquery("one")
+# The gate's reads in one statement built once (every start and resume asks them): the
+# consent (``consent_of``), the latest standing override (``active_override``) and this
+# device's check (a row or none, joined to a row of one).
+_GATE = sa.select(
+    sa.exists().where(
+        FaceConsent.user_id == sa.bindparam("user_id"),
+        FaceConsent.cycle_id == sa.bindparam("cycle_id"),
+        FaceConsent.version == rules.CONSENT_VERSION,
+    ),
+    sa.select(EntryOverride.id)
+    .where(
+        EntryOverride.physician_id == sa.bindparam("physician_id"),
+        EntryOverride.revoked_at.is_(None),
     )
-    for check_id, attempt_id, checked_at in checks:
-        if attempt_id is not None or rules.still_valid(checked_at, now, valid_minutes):
-            return DeviceCheck(check_id, attempt_id)
-    return None
+    .order_by(EntryOverride.granted_at.desc())
+    .limit(1)
+    .scalar_subquery(),
+    _DEVICE_CHECK.c.id,
+    _DEVICE_CHECK.c.attempt_id,
+).select_from(_ONE.outerjoin(_DEVICE_CHECK, sa.true()))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the entry gate reads: consent in this cycle, the latest standing override's id,
+    and this device's check that still opens something."""
+
+    consented: bool
+    override_id: int | None
+    check: DeviceCheck | None
+
+
+def gate_reads(
+    user_id: int,
+    cycle_id: int,
+    physician_id: int,
+    device: str | None,
+    now: datetime,
+    valid_minutes: int,
+) -> Gate:
+    """``consent_of`` is not None, ``active_override``'s id and this device's check (None
+    without a device token), in one statement."""
+    params = {
+        "user_id": user_id,
+        "cycle_id": cycle_id,
+        "physician_id": physician_id,
+        # no device token: no check is this device's (``device = NULL`` is never true)
+        "device": rules.device_key(device) if device else None,
+        "valid_since": rules.valid_since(now, valid_minutes),
+    }
+    consented, override_id, check_id, attempt_id = db.session.execute(_GATE, params).one()
+    return Gate(
+        bool(consented),
+        override_id,
+        None if check_id is None else DeviceCheck(check_id, attempt_id),
+    )
 
 
 def failures(physician_id: int) -> int:
@@ -154,7 +180,7 @@ class Blocked:
 def blocked(cycle_id: int) -> list[Blocked]:
     """Physicians of the cycle without a usable registration photo, or whose verification
     keeps failing (``rules.FAILURES_BEFORE_HELP`` in a row), with any override granted."""
-    no_photo = sa.or_(Physician.photo_status != PhotoStatus.OK, Physician.face_encoding.is_(None))
+    no_photo = sa.not_(Physician.photo_usable)
     failing = sa.select(EntryCheck.physician_id).where(EntryCheck.outcome.in_(rules.FAILING))
     candidates = db.session.scalars(
         sa.select(Physician)

@@ -85,9 +85,10 @@ def outcome_of(result: dict[str, Any]) -> EntryOutcome:
         return EntryOutcome.RETRY
 
 
-def still_valid(checked_at: datetime, now: datetime, minutes: int) -> bool:
-    """A verification opens a new attempt only for a while (EXAMSVC_ENTRY_VALID_MINUTES)."""
-    return now - checked_at <= timedelta(minutes=minutes)
+def valid_since(now: datetime, minutes: int) -> datetime:
+    """A verification opens a new attempt only for a while (EXAMSVC_ENTRY_VALID_MINUTES):
+    one checked at this time or later (the gate's statement compares with it)."""
+    return now - timedelta(minutes=minutes)
 
 
 JITTER = (0.5, 1.5)  # the interval is drawn uniformly between these fractions of the mean

@@ -44,7 +44,7 @@ from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.papers.views import actor_id, current_cycle_id
 from examsvc.roster.models import Physician
-from examsvc.roster.queries import current_cycle, logged_in_physician
+from examsvc.roster.queries import Candidate, current_cycle, logged_in_physician
 from examsvc.web.errors import ApiError
 from examsvc.web.i18n import gettext as _
 from proctoring.calibration import NotEnoughPairs, pairs_needed
@@ -63,21 +63,28 @@ def device_token() -> str:
 
 
 def entry_gate(
-    physician: Physician, paper_id: int | None, when: datetime, *, attempt_id: int | None = None
+    physician: Physician | Candidate,
+    paper_id: int | None,
+    when: datetime,
+    *,
+    attempt_id: int | None = None,
 ) -> attempts.Entry:
     """The gate for this physician on this device (``ENTRY_GATE`` of attempts); ``step`` is
     the camera page of ``paper_id`` to go to first, if any: the device check for a new
     attempt, the face verification for resuming ``attempt_id`` here."""
-    consented, override_id = queries.consent_and_override(
-        physician.user_id, physician.cycle_id, physician.id
+    found = queries.gate_reads(
+        physician.user_id,
+        physician.cycle_id,
+        physician.id,
+        session.get("device"),
+        when,
+        current_app.config["ENTRY_VALID_MINUTES"],
     )
     gate = attempts.Entry(
-        consented=consented,
-        photo_usable=queries.photo_usable(physician),
-        check=queries.device_check(
-            physician.id, session.get("device"), when, current_app.config["ENTRY_VALID_MINUTES"]
-        ),
-        override_id=override_id,
+        consented=found.consented,
+        photo_usable=bool(physician.photo_usable),
+        check=found.check,
+        override_id=found.override_id,
     )
     if paper_id is None or gate.admits(attempt_id):
         return gate

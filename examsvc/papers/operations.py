@@ -12,6 +12,7 @@ from flask import current_app
 
 from examsvc.banks.models import BankVersion, Question, QuestionBank
 from examsvc.banks.operations import (
+    QUESTIONS,
     QuestionData,
     counts,
     current_version,
@@ -143,10 +144,16 @@ def blueprint_of(paper_id: int) -> Blueprint | None:
     )
 
 
+# A candidate list at most this long has its questions' data read with it, and kept
+# (``banks.operations.question_data``): the draws after the first find every question
+# kept. A longer one (a bank far larger than a paper) leaves them to be read as drawn.
+KEEP_WITH_CANDIDATES = QUESTIONS // 8
+
+
 def _candidates(section: Section) -> Candidates:
     """The section's candidate questions as (id, external_id), in external_id order. A bank
     version's questions never change once imported, so the list is kept in the process
-    (per app, keyed by the version and its file's hash)."""
+    (per app, keyed by the version and its file's hash), and so are their data."""
     if section.version_id is None:
         return ()
     tags = tuple(sorted(section.tags))
@@ -162,6 +169,8 @@ def _candidates(section: Section) -> Candidates:
         found = tuple(
             (qid, ext) for qid, ext in db.session.execute(query.order_by(Question.external_id))
         )
+        if len(found) <= KEEP_WITH_CANDIDATES:
+            question_data(qid for qid, _ in found)  # read once and kept
         store.put(key, found)
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examsvc.accounts.models import User
@@ -99,6 +100,17 @@ class Physician(Model):
 
     cycle: Mapped[Cycle] = relationship()
     user: Mapped[User] = relationship()
+
+    @hybrid_property
+    def photo_usable(self) -> bool:
+        """A registration photo the engine accepted and encoded (the entry verification
+        compares with it); in SQL too, so that a narrow read selects it as a column."""
+        return self.photo_status == PhotoStatus.OK and self.face_encoding is not None
+
+    @photo_usable.inplace.expression
+    @classmethod
+    def _photo_usable(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.photo_status == PhotoStatus.OK, cls.face_encoding.is_not(None))
 
     __table_args__ = (
         sa.UniqueConstraint("cycle_id", "registration_id"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -13,7 +13,14 @@ from flask import current_app
 from examsvc.accounts.auth import current_user, session_login
 from examsvc.accounts.ids import InvalidIdNumber, id_key, mask
 from examsvc.accounts.models import User
-from examsvc.enums import PhotoStatus
+from examsvc.enums import (
+    Evaluation,
+    PhysicianLevel,
+    PracticeCategory,
+    Procedure,
+    RegistrationStatus,
+    Role,
+)
 from examsvc.extensions import db
 from examsvc.roster.models import Cycle, Physician
 
@@ -64,6 +71,81 @@ def current_physician(user_id: int) -> Physician | None:
     return found
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A physician's registration as a start reads it: the columns the rules, the entry
+    gate and the start use (by the names of ``Physician``'s), not the ORM object with its
+    photo's encoding and its relationships."""
+
+    id: int
+    user_id: int
+    cycle_id: int
+    status: RegistrationStatus
+    procedure: Procedure
+    practice_category: PracticeCategory
+    physician_level: PhysicianLevel
+    exempt_humanities: bool
+    exempt_professional: bool
+    eval_work_performance: Evaluation
+    eval_ethics: Evaluation
+    time_allowance_minutes: int
+    photo_usable: bool  # ``Physician.photo_usable``
+
+    @classmethod
+    def of(cls, physician: Physician) -> Candidate:
+        return cls(*(getattr(physician, name) for name in _CANDIDATE_FIELDS))
+
+
+_CANDIDATE_FIELDS = tuple(f.name for f in fields(Candidate))
+
+
+def _current_candidate(by_code: bool) -> sa.Select[Any]:
+    """``current_physician`` of a session that ``physician_required`` lets through (the user
+    exists, is active, at this session version, a physician without a password change
+    pending), as a ``Candidate``'s columns, instead of the user and the physician loaded:
+    no row when any of it fails (the caller then lets ``physician_required`` and
+    ``current_physician`` decide, so that the refusal is theirs)."""
+    cycle = current_cycle_select(Cycle.id, code=sa.bindparam("cycle") if by_code else None)
+    return (
+        sa.select(*(getattr(Physician, name) for name in _CANDIDATE_FIELDS))
+        .join(User, User.id == Physician.user_id)
+        .where(
+            Physician.user_id == sa.bindparam("user_id"),
+            Physician.cycle_id == cycle.scalar_subquery(),
+            # current_user's check of the session, and physician_required's of the user
+            User.active.is_(True),
+            User.session_version == sa.bindparam("sv"),
+            User.role == Role.PHYSICIAN,
+            User.must_change_password.is_(False),
+        )
+    )
+
+
+# Built once, by the configured cycle's code or without (the latest to start): the extension
+# point of a start's one read of the session (``attempts.operations.starting``).
+CURRENT_CANDIDATE = {True: _current_candidate(True), False: _current_candidate(False)}
+
+
+def candidate_params(user_id: int, session_version: int) -> tuple[bool, dict[str, Any]]:
+    """Which ``CURRENT_CANDIDATE`` statement this app runs (by the configured cycle's code?)
+    and its parameters for this session's (user id, session version)."""
+    code = configured_cycle()
+    params: dict[str, Any] = {"user_id": user_id, "sv": session_version}
+    if code is not None:
+        params["cycle"] = code
+    return code is not None, params
+
+
+def candidate_of(columns: Sequence[Any]) -> Candidate:
+    """The ``Candidate`` of a row's first ``CANDIDATE_COLUMNS`` columns."""
+    values = dict(zip(_CANDIDATE_FIELDS, columns[:CANDIDATE_COLUMNS], strict=True))
+    values["photo_usable"] = bool(values["photo_usable"])  # SQLite gives 0 or 1
+    return Candidate(**values)
+
+
+CANDIDATE_COLUMNS = len(_CANDIDATE_FIELDS)
+
+
 def logged_in_physician() -> Physician | None:
     """The logged-in user's registration in the current cycle (None for staff or nobody)."""
     user = current_user()
@@ -74,7 +156,7 @@ class PhysicianFace(NamedTuple):
     """What the entry verification needs of the logged-in physician."""
 
     id: int
-    photo_status: PhotoStatus
+    photo_usable: bool  # ``Physician.photo_usable``, selected
     face_encoding: bytes | None
 
 
@@ -98,7 +180,7 @@ def _logged_in(by_code: bool, *columns: Any) -> Any:
 
 _LOGGED_IN_ID = {by_code: _logged_in(by_code, Physician.id) for by_code in (True, False)}
 _LOGGED_IN_FACE = {
-    by_code: _logged_in(by_code, Physician.id, Physician.photo_status, Physician.face_encoding)
+    by_code: _logged_in(by_code, Physician.id, Physician.photo_usable, Physician.face_encoding)
     for by_code in (True, False)
 }
 
