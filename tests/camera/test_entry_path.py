@@ -114,7 +114,7 @@ def test_the_logged_in_physician_is_read_in_one_statement_deciding_as_current_us
 
     assert read(uid, sv) == (
         physician.id,
-        PhysicianFace(physician.id, PhotoStatus.OK, ENCODING),
+        PhysicianFace(physician.id, True, ENCODING),
         2,  # one each
     )
     assert read(None, None) == (None, None, 0)  # nobody logged in: nothing read
