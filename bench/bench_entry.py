@@ -62,6 +62,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_save import database  # noqa: E402  (a fresh SQLite or PostgreSQL database)
+
 PASSWORD = "Bench-Entry-2026"
 BENCH_DB = "examsvc_bench_entry"
 SECTIONS = (("single", 30), ("multiple", 10), ("true_false", 10), ("case", 2), ("matching", 2))
@@ -78,21 +80,6 @@ STEPS = (
     "state",
     "join",
 )
-
-
-def database(url: str | None, folder: Path) -> str:
-    """The SQLAlchemy URL of a fresh database: SQLite in ``folder`` or BENCH_DB on ``url``."""
-    if not url or url.startswith("sqlite"):
-        return f"sqlite:///{folder / 'bench.db'}"
-    import sqlalchemy as sa
-
-    base = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-    return sa.make_url(base).set(database=BENCH_DB).render_as_string(hide_password=False)
 
 
 def build(candidates: int, now: datetime) -> int:
@@ -230,7 +217,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-entry-"))
     now = datetime.now(UTC)
     clock = FrozenClock(now)
-    url = database(args.database_url, folder)
+    url = database(args.database_url, folder, BENCH_DB)
     app = create_app(
         {
             "TESTING": True,

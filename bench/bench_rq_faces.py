@@ -53,6 +53,7 @@ from redis import Redis  # noqa: E402
 from rq import Worker  # noqa: E402
 from rq.job import Job  # noqa: E402
 
+from bench.bench_save import database  # noqa: E402  (a fresh SQLite or PostgreSQL database)
 from proctoring.pool import percentile  # noqa: E402
 
 BENCH_DB = "examsvc_bench_rq"
@@ -70,20 +71,6 @@ def frames(photos: int) -> list[tuple[bytes, bytes]]:
         for path, encoding, _entry in found:
             out.append((roll[str(path)]["snapshots"][k], encoding))
     return out
-
-
-def database(url: str | None, folder: Path) -> str:
-    if not url or url.startswith("sqlite"):
-        return f"sqlite:///{folder / 'bench.db'}"
-    import sqlalchemy as sa
-
-    base = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-    return sa.make_url(base).set(database=BENCH_DB).render_as_string(hide_password=False)
 
 
 def build(n: int, encodings: list[bytes], now: datetime) -> list[tuple[int, int]]:
@@ -264,7 +251,7 @@ def run_rq(args: argparse.Namespace, snaps: list[tuple[bytes, bytes]], root: Pat
         "EXAMSVC_DEMO_MODE": "true",
         "EXAMSVC_INSTANCE_PATH": str(root),
         "EXAMSVC_DATA_DIR": str(root / "data"),
-        "EXAMSVC_DATABASE_URL": database(args.database_url, root),
+        "EXAMSVC_DATABASE_URL": database(args.database_url, root, BENCH_DB),
         "EXAMSVC_REDIS_URL": own.url,
         "EXAMSVC_ROSTER_PULL_INTERVAL": "0",
         "EXAMSVC_LIVENESS": "false",

@@ -61,8 +61,9 @@ BENCH_DB = "examsvc_bench_save"
 SECTIONS = (("single", 30), ("multiple", 10), ("true_false", 10), ("case", 2), ("matching", 2))
 
 
-def database(url: str | None, folder: Path) -> str:
-    """The SQLAlchemy URL of a fresh database: SQLite in ``folder`` or BENCH_DB on ``url``."""
+def database(url: str | None, folder: Path, name: str = BENCH_DB) -> str:
+    """The SQLAlchemy URL of a fresh database: SQLite in ``folder``, or the database ``name``
+    (dropped and created afresh) on the PostgreSQL server of ``url``."""
     if not url or url.startswith("sqlite"):
         return f"sqlite:///{folder / 'bench.db'}"
     import sqlalchemy as sa
@@ -70,10 +71,10 @@ def database(url: str | None, folder: Path) -> str:
     base = url.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return sa.make_url(base).set(database=BENCH_DB).render_as_string(hide_password=False)
+    return sa.make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 def build(candidates: int, now: datetime) -> int:
