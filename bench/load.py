@@ -39,8 +39,8 @@ Scenarios: ``steady`` (logins spread over ``--ramp``), ``sync-start`` (every can
 in, verifies and starts within the same minute, through the admission queue) and
 ``checkin-start`` (候考, ``EXAMSVC_CHECKIN_MINUTES``: the logins and verifications over
 ``--ramp`` before the window opens, then every candidate taps 开始考试 within ``--spread``
-seconds of the opening, then loads the exam page (HTML) and opens its socket; reported from the opening on: how long
-until each was ready, and the acks).
+seconds of the opening, loads the exam page (HTML) and opens its socket; reported from the
+opening on: how long until each was ready, and the acks).
 
 Measures: login, entry (the verification once admitted), start, state and connect latency
 (p50/p99), the queue (seconds waited for a slot, the furthest place, the asks), answer-ack latency
