@@ -85,9 +85,15 @@ def test_a_start_without_a_turn_in_time_is_busy_and_stores_nothing(app, candidat
     assert page.status_code == 503 and "服务器繁忙，请稍后再试" in page.get_data(as_text=True)
     assert shed_starts() == before + 2
     assert attempts() == 0
+    # A start refused by the rules gives its turn back too: the next one gets it at once.
+    url = f"/api/v1/exam/papers/{paper_id}/attempts"
+    for _ in range(2):
+        refused = candidate.post(url, json={"rules_acknowledged": False})
+        assert refused.get_json()["error"]["code"] == "rules_not_acknowledged"
     started = start(candidate, paper_id)  # tapped again, with a turn free
     assert started.status_code == 201, started.get_json()
     assert attempts() == 1
+    assert shed_starts() == before + 2
 
 
 def test_a_waiting_start_holds_no_connection_and_starts_when_its_turn_comes(app, candidate, exam):
