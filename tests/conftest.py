@@ -116,24 +116,34 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
-@pytest.fixture
-def app(migrated_database: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": migrated_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "CLOCK": clock,
-            "WTF_CSRF_ENABLED": False,  # tests/accounts/test_csrf.py turns it back on
-            "SESSION_COOKIE_SECURE": False,
-            "ROSTER_PULL_INTERVAL": 0,
-        }
-    )
+def app_settings(
+    database_url: str, clock: FrozenClock, tmp_path: Path, **overrides: Any
+) -> dict[str, Any]:
+    """The test app's settings (the ``app`` fixture's), with ``overrides``."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "CLOCK": clock,
+        "WTF_CSRF_ENABLED": False,  # tests/accounts/test_csrf.py turns it back on
+        "SESSION_COOKIE_SECURE": False,
+        "ROSTER_PULL_INTERVAL": 0,
+    } | overrides
+
+
+def running(settings: dict[str, Any]) -> Iterator[Flask]:
+    """An app with ``settings`` in its context; afterwards its tables are emptied."""
+    app = create_app(settings)
     with app.app_context():
         yield app
         db.session.remove()
         _clear_tables()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_database: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
+    yield from running(app_settings(migrated_database, clock, tmp_path))
 
 
 def _clear_tables() -> None:

@@ -15,13 +15,12 @@ import sqlalchemy as sa
 from flask import g
 from prometheus_client import REGISTRY
 
-from examsvc import create_app
 from examsvc.attempts.events import NAMESPACE
 from examsvc.attempts.models import Answer, Attempt, AttemptItem
 from examsvc.extensions import db, socketio
 from examsvc.web.errors import BUSY_RETRY_SECONDS
 from tests.attempts.test_attempts import start
-from tests.conftest import _clear_tables
+from tests.conftest import app_settings, running
 
 BUSY = {"code": "busy", "message": "服务器繁忙，请稍后再试", "details": [], "retry_after": 2}
 
@@ -29,25 +28,10 @@ BUSY = {"code": "busy", "message": "服务器繁忙，请稍后再试", "details
 @pytest.fixture
 def app(migrated_database, clock, tmp_path):
     """The shared fixture's app with a pool of one connection that waits 0.2 s for it."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": migrated_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "CLOCK": clock,
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,
-            "ROSTER_PULL_INTERVAL": 0,
-            "DB_POOL_SIZE": 1,
-            "DB_MAX_OVERFLOW": 0,
-            "DB_POOL_TIMEOUT": 0.2,
-        }
+    settings = app_settings(
+        migrated_database, clock, tmp_path, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.2
     )
-    with app.app_context():
-        yield app
-        db.session.remove()
-        _clear_tables()
-        db.engine.dispose()
+    yield from running(settings)
 
 
 @contextmanager

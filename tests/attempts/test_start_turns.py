@@ -17,33 +17,23 @@ from examsvc.attempts.models import Attempt
 from examsvc.extensions import db
 from tests.attempts.test_attempts import start
 from tests.attempts.test_overload import BUSY
-from tests.conftest import _clear_tables
+from tests.conftest import app_settings, running
 
 
 @pytest.fixture
 def app(migrated_database, clock, tmp_path):
     """One start at a time, waiting at most 0.3 s; a pool of one connection."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": migrated_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "CLOCK": clock,
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,
-            "ROSTER_PULL_INTERVAL": 0,
-            "START_CONCURRENCY": 1,
-            "START_WAIT_SECONDS": 0.3,
-            "DB_POOL_SIZE": 1,
-            "DB_MAX_OVERFLOW": 0,
-            "DB_POOL_TIMEOUT": 5,
-        }
+    settings = app_settings(
+        migrated_database,
+        clock,
+        tmp_path,
+        START_CONCURRENCY=1,
+        START_WAIT_SECONDS=0.3,
+        DB_POOL_SIZE=1,
+        DB_MAX_OVERFLOW=0,
+        DB_POOL_TIMEOUT=5,
     )
-    with app.app_context():
-        yield app
-        db.session.remove()
-        _clear_tables()
-        db.engine.dispose()
+    yield from running(settings)
 
 
 class Turns(threading.BoundedSemaphore):
@@ -119,13 +109,5 @@ def test_a_waiting_start_holds_no_connection_and_starts_when_its_turn_comes(app,
 
 
 def test_no_limit_with_zero(migrated_database, clock, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": migrated_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "CLOCK": clock,
-            "START_CONCURRENCY": 0,
-        }
-    )
+    app = create_app(app_settings(migrated_database, clock, tmp_path, START_CONCURRENCY=0))
     assert app.extensions[throttle.KEY] is None
