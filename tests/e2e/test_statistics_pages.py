@@ -49,9 +49,7 @@ def fits_the_screen(page, width: int) -> None:
     """The page is no wider than the screen once its layout has settled: ``look`` shows it at
     1366 px for a screenshot first, and Chart.js resizes its canvases back on the next
     frames, not at once."""
-    page.wait_for_function(
-        f"document.documentElement.scrollWidth <= {width}", timeout=10_000, polling=100
-    )
+    page.wait_for_function(f"document.documentElement.scrollWidth <= {width}", timeout=10_000)
 
 
 @pytest.mark.parametrize("width", [1366, 360])
