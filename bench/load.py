@@ -76,6 +76,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,7 @@ import requests  # noqa: E402
 import socketio  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from PIL import Image  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 FACES = Path(os.environ.get("EXAMSVC_FACES_DIR", REPO.parent / "shared" / "faces"))
 OUT = REPO / "bench" / "out"
@@ -952,12 +954,16 @@ def ms(value: float | None) -> float | None:
 class Monitor(threading.Thread):
     """Every second: CPU time and RSS of every process of the run (psutil)."""
 
-    def __init__(self, processes: dict[str, int], database_url: str) -> None:
+    def __init__(
+        self, processes: dict[str, int], database_url: str, urls: list[str] | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.procs = {name: psutil.Process(pid) for name, pid in processes.items()}
         self.database_url = database_url
+        self.urls = urls or []
         self.samples: list[dict[str, Any]] = []
         self.backlog: list[tuple[float, int]] = []
+        self.loop: list[tuple[float, dict[str, float]]] = []  # the servers' loop metrics
         self.done = threading.Event()
 
     def cpu(self, name: str, children: bool = False) -> float:
@@ -1019,10 +1025,75 @@ class Monitor(threading.Thread):
                     self.backlog.append((time.time(), int(pending)))
                 except sa.exc.SQLAlchemyError:
                     pass
+                self.loop.append((time.time(), loop_metrics(self.urls)))
         engine.dispose()
 
     def at(self, when: float) -> dict[str, Any]:
         return min(self.samples, key=lambda s: abs(s["t"] - when)) if self.samples else {}
+
+
+LOOP_SERIES = ("examsvc_loop_lag_seconds", "examsvc_gc_pause_seconds")
+
+
+def loop_metrics(urls: list[str]) -> dict[str, float]:
+    """The servers' loop lag and GC pause histograms (``examsvc.loop``), summed over the
+    web processes: ``name{le,generation}`` → value."""
+    values: dict[str, float] = defaultdict(float)
+    for url in urls:
+        try:
+            text = requests.get(url + "/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name not in LOOP_SERIES:
+                continue
+            for sample in family.samples:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                values[f"{sample.name}{{{labels}}}"] += sample.value
+    return values
+
+
+def loop_summary(monitor: Monitor, start: float, end: float) -> dict[str, Any]:
+    """Between two scrapes nearest ``start`` and ``end``: how many lag readings were over
+    100 and 250 ms, the worst bucket reached, and the GC pauses by generation."""
+    if len(monitor.loop) < 2:
+        return {}
+    first = min(monitor.loop, key=lambda s: abs(s[0] - start))[1]
+    last = min(monitor.loop, key=lambda s: abs(s[0] - end))[1]
+    delta = {k: v - first.get(k, 0.0) for k, v in last.items()}
+    lag = "examsvc_loop_lag_seconds"
+    readings = delta.get(f"{lag}_count{{}}", 0.0)
+
+    def over(bound: str) -> int:
+        return round(readings - delta.get(f"{lag}_bucket{{le={bound}}}", 0.0))
+
+    worst = max(
+        (
+            float(k.split("le=")[1].rstrip("}"))
+            for k, v in delta.items()
+            if k.startswith(f"{lag}_bucket") and v < readings
+        ),
+        default=0.0,
+    )
+    gc_pauses = {}
+    for generation in ("0", "1", "2"):
+        count = delta.get(f"examsvc_gc_pause_seconds_count{{generation={generation}}}", 0.0)
+        total = delta.get(f"examsvc_gc_pause_seconds_sum{{generation={generation}}}", 0.0)
+        gc_pauses[generation] = {
+            "n": round(count),
+            "total_ms": round(total * 1000, 1),
+            "mean_ms": round(total * 1000 / count, 2) if count else None,
+        }
+    return {
+        "lag_readings": round(readings),
+        "lag_over_100ms": over("0.1"),
+        "lag_over_250ms": over("0.25"),
+        "lag_worst_over_s": worst,
+        "lag_mean_ms": round(delta.get(f"{lag}_sum{{}}", 0.0) * 1000 / readings, 1)
+        if readings
+        else None,
+        "gc": gc_pauses,
+    }
 
 
 def runnable_seconds(group: list[psutil.Process]) -> float:
@@ -1335,7 +1406,7 @@ def main() -> None:
                 child.cmdline()
             ):
                 processes[f"gen{k}"] = child.pid
-        monitor = Monitor(processes, database_url)
+        monitor = Monitor(processes, database_url, urls)
         monitor.start()
         profiled = args.profile and "server" in processes
         if profiled:
@@ -1364,8 +1435,12 @@ def main() -> None:
             state_phase,
             prepared_s,
         )
+        report["loop_steady"] = loop_summary(monitor, *steady)
         if opening is not None:
             report["opening"] = opening_summary(results, monitor, opening)
+            report["loop_opening"] = loop_summary(
+                monitor, opening, opening + (report["opening"]["last_ready_s"] or 0) + 60
+            )
         report["walls"] = walls_summary(args, walls, results, database_url, steady, end_at)
         if profiled and (root / "server.pstats").exists():
             text = io.StringIO()
@@ -1702,6 +1777,14 @@ def print_table(r: dict[str, Any]) -> None:
             f" max {o['ack_max_ms']} ms; connect p50 {o['connect_at_start_p50_ms']} p99"
             f" {o['connect_at_start_p99_ms']} ms; web CPU {o['web_cpu_ms_per_ready']} ms per ready"
         )
+    for window in ("opening", "steady"):
+        if lp := r.get(f"loop_{window}"):
+            print(
+                f"loop ({window}): {lp['lag_readings']} lag readings, mean {lp['lag_mean_ms']} ms,"
+                f" {lp['lag_over_100ms']} over 100 ms, {lp['lag_over_250ms']} over 250 ms, worst"
+                f" over {lp['lag_worst_over_s']} s; GC pauses by generation: "
+                + ", ".join(f"{g}: {v['n']} × {v['mean_ms']} ms" for g, v in lp["gc"].items())
+            )
     if r["errors"]:
         print("errors:", r["errors"])
     print(f"{'phase':<10}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")

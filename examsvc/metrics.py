@@ -67,6 +67,18 @@ SHED = Counter(
     " (http, socket) and cause (database_pool, face_pool, threads, processes).",
     ["channel", "cause"],
 )
+LOOP_LAG_SECONDS = Histogram(
+    "examsvc_loop_lag_seconds",
+    "How late the event loop ran a timer: every connected candidate's requests and"
+    " acknowledgements waited as long (examsvc.loop).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+GC_PAUSE_SECONDS = Histogram(
+    "examsvc_gc_pause_seconds",
+    "Python's cyclic garbage collections, by generation: the event loop stops for each.",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+)
 HTTP_SECONDS = Histogram(
     "examsvc_http_request_seconds",
     "HTTP request latency by Flask endpoint (never the raw path).",

@@ -5,6 +5,8 @@ from loopback, as the host's Prometheus does."""
 
 from __future__ import annotations
 
+import time
+
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -81,3 +83,14 @@ def test_socket_and_http_answers_count_under_their_own_channel(tmp_path):
     assert grew(after_socket, after_http, "examsvc_answers_saved_total", **web) == 1
     assert grew(after_socket, after_http, "examsvc_answer_ack_seconds_count", **web) == 1
     assert grew(after_socket, after_http, "examsvc_answers_saved_total", **socket) == 0
+
+
+def test_a_serving_process_reads_its_loop_lag_and_times_its_collections(tmp_path):
+    with launch(tmp_path / "server") as server:
+        lag = ("examsvc_loop_lag_seconds_count", ())
+        deadline = time.monotonic() + 10  # the first reading comes 0.5 s after the start
+        while (samples := scrape(server.url)).get(lag, 0.0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert samples.get(lag, 0.0) >= 1
+        assert samples[("examsvc_loop_lag_seconds_sum", ())] >= 0
+        assert samples.get(("examsvc_gc_pause_seconds_count", (("generation", "0"),)), 0) > 0
