@@ -30,7 +30,7 @@ snapshot analysed, page events, warnings).
     .venv/bin/python bench/load.py --n 100 --duration 180 \\
         [--scenario steady|sync-start|checkin-start] [--config embedded|scale-out]
         [--db sqlite|postgresql]
-        [--procs 3] [--per-session 40] [--profile]
+        [--procs 3] [--per-session 40] [--profile] [--census]
 
     .venv/bin/python bench/load.py --url http://host:port --database-url URL --data-dir DIR
         (a server already running on that database: the bench prepares and checks through it)
@@ -55,7 +55,8 @@ per stored snapshot, and the cards' delay (p50/p99): from the snapshot's ``recei
 the first card showing it, and from its ``analysed_at`` to the next card of it (a card
 carries no time of its own: its ``thumb_id`` is looked up in the database afterwards; one
 machine, one clock). ``--profile`` (embedded only) runs the server under cProfile for the
-steady window (bench/profiled_serve.py) and prints the top functions.
+steady window (bench/profiled_serve.py) and prints the top functions; ``--census`` (embedded
+only) counts the objects the server's garbage collector walks, by type, at its end.
 Output: a table on stdout and ``bench/out/load-<config>-<db>-<scenario>-<n>.json``.
 """
 
@@ -1216,12 +1217,15 @@ def start_servers(
     if args.config == "embedded":
         port = free_port()
         command = [sys.executable, "-m", "examsvc.cli"]
-        if args.profile:
+        if args.profile or args.census:
             command = [sys.executable, str(REPO / "bench" / "profiled_serve.py")]
         p = spawn(
             "server",
             [*command, "serve", "--port", str(port), "--no-jobs"],
-            {"EXAMSVC_BENCH_PROFILE": str(root / "server.pstats")},
+            {
+                "EXAMSVC_BENCH_PROFILE": str(root / "server.pstats"),
+                "EXAMSVC_BENCH_CENSUS": str(root / "server-census.json"),
+            },
         )
         urls.append(f"http://127.0.0.1:{port}")
         wait_serving(urls[0], p, root / "server.log")
@@ -1299,6 +1303,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile", action="store_true", help="embedded: cProfile the steady window"
+    )
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="embedded: count the objects the server's garbage collector walks, by type,"
+        " at the end of the steady window",
     )
     parser.add_argument("--url", help="an already running server (with --database-url, --data-dir)")
     parser.add_argument("--database-url")
@@ -1414,6 +1424,9 @@ def main() -> None:
             os.kill(processes["server"], signal.SIGUSR1)
             time.sleep(max(0.0, steady[1] - time.time()))
             os.kill(processes["server"], signal.SIGUSR2)
+        if args.census and "server" in processes:
+            time.sleep(max(0.0, steady[1] - time.time()))
+            os.kill(processes["server"], signal.SIGHUP)
         results = [
             c
             for part in pending.get(timeout=end_at - time.time() + 600)
@@ -1442,6 +1455,9 @@ def main() -> None:
                 monitor, opening, opening + (report["opening"]["last_ready_s"] or 0) + 60
             )
         report["walls"] = walls_summary(args, walls, results, database_url, steady, end_at)
+        if (root / "server-census.json").exists():
+            report["census"] = json.loads((root / "server-census.json").read_text())
+            print("census:", json.dumps(report["census"])[:3000])
         if profiled and (root / "server.pstats").exists():
             text = io.StringIO()
             pstats.Stats(str(root / "server.pstats"), stream=text).sort_stats(

@@ -1,6 +1,7 @@
 """``examsvc serve`` under cProfile for a window the load benchmark chooses (benchmark only:
 no profiling code lives in the app). SIGUSR1 starts the profiler, SIGUSR2 stops it and
-writes the stats to ``$EXAMSVC_BENCH_PROFILE`` (a .pstats file).
+writes the stats to ``$EXAMSVC_BENCH_PROFILE`` (a .pstats file); SIGHUP writes a census of
+the objects the garbage collector walks, by type, to ``$EXAMSVC_BENCH_CENSUS``.
 
     python bench/profiled_serve.py serve --port 5000 --no-jobs
 """
@@ -14,7 +15,10 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import collections  # noqa: E402
 import cProfile  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
@@ -39,7 +43,19 @@ def _stop() -> None:
     _profiler.dump_stats(os.environ["EXAMSVC_BENCH_PROFILE"])
 
 
+def _census() -> None:
+    """The objects the garbage collector walks, by type (the frozen ones apart)."""
+    counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    census = {
+        "tracked": sum(counts.values()),
+        "frozen": gc.get_freeze_count(),
+        "top": counts.most_common(40),
+    }
+    Path(os.environ["EXAMSVC_BENCH_CENSUS"]).write_text(json.dumps(census))
+
+
 gevent.signal_handler(signal.SIGUSR1, _start)
+gevent.signal_handler(signal.SIGHUP, _census)
 gevent.signal_handler(signal.SIGUSR2, _stop)
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 
+import gevent
+
 from examsvc import loop
 from examsvc.metrics import GC_PAUSE_SECONDS
 
@@ -41,3 +43,18 @@ def test_freezing_leaves_the_built_objects_out_and_times_each_collection():
     finally:
         gc.unfreeze()
         gc.callbacks.remove(loop._time_collections)
+
+
+def test_a_serving_process_collects_young_objects_less_often_and_keeps_no_spawn_stacks():
+    thresholds = gc.get_threshold()
+    try:
+        watcher = loop.start()
+        watcher.kill()
+        assert gc.get_threshold() == loop.THRESHOLDS
+        assert gc.get_freeze_count() > 0
+        assert gevent.spawn(lambda: None).spawning_stack is None
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        gc.callbacks.remove(loop._time_collections)
+        gevent.config.track_greenlet_tree = True

@@ -85,7 +85,7 @@ def test_socket_and_http_answers_count_under_their_own_channel(tmp_path):
     assert grew(after_socket, after_http, "examsvc_answers_saved_total", **socket) == 0
 
 
-def test_a_serving_process_reads_its_loop_lag_and_times_its_collections(tmp_path):
+def test_a_serving_process_reads_its_loop_lag(tmp_path):
     with launch(tmp_path / "server") as server:
         lag = ("examsvc_loop_lag_seconds_count", ())
         deadline = time.monotonic() + 10  # the first reading comes 0.5 s after the start
@@ -93,4 +93,3 @@ def test_a_serving_process_reads_its_loop_lag_and_times_its_collections(tmp_path
             time.sleep(0.1)
         assert samples.get(lag, 0.0) >= 1
         assert samples[("examsvc_loop_lag_seconds_sum", ())] >= 0
-        assert samples.get(("examsvc_gc_pause_seconds_count", (("generation", "0"),)), 0) > 0
