@@ -64,7 +64,8 @@ WRITEBACK_FAILURES = Counter(
 SHED = Counter(
     "examsvc_shed",
     "Requests and socket events answered 503 busy on purpose (overload shed), by channel"
-    " (http, socket) and cause (database_pool, face_pool, threads, processes).",
+    " (http, socket) and cause (database_pool, face_pool, threads, processes, starts,"
+    " exam_page, exam_state).",
     ["channel", "cause"],
 )
 LOOP_LAG_SECONDS = Histogram(

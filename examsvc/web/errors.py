@@ -303,7 +303,11 @@ def init_app(app: Flask) -> None:
             g.user = None
         return (
             render_template(
-                "error.html", status=exc.status, message=gettext(exc.message, **exc.values)
+                "error.html",
+                status=exc.status,
+                message=gettext(exc.message, **exc.values),
+                # a page (GET) that can be asked again loads itself again after the wait
+                retry_in=retry_after if request.method == "GET" else None,
             ),
             exc.status,
             headers,

@@ -111,3 +111,45 @@ def test_a_waiting_start_holds_no_connection_and_starts_when_its_turn_comes(app,
 def test_no_limit_with_zero(migrated_database, clock, tmp_path):
     app = create_app(app_settings(migrated_database, clock, tmp_path, START_CONCURRENCY=0))
     assert app.extensions[throttle.KEY] is None
+
+
+def shed(cause: str) -> float:
+    return (
+        REGISTRY.get_sample_value("examsvc_shed_total", {"channel": "http", "cause": cause}) or 0.0
+    )
+
+
+def test_the_exam_page_and_its_state_take_turns_too(app, candidate, exam, monkeypatch):
+    started = start(candidate, exam["paper"].id)
+    assert started.status_code == 201, started.get_json()
+    attempt_id = started.get_json()["id"]
+    app.config["START_WAIT_SECONDS"] = 30
+    monkeypatch.setattr(throttle, "STATE_WAIT_SECONDS", 0.2)
+    turns = app.extensions[throttle.KEY]
+    pages, states = shed("exam_page"), shed("exam_state")
+    assert turns.acquire(blocking=False)  # a start holds the only turn
+    try:
+        # The state gives up after its own, shorter wait (the page aborts a request at 15 s).
+        answers: list = []
+        asking = threading.Thread(
+            target=lambda: answers.append(candidate.get(f"/api/v1/exam/attempts/{attempt_id}"))
+        )
+        asking.start()
+        asking.join(10)
+        assert not asking.is_alive(), "the state waited for the start's 30 s"
+        app.config["START_WAIT_SECONDS"] = 0.2
+        page = candidate.get(f"/exam/{attempt_id}")
+    finally:
+        turns.release()
+    assert answers[0].status_code == 503 and answers[0].get_json() == {"error": BUSY}
+    assert shed("exam_state") == states + 1
+    # The page says so and loads itself again after the wait.
+    html = page.get_data(as_text=True)
+    assert page.status_code == 503 and "服务器繁忙，请稍后再试" in html
+    assert '<meta http-equiv="refresh" content="2">' in html and "2 秒后自动重试" in html
+    assert shed("exam_page") == pages + 1
+    # With the turn free, both answer at once.
+    assert candidate.get(f"/api/v1/exam/attempts/{attempt_id}").status_code == 200
+    assert candidate.get(f"/exam/{attempt_id}").status_code == 200
+    assert turns.acquire(blocking=False)  # and gave their turns back
+    turns.release()
