@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -11,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from proctoring.pool import Busy, Dropped, FacePool, Priority, Scheduler, WorkerCrashed, _Job
+from proctoring.pool import (
+    JOBS_PIPE_BYTES,
+    Busy,
+    Dropped,
+    FacePool,
+    Priority,
+    Scheduler,
+    WorkerCrashed,
+    _Job,
+)
 from tests.proctoring.conftest import jpeg, landscape
 
 
@@ -46,6 +56,12 @@ def test_the_pool_survives_a_worker_crash(pool, photo_bytes):
         pool.run("crash", {})
     assert pool.metrics()["restarts"] > restarts
     assert pool.run("count", {"image": photo_bytes("face_recognition/obama.jpg")})["count"] == 1
+
+
+def test_the_jobs_pipe_holds_the_jobs_in_flight_without_blocking_the_owner(pool):
+    """Its writer runs on the owner's event loop under gevent: a full pipe stops it."""
+    writer = pool._executor._call_queue._writer
+    assert fcntl.fcntl(writer.fileno(), fcntl.F_GETPIPE_SZ) >= JOBS_PIPE_BYTES
 
 
 def test_metrics_report_depth_and_latency(pool, photo_bytes):
