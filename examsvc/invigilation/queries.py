@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -363,19 +363,17 @@ _HELD = (
 )
 
 
-def card_updates(attempt_ids: Iterable[int], now: datetime) -> list[tuple[int, Card]]:
-    """The cards of these attempts' candidates in every session holding them: (session id,
-    card), each session's cards built together."""
+def card_updates(attempt_ids: Iterable[int], now: datetime) -> Iterator[tuple[int, list[Card]]]:
+    """The cards of these attempts' candidates, session by session: (session id, its
+    cards), each session's built together when the caller asks for it."""
     held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)})
     by_session: dict[int, list[int]] = {}
     for session_id, physician_id in held:
         by_session.setdefault(session_id, []).append(physician_id)
-    updates: list[tuple[int, Card]] = []
     for session_id, physician_ids in by_session.items():
         session = db.session.get(ExamSession, session_id)
         assert session is not None
-        updates.extend((session_id, c) for c in cards(session, now, physician_ids))
-    return updates
+        yield session_id, cards(session, now, physician_ids)
 
 
 def watched_attempt(user: User, attempt_id: int) -> Attempt:
