@@ -64,8 +64,7 @@ WRITEBACK_FAILURES = Counter(
 SHED = Counter(
     "examsvc_shed",
     "Requests and socket events answered 503 busy on purpose (overload shed), by channel"
-    " (http, socket) and cause (database_pool, face_pool, threads, processes, starts,"
-    " exam_page, exam_state).",
+    " (http, socket) and cause (database_pool, face_pool, threads, processes).",
     ["channel", "cause"],
 )
 LOOP_LAG_SECONDS = Histogram(

@@ -303,11 +303,7 @@ def init_app(app: Flask) -> None:
             g.user = None
         return (
             render_template(
-                "error.html",
-                status=exc.status,
-                message=gettext(exc.message, **exc.values),
-                # a page (GET) that can be asked again loads itself again after the wait
-                retry_in=retry_after if request.method == "GET" else None,
+                "error.html", status=exc.status, message=gettext(exc.message, **exc.values)
             ),
             exc.status,
             headers,
