@@ -64,7 +64,7 @@ WRITEBACK_FAILURES = Counter(
 SHED = Counter(
     "examsvc_shed",
     "Requests and socket events answered 503 busy on purpose (overload shed), by channel"
-    " (http, socket) and cause (database_pool, face_pool, threads, processes).",
+    " (http, socket) and cause (database_pool, face_pool, threads, processes, starts).",
     ["channel", "cause"],
 )
 LOOP_LAG_SECONDS = Histogram(
