@@ -36,7 +36,8 @@ left out of every later collection (``examsvc.loop.freeze``: ``gc.collect`` then
 ``gc.freeze``) just before the timed part, so a full collection during it walks only what
 the timed part made; ``--no-freeze`` leaves them in, as before. Each line reports the mean
 and the median (p50) of its calls; the collections run during the timed part are counted
-per generation.
+per generation, and their CPU summed per phase (starts, saves, …: mostly inside the timed
+calls, some in the bench's own code between two calls).
 
 Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
 acknowledged snapshot: its file, and its decision recorded. The statements sent per start,
@@ -234,6 +235,17 @@ def main() -> None:
 
         loop.freeze()  # as ``loop.start`` in a serving process, once the app is built
     collections = [g["collections"] for g in gc.get_stats()]
+    gc_cpu: dict[str, float] = {}
+    gc_started = [0.0]
+
+    def time_collection(stage: str, info: dict[str, Any]) -> None:
+        if stage == "start":
+            gc_started[0] = time.process_time()
+        else:
+            spent = time.process_time() - gc_started[0]
+            gc_cpu[phase[0]] = gc_cpu.get(phase[0], 0.0) + spent
+
+    gc.callbacks.append(time_collection)
     if profiler:
         profiler.enable()
     attempts = []
@@ -317,6 +329,7 @@ def main() -> None:
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
+    gc.callbacks.remove(time_collection)
     collections = [g["collections"] - n for g, n in zip(gc.get_stats(), collections, strict=True)]
 
     with app.app_context():
@@ -352,6 +365,9 @@ def main() -> None:
         f"gc: set-up {'not frozen' if args.no_freeze else 'frozen (loop.freeze)'};"
         f" collections during the timed part by generation: {collections}"
     )
+    for name in names:
+        if cpu[name] and name in gc_cpu:
+            print(f"gc CPU ms per {name}: {gc_cpu[name] * 1000 / len(cpu[name]):.3f}")
     for name in names:
         if cpu[name]:
             print(line(name, cpu[name], wall[name]))
