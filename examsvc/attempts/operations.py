@@ -443,12 +443,12 @@ def _item_rows(dialect: str) -> tuple[list[Any], Any]:
             .table_valued(*(sa.column(name, _ITEMS.c[name].type) for name in _ITEM_COLUMNS))
             .render_derived(name="item", with_types=True)
         )
-        columns = [rows.c[name] for name in _ITEM_COLUMNS[:-1]]
+        columns: list[Any] = [rows.c[name] for name in _ITEM_COLUMNS[:-1]]
         return [*columns, sa.func.coalesce(rows.c.option_order, sa.text("'null'::json"))], rows
     each = sa.func.json_each(rows_param).table_valued("value")
-    columns = [sa.func.json_extract(each.c.value, f"$.{name}") for name in _ITEM_COLUMNS]
-    columns[-1] = sa.func.coalesce(columns[-1], sa.literal_column("'null'"))
-    return columns, each
+    columns = [sa.func.json_extract(each.c.value, f"$.{name}") for name in _ITEM_COLUMNS[:-1]]
+    order = sa.func.json_extract(each.c.value, "$.option_order")
+    return [*columns, sa.func.coalesce(order, sa.literal_column("'null'"))], each
 
 
 def _insert_items(dialect: str) -> Any:
