@@ -3,7 +3,7 @@
 and per in-exam snapshot stored and per analysis recorded.
 
     .venv/bin/python bench/bench_save.py [--candidates 100] [--saves 2000] [--states 500]
-        [--snapshots 1000] [--database-url URL] [--profile FILE.pstats]
+        [--snapshots 1000] [--database-url URL] [--profile FILE.pstats] [--no-freeze]
 
 The app comes from the factory with a real database: a fresh SQLite file in a temporary
 folder, or, when ``--database-url`` (default: ``$EXAMSVC_DATABASE_URL``) names a PostgreSQL
@@ -30,6 +30,15 @@ The invigilators' cards wait to be pushed together, as in a serving process
 (``CARD_PUSH_SECONDS``), during the whole timed part: the starts' cards are then pushed in
 one batch, timed on its own (``push``, once).
 
+As a serving process does (``examsvc.loop.start``), the objects that exist once the app is
+built and warmed (set-up done: the exam, the candidates logged in and past the gate) are
+left out of every later collection (``examsvc.loop.freeze``: ``gc.collect`` then
+``gc.freeze``) just before the timed part, so a full collection during it walks only what
+the timed part made; ``--no-freeze`` leaves them in, as before. Each line reports the mean
+and the median (p50) of its calls; the collections run during the timed part are counted
+per generation, and their CPU summed per phase (starts, saves, …: mostly inside the timed
+calls, some in the bench's own code between two calls).
+
 Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
 acknowledged snapshot: its file, and its decision recorded. The statements sent per start,
 save, state fetch, snapshot and record are counted (they do not depend on the machine's
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import statistics
@@ -110,7 +120,7 @@ def line(name: str, cpu: list[float], wall: list[float]) -> str:
     ms = [x * 1000 for x in cpu]
     return (
         f"{name:8} n={len(cpu):5}  CPU ms: mean {statistics.fmean(ms):6.2f}"
-        f"  p50 {statistics.median(ms):6.2f}  p90 {sorted(ms)[int(len(ms) * 0.9)]:6.2f}"
+        f"  median {statistics.median(ms):6.2f}  p90 {sorted(ms)[int(len(ms) * 0.9)]:6.2f}"
         f"  | wall ms mean {statistics.fmean(wall) * 1000:6.2f}"
     )
 
@@ -162,6 +172,9 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--database-url", default=os.environ.get("EXAMSVC_DATABASE_URL"))
     parser.add_argument("--profile", default=None)
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="do not gc.freeze the set-up (as before)"
+    )
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -217,6 +230,22 @@ def main() -> None:
         sa.event.listen(db.engine, "before_cursor_execute", count)
     # The cards wait to be pushed together, as in a serving process (``live.start``).
     due = app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, lambda later: None)
+    if not args.no_freeze:
+        from examsvc import loop
+
+        loop.freeze()  # as ``loop.start`` in a serving process, once the app is built
+    collections = [g["collections"] for g in gc.get_stats()]
+    gc_cpu: dict[str, float] = {}
+    gc_started = [0.0]
+
+    def time_collection(stage: str, info: dict[str, Any]) -> None:
+        if stage == "start":
+            gc_started[0] = time.process_time()
+        else:
+            spent = time.process_time() - gc_started[0]
+            gc_cpu[phase[0]] = gc_cpu.get(phase[0], 0.0) + spent
+
+    gc.callbacks.append(time_collection)
     if profiler:
         profiler.enable()
     attempts = []
@@ -300,6 +329,8 @@ def main() -> None:
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
+    gc.callbacks.remove(time_collection)
+    collections = [g["collections"] - n for g, n in zip(gc.get_stats(), collections, strict=True)]
 
     with app.app_context():
         from examsvc.attempts.models import Answer, AttemptItem
@@ -330,6 +361,13 @@ def main() -> None:
 
     print(f"database: {dialect}" + (f" (PRAGMA synchronous={sync})" if sync is not None else ""))
     print(f"items per attempt: {len(attempts[0]['items'])}")
+    print(
+        f"gc: set-up {'not frozen' if args.no_freeze else 'frozen (loop.freeze)'};"
+        f" collections during the timed part by generation: {collections}"
+    )
+    for name in names:
+        if cpu[name] and name in gc_cpu:
+            print(f"gc CPU ms per {name}: {gc_cpu[name] * 1000 / len(cpu[name]):.3f}")
     for name in names:
         if cpu[name]:
             print(line(name, cpu[name], wall[name]))

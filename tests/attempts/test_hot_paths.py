@@ -258,3 +258,52 @@ def test_a_start_inserts_its_items_and_keeps_its_sheet_only_after_commit(app, ca
         sheets.caches().sheets.get(sheets.key(attempt.id, attempt.seed, attempt.started_at))
         is not None
     )
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_start_stores_its_attempt_and_every_item_as_drawn(app, candidate, exam, shuffle):
+    """The attempt and its items inserted from one JSON parameter (on PostgreSQL in one
+    statement with the attempt): every item as the attempt's seed draws it, its id the one
+    the sheet names; an order not shuffled stored as a JSON null, as the JSON type stores
+    None, not SQL NULL."""
+    paper = exam["paper"]
+    paper.shuffle_questions = paper.shuffle_options = shuffle
+    db.session.commit()
+    body = start(candidate, paper.id)
+    attempt = db.session.get(Attempt, body["id"])
+    assert (attempt.physician_id, attempt.paper_id, attempt.window_id) == (
+        exam["physician"].id,
+        paper.id,
+        exam["window"].id,
+    )
+    assert (attempt.number, attempt.status.value, attempt.last_seq) == (1, "in_progress", 0)
+    assert attempt.open_slot == f"{exam['physician'].id}:{paper.id}"
+    assert (attempt.submitted_at, attempt.score, attempt.passed) == (None, None, None)
+    drawn = draw_questions(paper, attempt.seed)
+    stored = db.session.execute(
+        sa.select(
+            AttemptItem.id,
+            AttemptItem.position,
+            AttemptItem.question_id,
+            AttemptItem.section_position,
+            AttemptItem.points_per_item,
+            AttemptItem.option_order,
+            AttemptItem.earned_points,
+            sa.literal_column("attempt_items.option_order IS NULL"),
+        )
+        .where(AttemptItem.attempt_id == attempt.id)
+        .order_by(AttemptItem.position)
+    ).all()
+    assert [tuple(r[1:7]) for r in stored] == [
+        (i, d.question_id, d.section_position, d.points_per_item, d.option_order, None)
+        for i, d in enumerate(drawn, start=1)
+    ]
+    assert not any(r[7] for r in stored)  # never SQL NULL
+    assert all((r.option_order is None) != shuffle for r in stored)
+    assert [r.id for r in stored] == sorted(r.id for r in stored)  # ids in position order
+    assert attempt.total_points == sum(
+        d.points_per_item * db.session.get(Question, d.question_id).scoring_items for d in drawn
+    )
+    sheet = sheets.caches().sheets.get(sheets.key(attempt.id, attempt.seed, attempt.started_at))
+    assert sheet is not None
+    assert [(i.id, i.position) for i in sheet.items] == [(r.id, r.position) for r in stored]
