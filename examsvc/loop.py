@@ -1,17 +1,23 @@
 """The event loop's health in a serving process.
 
 One gevent process serves every connected candidate on one loop: whatever stops the loop
-delays every acknowledgement at once. Two such stops are measured here, and the larger one
-is removed:
+delays every acknowledgement at once. Python's cyclic garbage collector stops it for each
+collection, and a full one walks every object in the process: about 220,000 once the app is
+built (80–90 ms on this project's machine), 350,000 with 1,000 candidates in (170–290 ms),
+and a window opening for a thousand candidates triggered 13 of them (docs/benchmarks.md,
+"The event loop through a 1,000-candidate opening"). ``start`` therefore
 
-- Python's cyclic garbage collector stops the loop for each collection, and a full one
-  walks every object in the process. The app, its modules and their caches are about
-  220,000 objects, 80–90 ms a walk on this project's machine; a window opening for a
-  thousand candidates makes enough new objects to trigger several. ``start`` freezes what
-  exists once the app is built (``gc.freeze``): the collector never walks it again.
-  Reference counting still frees those objects as before.
-- ``examsvc_loop_lag_seconds``: how late a timer fired, observed every ``LAG_EVERY``
-  seconds; ``examsvc_gc_pause_seconds`` by generation.
+- freezes what exists once the app is built (``gc.freeze``): the collector never walks it
+  again; reference counting still frees those objects as before;
+- collects young objects every 20,000 allocations instead of 700 (``THRESHOLDS``): a
+  request's objects die before a collection sees them instead of being promoted, so the
+  oldest generation grows, and is walked, far less often (no full collection in that
+  opening any more); a young collection then takes 15–45 ms instead of under 1 ms;
+- keeps no greenlet spawn stacks (gevent's ``track_greenlet_tree``): every Socket.IO
+  event spawns a greenlet, and each kept ten frame records;
+
+and measures ``examsvc_loop_lag_seconds`` (how late a timer fired, every ``LAG_EVERY``
+seconds) and ``examsvc_gc_pause_seconds`` (each collection, by generation).
 """
 
 from __future__ import annotations
@@ -26,20 +32,13 @@ import gevent
 from examsvc.metrics import GC_PAUSE_SECONDS, LOOP_LAG_SECONDS
 
 LAG_EVERY = 0.5  # seconds between two lag readings
-
-
-# Young collections every 20,000 net allocations instead of 700: a request's objects die
-# before one runs instead of being promoted, so the oldest generation grows, and is walked,
-# far less often. Each young collection walks at most that many objects (a few ms).
-THRESHOLDS = (20_000, 20, 20)
+THRESHOLDS = (20_000, 20, 20)  # Python's default: (700, 10, 10)
 
 
 def start() -> gevent.Greenlet:
     """In a serving process, once its app is built and before it serves; the greenlet
     that reads the lag."""
-    # Every greenlet would keep the stack that spawned it (ten frame records), and every
-    # Socket.IO event spawns one: work and objects for a debugging aid.
-    gevent.config.track_greenlet_tree = False
+    gevent.config.track_greenlet_tree = False  # a debugging aid, paid for every event
     gc.set_threshold(*THRESHOLDS)
     freeze()
     return gevent.spawn(watch_lag)
