@@ -13,6 +13,8 @@ from examsvc.accounts.ids import mask
 from examsvc.accounts.models import User
 from examsvc.attempts.models import Attempt
 from examsvc.camera.models import (
+    FLAGGED_ROWS,
+    FLAGGING,
     ClientEvent,
     ClientEventKind,
     EntryCheck,
@@ -173,6 +175,7 @@ FLAGGED = {
     SnapshotStatus.COVERED: "covered",
     SnapshotStatus.POOR_CAMERA: "poor_camera",
 }
+assert set(FLAGGED) == FLAGGING  # the flags read with FLAGGED_ROWS, the index's condition
 FLAG_ORDER = tuple(FLAG_LABELS)
 CONNECTION_KINDS = (ClientEventKind.DISCONNECTED, ClientEventKind.RECONNECTED)
 CAMERA_KINDS = (ClientEventKind.CAMERA_STOPPED, ClientEventKind.CAMERA_STARTED)
@@ -373,12 +376,13 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
                 card.camera = "none"
     ids = sorted(by_attempt)
     if ids:
-        for attempt_id, snapshot_id in db.session.execute(
+        newest = db.session.execute(
             sa.select(Snapshot.attempt_id, sa.func.max(Snapshot.id))
             .where(Snapshot.attempt_id.in_(ids), Snapshot.path.is_not(None))
             .group_by(Snapshot.attempt_id)
-        ):
-            thumb = evidence.token("snapshot", snapshot_id)
+        ).all()
+        thumbs = evidence.tokens("snapshot", [snapshot_id for _, snapshot_id in newest])
+        for (attempt_id, snapshot_id), thumb in zip(newest, thumbs, strict=True):
             for seat in by_attempt[attempt_id]:
                 seat.card.thumb, seat.card.thumb_id = thumb, snapshot_id
                 if seat.card.camera == "none":
@@ -387,7 +391,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
             sa.select(Snapshot.attempt_id, Snapshot.status, sa.func.count())
             .where(
                 Snapshot.attempt_id.in_(ids),
-                Snapshot.status.in_(list(FLAGGED)),
+                FLAGGED_ROWS,  # the flagged snapshots' index (the statuses of FLAGGED)
                 Snapshot.reviewed_at.is_(None),
             )
             .group_by(Snapshot.attempt_id, Snapshot.status)
@@ -436,20 +440,19 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
 
 
 # The sessions holding these attempts' candidates, in a statement built once (every change
-# of an attempt pushes its card: a start, a snapshot, a page event).
+# of an attempt pushes its card: a start, a snapshot, a page event). The attempts are found
+# by id first (SQLite would otherwise probe every attempt id for each session candidate).
 _HELD = (
-    sa.select(session_candidates.c.session_id, Attempt.physician_id)
+    sa.select(session_candidates.c.session_id, session_candidates.c.physician_id)
     .join(ExamSession, ExamSession.id == session_candidates.c.session_id)
-    .join(
-        Attempt,
-        sa.and_(
-            Attempt.physician_id == session_candidates.c.physician_id,
-            Attempt.window_id == ExamSession.window_id,
-        ),
+    .where(
+        sa.tuple_(session_candidates.c.physician_id, ExamSession.window_id).in_(
+            sa.select(Attempt.physician_id, Attempt.window_id).where(
+                Attempt.id.in_(sa.bindparam("attempt_ids", expanding=True))
+            )
+        )
     )
-    .where(Attempt.id.in_(sa.bindparam("attempt_ids", expanding=True)))
-    .distinct()
-    .order_by(session_candidates.c.session_id, Attempt.physician_id)
+    .order_by(session_candidates.c.session_id, session_candidates.c.physician_id)
 )
 
 
