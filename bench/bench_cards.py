@@ -23,9 +23,9 @@ database; ``--rounds`` rounds alternate them. In each, after one push untimed (t
 statements compiled), ``--pushes`` pushes of every attempt, each in a read of its own ended
 afterwards as a push's is, timed with ``time.process_time()`` (CPU of the process: SQLite
 runs in it; PostgreSQL's own work is not counted) and ``time.perf_counter()``; ``hold`` is
-the longest the build kept the event loop without a yield: ``push_cards`` yields between
-sessions, so it is a session's build when the code builds them one by one, the whole push
-when it builds them together. ``render`` is the wall's first render of each session
+the longest CPU stretch of the build without a yield of ``push_cards`` (between sessions;
+with this tree, after each statement too: ``pause``); the cards' ``as_dict()`` is counted in
+the push's CPU, not in a hold (it goes with the emits). ``render`` is the wall's first render of each session
 (``queries.cards(session, now)``). Statements are counted per push and per render, and
 the cards of both codes compared (their ``as_dict()``, the thumbs' tokens left out: they
 carry the time they were signed).
@@ -34,6 +34,7 @@ carry the time they were signed).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -240,19 +241,28 @@ def measure(url: str, folder: Path, pushes: int, out: Path) -> None:
         session_ids = list(db.session.scalars(sa.select(ExamSession.id).order_by(ExamSession.id)))
         db.session.remove()
 
+        pauses = "pause" in inspect.signature(queries.card_updates).parameters
+
         def push() -> tuple[dict[int, list[dict[str, Any]]], float, float, float, int]:
             counted[0] = 0
             held: list[float] = []
+            mark = [time.process_time()]
+
+            def pause() -> None:  # where push_cards lets the loop go
+                now = time.process_time()
+                held.append(now - mark[0])
+                mark[0] = now
+
             cpu, wall = time.process_time(), time.perf_counter()
-            mark = time.process_time()
             shown: dict[int, list[dict[str, Any]]] = {}
-            updates = queries.card_updates(attempt_ids, NOW)
-            for session_id, cards in (
-                updates.items() if isinstance(updates, dict) else updates
-            ):  # the yield between sessions: here
-                held.append(time.process_time() - mark)
+            if pauses:  # this code yields between its statements (``pause``)
+                updates: Any = queries.card_updates(attempt_ids, NOW, pause=pause)
+            else:
+                updates = queries.card_updates(attempt_ids, NOW)
+            for session_id, cards in updates.items() if isinstance(updates, dict) else updates:
+                pause()  # push_cards yields between sessions
                 shown[session_id] = [c.as_dict() for c in cards]
-                mark = time.process_time()
+                mark[0] = time.process_time()  # the emits are not the subject
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             statements = counted[0]
             db.session.remove()  # the push's read ends

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -297,12 +297,25 @@ _LATEST_EVENTS = sa.select(_RANKED_EVENTS.c.attempt_id, _RANKED_EVENTS.c.kind).w
 )
 
 
-def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict[int, list[Card]]:
+def cards_for(
+    held: Mapping[int, Collection[int] | None],
+    now: datetime,
+    pause: Callable[[], object] | None = None,
+) -> dict[int, list[Card]]:
     """Several sessions' cards at once: session id → the candidates to show (``None``: all
     of its candidates) gives session id → their cards, most serious first. A fixed number
-    of statements whatever the number of sessions and candidates, reading columns only: a
-    push builds every changed card of the process's sessions with it, the event loop held
-    meanwhile (docs/benchmarks.md, "The invigilators' cards, batched")."""
+    of statements whatever the number of sessions and candidates, reading columns only (a
+    push builds every changed card of the process's sessions with it: docs/benchmarks.md,
+    "The invigilators' cards, batched"). Each statement's rows are read whole, then
+    ``pause()``, when given, lets other greenlets run: SQLite's statements do not yield, and
+    a push runs on the serving process's event loop (``live.push_cards``)."""
+
+    def read(statement: sa.Executable, params: dict[str, Any] | None = None) -> list[Any]:
+        rows = list(db.session.execute(statement, params))
+        if pause is not None:
+            pause()
+        return rows
+
     out: dict[int, list[Card]] = {sid: [] for sid in held}
     whole = [sid for sid, pids in held.items() if pids is None]
     some = {sid: set(pids) for sid, pids in held.items() if pids is not None}
@@ -318,7 +331,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
     window_of: dict[int, int] = {}  # session → its window
     paper_of: dict[int, int] = {}  # session → its paper
     seats: dict[int, list[_Seat]] = {}  # physician → a seat per session holding them
-    for sid, window_id, paper_id, paper_name, pid, name, id_number in db.session.execute(
+    for sid, window_id, paper_id, paper_name, pid, name, id_number in read(
         sa.select(
             sc.session_id,
             ExamSession.window_id,
@@ -343,7 +356,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
         return out
     # (physician, window) → its attempt (id, status, deadline): the open one, else the latest
     attempts: dict[tuple[int, int], tuple[int, AttemptStatus, datetime]] = {}
-    for attempt_id, pid, window_id, state, deadline in db.session.execute(
+    for attempt_id, pid, window_id, state, deadline in read(
         sa.select(
             Attempt.id, Attempt.physician_id, Attempt.window_id, Attempt.status, Attempt.deadline_at
         )
@@ -376,18 +389,20 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
                 card.camera = "none"
     ids = sorted(by_attempt)
     if ids:
-        newest = db.session.execute(
+        newest = read(
             sa.select(Snapshot.attempt_id, sa.func.max(Snapshot.id))
             .where(Snapshot.attempt_id.in_(ids), Snapshot.path.is_not(None))
             .group_by(Snapshot.attempt_id)
-        ).all()
+        )
         thumbs = evidence.tokens("snapshot", [snapshot_id for _, snapshot_id in newest])
+        if pause is not None:
+            pause()  # a thousand signatures take a while too
         for (attempt_id, snapshot_id), thumb in zip(newest, thumbs, strict=True):
             for seat in by_attempt[attempt_id]:
                 seat.card.thumb, seat.card.thumb_id = thumb, snapshot_id
                 if seat.card.camera == "none":
                     seat.card.camera = "on"
-        for attempt_id, status, count in db.session.execute(
+        for attempt_id, status, count in read(
             sa.select(Snapshot.attempt_id, Snapshot.status, sa.func.count())
             .where(
                 Snapshot.attempt_id.in_(ids),
@@ -400,7 +415,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
                 seat.flags[FLAGGED[status]] = count
         live = [a for a in ids if by_attempt[a][0].card.state == "in_progress"]
         if live:
-            for attempt_id, kind in db.session.execute(_LATEST_EVENTS, {"attempt_ids": live}):
+            for attempt_id, kind in read(_LATEST_EVENTS, {"attempt_ids": live}):
                 for seat in by_attempt[attempt_id]:
                     if kind in CONNECTION_KINDS:
                         seat.card.connection = (
@@ -408,7 +423,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
                         )
                     else:
                         seat.card.camera = "off" if kind == ClientEventKind.CAMERA_STOPPED else "on"
-    for pid, check_attempt, paper_id in db.session.execute(
+    for pid, check_attempt, paper_id in read(
         sa.select(EntryCheck.physician_id, EntryCheck.attempt_id, EntryCheck.paper_id).where(
             EntryCheck.physician_id.in_(list(seats)),
             EntryCheck.outcome == EntryOutcome.REVIEW,
@@ -423,7 +438,7 @@ def cards_for(held: Mapping[int, Collection[int] | None], now: datetime) -> dict
             sid = seat.session_id
             if check_attempt in session_attempts[sid] or paper_id == paper_of[sid]:
                 seat.flags["entry_review"] = seat.flags.get("entry_review", 0) + 1
-    for (pid,) in db.session.execute(
+    for (pid,) in read(
         sa.select(EntryOverride.physician_id)
         .where(EntryOverride.physician_id.in_(list(seats)), EntryOverride.revoked_at.is_(None))
         .distinct()
@@ -456,14 +471,18 @@ _HELD = (
 )
 
 
-def card_updates(attempt_ids: Iterable[int], now: datetime) -> dict[int, list[Card]]:
+def card_updates(
+    attempt_ids: Iterable[int], now: datetime, pause: Callable[[], object] | None = None
+) -> dict[int, list[Card]]:
     """The cards of these attempts' candidates in every session holding them: session id →
-    its changed cards, all built together (:func:`cards_for`)."""
-    held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)})
+    its changed cards, all built together (:func:`cards_for`; ``pause`` as there)."""
+    held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)}).all()
+    if pause is not None:
+        pause()
     by_session: dict[int, list[int]] = {}
     for session_id, physician_id in held:
         by_session.setdefault(session_id, []).append(physician_id)
-    return cards_for(by_session, now)
+    return cards_for(by_session, now, pause)
 
 
 def watched_attempt(user: User, attempt_id: int) -> Attempt:

@@ -244,3 +244,18 @@ def test_a_push_costs_the_same_statements_for_three_sessions_as_for_one(app, clo
     sessions_all, everyone = count([a, b, d, e2, f, g])
     assert (sessions_one, sessions_all) == (1, 3)
     assert everyone == one == 8  # held, seats, attempts, thumbs, flags, events, checks, overrides
+
+
+def test_a_push_lets_the_loop_go_after_each_statement(app, clock, tmp_path):
+    """``pause`` (``live.push_cards``: ``socketio.sleep(0)``) runs after every statement and
+    after the thumbs are signed: the loop is never held for more than one of them."""
+    now = clock.now()
+    hall = build(now, tmp_path)
+    db.session.expire_all()
+    pauses: list[int] = []
+    with recorded_statements() as seen:
+        updates = queries.card_updates(
+            hall["attempts"], now, pause=lambda: pauses.append(len(seen))
+        )
+    assert len(updates) == 3
+    assert pauses == [1, 2, 3, 4, 4, 5, 6, 7, 8]  # the thumbs' signatures after the 4th
