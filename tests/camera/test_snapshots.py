@@ -20,7 +20,7 @@ from flask import g
 
 from examsvc import face_worker as worker
 from examsvc.attempts.models import AttemptItem
-from examsvc.camera import analysis, rules
+from examsvc.camera import analysis, faces, rules
 from examsvc.camera.events import NAMESPACE
 from examsvc.camera.models import (
     ClientEvent,
@@ -225,8 +225,19 @@ def test_snapshots_beyond_what_the_server_asks_are_refused(channel, attempt_id, 
 
 
 def test_answers_are_saved_and_acknowledged_while_snapshots_are_analysed(
-    channel, attempt_id, enrolled, photos
+    channel, attempt_id, enrolled, photos, monkeypatch
 ):
+    # The engine is busy with other candidates' frames until the answer is saved: these
+    # two wait for it (the real engine, held back; without the hold the first one was
+    # sometimes decided before the save, which the test then took for a wait that never was).
+    engine_free = threading.Event()
+    engine = faces.run
+
+    def busy_engine(*args, **kwargs):
+        engine_free.wait(30)
+        return engine(*args, **kwargs)
+
+    monkeypatch.setattr(faces, "run", busy_engine)
     item = db.session.scalars(
         sa.select(AttemptItem).where(AttemptItem.attempt_id == attempt_id)
     ).first()
@@ -249,6 +260,7 @@ def test_answers_are_saved_and_acknowledged_while_snapshots_are_analysed(
     # The answer was saved while both snapshots still waited for the engine.
     assert {snapshot(first["id"]).status, snapshot(second["id"]).status} == {SnapshotStatus.PENDING}
     assert analysis.in_flight() == 2
+    engine_free.set()
     analysis.join()
     assert snapshot(first["id"]).status == SnapshotStatus.MULTIPLE_FACES
     assert snapshot(second["id"]).status == SnapshotStatus.OK
