@@ -227,9 +227,9 @@ def test_snapshots_beyond_what_the_server_asks_are_refused(channel, attempt_id, 
 def test_answers_are_saved_and_acknowledged_while_snapshots_are_analysed(
     channel, attempt_id, enrolled, photos, monkeypatch
 ):
-    # The engine is busy with other candidates' frames until the answer is saved: these
-    # two wait for it (the real engine, held back; without the hold the first one was
-    # sometimes decided before the save, which the test then took for a wait that never was).
+    # The engine is busy with other candidates' frames until the answer is saved (the real
+    # engine, held back): the second snapshot and the save must not wait for an analysis in
+    # flight, and the first one cannot be decided early by a fast engine either.
     engine_free = threading.Event()
     engine = faces.run
 
