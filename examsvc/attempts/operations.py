@@ -451,9 +451,9 @@ def _item_rows(dialect: str) -> tuple[list[Any], Any]:
     return [*columns, sa.func.coalesce(order, sa.literal_column("'null'"))], each
 
 
-def _insert_items(dialect: str) -> Any:
-    """The items of the attempt ``attempt_id``, each item's (position, id) back."""
-    columns, _ = _item_rows(dialect)
+def _insert_items_sqlite() -> Any:
+    """SQLite: the items of the attempt ``attempt_id``, each item's (position, id) back."""
+    columns, _ = _item_rows("sqlite")
     return (
         sa.insert(_ITEMS)
         .from_select(
@@ -492,7 +492,7 @@ def _insert_attempt_and_items() -> Any:
 # its position (in any order: an attempt's positions are unique): the start's sheet is
 # built from them and the draw, never read back. SQLite: the attempt, then its items;
 # PostgreSQL: both in one statement.
-_INSERT_ITEMS_SQLITE = _insert_items("sqlite")
+_INSERT_ITEMS_SQLITE = _insert_items_sqlite()
 _INSERT_ATTEMPT_AND_ITEMS = _insert_attempt_and_items()
 
 
