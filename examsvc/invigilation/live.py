@@ -125,11 +125,13 @@ def card_due(attempt_id: int) -> None:
 
 def push_cards(attempt_ids: list[int]) -> None:
     """The candidates' cards to every session holding them (read in a read-only transaction
-    of its own that ends here: a job's session holds no connection). A session at a time,
-    the loop free for other greenlets in between: at 1,000 candidates a push of every
-    session's cards at once held the event loop for over 100 ms every second."""
+    of its own that ends here: a job's session holds no connection). Every session's cards
+    are built together in a few statements (``queries.cards_for``), the loop let go after
+    each, then sent a session at a time, the loop let go in between: at 1,000 candidates,
+    built session by session, a push held the event loop for over 100 ms every second."""
     try:
-        for session_id, cards in queries.card_updates(attempt_ids, now()):
+        updates = queries.card_updates(attempt_ids, now(), pause=lambda: socketio.sleep(0))
+        for session_id, cards in updates.items():
             for card in cards:
                 socketio.emit(
                     "candidate",
