@@ -308,7 +308,9 @@ def cards_for(
     push builds every changed card of the process's sessions with it: docs/benchmarks.md,
     "The invigilators' cards, batched"). Each statement's rows are read whole, then
     ``pause()``, when given, lets other greenlets run: SQLite's statements do not yield, and
-    a push runs on the serving process's event loop (``live.push_cards``)."""
+    a batched push runs on the serving process's event loop (``live.DueCards``). Only a
+    task of its own may pause: a push at once runs inside the changing event, whose answer
+    must not wait for other greenlets (``live.push_cards``)."""
 
     def read(statement: sa.Executable, params: dict[str, Any] | None = None) -> list[Any]:
         rows = list(db.session.execute(statement, params))
