@@ -76,8 +76,8 @@ class DueCards:
         if not attempt_ids:
             return
         with self.app.app_context():
-            try:
-                push_cards(attempt_ids)
+            try:  # its own task (nothing waits on it): it lets the loop go as it builds
+                push_cards(attempt_ids, pause=lambda: self.sleep(0))
             except Exception:  # a missed push is logged; the wall's next render has it
                 log.exception("cards of %d attempts not pushed", len(attempt_ids))
             finally:
@@ -123,13 +123,25 @@ def card_due(attempt_id: int) -> None:
         cast(DueCards, due).add(attempt_id)
 
 
-def push_cards(attempt_ids: list[int]) -> None:
+def push_cards(attempt_ids: list[int], pause: Callable[[], object] | None = None) -> None:
     """The candidates' cards to every session holding them (read in a read-only transaction
-    of its own that ends here: a job's session holds no connection). A session at a time,
-    the loop free for other greenlets in between: at 1,000 candidates a push of every
-    session's cards at once held the event loop for over 100 ms every second."""
+    of its own that ends here: a job's session holds no connection). Every session's cards
+    are built together in a few statements (``queries.cards_for``), then sent a session at
+    a time. With ``pause`` (``DueCards``' push, a task of its own on the serving process's
+    loop) the loop is let go after each statement and between sessions: at 1,000
+    candidates, built session by session, a push held the event loop for over 100 ms every
+    second.
+
+    A push at once (:func:`card_due` without ``DueCards``) gets no ``pause``: it runs in
+    the after-commit of the unit that changed the card, inside a Socket.IO event before its
+    acknowledgement, and must not hand the thread to other greenlets there. A snapshot's
+    analysis spawned by the event before would run in the middle of the next event: where
+    there is no face pool (a command, a test) the engine runs in the greenlet itself and
+    holds the thread, and the event's answer waited for a whole analysis (the batched cards'
+    revert, docs/benchmarks.md)."""
     try:
-        for session_id, cards in queries.card_updates(attempt_ids, now()):
+        updates = queries.card_updates(attempt_ids, now(), pause=pause)
+        for session_id, cards in updates.items():
             for card in cards:
                 socketio.emit(
                     "candidate",
@@ -137,7 +149,8 @@ def push_cards(attempt_ids: list[int]) -> None:
                     to=session_room(session_id),
                     namespace=NAMESPACE,
                 )
-            socketio.sleep(0)
+            if pause is not None:
+                pause()
     finally:
         uow.end_reads()
 

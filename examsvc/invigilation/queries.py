@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,8 @@ from examsvc.accounts.ids import mask
 from examsvc.accounts.models import User
 from examsvc.attempts.models import Attempt
 from examsvc.camera.models import (
+    FLAGGED_ROWS,
+    FLAGGING,
     ClientEvent,
     ClientEventKind,
     EntryCheck,
@@ -173,6 +175,7 @@ FLAGGED = {
     SnapshotStatus.COVERED: "covered",
     SnapshotStatus.POOR_CAMERA: "poor_camera",
 }
+assert set(FLAGGED) == FLAGGING  # the flags read with FLAGGED_ROWS, the index's condition
 FLAG_ORDER = tuple(FLAG_LABELS)
 CONNECTION_KINDS = (ClientEventKind.DISCONNECTED, ClientEventKind.RECONNECTED)
 CAMERA_KINDS = (ClientEventKind.CAMERA_STOPPED, ClientEventKind.CAMERA_STARTED)
@@ -252,128 +255,236 @@ def cards(
     session: ExamSession, now: datetime, physician_ids: list[int] | None = None
 ) -> list[Card]:
     """The session's candidates (or only ``physician_ids`` of them) as wall cards, most
-    serious first: the first render of the wall and every live update use this."""
-    query = (
-        sa.select(Physician)
-        .join(session_candidates, session_candidates.c.physician_id == Physician.id)
-        .where(session_candidates.c.session_id == session.id)
+    serious first: the first render of the wall and every live update use this (through
+    :func:`cards_for`, which builds several sessions' at once)."""
+    return cards_for({session.id: physician_ids}, now)[session.id]
+
+
+@dataclass
+class _Seat:
+    """A card being built: a candidate in one session (a candidate held by two sessions of
+    a window has a card in each), and its flags (code → count) until they are sorted."""
+
+    session_id: int
+    card: Card
+    flags: dict[str, int] = field(default_factory=dict)
+
+
+# The latest connection event and the latest camera event of each attempt, in the order of
+# their time (then id): the last of each group wins, as the events happened.
+_RANKED_EVENTS = (
+    sa.select(
+        ClientEvent.attempt_id,
+        ClientEvent.kind,
+        sa.func.row_number()
+        .over(
+            partition_by=(
+                ClientEvent.attempt_id,
+                sa.case((ClientEvent.kind.in_(CONNECTION_KINDS), 0), else_=1),
+            ),
+            order_by=(ClientEvent.at.desc(), ClientEvent.id.desc()),
+        )
+        .label("n"),
     )
-    if physician_ids is not None:
-        query = query.where(Physician.id.in_(physician_ids))
-    people = list(db.session.scalars(query))
-    paper = session.window.paper
-    found = {p.id: Card(p.id, p.name, mask(p.id_number), paper.name) for p in people}
-    attempts: dict[int, Attempt] = {}
-    for attempt in db.session.scalars(
-        sa.select(Attempt)
-        .where(Attempt.physician_id.in_(list(found)), Attempt.window_id == session.window_id)
-        .order_by(Attempt.number)
+    .where(
+        ClientEvent.attempt_id.in_(sa.bindparam("attempt_ids", expanding=True)),
+        ClientEvent.kind.in_([*CONNECTION_KINDS, *CAMERA_KINDS]),
+    )
+    .subquery()
+)
+_LATEST_EVENTS = sa.select(_RANKED_EVENTS.c.attempt_id, _RANKED_EVENTS.c.kind).where(
+    _RANKED_EVENTS.c.n == 1
+)
+
+
+def cards_for(
+    held: Mapping[int, Collection[int] | None],
+    now: datetime,
+    pause: Callable[[], object] | None = None,
+) -> dict[int, list[Card]]:
+    """Several sessions' cards at once: session id → the candidates to show (``None``: all
+    of its candidates) gives session id → their cards, most serious first. A fixed number
+    of statements whatever the number of sessions and candidates, reading columns only (a
+    push builds every changed card of the process's sessions with it: docs/benchmarks.md,
+    "The invigilators' cards, batched"). Each statement's rows are read whole, then
+    ``pause()``, when given, lets other greenlets run: SQLite's statements do not yield, and
+    a batched push runs on the serving process's event loop (``live.DueCards``). Only a
+    task of its own may pause: a push at once runs inside the changing event, whose answer
+    must not wait for other greenlets (``live.push_cards``)."""
+
+    def read(statement: sa.Executable, params: dict[str, Any] | None = None) -> list[Any]:
+        rows = list(db.session.execute(statement, params))
+        if pause is not None:
+            pause()
+        return rows
+
+    out: dict[int, list[Card]] = {sid: [] for sid in held}
+    whole = [sid for sid, pids in held.items() if pids is None]
+    some = {sid: set(pids) for sid, pids in held.items() if pids is not None}
+    sc = session_candidates.c
+    chosen: list[sa.ColumnElement[bool]] = []
+    if whole:
+        chosen.append(sc.session_id.in_(whole))
+    if some:
+        asked = sorted(set[int]().union(*some.values()))
+        chosen.append(sa.and_(sc.session_id.in_(list(some)), sc.physician_id.in_(asked)))
+    if not chosen:
+        return out
+    window_of: dict[int, int] = {}  # session → its window
+    paper_of: dict[int, int] = {}  # session → its paper
+    seats: dict[int, list[_Seat]] = {}  # physician → a seat per session holding them
+    for sid, window_id, paper_id, paper_name, pid, name, id_number in read(
+        sa.select(
+            sc.session_id,
+            ExamSession.window_id,
+            Paper.id,
+            Paper.name,
+            Physician.id,
+            Physician.name,
+            Physician.id_number,
+        )
+        .select_from(session_candidates)
+        .join(ExamSession, ExamSession.id == sc.session_id)
+        .join(ExamWindow, ExamWindow.id == ExamSession.window_id)
+        .join(Paper, Paper.id == ExamWindow.paper_id)
+        .join(Physician, Physician.id == sc.physician_id)
+        .where(sa.or_(*chosen))
     ):
-        current = attempts.get(attempt.physician_id)
-        if current is None or current.status != AttemptStatus.IN_PROGRESS:
-            attempts[attempt.physician_id] = attempt  # the open one, else the latest
-    by_attempt = {a.id: found[pid] for pid, a in attempts.items()}
-    for pid, attempt in attempts.items():
-        card = found[pid]
-        card.attempt_id = attempt.id
-        card.state = attempt.status.value
-        if attempt.status == AttemptStatus.IN_PROGRESS:
-            card.deadline = attempt.deadline_at
-            card.remaining_seconds = max(0, int((attempt.deadline_at - now).total_seconds()))
-            card.connection = "connected"
-            card.camera = "none"
-    ids = list(by_attempt)
-    flags: dict[int, dict[str, int]] = {pid: {} for pid in found}
+        if sid in some and pid not in some[sid]:
+            continue  # asked for in another session only
+        window_of[sid], paper_of[sid] = window_id, paper_id
+        seats.setdefault(pid, []).append(_Seat(sid, Card(pid, name, mask(id_number), paper_name)))
+    if not seats:
+        return out
+    # (physician, window) → its attempt (id, status, deadline): the open one, else the latest
+    attempts: dict[tuple[int, int], tuple[int, AttemptStatus, datetime]] = {}
+    for attempt_id, pid, window_id, state, deadline in read(
+        sa.select(
+            Attempt.id, Attempt.physician_id, Attempt.window_id, Attempt.status, Attempt.deadline_at
+        )
+        .where(
+            Attempt.physician_id.in_(list(seats)),
+            Attempt.window_id.in_(sorted(set(window_of.values()))),
+        )
+        .order_by(Attempt.number, Attempt.id)
+    ):
+        current = attempts.get((pid, window_id))
+        if current is None or current[1] != AttemptStatus.IN_PROGRESS:
+            attempts[pid, window_id] = (attempt_id, state, deadline)
+    by_attempt: dict[int, list[_Seat]] = {}
+    session_attempts: dict[int, set[int]] = {sid: set() for sid in window_of}
+    for pid, places in seats.items():
+        for seat in places:
+            attempt = attempts.get((pid, window_of[seat.session_id]))
+            if attempt is None:
+                continue
+            attempt_id, state, deadline = attempt
+            by_attempt.setdefault(attempt_id, []).append(seat)
+            session_attempts[seat.session_id].add(attempt_id)
+            card = seat.card
+            card.attempt_id = attempt_id
+            card.state = state.value
+            if state == AttemptStatus.IN_PROGRESS:
+                card.deadline = deadline
+                card.remaining_seconds = max(0, int((deadline - now).total_seconds()))
+                card.connection = "connected"
+                card.camera = "none"
+    ids = sorted(by_attempt)
     if ids:
-        newest = (
-            sa.select(sa.func.max(Snapshot.id))
+        newest = read(
+            sa.select(Snapshot.attempt_id, sa.func.max(Snapshot.id))
             .where(Snapshot.attempt_id.in_(ids), Snapshot.path.is_not(None))
             .group_by(Snapshot.attempt_id)
         )
-        for snap in db.session.scalars(sa.select(Snapshot).where(Snapshot.id.in_(newest))):
-            card = by_attempt[snap.attempt_id]
-            card.thumb = evidence.token("snapshot", snap.id)
-            card.thumb_id = snap.id
-            if card.camera == "none":
-                card.camera = "on"
-        for attempt_id, status, count in db.session.execute(
+        thumbs = evidence.tokens("snapshot", [snapshot_id for _, snapshot_id in newest])
+        if pause is not None:
+            pause()  # a thousand signatures take a while too
+        for (attempt_id, snapshot_id), thumb in zip(newest, thumbs, strict=True):
+            for seat in by_attempt[attempt_id]:
+                seat.card.thumb, seat.card.thumb_id = thumb, snapshot_id
+                if seat.card.camera == "none":
+                    seat.card.camera = "on"
+        for attempt_id, status, count in read(
             sa.select(Snapshot.attempt_id, Snapshot.status, sa.func.count())
             .where(
                 Snapshot.attempt_id.in_(ids),
-                Snapshot.status.in_(list(FLAGGED)),
+                FLAGGED_ROWS,  # the flagged snapshots' index (the statuses of FLAGGED)
                 Snapshot.reviewed_at.is_(None),
             )
             .group_by(Snapshot.attempt_id, Snapshot.status)
         ):
-            flags[by_attempt[attempt_id].physician_id][FLAGGED[status]] = count
-        for attempt_id, kind in db.session.execute(
-            sa.select(ClientEvent.attempt_id, ClientEvent.kind)
-            .where(
-                ClientEvent.attempt_id.in_(ids),
-                ClientEvent.kind.in_([*CONNECTION_KINDS, *CAMERA_KINDS]),
-            )
-            .order_by(ClientEvent.at, ClientEvent.id)
-        ):  # the last of each kind wins
-            card = by_attempt[attempt_id]
-            if card.state != "in_progress":
-                continue
-            if kind in CONNECTION_KINDS:
-                card.connection = (
-                    "disconnected" if kind == ClientEventKind.DISCONNECTED else "connected"
-                )
-            else:
-                card.camera = "off" if kind == ClientEventKind.CAMERA_STOPPED else "on"
-    for check in db.session.scalars(
-        sa.select(EntryCheck).where(
-            EntryCheck.physician_id.in_(list(found)),
+            for seat in by_attempt[attempt_id]:
+                seat.flags[FLAGGED[status]] = count
+        live = [a for a in ids if by_attempt[a][0].card.state == "in_progress"]
+        if live:
+            for attempt_id, kind in read(_LATEST_EVENTS, {"attempt_ids": live}):
+                for seat in by_attempt[attempt_id]:
+                    if kind in CONNECTION_KINDS:
+                        seat.card.connection = (
+                            "disconnected" if kind == ClientEventKind.DISCONNECTED else "connected"
+                        )
+                    else:
+                        seat.card.camera = "off" if kind == ClientEventKind.CAMERA_STOPPED else "on"
+    for pid, check_attempt, paper_id in read(
+        sa.select(EntryCheck.physician_id, EntryCheck.attempt_id, EntryCheck.paper_id).where(
+            EntryCheck.physician_id.in_(list(seats)),
             EntryCheck.outcome == EntryOutcome.REVIEW,
             EntryCheck.reviewed_at.is_(None),
-            sa.or_(EntryCheck.attempt_id.in_(ids), EntryCheck.paper_id == paper.id),
+            sa.or_(
+                EntryCheck.attempt_id.in_(ids),
+                EntryCheck.paper_id.in_(sorted(set(paper_of.values()))),
+            ),
         )
+    ):  # counted in each session holding this attempt or paper
+        for seat in seats[pid]:
+            sid = seat.session_id
+            if check_attempt in session_attempts[sid] or paper_id == paper_of[sid]:
+                seat.flags["entry_review"] = seat.flags.get("entry_review", 0) + 1
+    for (pid,) in read(
+        sa.select(EntryOverride.physician_id)
+        .where(EntryOverride.physician_id.in_(list(seats)), EntryOverride.revoked_at.is_(None))
+        .distinct()
     ):
-        flags[check.physician_id]["entry_review"] = (
-            flags[check.physician_id].get("entry_review", 0) + 1
-        )
-    for override in db.session.scalars(
-        sa.select(EntryOverride).where(
-            EntryOverride.physician_id.in_(list(found)), EntryOverride.revoked_at.is_(None)
-        )
-    ):
-        flags[override.physician_id]["entry_override"] = 1
-    for pid, card in found.items():
-        card.flags = sorted(flags[pid].items(), key=lambda f: FLAG_ORDER.index(f[0]))
-    return sorted(found.values(), key=lambda c: (c.order, c.name, c.physician_id))
+        for seat in seats[pid]:
+            seat.flags["entry_override"] = 1
+    for places in seats.values():
+        for seat in places:
+            seat.card.flags = sorted(seat.flags.items(), key=lambda f: FLAG_ORDER.index(f[0]))
+            out[seat.session_id].append(seat.card)
+    for found in out.values():
+        found.sort(key=lambda c: (c.order, c.name, c.physician_id))
+    return out
 
 
 # The sessions holding these attempts' candidates, in a statement built once (every change
-# of an attempt pushes its card: a start, a snapshot, a page event).
+# of an attempt pushes its card: a start, a snapshot, a page event). The attempts are found
+# by id first (SQLite would otherwise probe every attempt id for each session candidate).
 _HELD = (
-    sa.select(session_candidates.c.session_id, Attempt.physician_id)
+    sa.select(session_candidates.c.session_id, session_candidates.c.physician_id)
     .join(ExamSession, ExamSession.id == session_candidates.c.session_id)
-    .join(
-        Attempt,
-        sa.and_(
-            Attempt.physician_id == session_candidates.c.physician_id,
-            Attempt.window_id == ExamSession.window_id,
-        ),
+    .where(
+        sa.tuple_(session_candidates.c.physician_id, ExamSession.window_id).in_(
+            sa.select(Attempt.physician_id, Attempt.window_id).where(
+                Attempt.id.in_(sa.bindparam("attempt_ids", expanding=True))
+            )
+        )
     )
-    .where(Attempt.id.in_(sa.bindparam("attempt_ids", expanding=True)))
-    .distinct()
-    .order_by(session_candidates.c.session_id, Attempt.physician_id)
+    .order_by(session_candidates.c.session_id, session_candidates.c.physician_id)
 )
 
 
-def card_updates(attempt_ids: Iterable[int], now: datetime) -> Iterator[tuple[int, list[Card]]]:
-    """The cards of these attempts' candidates, session by session: (session id, its
-    cards), each session's built together when the caller asks for it."""
-    held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)})
+def card_updates(
+    attempt_ids: Iterable[int], now: datetime, pause: Callable[[], object] | None = None
+) -> dict[int, list[Card]]:
+    """The cards of these attempts' candidates in every session holding them: session id →
+    its changed cards, all built together (:func:`cards_for`; ``pause`` as there)."""
+    held = db.session.execute(_HELD, {"attempt_ids": list(attempt_ids)}).all()
+    if pause is not None:
+        pause()
     by_session: dict[int, list[int]] = {}
     for session_id, physician_id in held:
         by_session.setdefault(session_id, []).append(physician_id)
-    for session_id, physician_ids in by_session.items():
-        session = db.session.get(ExamSession, session_id)
-        assert session is not None
-        yield session_id, cards(session, now, physician_ids)
+    return cards_for(by_session, now, pause)
 
 
 def watched_attempt(user: User, attempt_id: int) -> Attempt:

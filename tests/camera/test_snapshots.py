@@ -266,6 +266,37 @@ def test_answers_are_saved_and_acknowledged_while_snapshots_are_analysed(
     assert snapshot(second["id"]).status == SnapshotStatus.OK
 
 
+def test_no_analysis_runs_inside_a_later_event_of_the_candidate(
+    channel, attempt_id, enrolled, photos, monkeypatch
+):
+    # A snapshot's analysis is a task of its own (the engine runs in it here: no face pool),
+    # started after its event: the candidate's next events (a snapshot, a page event), their
+    # wall cards pushed at once, must not run it before answering.
+    engine = faces.run
+    started: list[str] = []
+
+    def watched_engine(kind, payload, **kwargs):
+        started.append(kind)
+        return engine(kind, payload, **kwargs)
+
+    monkeypatch.setattr(faces, "run", watched_engine)
+    first = send(channel, attempt_id, photos["two"])
+    second = send(channel, attempt_id, photos["obama"])
+    event = channel.emit(
+        "client_event",
+        {"attempt_id": attempt_id, "kind": "hidden", "at": None},
+        namespace=NAMESPACE,
+        callback=True,
+    )
+    assert first["ok"] and second["ok"] and event == {"ok": True}
+    assert started == [] and analysis.in_flight() == 2  # answered, the analyses still to run
+    assert {snapshot(first["id"]).status, snapshot(second["id"]).status} == {SnapshotStatus.PENDING}
+    analysis.join()
+    assert started == ["snapshot", "snapshot"]
+    assert snapshot(first["id"]).status == SnapshotStatus.MULTIPLE_FACES
+    assert snapshot(second["id"]).status == SnapshotStatus.OK
+
+
 def test_snapshots_beyond_the_analyses_in_flight_are_skipped(app, channel, attempt_id, photos):
     app.config["SNAPSHOT_ANALYSES"] = 1
     first = send(channel, attempt_id, photos["black"])

@@ -111,6 +111,33 @@ def test_a_process_that_does_not_serve_pushes_a_card_at_once(app, hall, clock):
     mine.disconnect(NAMESPACE)
 
 
+def test_only_the_serving_loop_s_own_push_lets_other_greenlets_run(app, hall, clock, scheduled):
+    """A push at once runs inside the unit that changed the card (a Socket.IO event's
+    after-commit, before its acknowledgement): no other greenlet runs in it — a snapshot's
+    analysis waiting to start ran there, and the event waited for the whole analysis. The
+    serving loop's push (``DueCards``, a task of its own) lets the loop go as it builds."""
+    mine = wall(app, hall.mine, hall.session.id)
+    ran: list[str] = []
+    due = app.extensions.pop("examsvc.due_cards")  # at once, as a command, a job or a test
+    waiting = socketio.start_background_task(ran.append, "other task")  # not yet run
+    change(hall.attempt_a, clock)
+    [card] = cards(mine)
+    assert card["name"] == "张三" and card["connection"] == "disconnected"
+    assert ran == []  # the push at once kept the thread to itself
+    waiting.join()
+    assert ran == ["other task"]
+
+    app.extensions["examsvc.due_cards"] = due  # pushed together (``scheduled``)
+    change(hall.attempt_b, clock)
+    waiting = socketio.start_background_task(ran.append, "during the push")
+    scheduled.pop()()  # the serving loop's push, as its background task runs it
+    assert ran == ["other task", "during the push"]  # it let the loop go
+    [card] = cards(mine)
+    assert card["name"] == "李四" and card["connection"] == "disconnected"
+    waiting.join()
+    mine.disconnect(NAMESPACE)
+
+
 def test_a_serving_process_pushes_together_unless_the_interval_is_0(app):
     live.start(app)
     assert isinstance(app.extensions.pop("examsvc.due_cards"), live.DueCards)
