@@ -237,10 +237,6 @@ def main() -> None:
     def count(*_: Any) -> None:
         statements[phase[0]] = statements.get(phase[0], 0) + 1
 
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-    # The cards wait to be pushed together, as in a serving process (``live.start``).
-    due = app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, lambda later: None)
     warmed = "none (no examsvc.warm in this tree)"
     if not args.no_warm:
         try:
@@ -250,6 +246,10 @@ def main() -> None:
         else:
             # as ``examsvc serve`` and gunicorn's worker do, just before ``loop.start``
             warmed = f"{warm.warm(app) * 1000:.0f} ms (examsvc.warm)"
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+    # The cards wait to be pushed together, as in a serving process (``live.start``).
+    due = app.extensions["examsvc.due_cards"] = live.DueCards(app, 1.0, lambda later: None)
     if not args.no_freeze:
         from examsvc import loop
 
