@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import orm
 
 from examsvc import uow
 from examsvc.accounts.auth import physician_required
@@ -150,7 +151,8 @@ def prepare(paper_id: int) -> Any:
 @physician_required
 def exam(attempt_id: int) -> Any:
     physician = logged_in_physician()
-    attempt = db.session.get(Attempt, attempt_id)
+    # With its paper, whose name the page shows: one statement, not two.
+    attempt = db.session.get(Attempt, attempt_id, options=[orm.joinedload(Attempt.paper)])
     if physician is None or attempt is None or attempt.physician_id != physician.id:
         abort(404)
     if attempt.status != AttemptStatus.IN_PROGRESS:  # the result alone, nothing left to click

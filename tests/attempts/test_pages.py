@@ -8,6 +8,7 @@ import re
 from examsvc.attempts.sweeper import sweep
 from examsvc.extensions import db
 from tests.factories_exam import let_in
+from tests.statements import recorded_statements
 
 # Python reprs and the code's English words, which must never reach a candidate's page.
 RAW = re.compile(
@@ -124,3 +125,16 @@ def test_the_exam_page_gives_its_script_the_words_in_the_page_language(candidate
     assert not any(re.search(r"[\u4e00-\u9fff]", v) for v in english.values() if isinstance(v, str))
     candidate.set_cookie("lang", "zh")  # each language its own, also once both were shown
     assert _exam_data(candidate.get(page))["text"] == chinese
+
+
+def test_the_exam_page_reads_its_attempt_with_its_paper(candidate, exam):
+    started = candidate.post(
+        f"/api/v1/exam/papers/{exam['paper'].id}/attempts", json={"rules_acknowledged": True}
+    )
+    page = f"/exam/{started.get_json()['id']}"
+    candidate.get(page)
+    with recorded_statements() as seen:
+        response = candidate.get(page)
+    assert exam["paper"].name in response.get_data(as_text=True)
+    # The user, the physician, the attempt with its paper, the entry gate.
+    assert len(seen) == 4, seen
