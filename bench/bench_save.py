@@ -50,9 +50,9 @@ calls, some in the bench's own code between two calls).
 Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
 acknowledged snapshot: its file, and its decision recorded. The statements sent per start,
 save, state fetch, snapshot and record are counted (they do not depend on the machine's
-load). With ``--profile`` the timed part runs under cProfile with a CPU timer
-(``time.process_time``) and the stats are written there; ``--saves 0 --states 0
---snapshots 0`` profiles the starts alone.
+load). With ``--profile`` each timed call runs under cProfile with a CPU timer
+(``time.process_time``), a profiler per kind of call, whose function calls per call are
+printed (they do not depend on the load either); the merged stats are written there.
 """
 
 from __future__ import annotations
@@ -116,12 +116,27 @@ def build(candidates: int, now: datetime) -> int:
     return paper.id
 
 
+PROFILERS: dict[int, cProfile.Profile] = {}  # id(cpu list) → its kind's profiler
+
+
 def timed(fn: Callable[[], Any], cpu: list[float], wall: list[float]) -> Any:
+    profiler = PROFILERS.get(id(cpu))
     c, w = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     out = fn()
+    if profiler is not None:
+        profiler.disable()
     cpu.append(time.process_time() - c)
     wall.append(time.perf_counter() - w)
     return out
+
+
+def calls(profiler: cProfile.Profile) -> int:
+    """Function calls the profiler saw (pstats' total)."""
+    import pstats
+
+    return int(pstats.Stats(profiler).total_calls)  # type: ignore[attr-defined]
 
 
 def line(name: str, cpu: list[float], wall: list[float]) -> str:
@@ -227,11 +242,15 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    # With --profile: one profiler per kind of call, enabled only inside its timed calls.
+    profilers: dict[str, cProfile.Profile] = {}
     names = ("start", "push", "page", "connect", "join", "save", "state", "snapshot", "record")
     cpu: dict[str, list[float]] = {name: [] for name in names}
     wall: dict[str, list[float]] = {name: [] for name in names}
     statements = dict.fromkeys(names, 0)
+    if args.profile:
+        for name in names:
+            profilers[name] = PROFILERS[id(cpu[name])] = cProfile.Profile(time.process_time)
     phase = ["start"]
 
     def count(*_: Any) -> None:
@@ -266,8 +285,6 @@ def main() -> None:
             gc_cpu[phase[0]] = gc_cpu.get(phase[0], 0.0) + spent
 
     gc.callbacks.append(time_collection)
-    if profiler:
-        profiler.enable()
     attempts = []
     for client in clients:
         response = timed(
@@ -370,9 +387,11 @@ def main() -> None:
     del app.extensions["examsvc.due_cards"]
     with app.app_context():
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(args.profile)
+    if args.profile:
+        import pstats
+
+        merged = pstats.Stats(*(p for name, p in profilers.items() if cpu[name]))
+        merged.dump_stats(args.profile)
     gc.callbacks.remove(time_collection)
     collections = [g["collections"] - n for g, n in zip(gc.get_stats(), collections, strict=True)]
 
@@ -433,6 +452,9 @@ def main() -> None:
         n = statements[name]
         if cpu[name]:
             print(f"statements per {name}: {n / len(cpu[name]):.2f}")
+    for name, profiler in profilers.items():
+        if cpu[name]:
+            print(f"function calls per {name} (profiled): {calls(profiler) / len(cpu[name]):.0f}")
     print(f"cards pushed in one batch: those of {len(attempts)} starts")
     if lost or undecided:
         sys.exit(1)
