@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from flask import Flask
 
@@ -38,12 +39,17 @@ def warm(app: Flask) -> float:
     """Every feature's warmer, once; the seconds it took."""
     started = time.perf_counter()
     with app.app_context():
-        for warmer in app.extensions.get(WARMERS, ()):
+        warmers: list[Callable[[datetime], object]] = app.extensions.get(WARMERS, [])
+        for warmer in warmers:
             try:
-                uow.dry_run(lambda w=warmer: w(now()))
+                uow.dry_run(partial(_run, warmer))
             except Exception:  # the first requests pay instead: never a reason not to serve
                 log.warning("warm-up step %s failed", warmer.__qualname__, exc_info=True)
         db.session.remove()
     spent = time.perf_counter() - started
     log.info("warmed up in %.0f ms", spent * 1000)
     return spent
+
+
+def _run(warmer: Callable[[datetime], object]) -> None:
+    warmer(now())
