@@ -4,6 +4,7 @@ and per in-exam snapshot stored and per analysis recorded.
 
     .venv/bin/python bench/bench_save.py [--candidates 100] [--saves 2000] [--states 500]
         [--snapshots 1000] [--database-url URL] [--profile FILE.pstats] [--no-freeze]
+        [--no-warm]
 
 The app comes from the factory with a real database: a fresh SQLite file in a temporary
 folder, or, when ``--database-url`` (default: ``$EXAMSVC_DATABASE_URL``) names a PostgreSQL
@@ -15,6 +16,10 @@ calls the WSGI app in-process) and ``time.perf_counter()`` (wall, which includes
 fsync and PostgreSQL's own work):
 
 - each candidate's start: ``POST /api/v1/exam/papers/<id>/attempts``;
+- then the rest of each candidate's way to ready, one step after another for every
+  candidate: the exam page (``GET /exam/<attempt id>``, ``page``), the Socket.IO
+  connection to ``/exam`` (the test client's connect, which runs the connect handler:
+  ``connect``) and ``exam_join`` (acknowledged: ``join``);
 - ``--saves`` answer saves over each candidate's Socket.IO test client (namespace ``/exam``,
   event ``answer``, the acknowledgement checked), round robin over the candidates;
 - ``--states`` state fetches: ``GET /api/v1/exam/attempts/<id>``;
@@ -30,6 +35,9 @@ The invigilators' cards wait to be pushed together, as in a serving process
 (``CARD_PUSH_SECONDS``), during the whole timed part: the starts' cards are then pushed in
 one batch, timed on its own (``push``, once).
 
+As a serving process does before it serves, the app is warmed up (``examsvc.warm.warm``:
+the hot reads compiled, the open papers' candidate lists read, the candidate's templates
+compiled, the catalogs read; ``--no-warm`` leaves that to the first calls, as before).
 As a serving process does (``examsvc.loop.start``), the objects that exist once the app is
 built and warmed (set-up done: the exam, the candidates logged in and past the gate) are
 left out of every later collection (``examsvc.loop.freeze``: ``gc.collect`` then
@@ -42,9 +50,9 @@ calls, some in the bench's own code between two calls).
 Every save is checked afterwards: stored seq = last acknowledged seq of each question; every
 acknowledged snapshot: its file, and its decision recorded. The statements sent per start,
 save, state fetch, snapshot and record are counted (they do not depend on the machine's
-load). With ``--profile`` the timed part runs under cProfile with a CPU timer
-(``time.process_time``) and the stats are written there; ``--saves 0 --states 0
---snapshots 0`` profiles the starts alone.
+load). With ``--profile`` each timed call runs under cProfile with a CPU timer
+(``time.process_time``), a profiler per kind of call, whose function calls per call are
+printed (they do not depend on the load either); the merged stats are written there.
 """
 
 from __future__ import annotations
@@ -108,12 +116,27 @@ def build(candidates: int, now: datetime) -> int:
     return paper.id
 
 
+PROFILERS: dict[int, cProfile.Profile] = {}  # id(cpu list) → its kind's profiler
+
+
 def timed(fn: Callable[[], Any], cpu: list[float], wall: list[float]) -> Any:
+    profiler = PROFILERS.get(id(cpu))
     c, w = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     out = fn()
+    if profiler is not None:
+        profiler.disable()
     cpu.append(time.process_time() - c)
     wall.append(time.perf_counter() - w)
     return out
+
+
+def calls(profiler: cProfile.Profile) -> int:
+    """Function calls the profiler saw (pstats' total)."""
+    import pstats
+
+    return int(pstats.Stats(profiler).total_calls)  # type: ignore[attr-defined]
 
 
 def line(name: str, cpu: list[float], wall: list[float]) -> str:
@@ -175,6 +198,9 @@ def main() -> None:
     parser.add_argument(
         "--no-freeze", action="store_true", help="do not gc.freeze the set-up (as before)"
     )
+    parser.add_argument(
+        "--no-warm", action="store_true", help="do not warm up (examsvc.warm) before timing"
+    )
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -216,16 +242,29 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    profiler = cProfile.Profile(time.process_time) if args.profile else None
-    names = ("start", "push", "save", "state", "snapshot", "record")
+    # With --profile: one profiler per kind of call, enabled only inside its timed calls.
+    profilers: dict[str, cProfile.Profile] = {}
+    names = ("start", "push", "page", "connect", "join", "save", "state", "snapshot", "record")
     cpu: dict[str, list[float]] = {name: [] for name in names}
     wall: dict[str, list[float]] = {name: [] for name in names}
     statements = dict.fromkeys(names, 0)
+    if args.profile:
+        for name in names:
+            profilers[name] = PROFILERS[id(cpu[name])] = cProfile.Profile(time.process_time)
     phase = ["start"]
 
     def count(*_: Any) -> None:
         statements[phase[0]] = statements.get(phase[0], 0) + 1
 
+    warmed = "none (no examsvc.warm in this tree)"
+    if not args.no_warm:
+        try:
+            from examsvc import warm
+        except ImportError:
+            pass
+        else:
+            # as ``examsvc serve`` and gunicorn's worker do, just before ``loop.start``
+            warmed = f"{warm.warm(app) * 1000:.0f} ms (examsvc.warm)"
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", count)
     # The cards wait to be pushed together, as in a serving process (``live.start``).
@@ -246,8 +285,6 @@ def main() -> None:
             gc_cpu[phase[0]] = gc_cpu.get(phase[0], 0.0) + spent
 
     gc.callbacks.append(time_collection)
-    if profiler:
-        profiler.enable()
     attempts = []
     for client in clients:
         response = timed(
@@ -261,8 +298,32 @@ def main() -> None:
         attempts.append(response.get_json())
     phase[0] = "push"
     timed(due.push, cpu["push"], wall["push"])
+    phase[0] = "page"
+    for client, attempt in zip(clients, attempts, strict=True):
+        response = timed(
+            lambda c=client, a=attempt["id"]: c.get(f"/exam/{a}"), cpu["page"], wall["page"]
+        )
+        assert response.status_code == 200, response.status_code
     phase[0] = "connect"
-    sockets = [socketio.test_client(app, namespace="/exam", flask_test_client=c) for c in clients]
+    sockets = [
+        timed(
+            lambda c=client: socketio.test_client(app, namespace="/exam", flask_test_client=c),
+            cpu["connect"],
+            wall["connect"],
+        )
+        for client in clients
+    ]
+    assert all(s.is_connected("/exam") for s in sockets)
+    phase[0] = "join"
+    for socket, attempt in zip(sockets, attempts, strict=True):
+        joined = timed(
+            lambda s=socket, a=attempt["id"]: s.emit(
+                "exam_join", {"attempt_id": a}, namespace="/exam", callback=True
+            ),
+            cpu["join"],
+            wall["join"],
+        )
+        assert joined["ok"], joined
     phase[0] = "save"
     acked: dict[tuple[int, int], int] = {}
     for n in range(args.saves):
@@ -326,9 +387,11 @@ def main() -> None:
     del app.extensions["examsvc.due_cards"]
     with app.app_context():
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(args.profile)
+    if args.profile:
+        import pstats
+
+        merged = pstats.Stats(*(p for name, p in profilers.items() if cpu[name]))
+        merged.dump_stats(args.profile)
     gc.callbacks.remove(time_collection)
     collections = [g["collections"] - n for g, n in zip(gc.get_stats(), collections, strict=True)]
 
@@ -361,6 +424,7 @@ def main() -> None:
 
     print(f"database: {dialect}" + (f" (PRAGMA synchronous={sync})" if sync is not None else ""))
     print(f"items per attempt: {len(attempts[0]['items'])}")
+    print(f"warm-up: {'skipped (--no-warm)' if args.no_warm else warmed}")
     print(
         f"gc: set-up {'not frozen' if args.no_freeze else 'frozen (loop.freeze)'};"
         f" collections during the timed part by generation: {collections}"
@@ -371,8 +435,15 @@ def main() -> None:
     for name in names:
         if cpu[name]:
             print(line(name, cpu[name], wall[name]))
-    if len(cpu["start"]) > 1:  # the first start also builds and caches what every start uses
-        print(line("start>1", cpu["start"][1:], wall["start"][1:]))
+    for name in ("start", "page", "connect", "join"):
+        if len(cpu[name]) > 1:  # the first call also builds and caches what every call uses
+            print(line(f"{name}>1", cpu[name][1:], wall[name][1:]))
+    ready = ("start", "page", "state", "connect", "join")
+    if all(cpu[name] for name in ready):
+        print(
+            "ready (start + page + state + connect + join, sum of the means): CPU ms "
+            f"{sum(statistics.fmean(cpu[name]) for name in ready) * 1000:.2f}"
+        )
     print(f"answers acknowledged: {len(acked)} (last per question), not stored as acked: {lost}")
     print(
         f"snapshots acknowledged: {len(cpu['snapshot'])}, without file or decision: {len(undecided)}"
@@ -381,6 +452,9 @@ def main() -> None:
         n = statements[name]
         if cpu[name]:
             print(f"statements per {name}: {n / len(cpu[name]):.2f}")
+    for name, profiler in profilers.items():
+        if cpu[name]:
+            print(f"function calls per {name} (profiled): {calls(profiler) / len(cpu[name]):.0f}")
     print(f"cards pushed in one batch: those of {len(attempts)} starts")
     if lost or undecided:
         sys.exit(1)

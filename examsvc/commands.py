@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from gevent import pywsgi
 
-from examsvc import drain, jobs, logs, loop, offload
+from examsvc import drain, jobs, logs, loop, offload, warm
 from examsvc.camera import analysis, faces
 from examsvc.extensions import socketio
 from examsvc.invigilation import live
@@ -47,6 +47,7 @@ def serve(host: str, port: int, no_jobs: bool) -> None:
     analysis.recover(app)
     if not no_jobs:
         jobs.start(app)
+    warm.warm(app)  # the first candidates do not pay for compiling and reading (examsvc.warm)
     loop.start()  # last: freezes what was built so far (examsvc.loop)
     # SIGTERM (systemd, a deploy): stop accepting, let the saves in flight finish within
     # the grace period, close the sockets (the clients reconnect elsewhere), then the pools

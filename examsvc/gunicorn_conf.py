@@ -25,7 +25,7 @@ control_socket_disable = True  # one gunicorn per core: they would share its def
 def post_worker_init(worker: Any) -> None:
     """Start what ``examsvc serve`` starts, in the worker (after the fork, never before)."""
     # local import: after gunicorn's gevent worker has patched the standard library
-    from examsvc import jobs, logs, loop, offload
+    from examsvc import jobs, logs, loop, offload, warm
     from examsvc.camera import analysis, faces  # local import: as above
     from examsvc.invigilation import live  # local import: as above
 
@@ -37,6 +37,7 @@ def post_worker_init(worker: Any) -> None:
     analysis.recover(app)
     jobs.start(app)
     _drain_on_sigterm(worker, app)
+    warm.warm(app)  # the first candidates do not pay for compiling and reading (examsvc.warm)
     loop.start()  # last: freezes what was built so far (examsvc.loop)
 
 

@@ -113,6 +113,16 @@ def run(fn: Callable[P, R], attempts: int = 1, *args: P.args, **kwargs: P.kwargs
     raise AssertionError("unreachable")
 
 
+def dry_run(fn: Callable[[], Any]) -> None:
+    """``fn`` as a unit that is always rolled back, whatever it did (``examsvc.warm``'s
+    reads before serving); what it raises is raised."""
+    try:
+        fn()
+    finally:
+        db.session.info.pop(_AFTER_COMMIT, None)
+        db.session.rollback()
+
+
 def retry_conflicts(fn: Callable[P, R]) -> Callable[P, R]:
     """Mark a view or an event: its unit is run again after a conflict (see :data:`ATTEMPTS`).
     Put it next to the function; decorators that use ``functools.wraps`` keep the mark."""

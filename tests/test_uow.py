@@ -97,3 +97,22 @@ def test_a_conflict_at_commit_is_rolled_back_and_retried(app, monkeypatch):
     assert seen == [seen[0], seen[0]] and seen[0] != "再试"  # the second run started afresh
     db.session.remove()
     assert db.session.scalar(sa.select(User.display_name).where(User.id == user_id)) == "再试"
+
+
+def test_a_dry_run_keeps_nothing_it_did_nor_its_after_commit_callbacks(app):
+    user = create_user()
+    user_id = user.id
+    db.session.commit()
+    called: list[int] = []
+
+    def change() -> None:
+        db.session.get(User, user_id).display_name = "试过"
+        db.session.flush()
+        uow.after_commit(lambda: called.append(1))
+
+    uow.dry_run(change)
+    with uow.unit_of_work():  # the next unit does not run the dry run's callback
+        pass
+    db.session.remove()
+    assert db.session.scalar(sa.select(User.display_name).where(User.id == user_id)) != "试过"
+    assert called == []

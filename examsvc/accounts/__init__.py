@@ -20,7 +20,10 @@ ROLE_LABELS = {
 def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
     from examsvc.accounts import cli, openapi, views
+    from examsvc.accounts.sessions import RefreshingSessions
 
+    # The cookie signed again when a few minutes old, not at every request.
+    app.session_interface = RefreshingSessions()
     app.register_blueprint(views.bp)
     # Who is logged in, for every page (the shell in examsvc.web knows no accounts).
     app.jinja_env.globals["nav_url"] = nav_url

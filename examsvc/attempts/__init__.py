@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc import warm
 from examsvc.jobs import JOBS, every
 from examsvc.web.openapi import add_part
 
@@ -18,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.extensions[ATTEMPT_RECORDS] = queries.attempt_records
     app.extensions[OVERRIDES] = queries.override_rows
     throttle.init_app(app)
+    warm.add(app, api.warm)
     app.register_blueprint(pages.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

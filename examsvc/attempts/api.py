@@ -8,7 +8,7 @@ Starting and saving are run again after losing a race to the database's unique c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +106,27 @@ def _own(by_code: bool) -> Any:
 
 
 _OWN = {True: _own(True), False: _own(False)}
+
+
+# The candidate's pages on the way to ready (compiled before serving, ``warm``).
+TEMPLATES = ("base.html", "attempts/home.html", "attempts/prepare.html", "attempts/exam.html")
+
+
+def warm(now: datetime) -> None:
+    """Before serving (``examsvc.warm``): the reads of a start (``operations.warm``), of
+    the exam page and of a state fetch run once, with ids that no row has (the statements
+    compiled and kept), and the candidate's templates compiled."""
+    db.session.get(User, 0)  # current_user
+    current_physician(0)
+    ops.warm()
+    code = configured_cycle()
+    params: dict[str, Any] = {"attempt_id": 0, "user_id": 0, "sv": -1}
+    if code is not None:
+        params["cycle"] = code
+    db.session.execute(_OWN[code is not None], params).first()
+    db.session.get(Attempt, 0)
+    for name in TEMPLATES:
+        current_app.jinja_env.get_template(name)
 
 
 def my_attempt_ref(attempt_id: int) -> ops.AttemptRef:

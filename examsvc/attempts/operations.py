@@ -291,6 +291,16 @@ _PAPER_ROWS = (
 )
 
 
+def warm() -> None:
+    """Before serving (``examsvc.warm``): a start's reads, and its tally's ``INSERT …
+    SELECT`` (which selects no row), run once for a physician who does not exist, so that
+    their statements are compiled and kept. The attempt's and its items' INSERTs would
+    write rows: their first start still compiles them."""
+    starting(0, -1)
+    db.session.execute(_PAPER_ROWS, {"physician_id": 0}).all()
+    retally(0, 0)
+
+
 def chosen_papers(physician: Physician | Candidate) -> list[rules.PaperFacts]:
     """``papers.queries.papers_for`` as the rules take it, in one statement: per kind, the
     paper that counts (``papers.queries.counting_papers``), with its windows for everyone

@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import orm
 
 from examsvc import uow
 from examsvc.accounts.auth import physician_required
@@ -28,10 +29,11 @@ from examsvc.clock import now
 from examsvc.enums import AttemptStatus
 from examsvc.errors import Refused
 from examsvc.extensions import db
+from examsvc.marks import N_
 from examsvc.papers.models import Paper
 from examsvc.roster.queries import logged_in_physician
 from examsvc.web.errors import form_model
-from examsvc.web.i18n import gettext
+from examsvc.web.i18n import current_language, gettext
 from question_banks.types import QUESTION_TYPES
 
 bp = Blueprint("attempts", __name__)
@@ -149,7 +151,8 @@ def prepare(paper_id: int) -> Any:
 @physician_required
 def exam(attempt_id: int) -> Any:
     physician = logged_in_physician()
-    attempt = db.session.get(Attempt, attempt_id)
+    # With its paper, whose name the page shows: one statement, not two.
+    attempt = db.session.get(Attempt, attempt_id, options=[orm.joinedload(Attempt.paper)])
     if physician is None or attempt is None or attempt.physician_id != physician.id:
         abort(404)
     if attempt.status != AttemptStatus.IN_PROGRESS:  # the result alone, nothing left to click
@@ -165,9 +168,44 @@ def exam(attempt_id: int) -> Any:
     if gate.step:
         return redirect(gate.step)
     ops.link_entry(gate, attempt)
-    # The question types in the page's language (the API gives their Chinese labels).
-    type_labels = {code: gettext(kind.label_zh) for code, kind in QUESTION_TYPES.items()}
-    return render_template("attempts/exam.html", attempt=attempt, type_labels=type_labels)
+    return render_template("attempts/exam.html", attempt=attempt, text=exam_text())
+
+
+# The exam page's words for its script (static/js/exam.js); ``{n}`` and ``{time}`` are
+# filled there.
+EXAM_TEXT = {
+    "saved": N_("已保存"),
+    "saving": N_("保存中…"),
+    "offline": N_("离线，答案已暂存本机"),
+    "busy": N_("服务器繁忙，答案已保存在本机，稍后自动重试"),
+    "unanswered": N_("还有 {n} 道题未作答。"),
+    "allAnswered": N_("所有题目均已作答。"),
+    "true": N_("对"),
+    "false": N_("错"),
+    "timeUp": N_("考试时间到，正在交卷…"),
+    "fiveMinutes": N_("距考试结束还有5分钟"),
+    "submitting": N_("正在交卷…"),
+    "refused": N_("答案未保存："),
+    "loggedOut": N_("登录已失效：答案已保存在本机，请重新登录后继续答题"),
+    "sentAt": N_("发送时间：{time}"),
+    "points": N_("（{n}分）"),
+    "pointsEach": N_("（每小题{n}分）"),
+}
+_EXAM_TEXT = "attempts.exam_text"  # app.extensions: per language, translated once
+
+
+def exam_text() -> dict[str, Any]:
+    """``EXAM_TEXT`` and the question types' labels (the API gives them in Chinese) in the
+    page's language, translated once per language (the catalogs do not change while the
+    process runs)."""
+    lang = current_language()
+    kept: dict[str, dict[str, Any]] = current_app.extensions.setdefault(_EXAM_TEXT, {})
+    text = kept.get(lang)
+    if text is None:
+        text = {key: gettext(msgid) for key, msgid in EXAM_TEXT.items()}
+        text["types"] = {code: gettext(kind.label_zh) for code, kind in QUESTION_TYPES.items()}
+        kept[lang] = text
+    return text
 
 
 @bp.get("/results")

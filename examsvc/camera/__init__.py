@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examsvc import warm
 from examsvc.jobs import JOBS, every
 from examsvc.web.openapi import add_part
 
@@ -18,12 +19,13 @@ def init_app(app: Flask) -> None:
     # local import: a feature's views load when the app is built, not with its models
     from examsvc.accounts.views import CLAIM_STEP
     from examsvc.attempts.operations import ENTRY_GATE
-    from examsvc.camera import cli, events, openapi, views  # noqa: F401  (events registers on import)
+    from examsvc.camera import cli, events, openapi, views  # events registers on import
     from examsvc.camera.analysis import requeue, requeue_interval  # local import: as above
     from examsvc.camera.retention import purge_interval, scheduled_purge  # local import: as above
 
     app.extensions[ENTRY_GATE] = views.entry_gate
     app.extensions[CLAIM_STEP] = views.claim_step
+    warm.add(app, events.warm)
     app.cli.add_command(cli.faces)
     app.cli.add_command(cli.snapshots)
     if not any(job.name == "snapshot-purge" for job in JOBS):

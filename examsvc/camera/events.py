@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -388,6 +389,14 @@ def _join(message: JoinMessage) -> dict[str, Any]:
         "ok": True,
         "next_in": operations.rejoined(attempt_id, now=now(), mean_seconds=_mean(), rng=_rng),
     }
+
+
+def warm(now: datetime) -> None:
+    """Before serving (``examsvc.warm``): the reads of the entry gate and of ``exam_join``
+    run once, with ids that no row has (the statements compiled and kept)."""
+    queries.gate_reads(0, 0, 0, "warm-up", now, current_app.config["ENTRY_VALID_MINUTES"])
+    operations.candidate_ref(0, 0, -1)
+    operations.rejoined(0, now=now, mean_seconds=_mean(), rng=_rng)
 
 
 def _candidate(attempt_id: int) -> tuple[int, int]:

@@ -175,6 +175,20 @@ def _candidates(section: Section) -> Candidates:
     return found
 
 
+def warm(now: datetime) -> int:
+    """Before serving (``examsvc.warm``): the blueprint and every section's candidate list
+    (with their questions' data) of each paper with a window not yet closed, so that no
+    candidate's start reads them; the number of papers."""
+    papers = db.session.scalars(
+        sa.select(ExamWindow.paper_id).where(ExamWindow.closes_at > now).distinct()
+    ).all()
+    for paper_id in papers:
+        blueprint = blueprint_of(paper_id)
+        for section in blueprint.sections if blueprint else ():
+            _candidates(section)
+    return len(papers)
+
+
 def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
     """Sections the banks' current versions cannot fill, each named in plain words."""
     shortfalls = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from examsvc.attempts.sweeper import sweep
 from examsvc.extensions import db
 from tests.factories_exam import let_in
+from tests.statements import recorded_statements
 
 # Python reprs and the code's English words, which must never reach a candidate's page.
 RAW = re.compile(
@@ -95,3 +97,44 @@ def test_a_favicon_answers_and_every_page_links_it(client):
     login = client.get("/login").get_data(as_text=True)
     links = re.findall(r'<link rel="icon" href="([^"]+)"', login)
     assert len(links) == 2 and all(fetch(href)[0] == 200 for href in links)
+
+
+def _exam_data(response) -> dict:
+    assert response.status_code == 200, response.status_code
+    found = re.search(
+        r'<script type="application/json" id="exam-data">(.*?)</script>',
+        response.get_data(as_text=True),
+        re.S,
+    )
+    assert found is not None
+    return json.loads(found.group(1))
+
+
+def test_the_exam_page_gives_its_script_the_words_in_the_page_language(candidate, exam):
+    started = candidate.post(
+        f"/api/v1/exam/papers/{exam['paper'].id}/attempts", json={"rules_acknowledged": True}
+    )
+    page = f"/exam/{started.get_json()['id']}"
+    chinese = _exam_data(candidate.get(page))["text"]
+    assert chinese["saved"] == "已保存" and chinese["types"]["single"] == "单选题"
+    candidate.set_cookie("lang", "en")
+    english = _exam_data(candidate.get(page))["text"]
+    assert english.keys() == chinese.keys()
+    assert english["saved"] == "Saved" and english["types"]["single"] == "Single answer"
+    assert "{n}" in english["unanswered"]  # filled by the script
+    assert not any(re.search(r"[\u4e00-\u9fff]", v) for v in english.values() if isinstance(v, str))
+    candidate.set_cookie("lang", "zh")  # each language its own, also once both were shown
+    assert _exam_data(candidate.get(page))["text"] == chinese
+
+
+def test_the_exam_page_reads_its_attempt_with_its_paper(candidate, exam):
+    started = candidate.post(
+        f"/api/v1/exam/papers/{exam['paper'].id}/attempts", json={"rules_acknowledged": True}
+    )
+    page = f"/exam/{started.get_json()['id']}"
+    candidate.get(page)
+    with recorded_statements() as seen:
+        response = candidate.get(page)
+    assert exam["paper"].name in response.get_data(as_text=True)
+    # The user, the physician, the attempt with its paper, the entry gate.
+    assert len(seen) == 4, seen
