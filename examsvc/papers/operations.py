@@ -175,10 +175,10 @@ def _candidates(section: Section) -> Candidates:
     return found
 
 
-def warm(now: datetime) -> int:
+def warm(now: datetime) -> None:
     """Before serving (``examsvc.warm``): the blueprint and every section's candidate list
     (with their questions' data) of each paper with a window not yet closed, so that no
-    candidate's start reads them; the number of papers."""
+    candidate's start reads them."""
     papers = db.session.scalars(
         sa.select(ExamWindow.paper_id).where(ExamWindow.closes_at > now).distinct()
     ).all()
@@ -186,7 +186,6 @@ def warm(now: datetime) -> int:
         blueprint = blueprint_of(paper_id)
         for section in blueprint.sections if blueprint else ():
             _candidates(section)
-    return len(papers)
 
 
 def blueprint_shortfalls(paper: Paper) -> list[Shortfall]:
